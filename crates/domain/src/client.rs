@@ -1,0 +1,215 @@
+//! Clients: the applications people sign in to.
+
+use std::fmt;
+use std::str::FromStr;
+
+use uuid::Uuid;
+
+use crate::{DomainError, PasswordHash, Timestamp};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    OpenIdConnect,
+    Saml,
+}
+
+impl Protocol {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::OpenIdConnect => "openid-connect",
+            Protocol::Saml => "saml",
+        }
+    }
+}
+
+impl fmt::Display for Protocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Protocol {
+    type Err = DomainError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "openid-connect" => Ok(Protocol::OpenIdConnect),
+            "saml" => Ok(Protocol::Saml),
+            other => Err(DomainError::invalid(
+                "protocol",
+                format!("'{other}' is not one of 'openid-connect', 'saml'"),
+            )),
+        }
+    }
+}
+
+/// Whether a client proves who it is. Public clients (SPAs, CLIs) cannot keep a secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientKind {
+    Public,
+    Confidential { secret: PasswordHash },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Client {
+    pub id: Uuid,
+    pub realm_id: Uuid,
+    /// The `clientId` applications present; unique within the realm.
+    pub client_id: String,
+    pub name: Option<String>,
+    pub protocol: Protocol,
+    pub enabled: bool,
+    pub kind: ClientKind,
+    pub redirect_uris: Vec<String>,
+    pub web_origins: Vec<String>,
+    pub root_url: Option<String>,
+    pub base_url: Option<String>,
+    /// Where Keycloak-style adapters receive `k_logout` and `k_push_not_before`.
+    pub admin_url: Option<String>,
+    /// OIDC Back-Channel Logout endpoint.
+    pub backchannel_logout_url: Option<String>,
+    pub backchannel_logout_session_required: bool,
+    pub backchannel_logout_revoke_offline: bool,
+    pub frontchannel_logout: bool,
+    pub direct_access_grants: bool,
+    pub standard_flow: bool,
+    pub service_accounts: bool,
+    /// Requires PKCE with S256 on the authorization endpoint (always so for public clients).
+    pub pkce_required: bool,
+    /// Revocation policy for this client's sessions and tokens, epoch seconds; 0 means none.
+    pub not_before: i64,
+    pub created_at: Timestamp,
+}
+
+impl Client {
+    /// A new enabled public OIDC-or-SAML client using the standard flow, with no URLs yet.
+    pub fn new(realm_id: Uuid, client_id: &str, protocol: Protocol, now: Timestamp) -> Result<Self, DomainError> {
+        crate::error::check_name("clientId", client_id, 255)?;
+        Ok(Client {
+            id: Uuid::new_v4(),
+            realm_id,
+            client_id: client_id.to_owned(),
+            name: None,
+            protocol,
+            enabled: true,
+            kind: ClientKind::Public,
+            redirect_uris: Vec::new(),
+            web_origins: Vec::new(),
+            root_url: None,
+            base_url: None,
+            admin_url: None,
+            backchannel_logout_url: None,
+            backchannel_logout_session_required: true,
+            backchannel_logout_revoke_offline: false,
+            frontchannel_logout: false,
+            direct_access_grants: false,
+            standard_flow: true,
+            service_accounts: false,
+            pkce_required: false,
+            not_before: 0,
+            created_at: now,
+        })
+    }
+
+    pub fn is_public(&self) -> bool {
+        matches!(self.kind, ClientKind::Public)
+    }
+
+    /// Checks everything that can be wrong with a client as a whole.
+    pub fn validate(&self) -> Result<(), DomainError> {
+        crate::error::check_name("clientId", &self.client_id, 255)?;
+        for uri in &self.redirect_uris {
+            check_url("redirectUris", uri, true)?;
+        }
+        for origin in &self.web_origins {
+            if origin != "+" && origin != "*" {
+                check_url("webOrigins", origin, false)?;
+            }
+        }
+        let single = [
+            ("rootUrl", &self.root_url),
+            ("adminUrl", &self.admin_url),
+            ("backchannel.logout.url", &self.backchannel_logout_url),
+        ];
+        for (field, value) in single {
+            if let Some(url) = value {
+                check_url(field, url, false)?;
+            }
+        }
+        if self.service_accounts && self.is_public() {
+            return Err(DomainError::invalid("serviceAccountsEnabled", "a public client cannot have a service account"));
+        }
+        if self.not_before < 0 {
+            return Err(DomainError::invalid("notBefore", "must not be negative"));
+        }
+        Ok(())
+    }
+}
+
+/// An absolute http(s) URL with no fragment. Redirect URIs may end in `*` (a prefix match).
+fn check_url(field: &'static str, value: &str, wildcard_allowed: bool) -> Result<(), DomainError> {
+    let candidate = match value.strip_suffix('*') {
+        Some(prefix) if wildcard_allowed => prefix,
+        _ => value,
+    };
+    if candidate.contains('*') {
+        return Err(DomainError::invalid(field, format!("'{value}' may only end in a wildcard in a redirect URI")));
+    }
+    let url = url::Url::parse(candidate)
+        .map_err(|e| DomainError::invalid(field, format!("'{value}' is not an absolute URL ({e})")))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(DomainError::invalid(field, format!("'{value}' must use http or https")));
+    }
+    if url.fragment().is_some() {
+        return Err(DomainError::invalid(field, format!("'{value}' must not have a fragment")));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client() -> Client {
+        Client::new(Uuid::new_v4(), "web", Protocol::OpenIdConnect, Timestamp::from_secs(1)).unwrap()
+    }
+
+    #[test]
+    fn protocols_parse() {
+        assert_eq!("saml".parse::<Protocol>().unwrap(), Protocol::Saml);
+        assert_eq!(Protocol::OpenIdConnect.to_string(), "openid-connect");
+        assert!("cas".parse::<Protocol>().is_err());
+    }
+
+    #[test]
+    fn urls_are_checked() {
+        let mut c = client();
+        c.redirect_uris = vec!["https://app.example/cb".into(), "http://localhost:3000/*".into()];
+        c.web_origins = vec!["+".into(), "https://app.example".into()];
+        c.backchannel_logout_url = Some("http://127.0.0.1:9000/logout".into());
+        assert!(c.validate().is_ok());
+
+        c.redirect_uris.push("/relative".into());
+        let err = c.validate().unwrap_err().to_string();
+        assert!(err.starts_with("redirectUris:"), "{err}");
+
+        let mut c = client();
+        c.admin_url = Some("ftp://x".into());
+        assert!(c.validate().is_err());
+        let mut c = client();
+        c.redirect_uris = vec!["https://a/cb#frag".into()];
+        assert!(c.validate().is_err());
+        let mut c = client();
+        c.root_url = Some("https://a/*".into());
+        assert!(c.validate().is_err(), "wildcards only in redirect URIs");
+    }
+
+    #[test]
+    fn public_clients_have_no_service_account() {
+        let mut c = client();
+        c.service_accounts = true;
+        assert!(c.validate().is_err());
+        c.kind = ClientKind::Confidential { secret: crate::Secret::new("s").hash().unwrap() };
+        assert!(c.validate().is_ok());
+    }
+}

@@ -1,0 +1,157 @@
+//! Realms: the unit of administration, with the session limits every session in it obeys.
+
+use uuid::Uuid;
+
+use crate::{DomainError, Timestamp};
+
+/// The master realm's name; its administrators manage every realm.
+pub const MASTER_REALM: &str = "master";
+
+/// How long sessions of a realm may live, in seconds (Keycloak's realm settings).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionLimits {
+    /// `ssoSessionIdleTimeout`: a regular session dies this long after its last access.
+    pub sso_idle: i64,
+    /// `ssoSessionMaxLifespan`: a regular session dies this long after it started.
+    pub sso_max: i64,
+    /// `ssoSessionIdleTimeoutRememberMe`: replaces `sso_idle` for remember-me sessions when > 0.
+    pub sso_idle_remember_me: i64,
+    /// `ssoSessionMaxLifespanRememberMe`: replaces `sso_max` for remember-me sessions when > 0.
+    pub sso_max_remember_me: i64,
+    /// `offlineSessionIdleTimeout`: an offline session dies this long after its last use.
+    pub offline_idle: i64,
+    /// `offlineSessionMaxLifespanEnabled`: whether `offline_max` applies at all.
+    pub offline_max_enabled: bool,
+    /// `offlineSessionMaxLifespan`.
+    pub offline_max: i64,
+}
+
+impl Default for SessionLimits {
+    fn default() -> Self {
+        SessionLimits {
+            sso_idle: 30 * 60,
+            sso_max: 10 * 60 * 60,
+            sso_idle_remember_me: 0,
+            sso_max_remember_me: 0,
+            offline_idle: 30 * 24 * 60 * 60,
+            offline_max_enabled: false,
+            offline_max: 60 * 24 * 60 * 60,
+        }
+    }
+}
+
+impl SessionLimits {
+    pub fn validate(&self) -> Result<(), DomainError> {
+        let positive = [
+            ("ssoSessionIdleTimeout", self.sso_idle),
+            ("ssoSessionMaxLifespan", self.sso_max),
+            ("offlineSessionIdleTimeout", self.offline_idle),
+            ("offlineSessionMaxLifespan", self.offline_max),
+        ];
+        for (field, value) in positive {
+            if value <= 0 {
+                return Err(DomainError::invalid(field, "must be a positive number of seconds"));
+            }
+        }
+        for (field, value) in [
+            ("ssoSessionIdleTimeoutRememberMe", self.sso_idle_remember_me),
+            ("ssoSessionMaxLifespanRememberMe", self.sso_max_remember_me),
+        ] {
+            if value < 0 {
+                return Err(DomainError::invalid(field, "must be zero (unset) or a positive number of seconds"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A realm.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Realm {
+    pub id: Uuid,
+    pub name: String,
+    pub display_name: Option<String>,
+    pub enabled: bool,
+    /// The editable revocation policy (`notBefore`), epoch seconds; 0 means none.
+    pub not_before: i64,
+    /// Sessions that started at or before this instant are dead (set by logout-all). Unlike
+    /// `not_before` it is never cleared by an administrator, so no ended session comes back.
+    pub session_cutoff: Timestamp,
+    pub limits: SessionLimits,
+    /// `accessTokenLifespan`, seconds.
+    pub access_token_lifespan: i64,
+    pub created_at: Timestamp,
+}
+
+impl Realm {
+    pub const DEFAULT_ACCESS_TOKEN_LIFESPAN: i64 = 5 * 60;
+
+    /// A new enabled realm with Keycloak's default limits.
+    pub fn new(name: &str, now: Timestamp) -> Result<Self, DomainError> {
+        validate_realm_name(name)?;
+        Ok(Realm {
+            id: Uuid::new_v4(),
+            name: name.to_owned(),
+            display_name: None,
+            enabled: true,
+            not_before: 0,
+            session_cutoff: Timestamp::EPOCH,
+            limits: SessionLimits::default(),
+            access_token_lifespan: Self::DEFAULT_ACCESS_TOKEN_LIFESPAN,
+            created_at: now,
+        })
+    }
+
+    pub fn is_master(&self) -> bool {
+        self.name == MASTER_REALM
+    }
+}
+
+/// Realm names appear in every URL, so they are limited to letters, digits, `-`, `_` and `.`.
+pub fn validate_realm_name(name: &str) -> Result<(), DomainError> {
+    crate::error::check_name("realm", name, 255)?;
+    if !name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')) {
+        return Err(DomainError::invalid("realm", "may contain only letters, digits, '-', '_' and '.'"));
+    }
+    if name == "." || name == ".." {
+        return Err(DomainError::invalid("realm", "must not be '.' or '..'"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_keycloaks() {
+        let realm = Realm::new("demo", Timestamp::from_secs(1)).unwrap();
+        assert_eq!(realm.limits.sso_idle, 1800);
+        assert_eq!(realm.limits.sso_max, 36000);
+        assert_eq!(realm.limits.offline_idle, 2_592_000);
+        assert_eq!(realm.access_token_lifespan, 300);
+        assert_eq!(realm.not_before, 0);
+        assert!(realm.enabled && !realm.is_master());
+    }
+
+    #[test]
+    fn realm_names_are_url_safe() {
+        for good in ["master", "acme-prod", "a.b_c", "R2"] {
+            assert!(validate_realm_name(good).is_ok(), "{good}");
+        }
+        for bad in ["", " x", "a/b", "a b", "..", "ä", &"x".repeat(256)] {
+            assert!(validate_realm_name(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn limits_must_be_positive() {
+        let mut limits = SessionLimits::default();
+        assert!(limits.validate().is_ok());
+        limits.sso_idle = 0;
+        let err = limits.validate().unwrap_err().to_string();
+        assert!(err.contains("ssoSessionIdleTimeout"), "{err}");
+        limits = SessionLimits { sso_max_remember_me: -1, ..SessionLimits::default() };
+        assert!(limits.validate().is_err());
+    }
+}
