@@ -1,1 +1,21 @@
+//! Latchkey's persistence: one schema on SQLite (the embedded default) and PostgreSQL.
+//!
+//! [`Store`] owns the connection pool. The repository modules ([`realms`], [`clients`],
+//! [`users`], [`sessions`]) are free functions over any connection — the pool or a
+//! transaction — taking and returning domain types.
 
+mod convert;
+mod db;
+pub mod entity;
+mod error;
+mod migration;
+
+pub mod clients;
+pub mod realms;
+pub mod sessions;
+pub mod users;
+
+pub use db::{Backend, DatabaseUrl, Store};
+pub use error::StoreError;
+pub use migration::Migrator;
+pub use sea_orm::{ConnectionTrait, DatabaseTransaction, TransactionTrait};

@@ -1,0 +1,40 @@
+//! Clients (applications).
+
+use latchkey_domain::Client;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use uuid::Uuid;
+
+use crate::convert::{client_from, client_row};
+use crate::entity::client;
+use crate::StoreError;
+
+pub async fn insert(db: &impl ConnectionTrait, c: &Client) -> Result<(), StoreError> {
+    client::Entity::insert(client_row(c)).exec(db).await.map_err(|e| match StoreError::from(e) {
+        StoreError::Conflict(_) => StoreError::Conflict(format!("client '{}'", c.client_id)),
+        other => other,
+    })?;
+    Ok(())
+}
+
+pub async fn find_by_client_id(
+    db: &impl ConnectionTrait,
+    realm_id: Uuid,
+    client_id: &str,
+) -> Result<Option<Client>, StoreError> {
+    let row = client::Entity::find()
+        .filter(client::Column::RealmId.eq(realm_id))
+        .filter(client::Column::ClientId.eq(client_id))
+        .one(db)
+        .await?;
+    row.map(client_from).transpose()
+}
+
+/// A realm's clients, by clientId.
+pub async fn list(db: &impl ConnectionTrait, realm_id: Uuid) -> Result<Vec<Client>, StoreError> {
+    let rows = client::Entity::find()
+        .filter(client::Column::RealmId.eq(realm_id))
+        .order_by_asc(client::Column::ClientId)
+        .all(db)
+        .await?;
+    rows.into_iter().map(client_from).collect()
+}

@@ -1,0 +1,205 @@
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, TransactionTrait};
+use sea_orm_migration::MigratorTrait;
+
+use crate::{Migrator, StoreError};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A database URL that has been checked: `sqlite://<path>` (or `sqlite::memory:`) or
+/// `postgres://…` / `postgresql://…`. Its `Display` hides any password.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl {
+    url: String,
+    backend: Backend,
+}
+
+impl DatabaseUrl {
+    /// The SQLite database file at `path`.
+    pub fn sqlite_file(path: impl Into<PathBuf>) -> Self {
+        DatabaseUrl { url: format!("sqlite://{}", path.into().display()), backend: Backend::Sqlite }
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.url
+    }
+
+    /// The SQLite file this URL names, if it is one.
+    pub fn sqlite_path(&self) -> Option<PathBuf> {
+        let rest = self.url.strip_prefix("sqlite://").or_else(|| self.url.strip_prefix("sqlite:"))?;
+        let path = rest.split('?').next().unwrap_or_default();
+        (!path.is_empty() && path != ":memory:").then(|| PathBuf::from(path))
+    }
+}
+
+impl FromStr for DatabaseUrl {
+    type Err = StoreError;
+
+    fn from_str(raw: &str) -> Result<Self, Self::Err> {
+        let raw = raw.trim();
+        if raw.starts_with("sqlite:") {
+            let url = DatabaseUrl { url: raw.to_owned(), backend: Backend::Sqlite };
+            if url.sqlite_path().is_none() && !raw.contains(":memory:") {
+                return Err(StoreError::InvalidUrl(format!("'{raw}' names no SQLite file (use sqlite://path/to/file.db)")));
+            }
+            return Ok(url);
+        }
+        if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
+            let parsed = url::Url::parse(raw)
+                .map_err(|e| StoreError::InvalidUrl(format!("'{}' is not a valid URL: {e}", redact(raw))))?;
+            if parsed.host_str().is_none_or(str::is_empty) {
+                return Err(StoreError::InvalidUrl(format!("'{}' names no host", redact(raw))));
+            }
+            return Ok(DatabaseUrl { url: raw.to_owned(), backend: Backend::Postgres });
+        }
+        Err(StoreError::InvalidUrl(format!(
+            "'{}' is not supported: use sqlite://<file> or postgres://<user>@<host>/<database>",
+            redact(raw)
+        )))
+    }
+}
+
+/// The URL with any password replaced by `***`.
+fn redact(raw: &str) -> String {
+    match url::Url::parse(raw) {
+        Ok(mut url) if url.password().is_some() => {
+            let _ = url.set_password(Some("***"));
+            url.to_string()
+        }
+        Ok(_) => raw.to_owned(),
+        // Unparseable: hide whatever stands between `user:` and `@`.
+        Err(_) => match (raw.find("://"), raw.rfind('@')) {
+            (Some(scheme_end), Some(at)) if at > scheme_end => {
+                let userinfo = &raw[scheme_end + 3..at];
+                match userinfo.split_once(':') {
+                    Some((user, _)) => format!("{}{user}:***{}", &raw[..scheme_end + 3], &raw[at..]),
+                    None => raw.to_owned(),
+                }
+            }
+            _ => raw.to_owned(),
+        },
+    }
+}
+
+impl fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&redact(&self.url))
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DatabaseUrl({self})")
+    }
+}
+
+/// The connection pool, cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Store {
+    db: DatabaseConnection,
+    backend: Backend,
+}
+
+impl Store {
+    /// Opens the database. A SQLite file and its directory are created when missing; SQLite runs
+    /// in WAL mode with foreign keys on, so readers never wait for the one writer.
+    pub async fn connect(url: &DatabaseUrl) -> Result<Self, StoreError> {
+        if let Some(dir) = url.sqlite_path().as_deref().and_then(|p| p.parent()) {
+            if !dir.as_os_str().is_empty() {
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    StoreError::InvalidUrl(format!("cannot create the directory {}: {e}", dir.display()))
+                })?;
+            }
+        }
+        let mut options = ConnectOptions::new(url.as_str());
+        options
+            .sqlx_logging(false)
+            .connect_timeout(Duration::from_secs(5))
+            .acquire_timeout(Duration::from_secs(10))
+            .map_sqlx_sqlite_opts(|o| {
+                o.create_if_missing(true)
+                    .foreign_keys(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+                    .busy_timeout(Duration::from_secs(10))
+            });
+        if url.backend() == Backend::Sqlite {
+            options.max_connections(8);
+        }
+        let db = Database::connect(options)
+            .await
+            .map_err(|source| StoreError::Connect { url: url.to_string(), source })?;
+        Ok(Store { db, backend: url.backend() })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Applies every pending migration; returns how many were applied.
+    pub async fn migrate(&self) -> Result<usize, StoreError> {
+        let pending = Migrator::get_pending_migrations(&self.db).await.map_err(StoreError::Migration)?.len();
+        Migrator::up(&self.db, None).await.map_err(StoreError::Migration)?;
+        Ok(pending)
+    }
+
+    /// Names of migrations not yet applied.
+    pub async fn pending_migrations(&self) -> Result<Vec<String>, StoreError> {
+        let pending = Migrator::get_pending_migrations(&self.db).await.map_err(StoreError::Migration)?;
+        Ok(pending.iter().map(|m| m.name().to_owned()).collect())
+    }
+
+    /// A round trip to the database (for readiness checks).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.db.ping().await.map_err(StoreError::Database)
+    }
+
+    pub async fn begin(&self) -> Result<DatabaseTransaction, StoreError> {
+        Ok(self.db.begin().await?)
+    }
+
+    /// The pool, for reads outside a transaction.
+    pub fn conn(&self) -> &impl ConnectionTrait {
+        &self.db
+    }
+
+    pub async fn close(self) -> Result<(), StoreError> {
+        self.db.close().await.map_err(StoreError::Database)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_checked_and_redacted() {
+        let pg: DatabaseUrl = "postgres://lk:s3cret@db.internal:5432/latchkey".parse().unwrap();
+        assert_eq!(pg.backend(), Backend::Postgres);
+        assert!(!pg.to_string().contains("s3cret"));
+        assert!(!format!("{pg:?}").contains("s3cret"));
+
+        let file: DatabaseUrl = "sqlite://data/latchkey.db?mode=rwc".parse().unwrap();
+        assert_eq!(file.sqlite_path(), Some(PathBuf::from("data/latchkey.db")));
+        assert_eq!("sqlite::memory:".parse::<DatabaseUrl>().unwrap().sqlite_path(), None);
+
+        for bad in ["mysql://x/y", "latchkey.db", "postgres://", "sqlite://", "postgres://u:pw@/db"] {
+            let err = bad.parse::<DatabaseUrl>().unwrap_err().to_string();
+            assert!(!err.contains(":pw@"), "{err}");
+            assert!(err.starts_with("invalid database URL"), "{bad}: {err}");
+        }
+    }
+}

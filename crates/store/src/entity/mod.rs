@@ -1,0 +1,12 @@
+//! sea-orm entities, one per table. Conversions to and from domain types live in
+//! `crate::convert`, so the rest of the server never sees these.
+
+pub mod admin_event;
+pub mod client;
+pub mod client_session;
+pub mod outbox;
+pub mod realm;
+pub mod role_grant;
+pub mod signing_key;
+pub mod user;
+pub mod user_session;

@@ -1,0 +1,34 @@
+use sea_orm::{DbErr, SqlErr};
+
+/// What went wrong in the store. Unique-constraint violations become [`StoreError::Conflict`]
+/// here, once, so the HTTP layer can answer 409 without looking at database messages.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("invalid database URL: {0}")]
+    InvalidUrl(String),
+    #[error("cannot open the database at {url}: {source}")]
+    Connect { url: String, source: DbErr },
+    #[error("database migration failed: {0}")]
+    Migration(DbErr),
+    #[error("{0} already exists")]
+    Conflict(String),
+    #[error("stored value is not valid: {0}")]
+    Corrupt(String),
+    #[error("database error: {0}")]
+    Database(DbErr),
+}
+
+impl From<DbErr> for StoreError {
+    fn from(err: DbErr) -> Self {
+        match err.sql_err() {
+            Some(SqlErr::UniqueConstraintViolation(what)) => StoreError::Conflict(what),
+            _ => StoreError::Database(err),
+        }
+    }
+}
+
+impl From<latchkey_domain::DomainError> for StoreError {
+    fn from(err: latchkey_domain::DomainError) -> Self {
+        StoreError::Corrupt(err.to_string())
+    }
+}
