@@ -83,7 +83,12 @@ pub struct Client {
 
 impl Client {
     /// A new enabled public OIDC-or-SAML client using the standard flow, with no URLs yet.
-    pub fn new(realm_id: Uuid, client_id: &str, protocol: Protocol, now: Timestamp) -> Result<Self, DomainError> {
+    pub fn new(
+        realm_id: Uuid,
+        client_id: &str,
+        protocol: Protocol,
+        now: Timestamp,
+    ) -> Result<Self, DomainError> {
         crate::error::check_name("clientId", client_id, 255)?;
         Ok(Client {
             id: Uuid::new_v4(),
@@ -137,7 +142,10 @@ impl Client {
             }
         }
         if self.service_accounts && self.is_public() {
-            return Err(DomainError::invalid("serviceAccountsEnabled", "a public client cannot have a service account"));
+            return Err(DomainError::invalid(
+                "serviceAccountsEnabled",
+                "a public client cannot have a service account",
+            ));
         }
         if self.not_before < 0 {
             return Err(DomainError::invalid("notBefore", "must not be negative"));
@@ -146,22 +154,42 @@ impl Client {
     }
 }
 
-/// An absolute http(s) URL with no fragment. Redirect URIs may end in `*` (a prefix match).
-fn check_url(field: &'static str, value: &str, wildcard_allowed: bool) -> Result<(), DomainError> {
+/// An absolute http(s) URL with no fragment. Redirect URIs may end in `*` (a prefix match) and
+/// may be a path alone (`/console/*`), resolved against the client's root URL or, without one,
+/// the server's own public URL — as Keycloak does for its admin console.
+fn check_url(field: &'static str, value: &str, redirect: bool) -> Result<(), DomainError> {
     let candidate = match value.strip_suffix('*') {
-        Some(prefix) if wildcard_allowed => prefix,
+        Some(prefix) if redirect => prefix,
         _ => value,
     };
+    let relative = redirect && candidate.starts_with('/') && !candidate.starts_with("//");
+    let base = url::Url::parse("http://relative.invalid").expect("a valid base URL");
+    let candidate = if relative {
+        base.join(candidate).map(String::from).unwrap_or_default()
+    } else {
+        candidate.to_owned()
+    };
+    let candidate = candidate.as_str();
     if candidate.contains('*') {
-        return Err(DomainError::invalid(field, format!("'{value}' may only end in a wildcard in a redirect URI")));
+        return Err(DomainError::invalid(
+            field,
+            format!("'{value}' may only end in a wildcard in a redirect URI"),
+        ));
     }
-    let url = url::Url::parse(candidate)
-        .map_err(|e| DomainError::invalid(field, format!("'{value}' is not an absolute URL ({e})")))?;
+    let url = url::Url::parse(candidate).map_err(|e| {
+        DomainError::invalid(field, format!("'{value}' is not an absolute URL ({e})"))
+    })?;
     if !matches!(url.scheme(), "http" | "https") {
-        return Err(DomainError::invalid(field, format!("'{value}' must use http or https")));
+        return Err(DomainError::invalid(
+            field,
+            format!("'{value}' must use http or https"),
+        ));
     }
     if url.fragment().is_some() {
-        return Err(DomainError::invalid(field, format!("'{value}' must not have a fragment")));
+        return Err(DomainError::invalid(
+            field,
+            format!("'{value}' must not have a fragment"),
+        ));
     }
     Ok(())
 }
@@ -171,7 +199,13 @@ mod tests {
     use super::*;
 
     fn client() -> Client {
-        Client::new(Uuid::new_v4(), "web", Protocol::OpenIdConnect, Timestamp::from_secs(1)).unwrap()
+        Client::new(
+            Uuid::new_v4(),
+            "web",
+            Protocol::OpenIdConnect,
+            Timestamp::from_secs(1),
+        )
+        .unwrap()
     }
 
     #[test]
@@ -184,12 +218,20 @@ mod tests {
     #[test]
     fn urls_are_checked() {
         let mut c = client();
-        c.redirect_uris = vec!["https://app.example/cb".into(), "http://localhost:3000/*".into()];
+        c.redirect_uris = vec![
+            "https://app.example/cb".into(),
+            "http://localhost:3000/*".into(),
+        ];
         c.web_origins = vec!["+".into(), "https://app.example".into()];
         c.backchannel_logout_url = Some("http://127.0.0.1:9000/logout".into());
         assert!(c.validate().is_ok());
 
-        c.redirect_uris.push("/relative".into());
+        c.redirect_uris.push("/console/*".into());
+        assert!(
+            c.validate().is_ok(),
+            "a path alone is resolved against the root URL"
+        );
+        c.redirect_uris.push("relative/cb".into());
         let err = c.validate().unwrap_err().to_string();
         assert!(err.starts_with("redirectUris:"), "{err}");
 
@@ -198,6 +240,10 @@ mod tests {
         assert!(c.validate().is_err());
         let mut c = client();
         c.redirect_uris = vec!["https://a/cb#frag".into()];
+        assert!(c.validate().is_err());
+        c.redirect_uris = vec!["//evil.example/cb".into()];
+        assert!(c.validate().is_err());
+        c.redirect_uris = vec!["/cb#frag".into()];
         assert!(c.validate().is_err());
         let mut c = client();
         c.root_url = Some("https://a/*".into());
@@ -209,7 +255,9 @@ mod tests {
         let mut c = client();
         c.service_accounts = true;
         assert!(c.validate().is_err());
-        c.kind = ClientKind::Confidential { secret: crate::Secret::new("s").hash().unwrap() };
+        c.kind = ClientKind::Confidential {
+            secret: crate::Secret::new("s").hash().unwrap(),
+        };
         assert!(c.validate().is_ok());
     }
 }

@@ -1,0 +1,171 @@
+//! The running server: [`Application::build`] opens the database, brings its schema up to
+//! date, bootstraps it, and binds (port 0 works); [`Application::run_until_stopped`] serves.
+
+use std::net::{SocketAddr, TcpListener};
+use std::time::Duration;
+
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::{web, App, HttpResponse, HttpServer};
+use latchkey_domain::Timestamp;
+use latchkey_store::{Store, StoreError};
+use utoipa_actix_web::service_config::ServiceConfig;
+use utoipa_actix_web::AppExt;
+
+use crate::bootstrap::{self, BootstrapError};
+use crate::config::Config;
+use crate::{error, health, openapi};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Bootstrap(#[from] BootstrapError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// Shared, read-only facts about this server, available to every handler.
+#[derive(Debug, Clone)]
+pub struct ServerInfo {
+    /// The URL clients reach this server at, without a trailing slash.
+    pub public_url: String,
+}
+
+pub struct Application {
+    address: SocketAddr,
+    public_url: String,
+    server: Server,
+}
+
+/// Registers every route; the OpenAPI document is collected from the same calls.
+pub fn routes(cfg: &mut ServiceConfig) {
+    cfg.service(health::live).service(health::ready);
+}
+
+impl Application {
+    pub async fn build(config: Config) -> Result<Self, StartError> {
+        let store = Store::connect(&config.database_url).await?;
+        if config.admin.is_none() && store.is_empty().await? {
+            return Err(BootstrapError::NoAdministrator.into());
+        }
+        let applied = store.migrate().await?;
+        if applied > 0 {
+            tracing::info!(applied, "applied database migrations");
+        }
+        let now = Timestamp::now();
+        bootstrap::ensure_master(&store, config.admin.as_ref(), now).await?;
+        if config.demo {
+            bootstrap::ensure_demo(&store, now).await?;
+        }
+
+        let listener = TcpListener::bind(config.listen).map_err(|source| StartError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+        let address = listener.local_addr().map_err(|source| StartError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+        let public_url = config
+            .public_url
+            .unwrap_or_else(|| format!("http://{address}"));
+        let info = ServerInfo {
+            public_url: public_url.clone(),
+        };
+
+        let store = web::Data::new(store);
+        let info = web::Data::new(info);
+        let server = HttpServer::new(move || {
+            App::new()
+                .wrap(tracing_actix())
+                .app_data(store.clone())
+                .app_data(info.clone())
+                .into_utoipa_app()
+                .openapi(openapi::base())
+                .configure(routes)
+                .openapi_service(|doc| {
+                    web::resource("/openapi.json").route(web::get().to(move || {
+                        let doc = doc.clone();
+                        async move { HttpResponse::Ok().json(doc) }
+                    }))
+                })
+                .into_app()
+                .default_service(web::to(error::not_found))
+        })
+        .workers(config.workers)
+        .shutdown_timeout(30)
+        .disable_signals()
+        .listen(listener)
+        .map_err(|source| StartError::Bind {
+            addr: address,
+            source,
+        })?
+        .run();
+
+        tracing::info!(%address, %public_url, database = %config.database_url, "latchkey is listening");
+        Ok(Application {
+            address,
+            public_url,
+            server,
+        })
+    }
+
+    /// The address the server is bound to (with the real port when 0 was asked for).
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    pub fn port(&self) -> u16 {
+        self.address.port()
+    }
+
+    pub fn public_url(&self) -> &str {
+        &self.public_url
+    }
+
+    /// A handle that stops the server (gracefully or not) from elsewhere.
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until stopped through [`Application::handle`].
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+
+    /// Serves until SIGTERM or SIGINT, then stops taking connections and lets requests in
+    /// flight finish (up to 30 seconds).
+    pub async fn run_until_signalled(self) -> std::io::Result<()> {
+        let handle = self.server.handle();
+        let server = tokio::spawn(self.server);
+        let signal = shutdown_signal().await;
+        tracing::info!(signal, "shutting down gracefully");
+        let stopping = handle.stop(true);
+        tokio::time::timeout(Duration::from_secs(35), stopping)
+            .await
+            .ok();
+        let result = server
+            .await
+            .unwrap_or_else(|e| Err(std::io::Error::other(e)));
+        tracing::info!("stopped");
+        result
+    }
+}
+
+async fn shutdown_signal() -> &'static str {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler installs");
+    tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = tokio::signal::ctrl_c() => "SIGINT",
+    }
+}
+
+/// One log line per request: method, path, status and duration.
+fn tracing_actix() -> actix_web::middleware::Logger {
+    actix_web::middleware::Logger::new("%r %s %Dms").log_target("latchkey_server::http")
+}

@@ -1,0 +1,107 @@
+//! The command line: `latchkey serve`, `latchkey migrate`, `latchkey export-openapi`.
+//! Every flag has a `LATCHKEY_…` environment variable; flags win over the environment, which
+//! wins over the TOML file given by `--config`, which wins over the defaults.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Latchkey: an OpenID Connect identity server whose session administration is first class.
+///
+/// People sign in to applications through it; administrators see every session and end them,
+/// with every application told. Settings come from flags, then `LATCHKEY_*` environment
+/// variables, then the TOML file named by --config, then defaults. The embedded SQLite
+/// database is the default; point --database-url at PostgreSQL to run several nodes.
+///
+/// First start on an empty database needs LATCHKEY_ADMIN_USER and LATCHKEY_ADMIN_PASSWORD:
+///
+///   LATCHKEY_ADMIN_USER=admin LATCHKEY_ADMIN_PASSWORD=admin latchkey serve --demo
+#[derive(Debug, Parser)]
+#[command(
+    name = "latchkey",
+    version,
+    propagate_version = true,
+    verbatim_doc_comment
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server: apply pending migrations, create the master realm and its administrator
+    /// on first start, then answer HTTP until SIGTERM or SIGINT.
+    Serve(ServeArgs),
+    /// Apply pending database migrations and exit.
+    Migrate(CommonArgs),
+    /// Print the OpenAPI document of the HTTP API to standard output.
+    ExportOpenapi,
+}
+
+/// Settings every command that opens the database shares.
+#[derive(Debug, Clone, Default, Args)]
+pub struct CommonArgs {
+    /// A TOML file of settings (keys as the long flags, with `_` for `-`).
+    #[arg(long, env = "LATCHKEY_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Database URL: `sqlite://<file>` or `postgres://<user>:<password>@<host>/<db>`.
+    /// [default: sqlite://<data-dir>/latchkey.db]
+    #[arg(
+        long,
+        env = "LATCHKEY_DATABASE_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    pub database_url: Option<String>,
+
+    /// Directory for the embedded database, created on first start. [default: data]
+    #[arg(long, env = "LATCHKEY_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Log format: `text` for people, `json` for log collectors. [default: text]
+    #[arg(long, env = "LATCHKEY_LOG_FORMAT", value_name = "FORMAT")]
+    pub log_format: Option<String>,
+
+    /// Log filter, as `info` or `info,latchkey_server=debug`. [default: info]
+    #[arg(long, env = "LATCHKEY_LOG_LEVEL", value_name = "FILTER")]
+    pub log_level: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+
+    /// Address to listen on; port 0 picks a free port. [default: 127.0.0.1:8080]
+    #[arg(long, env = "LATCHKEY_LISTEN", value_name = "HOST:PORT")]
+    pub listen: Option<String>,
+
+    /// The URL clients reach this server at (issuer base), as `https://id.example.com`.
+    /// [default: http://<listen>]
+    #[arg(long, env = "LATCHKEY_PUBLIC_URL", value_name = "URL")]
+    pub public_url: Option<String>,
+
+    /// HTTP worker threads. [default: the number of CPUs]
+    #[arg(long, env = "LATCHKEY_WORKERS", value_name = "N")]
+    pub workers: Option<String>,
+
+    /// Username of the first administrator, created in realm `master` when the database is
+    /// empty. Required on first start; ignored afterwards.
+    #[arg(long, env = "LATCHKEY_ADMIN_USER", value_name = "NAME")]
+    pub admin_user: Option<String>,
+
+    /// Password of the first administrator (see --admin-user).
+    #[arg(
+        long,
+        env = "LATCHKEY_ADMIN_PASSWORD",
+        value_name = "PASSWORD",
+        hide_env_values = true
+    )]
+    pub admin_password: Option<String>,
+
+    /// Also create realm `demo` with users and clients to look at (once; kept afterwards).
+    #[arg(long, env = "LATCHKEY_DEMO")]
+    pub demo: bool,
+}

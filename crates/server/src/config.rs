@@ -1,0 +1,338 @@
+//! The server's settings, resolved once from defaults, a TOML file, the environment and flags
+//! into one typed [`Config`] that is passed by value (no global state: a test runs many servers).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use latchkey_domain::Secret;
+use latchkey_store::DatabaseUrl;
+use serde::Deserialize;
+use url::Url;
+
+use crate::cli::{CommonArgs, ServeArgs};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Credentials for the first administrator of realm `master`.
+#[derive(Debug, Clone)]
+pub struct AdminCredentials {
+    pub username: String,
+    pub password: Secret,
+}
+
+/// Everything `latchkey serve` needs.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub database_url: DatabaseUrl,
+    /// Where clients reach this server, without a trailing slash; `None` means
+    /// `http://<bound address>`.
+    pub public_url: Option<String>,
+    pub workers: usize,
+    pub log_format: LogFormat,
+    pub log_filter: String,
+    pub admin: Option<AdminCredentials>,
+    pub demo: bool,
+}
+
+/// Settings for commands that only open the database.
+#[derive(Debug, Clone)]
+pub struct DatabaseConfig {
+    pub database_url: DatabaseUrl,
+    pub log_format: LogFormat,
+    pub log_filter: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read the config file {path}: {source}")]
+    ReadFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path}: {message}")]
+    ParseFile { path: PathBuf, message: String },
+    #[error("{setting}: {message}")]
+    Invalid {
+        setting: &'static str,
+        message: String,
+    },
+}
+
+fn invalid(setting: &'static str, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        setting,
+        message: message.into(),
+    }
+}
+
+/// The TOML file's keys. Unknown keys are refused, so a typo is not silently ignored.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+struct FileConfig {
+    listen: Option<String>,
+    database_url: Option<String>,
+    data_dir: Option<PathBuf>,
+    public_url: Option<String>,
+    workers: Option<usize>,
+    log_format: Option<String>,
+    log_level: Option<String>,
+}
+
+impl FileConfig {
+    fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
+        let Some(path) = path else {
+            return Ok(FileConfig::default());
+        };
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::ReadFile {
+            path: path.to_owned(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|e| ConfigError::ParseFile {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })
+    }
+}
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+pub const DEFAULT_DATA_DIR: &str = "data";
+
+impl DatabaseConfig {
+    pub fn resolve(args: &CommonArgs) -> Result<Self, ConfigError> {
+        Self::resolve_with(args, &FileConfig::load(args.config.as_deref())?)
+    }
+
+    fn resolve_with(args: &CommonArgs, file: &FileConfig) -> Result<Self, ConfigError> {
+        let database_url = match args
+            .database_url
+            .as_deref()
+            .or(file.database_url.as_deref())
+        {
+            Some(raw) => raw
+                .parse()
+                .map_err(|e: latchkey_store::StoreError| invalid("database URL", e.to_string()))?,
+            None => {
+                let dir = args.data_dir.clone().or_else(|| file.data_dir.clone());
+                DatabaseUrl::sqlite_file(
+                    dir.unwrap_or_else(|| DEFAULT_DATA_DIR.into())
+                        .join("latchkey.db"),
+                )
+            }
+        };
+        let log_format = match args
+            .log_format
+            .as_deref()
+            .or(file.log_format.as_deref())
+            .unwrap_or("text")
+        {
+            "text" => LogFormat::Text,
+            "json" => LogFormat::Json,
+            other => {
+                return Err(invalid(
+                    "log format",
+                    format!("'{other}' is not one of 'text', 'json'"),
+                ))
+            }
+        };
+        let log_filter = args
+            .log_level
+            .clone()
+            .or_else(|| file.log_level.clone())
+            .unwrap_or_else(|| "info".into());
+        tracing_subscriber::EnvFilter::try_new(&log_filter).map_err(|e| {
+            invalid(
+                "log level",
+                format!("'{log_filter}' is not a log filter: {e}"),
+            )
+        })?;
+        Ok(DatabaseConfig {
+            database_url,
+            log_format,
+            log_filter,
+        })
+    }
+}
+
+impl Config {
+    pub fn resolve(args: &ServeArgs) -> Result<Self, ConfigError> {
+        let file = FileConfig::load(args.common.config.as_deref())?;
+        let db = DatabaseConfig::resolve_with(&args.common, &file)?;
+
+        let raw_listen = args
+            .listen
+            .as_deref()
+            .or(file.listen.as_deref())
+            .unwrap_or(DEFAULT_LISTEN);
+        let listen: SocketAddr = raw_listen.parse().map_err(|_| {
+            invalid(
+                "listen address",
+                format!("'{raw_listen}' is not a host:port such as 127.0.0.1:8080"),
+            )
+        })?;
+
+        let public_url = args
+            .public_url
+            .as_deref()
+            .or(file.public_url.as_deref())
+            .map(parse_public_url)
+            .transpose()?;
+
+        let workers = match args.workers.as_deref() {
+            Some(raw) => raw.parse::<usize>().ok().filter(|n| *n > 0),
+            None => file.workers.filter(|n| *n > 0).or(Some(default_workers())),
+        }
+        .ok_or_else(|| invalid("workers", "must be a whole number greater than 0"))?;
+
+        let admin = match (&args.admin_user, &args.admin_password) {
+            (Some(user), Some(password)) => {
+                if password.is_empty() {
+                    return Err(invalid("LATCHKEY_ADMIN_PASSWORD", "must not be empty"));
+                }
+                latchkey_domain::user::normalize_username(user)
+                    .map_err(|e| invalid("LATCHKEY_ADMIN_USER", e.to_string()))?;
+                Some(AdminCredentials { username: user.clone(), password: Secret::new(password.clone()) })
+            }
+            (None, None) => None,
+            _ => {
+                return Err(invalid(
+                    "administrator",
+                    "set both LATCHKEY_ADMIN_USER and LATCHKEY_ADMIN_PASSWORD (or --admin-user and --admin-password)",
+                ))
+            }
+        };
+
+        Ok(Config {
+            listen,
+            database_url: db.database_url,
+            public_url,
+            workers,
+            log_format: db.log_format,
+            log_filter: db.log_filter,
+            admin,
+            demo: args.demo,
+        })
+    }
+
+    /// A configuration for tests and embedding: the given database, port 0 on loopback, one
+    /// worker, no administrator.
+    pub fn for_database(database_url: DatabaseUrl) -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            database_url,
+            public_url: None,
+            workers: 1,
+            log_format: LogFormat::Text,
+            log_filter: "info".into(),
+            admin: None,
+            demo: false,
+        }
+    }
+}
+
+fn default_workers() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
+}
+
+/// An absolute http(s) URL with no query or fragment; trailing slashes are dropped so that
+/// `{public_url}/realms/...` never doubles one.
+fn parse_public_url(raw: &str) -> Result<String, ConfigError> {
+    let url = Url::parse(raw)
+        .map_err(|e| invalid("public URL", format!("'{raw}' is not an absolute URL: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(invalid(
+            "public URL",
+            format!("'{raw}' must use http or https"),
+        ));
+    }
+    if url.query().is_some() || url.fragment().is_some() || url.host_str().is_none() {
+        return Err(invalid(
+            "public URL",
+            format!("'{raw}' must be scheme://host[:port][/path] without query or fragment"),
+        ));
+    }
+    Ok(url.as_str().trim_end_matches('/').to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn serve(f: impl FnOnce(&mut ServeArgs)) -> Result<Config, ConfigError> {
+        let mut args = ServeArgs::default();
+        f(&mut args);
+        Config::resolve(&args)
+    }
+
+    #[test]
+    fn defaults() {
+        let c = serve(|_| {}).unwrap();
+        assert_eq!(c.listen.to_string(), DEFAULT_LISTEN);
+        assert_eq!(
+            c.database_url.sqlite_path(),
+            Some(PathBuf::from("data/latchkey.db"))
+        );
+        assert_eq!(c.log_format, LogFormat::Text);
+        assert!(c.admin.is_none() && !c.demo && c.workers >= 1);
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let err = |f: fn(&mut ServeArgs)| serve(f).unwrap_err().to_string();
+        assert!(err(|a| a.listen = Some("localhost".into())).starts_with("listen address:"));
+        assert!(err(|a| a.common.log_format = Some("xml".into())).starts_with("log format:"));
+        assert!(err(|a| a.common.database_url = Some("mysql://x/y".into()))
+            .starts_with("database URL:"));
+        assert!(err(|a| a.public_url = Some("ftp://x".into())).starts_with("public URL:"));
+        assert!(err(|a| a.public_url = Some("https://x/?a=b".into())).starts_with("public URL:"));
+        assert!(err(|a| a.workers = Some("0".into())).starts_with("workers:"));
+        assert!(err(|a| a.admin_user = Some("admin".into())).starts_with("administrator:"));
+        assert!(
+            err(|a| a.common.log_level = Some("info,=".into())).starts_with("log level:"),
+            "{}",
+            err(|a| a.common.log_level = Some("info,=".into()))
+        );
+    }
+
+    #[test]
+    fn public_url_loses_its_trailing_slash() {
+        let c = serve(|a| a.public_url = Some("https://id.example.com/auth/".into())).unwrap();
+        assert_eq!(c.public_url.unwrap(), "https://id.example.com/auth");
+        let c = serve(|a| a.public_url = Some("HTTP://Id.Example.com:80/".into())).unwrap();
+        assert_eq!(c.public_url.unwrap(), "http://id.example.com");
+    }
+
+    #[test]
+    fn flags_win_over_the_file_which_wins_over_defaults() {
+        let dir = std::env::temp_dir().join(format!("latchkey-config-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("latchkey.toml");
+        std::fs::write(
+            &file,
+            "listen = \"127.0.0.1:9999\"\nlog_format = \"json\"\ndata_dir = \"/srv/lk\"\n",
+        )
+        .unwrap();
+        let c = serve(|a| {
+            a.common.config = Some(file.clone());
+            a.listen = Some("127.0.0.1:7777".into());
+        })
+        .unwrap();
+        assert_eq!(c.listen.port(), 7777);
+        assert_eq!(c.log_format, LogFormat::Json);
+        assert_eq!(
+            c.database_url.sqlite_path(),
+            Some(PathBuf::from("/srv/lk/latchkey.db"))
+        );
+
+        std::fs::write(&file, "listen = \"127.0.0.1:9999\"\nlisten_port = 3\n").unwrap();
+        let err = serve(|a| a.common.config = Some(file.clone()))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("listen_port"), "{err}");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

@@ -1,0 +1,48 @@
+//! The OpenAPI document, collected from the same registrations that build the routes
+//! (`utoipa-actix-web`), so the two cannot drift. `openapi/openapi.json` in the repository is
+//! this document, checked by a test.
+
+use actix_web::App;
+use utoipa::OpenApi;
+use utoipa_actix_web::AppExt;
+
+use crate::error::ErrorBody;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Latchkey",
+        description = "OpenID Connect identity server with first-class session administration. \
+            Its admin API speaks Keycloak's session endpoints and JSON shapes.",
+        license(name = "Apache-2.0", identifier = "Apache-2.0")
+    ),
+    components(schemas(ErrorBody)),
+    tags((name = "health", description = "Liveness and readiness"))
+)]
+struct ApiDoc;
+
+/// The base document that route registration fills in.
+pub fn base() -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi();
+    doc.openapi = utoipa::openapi::OpenApiVersion::Version31;
+    doc
+}
+
+/// The whole document, as `/openapi.json` serves it.
+pub fn document() -> utoipa::openapi::OpenApi {
+    let (_, doc) = App::new()
+        .into_utoipa_app()
+        .openapi(base())
+        .configure(crate::app::routes)
+        .split_for_parts();
+    doc
+}
+
+/// The document as committed in `openapi/openapi.json`: pretty JSON with a final newline.
+pub fn document_json() -> String {
+    let mut json = document()
+        .to_pretty_json()
+        .expect("the OpenAPI document serializes");
+    json.push('\n');
+    json
+}
