@@ -1,1 +1,5 @@
+//! Whole-system tests: the real server and store, on SQLite and on PostgreSQL.
 
+mod bootstrap;
+mod http;
+mod schema;

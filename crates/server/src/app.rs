@@ -4,7 +4,9 @@
 use std::net::{SocketAddr, TcpListener};
 use std::time::Duration;
 
-use actix_web::dev::{Server, ServerHandle};
+pub use actix_web::dev::ServerHandle;
+
+use actix_web::dev::Server;
 use actix_web::{web, App, HttpResponse, HttpServer};
 use latchkey_domain::Timestamp;
 use latchkey_store::{Store, StoreError};

@@ -8,7 +8,7 @@ use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction,
     TransactionTrait,
 };
-use sea_orm_migration::MigratorTrait;
+use sea_orm_migration::{MigratorTrait, SchemaManager};
 
 use crate::{Migrator, StoreError};
 
@@ -207,6 +207,29 @@ impl Store {
             .await
             .map_err(StoreError::Migration)?;
         Ok(applied.is_empty())
+    }
+
+    /// Reverts every migration, dropping every table (for tests and development).
+    pub async fn rollback_all(&self) -> Result<(), StoreError> {
+        Migrator::down(&self.db, None).await.map_err(StoreError::Migration)
+    }
+
+    /// The tables and indexes of the schema that this database lacks, as `table` or
+    /// `table.index`; empty when the schema is whole.
+    pub async fn missing_schema(&self) -> Result<Vec<String>, StoreError> {
+        let manager = SchemaManager::new(&self.db);
+        let mut missing = Vec::new();
+        for table in crate::migration::TABLES {
+            if !manager.has_table(*table).await? {
+                missing.push((*table).to_owned());
+            }
+        }
+        for (table, index) in crate::migration::INDEXES {
+            if !manager.has_index(*table, *index).await? {
+                missing.push(format!("{table}.{index}"));
+            }
+        }
+        Ok(missing)
     }
 
     /// A round trip to the database (for readiness checks).

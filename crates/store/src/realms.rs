@@ -41,3 +41,8 @@ pub async fn list(db: &impl ConnectionTrait) -> Result<Vec<Realm>, StoreError> {
         .await?;
     Ok(rows.into_iter().map(realm_from).collect())
 }
+
+/// Deletes a realm and, by cascade, everything in it. Returns whether it existed.
+pub async fn delete(db: &impl ConnectionTrait, id: uuid::Uuid) -> Result<bool, StoreError> {
+    Ok(realm::Entity::delete_by_id(id).exec(db).await?.rows_affected > 0)
+}

@@ -13,3 +13,35 @@ impl MigratorTrait for Migrator {
         vec![Box::new(m20261127_000001_initial::Migration)]
     }
 }
+
+/// Every index the schema must have, as (table, index), for checks of a live database.
+pub const INDEXES: &[(&str, &str)] = &[
+    ("realms", "ux_realms_name"),
+    ("clients", "ux_clients_realm_client_id"),
+    ("users", "ux_users_realm_username"),
+    ("users", "ix_users_realm_email"),
+    ("user_sessions", "ix_user_sessions_realm_activity"),
+    ("user_sessions", "ix_user_sessions_realm_type_activity"),
+    ("user_sessions", "ix_user_sessions_user_activity"),
+    ("user_sessions", "ix_user_sessions_realm_ip"),
+    ("user_sessions", "ix_user_sessions_realm_started"),
+    ("client_sessions", "ix_client_sessions_client_activity"),
+    ("client_sessions", "ix_client_sessions_client_type_activity"),
+    ("signing_keys", "ix_signing_keys_realm"),
+    ("admin_events", "ix_admin_events_realm_time"),
+    ("outbox", "ix_outbox_due"),
+    ("outbox", "ix_outbox_request_group"),
+];
+
+/// Every table the schema creates.
+pub const TABLES: &[&str] = &[
+    "realms",
+    "clients",
+    "users",
+    "role_grants",
+    "user_sessions",
+    "client_sessions",
+    "signing_keys",
+    "admin_events",
+    "outbox",
+];

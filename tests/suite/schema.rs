@@ -1,0 +1,234 @@
+//! The schema on a real database: migrations up and down, every table and index present,
+//! every entity round-tripping, and the constraints the rest of the system relies on.
+
+use latchkey_domain::{
+    AdminRole, Client, ClientKind, ClientSession, Protocol, Realm, Secret, SessionType, Timestamp, User, UserSession,
+};
+use latchkey_store::entity::{admin_event, outbox, signing_key};
+use latchkey_store::{clients, realms, sessions, users, StoreError};
+use latchkey_tests::{backend_tests, TestDb};
+use sea_orm::{ActiveValue::Set, EntityTrait};
+use uuid::Uuid;
+
+backend_tests!(
+    migrations_create_every_table_and_index_and_revert_cleanly,
+    rows_round_trip_through_every_repository,
+    usernames_are_unique_per_realm_whatever_their_case,
+    client_ids_are_unique_per_realm_only,
+    deleting_a_realm_removes_everything_in_it,
+    client_sessions_need_a_real_session_and_client,
+    audit_outbox_and_key_tables_take_their_rows,
+);
+
+async fn migrations_create_every_table_and_index_and_revert_cleanly(db: TestDb) {
+    let store = db.store().await;
+    assert!(store.is_empty().await.unwrap());
+    assert_eq!(store.migrate().await.unwrap(), 1);
+    assert_eq!(store.missing_schema().await.unwrap(), Vec::<String>::new());
+    assert!(!store.is_empty().await.unwrap());
+    assert_eq!(store.migrate().await.unwrap(), 0, "a second run applies nothing");
+
+    store.rollback_all().await.unwrap();
+    let missing = store.missing_schema().await.unwrap();
+    assert!(missing.contains(&"user_sessions".to_owned()) && missing.contains(&"outbox".to_owned()), "{missing:?}");
+    assert_eq!(store.migrate().await.unwrap(), 1, "the schema comes back after a full revert");
+    assert!(store.missing_schema().await.unwrap().is_empty());
+}
+
+fn now() -> Timestamp {
+    Timestamp::now()
+}
+
+async fn realm_with_user_and_client(store: &latchkey_store::Store) -> (Realm, User, Client) {
+    let realm = Realm::new(&format!("r{}", Uuid::new_v4().simple()), now()).unwrap();
+    realms::insert(store.conn(), &realm).await.unwrap();
+    let mut user = User::new(realm.id, "Alice", now()).unwrap().with_email("alice@example.com").unwrap();
+    user.password = Some(Secret::new("pw").hash().unwrap());
+    users::insert(store.conn(), &user).await.unwrap();
+    let mut client = Client::new(realm.id, "web", Protocol::OpenIdConnect, now()).unwrap();
+    client.kind = ClientKind::Confidential { secret: Secret::new("s3cret").hash().unwrap() };
+    client.redirect_uris = vec!["https://app.example/cb".into(), "/console/*".into()];
+    client.web_origins = vec!["+".into()];
+    client.backchannel_logout_url = Some("https://app.example/bcl".into());
+    clients::insert(store.conn(), &client).await.unwrap();
+    (realm, user, client)
+}
+
+fn sessions_for(realm: &Realm, user: &User, client: &Client) -> (UserSession, ClientSession) {
+    let mut session = UserSession::start(realm.id, user.id, SessionType::Offline, "203.0.113.9", true, now());
+    session.user_agent = Some("Mozilla/5.0".into());
+    let client_session = ClientSession {
+        user_session_id: session.id,
+        client_id: client.id,
+        realm_id: realm.id,
+        session_type: SessionType::Offline,
+        started_at: session.started_at,
+        last_refresh: session.started_at,
+        scopes: vec!["openid".into(), "offline_access".into()],
+        redirect_uri: Some("https://app.example/cb".into()),
+    };
+    (session, client_session)
+}
+
+async fn rows_round_trip_through_every_repository(db: TestDb) {
+    let store = db.migrated_store().await;
+    let (realm, user, client) = realm_with_user_and_client(&store).await;
+
+    assert_eq!(realms::find_by_name(store.conn(), &realm.name).await.unwrap(), Some(realm.clone()));
+    let found = users::find_by_username(store.conn(), realm.id, "ALICE").await.unwrap().unwrap();
+    assert_eq!(found, user);
+    assert!(found.password.unwrap().verify(&Secret::new("pw")));
+    let found = clients::find_by_client_id(store.conn(), realm.id, "web").await.unwrap().unwrap();
+    assert_eq!(found, client);
+    assert!(matches!(found.kind, ClientKind::Confidential { ref secret } if secret.verify(&Secret::new("s3cret"))));
+
+    users::grant_role(store.conn(), user.id, AdminRole::ViewUsers, now()).await.unwrap();
+    users::grant_role(store.conn(), user.id, AdminRole::ViewUsers, now()).await.unwrap();
+    users::grant_role(store.conn(), user.id, AdminRole::ManageClients, now()).await.unwrap();
+    let mut roles = users::roles_of(store.conn(), user.id).await.unwrap();
+    roles.sort();
+    assert_eq!(roles, vec![AdminRole::ViewUsers, AdminRole::ManageClients]);
+
+    let (session, client_session) = sessions_for(&realm, &user, &client);
+    sessions::insert_user_session(store.conn(), &session).await.unwrap();
+    sessions::insert_client_session(store.conn(), &client_session).await.unwrap();
+    assert_eq!(sessions::find_user_session(store.conn(), session.id).await.unwrap(), Some(session.clone()));
+    assert_eq!(sessions::client_sessions_of(store.conn(), session.id).await.unwrap(), vec![client_session]);
+    assert_eq!(sessions::find_user_session(store.conn(), Uuid::new_v4()).await.unwrap(), None);
+}
+
+async fn usernames_are_unique_per_realm_whatever_their_case(db: TestDb) {
+    let store = db.migrated_store().await;
+    let (realm, _, _) = realm_with_user_and_client(&store).await;
+    let twin = User::new(realm.id, "ALICE", now()).unwrap();
+    match users::insert(store.conn(), &twin).await {
+        Err(StoreError::Conflict(what)) => assert_eq!(what, "user 'alice'"),
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    let (other_realm, _, _) = realm_with_user_and_client(&store).await;
+    let elsewhere = User::new(other_realm.id, "bob", now()).unwrap();
+    users::insert(store.conn(), &elsewhere).await.unwrap();
+}
+
+async fn client_ids_are_unique_per_realm_only(db: TestDb) {
+    let store = db.migrated_store().await;
+    let (realm, _, _) = realm_with_user_and_client(&store).await;
+    let again = Client::new(realm.id, "web", Protocol::Saml, now()).unwrap();
+    assert!(matches!(clients::insert(store.conn(), &again).await, Err(StoreError::Conflict(_))));
+    let (other, _, _) = realm_with_user_and_client(&store).await;
+    assert_eq!(clients::list(store.conn(), other.id).await.unwrap().len(), 1);
+
+    let duplicate_realm = Realm::new(&realm.name, now()).unwrap();
+    match realms::insert(store.conn(), &duplicate_realm).await {
+        Err(StoreError::Conflict(what)) => assert_eq!(what, format!("realm '{}'", realm.name)),
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+}
+
+async fn deleting_a_realm_removes_everything_in_it(db: TestDb) {
+    let store = db.migrated_store().await;
+    let (realm, user, client) = realm_with_user_and_client(&store).await;
+    let (kept_realm, kept_user, _) = realm_with_user_and_client(&store).await;
+    let (session, client_session) = sessions_for(&realm, &user, &client);
+    sessions::insert_user_session(store.conn(), &session).await.unwrap();
+    sessions::insert_client_session(store.conn(), &client_session).await.unwrap();
+    users::grant_role(store.conn(), user.id, AdminRole::RealmAdmin, now()).await.unwrap();
+
+    assert!(realms::delete(store.conn(), realm.id).await.unwrap());
+    assert!(!realms::delete(store.conn(), realm.id).await.unwrap());
+    assert_eq!(users::find_by_username(store.conn(), realm.id, "alice").await.unwrap(), None);
+    assert_eq!(clients::list(store.conn(), realm.id).await.unwrap(), vec![]);
+    assert_eq!(sessions::find_user_session(store.conn(), session.id).await.unwrap(), None);
+    assert_eq!(sessions::client_sessions_of(store.conn(), session.id).await.unwrap(), vec![]);
+    assert_eq!(users::roles_of(store.conn(), user.id).await.unwrap(), vec![]);
+
+    let survivor = users::find_by_username(store.conn(), kept_realm.id, "alice").await.unwrap();
+    assert_eq!(survivor, Some(kept_user), "other realms are untouched");
+}
+
+async fn client_sessions_need_a_real_session_and_client(db: TestDb) {
+    let store = db.migrated_store().await;
+    let (realm, user, client) = realm_with_user_and_client(&store).await;
+    let (session, mut client_session) = sessions_for(&realm, &user, &client);
+    let orphan = sessions::insert_client_session(store.conn(), &client_session).await;
+    assert!(orphan.is_err(), "a client session without its user session is refused");
+
+    sessions::insert_user_session(store.conn(), &session).await.unwrap();
+    client_session.client_id = Uuid::new_v4();
+    assert!(sessions::insert_client_session(store.conn(), &client_session).await.is_err());
+
+    client_session.client_id = client.id;
+    sessions::insert_client_session(store.conn(), &client_session).await.unwrap();
+    assert!(
+        matches!(sessions::insert_client_session(store.conn(), &client_session).await, Err(StoreError::Conflict(_))),
+        "one client session per user session and client"
+    );
+}
+
+async fn audit_outbox_and_key_tables_take_their_rows(db: TestDb) {
+    let store = db.migrated_store().await;
+    let (realm, user, client) = realm_with_user_and_client(&store).await;
+    let t = now().as_millis();
+
+    let key = signing_key::ActiveModel {
+        kid: Set("k1".into()),
+        realm_id: Set(realm.id),
+        algorithm: Set("RS256".into()),
+        private_key: Set("-----BEGIN PRIVATE KEY-----".into()),
+        public_key: Set("{}".into()),
+        active: Set(true),
+        created_at: Set(t),
+    };
+    signing_key::Entity::insert(key).exec(store.conn()).await.unwrap();
+    assert!(signing_key::Entity::find_by_id("k1").one(store.conn()).await.unwrap().unwrap().active);
+
+    let event_id = Uuid::now_v7();
+    let event = admin_event::ActiveModel {
+        id: Set(event_id),
+        time: Set(t),
+        realm_id: Set(realm.id),
+        auth_realm_id: Set(Some(realm.id)),
+        auth_client_id: Set(Some("admin-cli".into())),
+        auth_user_id: Set(Some(user.id)),
+        ip_address: Set(Some("127.0.0.1".into())),
+        operation_type: Set("DELETE".into()),
+        resource_type: Set("USER_SESSION".into()),
+        resource_path: Set(format!("sessions/{}", Uuid::new_v4())),
+        representation: Set(None),
+        outcome: Set("SUCCESS".into()),
+        error: Set(None),
+    };
+    admin_event::Entity::insert(event).exec(store.conn()).await.unwrap();
+    let stored = admin_event::Entity::find_by_id(event_id).one(store.conn()).await.unwrap().unwrap();
+    assert_eq!(stored.auth_user_id, Some(user.id));
+
+    let message_id = Uuid::now_v7();
+    let message = outbox::ActiveModel {
+        id: Set(message_id),
+        realm_id: Set(realm.id),
+        client_id: Set(client.id),
+        kind: Set("BACKCHANNEL_LOGOUT".into()),
+        url: Set("https://app.example/bcl".into()),
+        payload: Set(r#"{"sub":"x"}"#.into()),
+        request_group: Set(Some(Uuid::new_v4())),
+        status: Set("PENDING".into()),
+        attempts: Set(0),
+        next_attempt_at: Set(t),
+        deadline_at: Set(t + 3_600_000),
+        claimed_by: Set(None),
+        claimed_until: Set(None),
+        last_error: Set(None),
+        created_at: Set(t),
+        delivered_at: Set(None),
+    };
+    outbox::Entity::insert(message).exec(store.conn()).await.unwrap();
+    let stored = outbox::Entity::find_by_id(message_id).one(store.conn()).await.unwrap().unwrap();
+    assert_eq!((stored.status.as_str(), stored.deadline_at), ("PENDING", t + 3_600_000));
+
+    realms::delete(store.conn(), realm.id).await.unwrap();
+    assert!(
+        outbox::Entity::find_by_id(message_id).one(store.conn()).await.unwrap().is_some(),
+        "notifications outlive their realm"
+    );
+    assert!(signing_key::Entity::find_by_id("k1").one(store.conn()).await.unwrap().is_none());
+}
