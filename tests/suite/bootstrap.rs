@@ -103,8 +103,10 @@ async fn concurrent_first_starts_make_one_master_realm(db: TestDb) {
     let store = db.migrated_store().await;
     let admin = AdminCredentials { username: "root".into(), password: Secret::new("pw") };
     let now = Timestamp::now();
-    let (a, b) =
-        tokio::join!(bootstrap::ensure_master(&store, Some(&admin), now), bootstrap::ensure_master(&store, Some(&admin), now));
+    let (a, b) = tokio::join!(
+        bootstrap::ensure_master(&store, Some(&admin), now),
+        bootstrap::ensure_master(&store, Some(&admin), now)
+    );
     let mut outcomes = [a.unwrap(), b.unwrap()];
     outcomes.sort_by_key(|o| matches!(o, Bootstrapped::Existing));
     assert_eq!(outcomes, [Bootstrapped::Created { username: "root".into() }, Bootstrapped::Existing]);

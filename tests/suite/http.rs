@@ -44,7 +44,9 @@ async fn the_openapi_document_is_served(db: TestDb) {
 /// Only PostgreSQL can lose its database under a running server; SQLite's file stays open.
 #[tokio::test]
 async fn readiness_says_down_when_the_database_is_gone() {
-    let Some(db) = TestDb::postgres().await else { return };
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
     let server = TestServer::start(&db).await;
     assert_eq!(server.get("/health/ready").await.status(), 200);
     db.drop_now().await;

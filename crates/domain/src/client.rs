@@ -35,10 +35,7 @@ impl FromStr for Protocol {
         match s {
             "openid-connect" => Ok(Protocol::OpenIdConnect),
             "saml" => Ok(Protocol::Saml),
-            other => Err(DomainError::invalid(
-                "protocol",
-                format!("'{other}' is not one of 'openid-connect', 'saml'"),
-            )),
+            other => Err(DomainError::invalid("protocol", format!("'{other}' is not one of 'openid-connect', 'saml'"))),
         }
     }
 }
@@ -83,12 +80,7 @@ pub struct Client {
 
 impl Client {
     /// A new enabled public OIDC-or-SAML client using the standard flow, with no URLs yet.
-    pub fn new(
-        realm_id: Uuid,
-        client_id: &str,
-        protocol: Protocol,
-        now: Timestamp,
-    ) -> Result<Self, DomainError> {
+    pub fn new(realm_id: Uuid, client_id: &str, protocol: Protocol, now: Timestamp) -> Result<Self, DomainError> {
         crate::error::check_name("clientId", client_id, 255)?;
         Ok(Client {
             id: Uuid::new_v4(),
@@ -164,32 +156,19 @@ fn check_url(field: &'static str, value: &str, redirect: bool) -> Result<(), Dom
     };
     let relative = redirect && candidate.starts_with('/') && !candidate.starts_with("//");
     let base = url::Url::parse("http://relative.invalid").expect("a valid base URL");
-    let candidate = if relative {
-        base.join(candidate).map(String::from).unwrap_or_default()
-    } else {
-        candidate.to_owned()
-    };
+    let candidate =
+        if relative { base.join(candidate).map(String::from).unwrap_or_default() } else { candidate.to_owned() };
     let candidate = candidate.as_str();
     if candidate.contains('*') {
-        return Err(DomainError::invalid(
-            field,
-            format!("'{value}' may only end in a wildcard in a redirect URI"),
-        ));
+        return Err(DomainError::invalid(field, format!("'{value}' may only end in a wildcard in a redirect URI")));
     }
-    let url = url::Url::parse(candidate).map_err(|e| {
-        DomainError::invalid(field, format!("'{value}' is not an absolute URL ({e})"))
-    })?;
+    let url = url::Url::parse(candidate)
+        .map_err(|e| DomainError::invalid(field, format!("'{value}' is not an absolute URL ({e})")))?;
     if !matches!(url.scheme(), "http" | "https") {
-        return Err(DomainError::invalid(
-            field,
-            format!("'{value}' must use http or https"),
-        ));
+        return Err(DomainError::invalid(field, format!("'{value}' must use http or https")));
     }
     if url.fragment().is_some() {
-        return Err(DomainError::invalid(
-            field,
-            format!("'{value}' must not have a fragment"),
-        ));
+        return Err(DomainError::invalid(field, format!("'{value}' must not have a fragment")));
     }
     Ok(())
 }
@@ -199,13 +178,7 @@ mod tests {
     use super::*;
 
     fn client() -> Client {
-        Client::new(
-            Uuid::new_v4(),
-            "web",
-            Protocol::OpenIdConnect,
-            Timestamp::from_secs(1),
-        )
-        .unwrap()
+        Client::new(Uuid::new_v4(), "web", Protocol::OpenIdConnect, Timestamp::from_secs(1)).unwrap()
     }
 
     #[test]
@@ -218,19 +191,13 @@ mod tests {
     #[test]
     fn urls_are_checked() {
         let mut c = client();
-        c.redirect_uris = vec![
-            "https://app.example/cb".into(),
-            "http://localhost:3000/*".into(),
-        ];
+        c.redirect_uris = vec!["https://app.example/cb".into(), "http://localhost:3000/*".into()];
         c.web_origins = vec!["+".into(), "https://app.example".into()];
         c.backchannel_logout_url = Some("http://127.0.0.1:9000/logout".into());
         assert!(c.validate().is_ok());
 
         c.redirect_uris.push("/console/*".into());
-        assert!(
-            c.validate().is_ok(),
-            "a path alone is resolved against the root URL"
-        );
+        assert!(c.validate().is_ok(), "a path alone is resolved against the root URL");
         c.redirect_uris.push("relative/cb".into());
         let err = c.validate().unwrap_err().to_string();
         assert!(err.starts_with("redirectUris:"), "{err}");
@@ -255,9 +222,7 @@ mod tests {
         let mut c = client();
         c.service_accounts = true;
         assert!(c.validate().is_err());
-        c.kind = ClientKind::Confidential {
-            secret: crate::Secret::new("s").hash().unwrap(),
-        };
+        c.kind = ClientKind::Confidential { secret: crate::Secret::new("s").hash().unwrap() };
         assert!(c.validate().is_ok());
     }
 }

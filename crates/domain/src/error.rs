@@ -10,10 +10,7 @@ pub enum DomainError {
 
 impl DomainError {
     pub fn invalid(field: &'static str, reason: impl Into<String>) -> Self {
-        DomainError::Invalid {
-            field,
-            reason: reason.into(),
-        }
+        DomainError::Invalid { field, reason: reason.into() }
     }
 }
 
@@ -24,22 +21,13 @@ pub(crate) fn check_name(field: &'static str, value: &str, max: usize) -> Result
         return Err(DomainError::invalid(field, "must not be empty"));
     }
     if value.trim() != value {
-        return Err(DomainError::invalid(
-            field,
-            "must not start or end with whitespace",
-        ));
+        return Err(DomainError::invalid(field, "must not start or end with whitespace"));
     }
     if value.chars().any(char::is_control) {
-        return Err(DomainError::invalid(
-            field,
-            "must not contain control characters",
-        ));
+        return Err(DomainError::invalid(field, "must not contain control characters"));
     }
     if value.chars().count() > max {
-        return Err(DomainError::invalid(
-            field,
-            format!("must be at most {max} characters"),
-        ));
+        return Err(DomainError::invalid(field, format!("must be at most {max} characters")));
     }
     Ok(())
 }

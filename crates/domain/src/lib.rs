@@ -19,8 +19,6 @@ pub use error::DomainError;
 pub use password::{PasswordHash, Secret};
 pub use realm::{Realm, SessionLimits};
 pub use role::AdminRole;
-pub use session::{
-    ClientSession, Cutoffs, Death, Liveness, SessionEnd, SessionState, SessionType, UserSession,
-};
+pub use session::{ClientSession, Cutoffs, Death, Liveness, SessionEnd, SessionState, SessionType, UserSession};
 pub use time::Timestamp;
 pub use user::User;

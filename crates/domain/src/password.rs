@@ -30,10 +30,7 @@ impl Secret {
             return Err(DomainError::invalid("password", "must not be empty"));
         }
         if self.0.len() > 1024 {
-            return Err(DomainError::invalid(
-                "password",
-                "must be at most 1024 bytes",
-            ));
+            return Err(DomainError::invalid("password", "must be at most 1024 bytes"));
         }
         let salt = SaltString::generate(&mut OsRng);
         let hash = Argon2::default()
@@ -66,9 +63,7 @@ impl PasswordHash {
     /// True when `candidate` is the secret this hash was made from.
     pub fn verify(&self, candidate: &Secret) -> bool {
         match argon2::PasswordHash::new(&self.0) {
-            Ok(parsed) => Argon2::default()
-                .verify_password(candidate.expose().as_bytes(), &parsed)
-                .is_ok(),
+            Ok(parsed) => Argon2::default().verify_password(candidate.expose().as_bytes(), &parsed).is_ok(),
             Err(_) => false,
         }
     }

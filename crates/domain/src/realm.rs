@@ -50,10 +50,7 @@ impl SessionLimits {
         ];
         for (field, value) in positive {
             if value <= 0 {
-                return Err(DomainError::invalid(
-                    field,
-                    "must be a positive number of seconds",
-                ));
+                return Err(DomainError::invalid(field, "must be a positive number of seconds"));
             }
         }
         for (field, value) in [
@@ -61,10 +58,7 @@ impl SessionLimits {
             ("ssoSessionMaxLifespanRememberMe", self.sso_max_remember_me),
         ] {
             if value < 0 {
-                return Err(DomainError::invalid(
-                    field,
-                    "must be zero (unset) or a positive number of seconds",
-                ));
+                return Err(DomainError::invalid(field, "must be zero (unset) or a positive number of seconds"));
             }
         }
         Ok(())
@@ -116,14 +110,8 @@ impl Realm {
 /// Realm names appear in every URL, so they are limited to letters, digits, `-`, `_` and `.`.
 pub fn validate_realm_name(name: &str) -> Result<(), DomainError> {
     crate::error::check_name("realm", name, 255)?;
-    if !name
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-    {
-        return Err(DomainError::invalid(
-            "realm",
-            "may contain only letters, digits, '-', '_' and '.'",
-        ));
+    if !name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')) {
+        return Err(DomainError::invalid("realm", "may contain only letters, digits, '-', '_' and '.'"));
     }
     if name == "." || name == ".." {
         return Err(DomainError::invalid("realm", "must not be '.' or '..'"));
@@ -163,10 +151,7 @@ mod tests {
         limits.sso_idle = 0;
         let err = limits.validate().unwrap_err().to_string();
         assert!(err.contains("ssoSessionIdleTimeout"), "{err}");
-        limits = SessionLimits {
-            sso_max_remember_me: -1,
-            ..SessionLimits::default()
-        };
+        limits = SessionLimits { sso_max_remember_me: -1, ..SessionLimits::default() };
         assert!(limits.validate().is_err());
     }
 }

@@ -47,10 +47,7 @@ impl FromStr for SessionType {
         match s {
             "REGULAR" => Ok(SessionType::Regular),
             "OFFLINE" => Ok(SessionType::Offline),
-            other => Err(DomainError::invalid(
-                "type",
-                format!("'{other}' is not one of REGULAR, OFFLINE"),
-            )),
+            other => Err(DomainError::invalid("type", format!("'{other}' is not one of REGULAR, OFFLINE"))),
         }
     }
 }
@@ -79,10 +76,7 @@ impl FromStr for SessionState {
         match s {
             "ACTIVE" => Ok(SessionState::Active),
             "ENDED" => Ok(SessionState::Ended),
-            other => Err(DomainError::invalid(
-                "state",
-                format!("'{other}' is not one of ACTIVE, ENDED"),
-            )),
+            other => Err(DomainError::invalid("state", format!("'{other}' is not one of ACTIVE, ENDED"))),
         }
     }
 }
@@ -211,16 +205,9 @@ impl Liveness {
 }
 
 /// The idle and max lifespan that apply to one session, in seconds; `None` means unlimited.
-pub fn lifetimes(
-    limits: &SessionLimits,
-    session_type: SessionType,
-    remember_me: bool,
-) -> (i64, Option<i64>) {
+pub fn lifetimes(limits: &SessionLimits, session_type: SessionType, remember_me: bool) -> (i64, Option<i64>) {
     match session_type {
-        SessionType::Offline => (
-            limits.offline_idle,
-            limits.offline_max_enabled.then_some(limits.offline_max),
-        ),
+        SessionType::Offline => (limits.offline_idle, limits.offline_max_enabled.then_some(limits.offline_max)),
         SessionType::Regular => {
             let pick = |remember: i64, regular: i64| {
                 if remember_me && remember > 0 {
@@ -229,10 +216,7 @@ pub fn lifetimes(
                     regular
                 }
             };
-            (
-                pick(limits.sso_idle_remember_me, limits.sso_idle),
-                Some(pick(limits.sso_max_remember_me, limits.sso_max)),
-            )
+            (pick(limits.sso_idle_remember_me, limits.sso_idle), Some(pick(limits.sso_max_remember_me, limits.sso_max)))
         }
     }
 }
@@ -287,9 +271,7 @@ impl UserSession {
         if max_end.is_some_and(|end| now >= end) {
             return Liveness::Dead(Death::MaxLifespan);
         }
-        Liveness::Alive {
-            expires_at: max_end.map_or(idle_end, |end| end.min(idle_end)),
-        }
+        Liveness::Alive { expires_at: max_end.map_or(idle_end, |end| end.min(idle_end)) }
     }
 
     /// Whether this session is alive for one client: the session itself, and the client
@@ -321,14 +303,7 @@ mod tests {
     }
 
     fn session(kind: SessionType, remember_me: bool) -> UserSession {
-        UserSession::start(
-            Uuid::new_v4(),
-            Uuid::new_v4(),
-            kind,
-            "10.0.0.1",
-            remember_me,
-            at(0),
-        )
+        UserSession::start(Uuid::new_v4(), Uuid::new_v4(), kind, "10.0.0.1", remember_me, at(0))
     }
 
     fn alive(s: &UserSession, limits: &SessionLimits, now: Timestamp) -> Liveness {
@@ -339,17 +314,9 @@ mod tests {
     fn a_fresh_session_is_alive_until_its_idle_timeout() {
         let limits = SessionLimits::default();
         let s = session(SessionType::Regular, false);
-        assert_eq!(
-            alive(&s, &limits, at(0)),
-            Liveness::Alive {
-                expires_at: at(1800)
-            }
-        );
+        assert_eq!(alive(&s, &limits, at(0)), Liveness::Alive { expires_at: at(1800) });
         assert!(alive(&s, &limits, at(1799)).is_alive());
-        assert_eq!(
-            alive(&s, &limits, at(1800)),
-            Liveness::Dead(Death::IdleTimeout)
-        );
+        assert_eq!(alive(&s, &limits, at(1800)), Liveness::Dead(Death::IdleTimeout));
     }
 
     #[test]
@@ -357,16 +324,8 @@ mod tests {
         let limits = SessionLimits::default();
         let mut s = session(SessionType::Regular, false);
         s.last_access = at(36_000 - 60);
-        assert_eq!(
-            alive(&s, &limits, at(36_000 - 1)),
-            Liveness::Alive {
-                expires_at: at(36_000)
-            }
-        );
-        assert_eq!(
-            alive(&s, &limits, at(36_000)),
-            Liveness::Dead(Death::MaxLifespan)
-        );
+        assert_eq!(alive(&s, &limits, at(36_000 - 1)), Liveness::Alive { expires_at: at(36_000) });
+        assert_eq!(alive(&s, &limits, at(36_000)), Liveness::Dead(Death::MaxLifespan));
     }
 
     #[test]
@@ -384,10 +343,7 @@ mod tests {
     fn remember_me_limits_replace_the_regular_ones_only_when_set() {
         let mut limits = SessionLimits::default();
         let remembered = session(SessionType::Regular, true);
-        assert!(
-            !alive(&remembered, &limits, at(1800)).is_alive(),
-            "unset remember-me limits fall back"
-        );
+        assert!(!alive(&remembered, &limits, at(1800)).is_alive(), "unset remember-me limits fall back");
 
         limits.sso_idle_remember_me = 7 * 24 * 3600;
         limits.sso_max_remember_me = 30 * 24 * 3600;
@@ -395,35 +351,20 @@ mod tests {
         assert!(alive(&remembered, &limits, at(7 * 24 * 3600 - 1)).is_alive());
         assert!(!alive(&remembered, &limits, at(7 * 24 * 3600)).is_alive());
         let forgotten = session(SessionType::Regular, false);
-        assert!(
-            !alive(&forgotten, &limits, at(1800)).is_alive(),
-            "only remember-me sessions are extended"
-        );
+        assert!(!alive(&forgotten, &limits, at(1800)).is_alive(), "only remember-me sessions are extended");
     }
 
     #[test]
     fn offline_sessions_live_by_their_own_idle_limit() {
         let mut limits = SessionLimits::default();
         let mut s = session(SessionType::Offline, false);
-        assert!(
-            alive(&s, &limits, at(36_000 + 1)).is_alive(),
-            "no SSO max lifespan for offline sessions"
-        );
-        assert_eq!(
-            alive(&s, &limits, at(30 * 86_400)),
-            Liveness::Dead(Death::IdleTimeout)
-        );
+        assert!(alive(&s, &limits, at(36_000 + 1)).is_alive(), "no SSO max lifespan for offline sessions");
+        assert_eq!(alive(&s, &limits, at(30 * 86_400)), Liveness::Dead(Death::IdleTimeout));
 
         s.last_access = at(59 * 86_400);
-        assert!(
-            alive(&s, &limits, at(60 * 86_400)).is_alive(),
-            "offline max lifespan is off by default"
-        );
+        assert!(alive(&s, &limits, at(60 * 86_400)).is_alive(), "offline max lifespan is off by default");
         limits.offline_max_enabled = true;
-        assert_eq!(
-            alive(&s, &limits, at(60 * 86_400)),
-            Liveness::Dead(Death::MaxLifespan)
-        );
+        assert_eq!(alive(&s, &limits, at(60 * 86_400)), Liveness::Dead(Death::MaxLifespan));
     }
 
     #[test]
@@ -432,26 +373,13 @@ mod tests {
         let s = session(SessionType::Regular, false);
         let cut = |c: Cutoffs| s.liveness(&limits, &c, at(10));
 
-        assert!(
-            cut(Cutoffs {
-                realm_not_before: T0,
-                ..Cutoffs::default()
-            })
-            .is_alive(),
-            "same second is not before"
-        );
+        assert!(cut(Cutoffs { realm_not_before: T0, ..Cutoffs::default() }).is_alive(), "same second is not before");
         assert_eq!(
-            cut(Cutoffs {
-                realm_not_before: T0 + 1,
-                ..Cutoffs::default()
-            }),
+            cut(Cutoffs { realm_not_before: T0 + 1, ..Cutoffs::default() }),
             Liveness::Dead(Death::RealmNotBefore)
         );
         assert_eq!(
-            cut(Cutoffs {
-                user_not_before: T0 + 5,
-                ..Cutoffs::default()
-            }),
+            cut(Cutoffs { user_not_before: T0 + 5, ..Cutoffs::default() }),
             Liveness::Dead(Death::UserNotBefore)
         );
     }
@@ -460,20 +388,10 @@ mod tests {
     fn the_realm_cutoff_kills_what_started_up_to_it_and_no_later() {
         let limits = SessionLimits::default();
         let s = session(SessionType::Offline, false);
-        let cutoffs = Cutoffs {
-            realm_session_cutoff: s.started_at,
-            ..Cutoffs::default()
-        };
-        assert_eq!(
-            s.liveness(&limits, &cutoffs, at(1)),
-            Liveness::Dead(Death::RealmCutoff)
-        );
+        let cutoffs = Cutoffs { realm_session_cutoff: s.started_at, ..Cutoffs::default() };
+        assert_eq!(s.liveness(&limits, &cutoffs, at(1)), Liveness::Dead(Death::RealmCutoff));
 
-        let later = UserSession {
-            started_at: at(1),
-            last_access: at(1),
-            ..s.clone()
-        };
+        let later = UserSession { started_at: at(1), last_access: at(1), ..s.clone() };
         assert!(later.liveness(&limits, &cutoffs, at(2)).is_alive());
     }
 
@@ -481,15 +399,8 @@ mod tests {
     fn clearing_not_before_does_not_revive_a_cut_off_session() {
         let limits = SessionLimits::default();
         let s = session(SessionType::Regular, false);
-        let after_logout_all = Cutoffs {
-            realm_not_before: 0,
-            realm_session_cutoff: at(5),
-            user_not_before: 0,
-        };
-        assert_eq!(
-            s.liveness(&limits, &after_logout_all, at(6)),
-            Liveness::Dead(Death::RealmCutoff)
-        );
+        let after_logout_all = Cutoffs { realm_not_before: 0, realm_session_cutoff: at(5), user_not_before: 0 };
+        assert_eq!(s.liveness(&limits, &after_logout_all, at(6)), Liveness::Dead(Death::RealmCutoff));
     }
 
     #[test]
@@ -508,17 +419,9 @@ mod tests {
         };
         let now = at(10);
         let cutoffs = Cutoffs::default();
-        assert!(s
-            .liveness_for_client(&cs, T0 + 3, &limits, &cutoffs, now)
-            .is_alive());
-        assert_eq!(
-            s.liveness_for_client(&cs, T0 + 4, &limits, &cutoffs, now),
-            Liveness::Dead(Death::ClientNotBefore)
-        );
-        assert!(
-            s.liveness(&limits, &cutoffs, now).is_alive(),
-            "the session itself lives on"
-        );
+        assert!(s.liveness_for_client(&cs, T0 + 3, &limits, &cutoffs, now).is_alive());
+        assert_eq!(s.liveness_for_client(&cs, T0 + 4, &limits, &cutoffs, now), Liveness::Dead(Death::ClientNotBefore));
+        assert!(s.liveness(&limits, &cutoffs, now).is_alive(), "the session itself lives on");
     }
 
     #[test]
@@ -526,14 +429,8 @@ mod tests {
         for end in SessionEnd::ALL {
             assert_eq!(end.as_str().parse::<SessionEnd>().unwrap(), end);
         }
-        assert_eq!(
-            "OFFLINE".parse::<SessionType>().unwrap(),
-            SessionType::Offline
-        );
+        assert_eq!("OFFLINE".parse::<SessionType>().unwrap(), SessionType::Offline);
         assert!("offline".parse::<SessionType>().is_err());
-        assert_eq!(
-            "ENDED".parse::<SessionState>().unwrap(),
-            SessionState::Ended
-        );
+        assert_eq!("ENDED".parse::<SessionState>().unwrap(), SessionState::Ended);
     }
 }

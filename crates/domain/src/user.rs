@@ -65,10 +65,7 @@ pub fn normalize_email(email: &str) -> Result<String, DomainError> {
         && parts.next().is_none()
         && !email.contains(char::is_whitespace);
     if !ok {
-        return Err(DomainError::invalid(
-            "email",
-            format!("'{email}' is not an email address"),
-        ));
+        return Err(DomainError::invalid("email", format!("'{email}' is not an email address")));
     }
     Ok(email.to_lowercase())
 }
@@ -88,10 +85,7 @@ mod tests {
 
     #[test]
     fn emails_are_checked() {
-        assert_eq!(
-            normalize_email("Alice@Example.com").unwrap(),
-            "alice@example.com"
-        );
+        assert_eq!(normalize_email("Alice@Example.com").unwrap(), "alice@example.com");
         for bad in ["alice", "@x.org", "a@", "a@b@c", "a b@c.d", "a@.x"] {
             assert!(normalize_email(bad).is_err(), "{bad}");
         }

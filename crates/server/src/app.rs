@@ -24,10 +24,7 @@ pub enum StartError {
     #[error(transparent)]
     Bootstrap(#[from] BootstrapError),
     #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        addr: SocketAddr,
-        source: std::io::Error,
-    },
+    Bind { addr: SocketAddr, source: std::io::Error },
 }
 
 /// Shared, read-only facts about this server, available to every handler.
@@ -64,20 +61,11 @@ impl Application {
             bootstrap::ensure_demo(&store, now).await?;
         }
 
-        let listener = TcpListener::bind(config.listen).map_err(|source| StartError::Bind {
-            addr: config.listen,
-            source,
-        })?;
-        let address = listener.local_addr().map_err(|source| StartError::Bind {
-            addr: config.listen,
-            source,
-        })?;
-        let public_url = config
-            .public_url
-            .unwrap_or_else(|| format!("http://{address}"));
-        let info = ServerInfo {
-            public_url: public_url.clone(),
-        };
+        let listener =
+            TcpListener::bind(config.listen).map_err(|source| StartError::Bind { addr: config.listen, source })?;
+        let address = listener.local_addr().map_err(|source| StartError::Bind { addr: config.listen, source })?;
+        let public_url = config.public_url.unwrap_or_else(|| format!("http://{address}"));
+        let info = ServerInfo { public_url: public_url.clone() };
 
         let store = web::Data::new(store);
         let info = web::Data::new(info);
@@ -102,18 +90,11 @@ impl Application {
         .shutdown_timeout(30)
         .disable_signals()
         .listen(listener)
-        .map_err(|source| StartError::Bind {
-            addr: address,
-            source,
-        })?
+        .map_err(|source| StartError::Bind { addr: address, source })?
         .run();
 
         tracing::info!(%address, %public_url, database = %config.database_url, "latchkey is listening");
-        Ok(Application {
-            address,
-            public_url,
-            server,
-        })
+        Ok(Application { address, public_url, server })
     }
 
     /// The address the server is bound to (with the real port when 0 was asked for).
@@ -147,12 +128,8 @@ impl Application {
         let signal = shutdown_signal().await;
         tracing::info!(signal, "shutting down gracefully");
         let stopping = handle.stop(true);
-        tokio::time::timeout(Duration::from_secs(35), stopping)
-            .await
-            .ok();
-        let result = server
-            .await
-            .unwrap_or_else(|e| Err(std::io::Error::other(e)));
+        tokio::time::timeout(Duration::from_secs(35), stopping).await.ok();
+        let result = server.await.unwrap_or_else(|e| Err(std::io::Error::other(e)));
         tracing::info!("stopped");
         result
     }

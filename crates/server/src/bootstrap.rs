@@ -6,9 +6,7 @@
 //! unique realm name and it finds the winner's work done.
 
 use latchkey_domain::realm::MASTER_REALM;
-use latchkey_domain::{
-    AdminRole, Client, ClientKind, DomainError, Protocol, Realm, Secret, Timestamp, User,
-};
+use latchkey_domain::{AdminRole, Client, ClientKind, DomainError, Protocol, Realm, Secret, Timestamp, User};
 use latchkey_store::{clients, realms, users, Store, StoreError};
 
 use crate::config::AdminCredentials;
@@ -48,10 +46,7 @@ pub async fn ensure_master(
     admin: Option<&AdminCredentials>,
     now: Timestamp,
 ) -> Result<Bootstrapped, BootstrapError> {
-    if realms::find_by_name(store.conn(), MASTER_REALM)
-        .await?
-        .is_some()
-    {
+    if realms::find_by_name(store.conn(), MASTER_REALM).await?.is_some() {
         return Ok(Bootstrapped::Existing);
     }
     let admin = admin.ok_or(BootstrapError::NoAdministrator)?;
@@ -71,9 +66,7 @@ pub async fn ensure_master(
     }
     txn.commit().await.map_err(StoreError::from)?;
     tracing::info!(realm = MASTER_REALM, username = %user.username, "created realm and its first administrator");
-    Ok(Bootstrapped::Created {
-        username: user.username,
-    })
+    Ok(Bootstrapped::Created { username: user.username })
 }
 
 fn master_clients(realm: &Realm, now: Timestamp) -> Result<[Client; 2], DomainError> {
@@ -98,20 +91,8 @@ const DEMO_USERS: &[(&str, &str, &str, &str, &[AdminRole])] = &[
     ("alice", "alice-password", "Alice", "Archer", &[]),
     ("bob", "bob-password", "Bob", "Baker", &[]),
     ("carol", "carol-password", "Carol", "Cooper", &[]),
-    (
-        "auditor",
-        "auditor-password",
-        "Ada",
-        "Auditor",
-        &[AdminRole::ViewUsers],
-    ),
-    (
-        "realm-manager",
-        "manager-password",
-        "Mel",
-        "Manager",
-        &[AdminRole::RealmAdmin],
-    ),
+    ("auditor", "auditor-password", "Ada", "Auditor", &[AdminRole::ViewUsers]),
+    ("realm-manager", "manager-password", "Mel", "Manager", &[AdminRole::RealmAdmin]),
 ];
 
 pub const DEMO_WEB_SECRET: &str = "demo-web-secret";
@@ -119,10 +100,7 @@ pub const DEMO_WEB_SECRET: &str = "demo-web-secret";
 /// Creates realm `demo` with users and clients to look at, unless it exists. Returns whether
 /// it was created.
 pub async fn ensure_demo(store: &Store, now: Timestamp) -> Result<bool, BootstrapError> {
-    if realms::find_by_name(store.conn(), DEMO_REALM)
-        .await?
-        .is_some()
-    {
+    if realms::find_by_name(store.conn(), DEMO_REALM).await?.is_some() {
         return Ok(false);
     }
     let mut realm = Realm::new(DEMO_REALM, now)?;
@@ -134,8 +112,7 @@ pub async fn ensure_demo(store: &Store, now: Timestamp) -> Result<bool, Bootstra
         other => other?,
     }
     for &(username, password, first, last, roles) in DEMO_USERS {
-        let mut user = User::new(realm.id, username, now)?
-            .with_email(&format!("{username}@demo.latchkey.test"))?;
+        let mut user = User::new(realm.id, username, now)?.with_email(&format!("{username}@demo.latchkey.test"))?;
         user.first_name = Some(first.into());
         user.last_name = Some(last.into());
         user.email_verified = true;
@@ -156,9 +133,7 @@ pub async fn ensure_demo(store: &Store, now: Timestamp) -> Result<bool, Bootstra
 fn demo_clients(realm: &Realm, now: Timestamp) -> Result<[Client; 3], DomainError> {
     let mut web = Client::new(realm.id, "demo-web", Protocol::OpenIdConnect, now)?;
     web.name = Some("Demo web application (confidential)".into());
-    web.kind = ClientKind::Confidential {
-        secret: Secret::new(DEMO_WEB_SECRET).hash()?,
-    };
+    web.kind = ClientKind::Confidential { secret: Secret::new(DEMO_WEB_SECRET).hash()? };
     web.root_url = Some("http://localhost:3000".into());
     web.redirect_uris = vec!["http://localhost:3000/callback".into()];
     web.web_origins = vec!["http://localhost:3000".into()];

@@ -17,12 +17,7 @@ use clap::{Args, Parser, Subcommand};
 ///
 ///   LATCHKEY_ADMIN_USER=admin LATCHKEY_ADMIN_PASSWORD=admin latchkey serve --demo
 #[derive(Debug, Parser)]
-#[command(
-    name = "latchkey",
-    version,
-    propagate_version = true,
-    verbatim_doc_comment
-)]
+#[command(name = "latchkey", version, propagate_version = true, verbatim_doc_comment)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -48,12 +43,7 @@ pub struct CommonArgs {
 
     /// Database URL: `sqlite://<file>` or `postgres://<user>:<password>@<host>/<db>`.
     /// [default: sqlite://<data-dir>/latchkey.db]
-    #[arg(
-        long,
-        env = "LATCHKEY_DATABASE_URL",
-        value_name = "URL",
-        hide_env_values = true
-    )]
+    #[arg(long, env = "LATCHKEY_DATABASE_URL", value_name = "URL", hide_env_values = true)]
     pub database_url: Option<String>,
 
     /// Directory for the embedded database, created on first start. [default: data]
@@ -93,12 +83,7 @@ pub struct ServeArgs {
     pub admin_user: Option<String>,
 
     /// Password of the first administrator (see --admin-user).
-    #[arg(
-        long,
-        env = "LATCHKEY_ADMIN_PASSWORD",
-        value_name = "PASSWORD",
-        hide_env_values = true
-    )]
+    #[arg(long, env = "LATCHKEY_ADMIN_PASSWORD", value_name = "PASSWORD", hide_env_values = true)]
     pub admin_password: Option<String>,
 
     /// Also create realm `demo` with users and clients to look at (once; kept afterwards).

@@ -50,24 +50,15 @@ pub struct DatabaseConfig {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read the config file {path}: {source}")]
-    ReadFile {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    ReadFile { path: PathBuf, source: std::io::Error },
     #[error("config file {path}: {message}")]
     ParseFile { path: PathBuf, message: String },
     #[error("{setting}: {message}")]
-    Invalid {
-        setting: &'static str,
-        message: String,
-    },
+    Invalid { setting: &'static str, message: String },
 }
 
 fn invalid(setting: &'static str, message: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid {
-        setting,
-        message: message.into(),
-    }
+    ConfigError::Invalid { setting, message: message.into() }
 }
 
 /// The TOML file's keys. Unknown keys are refused, so a typo is not silently ignored.
@@ -88,14 +79,9 @@ impl FileConfig {
         let Some(path) = path else {
             return Ok(FileConfig::default());
         };
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::ReadFile {
-            path: path.to_owned(),
-            source,
-        })?;
-        toml::from_str(&text).map_err(|e| ConfigError::ParseFile {
-            path: path.to_owned(),
-            message: e.to_string(),
-        })
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ConfigError::ReadFile { path: path.to_owned(), source })?;
+        toml::from_str(&text).map_err(|e| ConfigError::ParseFile { path: path.to_owned(), message: e.to_string() })
     }
 }
 
@@ -108,53 +94,22 @@ impl DatabaseConfig {
     }
 
     fn resolve_with(args: &CommonArgs, file: &FileConfig) -> Result<Self, ConfigError> {
-        let database_url = match args
-            .database_url
-            .as_deref()
-            .or(file.database_url.as_deref())
-        {
-            Some(raw) => raw
-                .parse()
-                .map_err(|e: latchkey_store::StoreError| invalid("database URL", e.to_string()))?,
+        let database_url = match args.database_url.as_deref().or(file.database_url.as_deref()) {
+            Some(raw) => raw.parse().map_err(|e: latchkey_store::StoreError| invalid("database URL", e.to_string()))?,
             None => {
                 let dir = args.data_dir.clone().or_else(|| file.data_dir.clone());
-                DatabaseUrl::sqlite_file(
-                    dir.unwrap_or_else(|| DEFAULT_DATA_DIR.into())
-                        .join("latchkey.db"),
-                )
+                DatabaseUrl::sqlite_file(dir.unwrap_or_else(|| DEFAULT_DATA_DIR.into()).join("latchkey.db"))
             }
         };
-        let log_format = match args
-            .log_format
-            .as_deref()
-            .or(file.log_format.as_deref())
-            .unwrap_or("text")
-        {
+        let log_format = match args.log_format.as_deref().or(file.log_format.as_deref()).unwrap_or("text") {
             "text" => LogFormat::Text,
             "json" => LogFormat::Json,
-            other => {
-                return Err(invalid(
-                    "log format",
-                    format!("'{other}' is not one of 'text', 'json'"),
-                ))
-            }
+            other => return Err(invalid("log format", format!("'{other}' is not one of 'text', 'json'"))),
         };
-        let log_filter = args
-            .log_level
-            .clone()
-            .or_else(|| file.log_level.clone())
-            .unwrap_or_else(|| "info".into());
-        tracing_subscriber::EnvFilter::try_new(&log_filter).map_err(|e| {
-            invalid(
-                "log level",
-                format!("'{log_filter}' is not a log filter: {e}"),
-            )
-        })?;
-        Ok(DatabaseConfig {
-            database_url,
-            log_format,
-            log_filter,
-        })
+        let log_filter = args.log_level.clone().or_else(|| file.log_level.clone()).unwrap_or_else(|| "info".into());
+        tracing_subscriber::EnvFilter::try_new(&log_filter)
+            .map_err(|e| invalid("log level", format!("'{log_filter}' is not a log filter: {e}")))?;
+        Ok(DatabaseConfig { database_url, log_format, log_filter })
     }
 }
 
@@ -163,24 +118,12 @@ impl Config {
         let file = FileConfig::load(args.common.config.as_deref())?;
         let db = DatabaseConfig::resolve_with(&args.common, &file)?;
 
-        let raw_listen = args
-            .listen
-            .as_deref()
-            .or(file.listen.as_deref())
-            .unwrap_or(DEFAULT_LISTEN);
+        let raw_listen = args.listen.as_deref().or(file.listen.as_deref()).unwrap_or(DEFAULT_LISTEN);
         let listen: SocketAddr = raw_listen.parse().map_err(|_| {
-            invalid(
-                "listen address",
-                format!("'{raw_listen}' is not a host:port such as 127.0.0.1:8080"),
-            )
+            invalid("listen address", format!("'{raw_listen}' is not a host:port such as 127.0.0.1:8080"))
         })?;
 
-        let public_url = args
-            .public_url
-            .as_deref()
-            .or(file.public_url.as_deref())
-            .map(parse_public_url)
-            .transpose()?;
+        let public_url = args.public_url.as_deref().or(file.public_url.as_deref()).map(parse_public_url).transpose()?;
 
         let workers = match args.workers.as_deref() {
             Some(raw) => raw.parse::<usize>().ok().filter(|n| *n > 0),
@@ -188,23 +131,22 @@ impl Config {
         }
         .ok_or_else(|| invalid("workers", "must be a whole number greater than 0"))?;
 
-        let admin = match (&args.admin_user, &args.admin_password) {
-            (Some(user), Some(password)) => {
-                if password.is_empty() {
-                    return Err(invalid("LATCHKEY_ADMIN_PASSWORD", "must not be empty"));
+        let admin =
+            match (&args.admin_user, &args.admin_password) {
+                (Some(user), Some(password)) => {
+                    if password.is_empty() {
+                        return Err(invalid("LATCHKEY_ADMIN_PASSWORD", "must not be empty"));
+                    }
+                    latchkey_domain::user::normalize_username(user)
+                        .map_err(|e| invalid("LATCHKEY_ADMIN_USER", e.to_string()))?;
+                    Some(AdminCredentials { username: user.clone(), password: Secret::new(password.clone()) })
                 }
-                latchkey_domain::user::normalize_username(user)
-                    .map_err(|e| invalid("LATCHKEY_ADMIN_USER", e.to_string()))?;
-                Some(AdminCredentials { username: user.clone(), password: Secret::new(password.clone()) })
-            }
-            (None, None) => None,
-            _ => {
-                return Err(invalid(
+                (None, None) => None,
+                _ => return Err(invalid(
                     "administrator",
                     "set both LATCHKEY_ADMIN_USER and LATCHKEY_ADMIN_PASSWORD (or --admin-user and --admin-password)",
-                ))
-            }
-        };
+                )),
+            };
 
         Ok(Config {
             listen,
@@ -241,13 +183,9 @@ fn default_workers() -> usize {
 /// An absolute http(s) URL with no query or fragment; trailing slashes are dropped so that
 /// `{public_url}/realms/...` never doubles one.
 fn parse_public_url(raw: &str) -> Result<String, ConfigError> {
-    let url = Url::parse(raw)
-        .map_err(|e| invalid("public URL", format!("'{raw}' is not an absolute URL: {e}")))?;
+    let url = Url::parse(raw).map_err(|e| invalid("public URL", format!("'{raw}' is not an absolute URL: {e}")))?;
     if !matches!(url.scheme(), "http" | "https") {
-        return Err(invalid(
-            "public URL",
-            format!("'{raw}' must use http or https"),
-        ));
+        return Err(invalid("public URL", format!("'{raw}' must use http or https")));
     }
     if url.query().is_some() || url.fragment().is_some() || url.host_str().is_none() {
         return Err(invalid(
@@ -272,10 +210,7 @@ mod tests {
     fn defaults() {
         let c = serve(|_| {}).unwrap();
         assert_eq!(c.listen.to_string(), DEFAULT_LISTEN);
-        assert_eq!(
-            c.database_url.sqlite_path(),
-            Some(PathBuf::from("data/latchkey.db"))
-        );
+        assert_eq!(c.database_url.sqlite_path(), Some(PathBuf::from("data/latchkey.db")));
         assert_eq!(c.log_format, LogFormat::Text);
         assert!(c.admin.is_none() && !c.demo && c.workers >= 1);
     }
@@ -285,8 +220,7 @@ mod tests {
         let err = |f: fn(&mut ServeArgs)| serve(f).unwrap_err().to_string();
         assert!(err(|a| a.listen = Some("localhost".into())).starts_with("listen address:"));
         assert!(err(|a| a.common.log_format = Some("xml".into())).starts_with("log format:"));
-        assert!(err(|a| a.common.database_url = Some("mysql://x/y".into()))
-            .starts_with("database URL:"));
+        assert!(err(|a| a.common.database_url = Some("mysql://x/y".into())).starts_with("database URL:"));
         assert!(err(|a| a.public_url = Some("ftp://x".into())).starts_with("public URL:"));
         assert!(err(|a| a.public_url = Some("https://x/?a=b".into())).starts_with("public URL:"));
         assert!(err(|a| a.workers = Some("0".into())).starts_with("workers:"));
@@ -311,11 +245,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("latchkey-config-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("latchkey.toml");
-        std::fs::write(
-            &file,
-            "listen = \"127.0.0.1:9999\"\nlog_format = \"json\"\ndata_dir = \"/srv/lk\"\n",
-        )
-        .unwrap();
+        std::fs::write(&file, "listen = \"127.0.0.1:9999\"\nlog_format = \"json\"\ndata_dir = \"/srv/lk\"\n").unwrap();
         let c = serve(|a| {
             a.common.config = Some(file.clone());
             a.listen = Some("127.0.0.1:7777".into());
@@ -323,15 +253,10 @@ mod tests {
         .unwrap();
         assert_eq!(c.listen.port(), 7777);
         assert_eq!(c.log_format, LogFormat::Json);
-        assert_eq!(
-            c.database_url.sqlite_path(),
-            Some(PathBuf::from("/srv/lk/latchkey.db"))
-        );
+        assert_eq!(c.database_url.sqlite_path(), Some(PathBuf::from("/srv/lk/latchkey.db")));
 
         std::fs::write(&file, "listen = \"127.0.0.1:9999\"\nlisten_port = 3\n").unwrap();
-        let err = serve(|a| a.common.config = Some(file.clone()))
-            .unwrap_err()
-            .to_string();
+        let err = serve(|a| a.common.config = Some(file.clone())).unwrap_err().to_string();
         assert!(err.contains("listen_port"), "{err}");
         std::fs::remove_dir_all(dir).unwrap();
     }

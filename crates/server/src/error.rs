@@ -68,18 +68,12 @@ impl ResponseError for ApiError {
         if let ApiError::Internal(cause) = self {
             tracing::error!(%cause, "request failed");
         }
-        HttpResponse::build(self.status_code()).json(ErrorBody {
-            error: self.code().to_owned(),
-            error_description: self.to_string(),
-        })
+        HttpResponse::build(self.status_code())
+            .json(ErrorBody { error: self.code().to_owned(), error_description: self.to_string() })
     }
 }
 
 /// Answers every path nothing else claimed: a JSON 404, never an empty or plain-text body.
 pub async fn not_found(req: actix_web::HttpRequest) -> Result<HttpResponse, ApiError> {
-    Err(ApiError::NotFound(format!(
-        "no resource at {} {}",
-        req.method(),
-        req.path()
-    )))
+    Err(ApiError::NotFound(format!("no resource at {} {}", req.method(), req.path())))
 }

@@ -34,10 +34,7 @@ pub struct Health {
 )]
 #[get("/health/live")]
 pub async fn live() -> HttpResponse {
-    HttpResponse::Ok().json(Health {
-        status: Status::Up,
-        checks: Vec::new(),
-    })
+    HttpResponse::Ok().json(Health { status: Status::Up, checks: Vec::new() })
 }
 
 /// Readiness: the server can serve requests, which means its database answers.
@@ -63,11 +60,5 @@ pub async fn ready(store: web::Data<Store>) -> HttpResponse {
         Status::Up => HttpResponse::Ok(),
         Status::Down => HttpResponse::ServiceUnavailable(),
     };
-    answer.json(Health {
-        status: database,
-        checks: vec![Check {
-            name: "database".into(),
-            status: database,
-        }],
-    })
+    answer.json(Health { status: database, checks: vec![Check { name: "database".into(), status: database }] })
 }

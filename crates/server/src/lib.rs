@@ -22,7 +22,7 @@ pub async fn run(cli: Cli) -> ExitCode {
     match execute(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("latchkey: error: {err:#}");
+            eprintln!("latchkey: error: {err}");
             ExitCode::FAILURE
         }
     }
@@ -45,11 +45,7 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
             for name in &pending {
                 tracing::info!(migration = %name, "applied");
             }
-            println!(
-                "{} migration(s) applied to {}",
-                pending.len(),
-                config.database_url
-            );
+            println!("{} migration(s) applied to {}", pending.len(), config.database_url);
         }
         Command::ExportOpenapi => print!("{}", openapi::document_json()),
     }

@@ -30,19 +30,13 @@ pub fn base() -> utoipa::openapi::OpenApi {
 
 /// The whole document, as `/openapi.json` serves it.
 pub fn document() -> utoipa::openapi::OpenApi {
-    let (_, doc) = App::new()
-        .into_utoipa_app()
-        .openapi(base())
-        .configure(crate::app::routes)
-        .split_for_parts();
+    let (_, doc) = App::new().into_utoipa_app().openapi(base()).configure(crate::app::routes).split_for_parts();
     doc
 }
 
 /// The document as committed in `openapi/openapi.json`: pretty JSON with a final newline.
 pub fn document_json() -> String {
-    let mut json = document()
-        .to_pretty_json()
-        .expect("the OpenAPI document serializes");
+    let mut json = document().to_pretty_json().expect("the OpenAPI document serializes");
     json.push('\n');
     json
 }

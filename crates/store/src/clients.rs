@@ -9,13 +9,10 @@ use crate::entity::client;
 use crate::StoreError;
 
 pub async fn insert(db: &impl ConnectionTrait, c: &Client) -> Result<(), StoreError> {
-    client::Entity::insert(client_row(c))
-        .exec(db)
-        .await
-        .map_err(|e| match StoreError::from(e) {
-            StoreError::Conflict(_) => StoreError::Conflict(format!("client '{}'", c.client_id)),
-            other => other,
-        })?;
+    client::Entity::insert(client_row(c)).exec(db).await.map_err(|e| match StoreError::from(e) {
+        StoreError::Conflict(_) => StoreError::Conflict(format!("client '{}'", c.client_id)),
+        other => other,
+    })?;
     Ok(())
 }
 

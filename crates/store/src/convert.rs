@@ -2,8 +2,7 @@
 //! [`StoreError::Corrupt`] rather than guessed at.
 
 use latchkey_domain::{
-    Client, ClientKind, ClientSession, PasswordHash, Realm, SessionLimits, Timestamp, User,
-    UserSession,
+    Client, ClientKind, ClientSession, PasswordHash, Realm, SessionLimits, Timestamp, User, UserSession,
 };
 use sea_orm::ActiveValue::Set;
 
@@ -95,15 +94,8 @@ pub(crate) fn client_row(c: &Client) -> client::ActiveModel {
 pub(crate) fn client_from(m: client::Model) -> Result<Client, StoreError> {
     let kind = match (m.public_client, m.secret_hash) {
         (true, _) => ClientKind::Public,
-        (false, Some(hash)) => ClientKind::Confidential {
-            secret: PasswordHash::from_phc(hash),
-        },
-        (false, None) => {
-            return Err(StoreError::Corrupt(format!(
-                "confidential client {} has no secret",
-                m.id
-            )))
-        }
+        (false, Some(hash)) => ClientKind::Confidential { secret: PasswordHash::from_phc(hash) },
+        (false, None) => return Err(StoreError::Corrupt(format!("confidential client {} has no secret", m.id))),
     };
     Ok(Client {
         id: m.id,

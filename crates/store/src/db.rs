@@ -4,10 +4,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction,
-    TransactionTrait,
-};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, TransactionTrait};
 use sea_orm_migration::{MigratorTrait, SchemaManager};
 
 use crate::{Migrator, StoreError};
@@ -29,10 +26,7 @@ pub struct DatabaseUrl {
 impl DatabaseUrl {
     /// The SQLite database file at `path`.
     pub fn sqlite_file(path: impl Into<PathBuf>) -> Self {
-        DatabaseUrl {
-            url: format!("sqlite://{}", path.into().display()),
-            backend: Backend::Sqlite,
-        }
+        DatabaseUrl { url: format!("sqlite://{}", path.into().display()), backend: Backend::Sqlite }
     }
 
     pub fn backend(&self) -> Backend {
@@ -45,10 +39,7 @@ impl DatabaseUrl {
 
     /// The SQLite file this URL names, if it is one.
     pub fn sqlite_path(&self) -> Option<PathBuf> {
-        let rest = self
-            .url
-            .strip_prefix("sqlite://")
-            .or_else(|| self.url.strip_prefix("sqlite:"))?;
+        let rest = self.url.strip_prefix("sqlite://").or_else(|| self.url.strip_prefix("sqlite:"))?;
         let path = rest.split('?').next().unwrap_or_default();
         (!path.is_empty() && path != ":memory:").then(|| PathBuf::from(path))
     }
@@ -60,10 +51,7 @@ impl FromStr for DatabaseUrl {
     fn from_str(raw: &str) -> Result<Self, Self::Err> {
         let raw = raw.trim();
         if raw.starts_with("sqlite:") {
-            let url = DatabaseUrl {
-                url: raw.to_owned(),
-                backend: Backend::Sqlite,
-            };
+            let url = DatabaseUrl { url: raw.to_owned(), backend: Backend::Sqlite };
             if url.sqlite_path().is_none() && !raw.contains(":memory:") {
                 return Err(StoreError::InvalidUrl(format!(
                     "'{raw}' names no SQLite file (use sqlite://path/to/file.db)"
@@ -72,19 +60,12 @@ impl FromStr for DatabaseUrl {
             return Ok(url);
         }
         if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
-            let parsed = url::Url::parse(raw).map_err(|e| {
-                StoreError::InvalidUrl(format!("'{}' is not a valid URL: {e}", redact(raw)))
-            })?;
+            let parsed = url::Url::parse(raw)
+                .map_err(|e| StoreError::InvalidUrl(format!("'{}' is not a valid URL: {e}", redact(raw))))?;
             if parsed.host_str().is_none_or(str::is_empty) {
-                return Err(StoreError::InvalidUrl(format!(
-                    "'{}' names no host",
-                    redact(raw)
-                )));
+                return Err(StoreError::InvalidUrl(format!("'{}' names no host", redact(raw))));
             }
-            return Ok(DatabaseUrl {
-                url: raw.to_owned(),
-                backend: Backend::Postgres,
-            });
+            return Ok(DatabaseUrl { url: raw.to_owned(), backend: Backend::Postgres });
         }
         Err(StoreError::InvalidUrl(format!(
             "'{}' is not supported: use sqlite://<file> or postgres://<user>@<host>/<database>",
@@ -129,6 +110,20 @@ impl fmt::Debug for DatabaseUrl {
     }
 }
 
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+fn connect_error(url: &DatabaseUrl, reason: String) -> StoreError {
+    StoreError::Connect { url: url.to_string(), reason }
+}
+
+/// The innermost message of a connection error, without sea-orm's repeated prefixes.
+fn db_err_reason(err: sea_orm::DbErr) -> String {
+    match err {
+        sea_orm::DbErr::Conn(sea_orm::RuntimeErr::SqlxError(e)) => e.to_string(),
+        other => other.to_string(),
+    }
+}
+
 /// The connection pool, cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Store {
@@ -143,17 +138,24 @@ impl Store {
         if let Some(dir) = url.sqlite_path().as_deref().and_then(|p| p.parent()) {
             if !dir.as_os_str().is_empty() {
                 std::fs::create_dir_all(dir).map_err(|e| {
-                    StoreError::InvalidUrl(format!(
-                        "cannot create the directory {}: {e}",
-                        dir.display()
-                    ))
+                    StoreError::InvalidUrl(format!("cannot create the directory {}: {e}", dir.display()))
                 })?;
             }
+        }
+        if url.backend() == Backend::Postgres {
+            // The pool retries a refused connection until its timeout and then reports only
+            // that it timed out; one direct attempt first gives the operator the real reason.
+            use sea_orm::sqlx::Connection;
+            let probe = tokio::time::timeout(CONNECT_TIMEOUT, sea_orm::sqlx::PgConnection::connect(url.as_str()))
+                .await
+                .map_err(|_| connect_error(url, format!("no answer within {} s", CONNECT_TIMEOUT.as_secs())))?
+                .map_err(|e| connect_error(url, e.to_string()))?;
+            let _ = probe.close().await;
         }
         let mut options = ConnectOptions::new(url.as_str());
         options
             .sqlx_logging(false)
-            .connect_timeout(Duration::from_secs(5))
+            .connect_timeout(CONNECT_TIMEOUT)
             .acquire_timeout(Duration::from_secs(10))
             .map_sqlx_sqlite_opts(|o| {
                 o.create_if_missing(true)
@@ -165,16 +167,8 @@ impl Store {
         if url.backend() == Backend::Sqlite {
             options.max_connections(8);
         }
-        let db = Database::connect(options)
-            .await
-            .map_err(|source| StoreError::Connect {
-                url: url.to_string(),
-                source,
-            })?;
-        Ok(Store {
-            db,
-            backend: url.backend(),
-        })
+        let db = Database::connect(options).await.map_err(|e| connect_error(url, db_err_reason(e)))?;
+        Ok(Store { db, backend: url.backend() })
     }
 
     pub fn backend(&self) -> Backend {
@@ -183,29 +177,20 @@ impl Store {
 
     /// Applies every pending migration; returns how many were applied.
     pub async fn migrate(&self) -> Result<usize, StoreError> {
-        let pending = Migrator::get_pending_migrations(&self.db)
-            .await
-            .map_err(StoreError::Migration)?
-            .len();
-        Migrator::up(&self.db, None)
-            .await
-            .map_err(StoreError::Migration)?;
+        let pending = Migrator::get_pending_migrations(&self.db).await.map_err(StoreError::Migration)?.len();
+        Migrator::up(&self.db, None).await.map_err(StoreError::Migration)?;
         Ok(pending)
     }
 
     /// Names of migrations not yet applied.
     pub async fn pending_migrations(&self) -> Result<Vec<String>, StoreError> {
-        let pending = Migrator::get_pending_migrations(&self.db)
-            .await
-            .map_err(StoreError::Migration)?;
+        let pending = Migrator::get_pending_migrations(&self.db).await.map_err(StoreError::Migration)?;
         Ok(pending.iter().map(|m| m.name().to_owned()).collect())
     }
 
     /// True when no migration has ever been applied: a database Latchkey has never used.
     pub async fn is_empty(&self) -> Result<bool, StoreError> {
-        let applied = Migrator::get_applied_migrations(&self.db)
-            .await
-            .map_err(StoreError::Migration)?;
+        let applied = Migrator::get_applied_migrations(&self.db).await.map_err(StoreError::Migration)?;
         Ok(applied.is_empty())
     }
 
@@ -257,30 +242,16 @@ mod tests {
 
     #[test]
     fn urls_are_checked_and_redacted() {
-        let pg: DatabaseUrl = "postgres://lk:s3cret@db.internal:5432/latchkey"
-            .parse()
-            .unwrap();
+        let pg: DatabaseUrl = "postgres://lk:s3cret@db.internal:5432/latchkey".parse().unwrap();
         assert_eq!(pg.backend(), Backend::Postgres);
         assert!(!pg.to_string().contains("s3cret"));
         assert!(!format!("{pg:?}").contains("s3cret"));
 
         let file: DatabaseUrl = "sqlite://data/latchkey.db?mode=rwc".parse().unwrap();
         assert_eq!(file.sqlite_path(), Some(PathBuf::from("data/latchkey.db")));
-        assert_eq!(
-            "sqlite::memory:"
-                .parse::<DatabaseUrl>()
-                .unwrap()
-                .sqlite_path(),
-            None
-        );
+        assert_eq!("sqlite::memory:".parse::<DatabaseUrl>().unwrap().sqlite_path(), None);
 
-        for bad in [
-            "mysql://x/y",
-            "latchkey.db",
-            "postgres://",
-            "sqlite://",
-            "postgres://u:pw@/db",
-        ] {
+        for bad in ["mysql://x/y", "latchkey.db", "postgres://", "sqlite://", "postgres://u:pw@/db"] {
             let err = bad.parse::<DatabaseUrl>().unwrap_err().to_string();
             assert!(!err.contains(":pw@"), "{err}");
             assert!(err.starts_with("invalid database URL"), "{bad}: {err}");

@@ -6,8 +6,10 @@ use sea_orm::{DbErr, SqlErr};
 pub enum StoreError {
     #[error("invalid database URL: {0}")]
     InvalidUrl(String),
-    #[error("cannot open the database at {url}: {source}")]
-    Connect { url: String, source: DbErr },
+    #[error("cannot create the database directory {path}: {reason}")]
+    Directory { path: String, reason: String },
+    #[error("cannot open the database at {url}: {reason}")]
+    Connect { url: String, reason: String },
     #[error("database migration failed: {0}")]
     Migration(DbErr),
     #[error("{0} already exists")]

@@ -8,24 +8,15 @@ use crate::entity::realm;
 use crate::StoreError;
 
 pub async fn insert(db: &impl ConnectionTrait, r: &Realm) -> Result<(), StoreError> {
-    realm::Entity::insert(realm_row(r))
-        .exec(db)
-        .await
-        .map_err(|e| match StoreError::from(e) {
-            StoreError::Conflict(_) => StoreError::Conflict(format!("realm '{}'", r.name)),
-            other => other,
-        })?;
+    realm::Entity::insert(realm_row(r)).exec(db).await.map_err(|e| match StoreError::from(e) {
+        StoreError::Conflict(_) => StoreError::Conflict(format!("realm '{}'", r.name)),
+        other => other,
+    })?;
     Ok(())
 }
 
-pub async fn find_by_name(
-    db: &impl ConnectionTrait,
-    name: &str,
-) -> Result<Option<Realm>, StoreError> {
-    let row = realm::Entity::find()
-        .filter(realm::Column::Name.eq(name))
-        .one(db)
-        .await?;
+pub async fn find_by_name(db: &impl ConnectionTrait, name: &str) -> Result<Option<Realm>, StoreError> {
+    let row = realm::Entity::find().filter(realm::Column::Name.eq(name)).one(db).await?;
     Ok(row.map(realm_from))
 }
 
@@ -35,10 +26,7 @@ pub async fn count(db: &impl ConnectionTrait) -> Result<u64, StoreError> {
 
 /// Every realm, by name.
 pub async fn list(db: &impl ConnectionTrait) -> Result<Vec<Realm>, StoreError> {
-    let rows = realm::Entity::find()
-        .order_by_asc(realm::Column::Name)
-        .all(db)
-        .await?;
+    let rows = realm::Entity::find().order_by_asc(realm::Column::Name).all(db).await?;
     Ok(rows.into_iter().map(realm_from).collect())
 }
 

@@ -11,13 +11,10 @@ use crate::entity::{role_grant, user};
 use crate::StoreError;
 
 pub async fn insert(db: &impl ConnectionTrait, u: &User) -> Result<(), StoreError> {
-    user::Entity::insert(user_row(u))
-        .exec(db)
-        .await
-        .map_err(|e| match StoreError::from(e) {
-            StoreError::Conflict(_) => StoreError::Conflict(format!("user '{}'", u.username)),
-            other => other,
-        })?;
+    user::Entity::insert(user_row(u)).exec(db).await.map_err(|e| match StoreError::from(e) {
+        StoreError::Conflict(_) => StoreError::Conflict(format!("user '{}'", u.username)),
+        other => other,
+    })?;
     Ok(())
 }
 
@@ -50,30 +47,18 @@ pub async fn grant_role(
         role: Set(role.as_str().to_owned()),
         granted_at: Set(now.as_millis()),
     };
-    let on_conflict = sea_orm::sea_query::OnConflict::columns([
-        role_grant::Column::UserId,
-        role_grant::Column::Role,
-    ])
-    .do_nothing()
-    .to_owned();
-    role_grant::Entity::insert(row)
-        .on_conflict(on_conflict)
+    let on_conflict = sea_orm::sea_query::OnConflict::columns([role_grant::Column::UserId, role_grant::Column::Role])
         .do_nothing()
-        .exec(db)
-        .await?;
+        .to_owned();
+    role_grant::Entity::insert(row).on_conflict(on_conflict).do_nothing().exec(db).await?;
     Ok(())
 }
 
-pub async fn roles_of(
-    db: &impl ConnectionTrait,
-    user_id: Uuid,
-) -> Result<Vec<AdminRole>, StoreError> {
+pub async fn roles_of(db: &impl ConnectionTrait, user_id: Uuid) -> Result<Vec<AdminRole>, StoreError> {
     let rows = role_grant::Entity::find()
         .filter(role_grant::Column::UserId.eq(user_id))
         .order_by_asc(role_grant::Column::Role)
         .all(db)
         .await?;
-    rows.into_iter()
-        .map(|r| r.role.parse().map_err(StoreError::from))
-        .collect()
+    rows.into_iter().map(|r| r.role.parse().map_err(StoreError::from)).collect()
 }

@@ -159,20 +159,11 @@ enum Outbox {
     DeliveredAt,
 }
 
-fn fk<
-    A: IntoIden + 'static,
-    B: IntoIden + 'static,
-    C: IntoIden + 'static,
-    D: IntoIden + 'static,
->(
+fn fk<A: IntoIden + 'static, B: IntoIden + 'static, C: IntoIden + 'static, D: IntoIden + 'static>(
     from: (A, B),
     to: (C, D),
 ) -> ForeignKeyCreateStatement {
-    ForeignKey::create()
-        .from(from.0, from.1)
-        .to(to.0, to.1)
-        .on_delete(ForeignKeyAction::Cascade)
-        .to_owned()
+    ForeignKey::create().from(from.0, from.1).to(to.0, to.1).on_delete(ForeignKeyAction::Cascade).to_owned()
 }
 
 fn index<C: Iden + Copy + 'static>(name: &str, table: C, columns: &[C]) -> IndexCreateStatement {
@@ -193,54 +184,21 @@ impl MigrationTrait for Migration {
                 .col(ColumnDef::new(Realms::Name).string_len(255).not_null())
                 .col(ColumnDef::new(Realms::DisplayName).string_len(255))
                 .col(ColumnDef::new(Realms::Enabled).boolean().not_null())
-                .col(
-                    ColumnDef::new(Realms::NotBefore)
-                        .big_integer()
-                        .not_null()
-                        .default(0),
-                )
-                .col(
-                    ColumnDef::new(Realms::SessionCutoff)
-                        .big_integer()
-                        .not_null()
-                        .default(0),
-                )
+                .col(ColumnDef::new(Realms::NotBefore).big_integer().not_null().default(0))
+                .col(ColumnDef::new(Realms::SessionCutoff).big_integer().not_null().default(0))
                 .col(ColumnDef::new(Realms::SsoIdle).big_integer().not_null())
                 .col(ColumnDef::new(Realms::SsoMax).big_integer().not_null())
-                .col(
-                    ColumnDef::new(Realms::SsoIdleRememberMe)
-                        .big_integer()
-                        .not_null()
-                        .default(0),
-                )
-                .col(
-                    ColumnDef::new(Realms::SsoMaxRememberMe)
-                        .big_integer()
-                        .not_null()
-                        .default(0),
-                )
+                .col(ColumnDef::new(Realms::SsoIdleRememberMe).big_integer().not_null().default(0))
+                .col(ColumnDef::new(Realms::SsoMaxRememberMe).big_integer().not_null().default(0))
                 .col(ColumnDef::new(Realms::OfflineIdle).big_integer().not_null())
-                .col(
-                    ColumnDef::new(Realms::OfflineMaxEnabled)
-                        .boolean()
-                        .not_null(),
-                )
+                .col(ColumnDef::new(Realms::OfflineMaxEnabled).boolean().not_null())
                 .col(ColumnDef::new(Realms::OfflineMax).big_integer().not_null())
-                .col(
-                    ColumnDef::new(Realms::AccessTokenLifespan)
-                        .big_integer()
-                        .not_null(),
-                )
+                .col(ColumnDef::new(Realms::AccessTokenLifespan).big_integer().not_null())
                 .col(ColumnDef::new(Realms::CreatedAt).big_integer().not_null())
                 .to_owned(),
         )
         .await?;
-        m.create_index(
-            index("ux_realms_name", Realms::Table, &[Realms::Name])
-                .unique()
-                .to_owned(),
-        )
-        .await?;
+        m.create_index(index("ux_realms_name", Realms::Table, &[Realms::Name]).unique().to_owned()).await?;
 
         m.create_table(
             Table::create()
@@ -259,55 +217,23 @@ impl MigrationTrait for Migration {
                 .col(ColumnDef::new(Clients::BaseUrl).text())
                 .col(ColumnDef::new(Clients::AdminUrl).text())
                 .col(ColumnDef::new(Clients::BackchannelLogoutUrl).text())
-                .col(
-                    ColumnDef::new(Clients::BackchannelLogoutSessionRequired)
-                        .boolean()
-                        .not_null(),
-                )
-                .col(
-                    ColumnDef::new(Clients::BackchannelLogoutRevokeOffline)
-                        .boolean()
-                        .not_null(),
-                )
-                .col(
-                    ColumnDef::new(Clients::FrontchannelLogout)
-                        .boolean()
-                        .not_null(),
-                )
-                .col(
-                    ColumnDef::new(Clients::DirectAccessGrants)
-                        .boolean()
-                        .not_null(),
-                )
+                .col(ColumnDef::new(Clients::BackchannelLogoutSessionRequired).boolean().not_null())
+                .col(ColumnDef::new(Clients::BackchannelLogoutRevokeOffline).boolean().not_null())
+                .col(ColumnDef::new(Clients::FrontchannelLogout).boolean().not_null())
+                .col(ColumnDef::new(Clients::DirectAccessGrants).boolean().not_null())
                 .col(ColumnDef::new(Clients::StandardFlow).boolean().not_null())
-                .col(
-                    ColumnDef::new(Clients::ServiceAccounts)
-                        .boolean()
-                        .not_null(),
-                )
+                .col(ColumnDef::new(Clients::ServiceAccounts).boolean().not_null())
                 .col(ColumnDef::new(Clients::PkceRequired).boolean().not_null())
-                .col(
-                    ColumnDef::new(Clients::NotBefore)
-                        .big_integer()
-                        .not_null()
-                        .default(0),
-                )
+                .col(ColumnDef::new(Clients::NotBefore).big_integer().not_null().default(0))
                 .col(ColumnDef::new(Clients::CreatedAt).big_integer().not_null())
-                .foreign_key(&mut fk(
-                    (Clients::Table, Clients::RealmId),
-                    (Realms::Table, Realms::Id),
-                ))
+                .foreign_key(&mut fk((Clients::Table, Clients::RealmId), (Realms::Table, Realms::Id)))
                 .to_owned(),
         )
         .await?;
         m.create_index(
-            index(
-                "ux_clients_realm_client_id",
-                Clients::Table,
-                &[Clients::RealmId, Clients::ClientId],
-            )
-            .unique()
-            .to_owned(),
+            index("ux_clients_realm_client_id", Clients::Table, &[Clients::RealmId, Clients::ClientId])
+                .unique()
+                .to_owned(),
         )
         .await?;
 
@@ -323,61 +249,28 @@ impl MigrationTrait for Migration {
                 .col(ColumnDef::new(Users::LastName).string_len(255))
                 .col(ColumnDef::new(Users::Enabled).boolean().not_null())
                 .col(ColumnDef::new(Users::PasswordHash).text())
-                .col(
-                    ColumnDef::new(Users::NotBefore)
-                        .big_integer()
-                        .not_null()
-                        .default(0),
-                )
+                .col(ColumnDef::new(Users::NotBefore).big_integer().not_null().default(0))
                 .col(ColumnDef::new(Users::ServiceAccountOf).uuid())
                 .col(ColumnDef::new(Users::CreatedAt).big_integer().not_null())
-                .foreign_key(&mut fk(
-                    (Users::Table, Users::RealmId),
-                    (Realms::Table, Realms::Id),
-                ))
-                .foreign_key(&mut fk(
-                    (Users::Table, Users::ServiceAccountOf),
-                    (Clients::Table, Clients::Id),
-                ))
+                .foreign_key(&mut fk((Users::Table, Users::RealmId), (Realms::Table, Realms::Id)))
+                .foreign_key(&mut fk((Users::Table, Users::ServiceAccountOf), (Clients::Table, Clients::Id)))
                 .to_owned(),
         )
         .await?;
         m.create_index(
-            index(
-                "ux_users_realm_username",
-                Users::Table,
-                &[Users::RealmId, Users::Username],
-            )
-            .unique()
-            .to_owned(),
+            index("ux_users_realm_username", Users::Table, &[Users::RealmId, Users::Username]).unique().to_owned(),
         )
         .await?;
-        m.create_index(index(
-            "ix_users_realm_email",
-            Users::Table,
-            &[Users::RealmId, Users::Email],
-        ))
-        .await?;
+        m.create_index(index("ix_users_realm_email", Users::Table, &[Users::RealmId, Users::Email])).await?;
 
         m.create_table(
             Table::create()
                 .table(RoleGrants::Table)
                 .col(ColumnDef::new(RoleGrants::UserId).uuid().not_null())
                 .col(ColumnDef::new(RoleGrants::Role).string_len(64).not_null())
-                .col(
-                    ColumnDef::new(RoleGrants::GrantedAt)
-                        .big_integer()
-                        .not_null(),
-                )
-                .primary_key(
-                    Index::create()
-                        .col(RoleGrants::UserId)
-                        .col(RoleGrants::Role),
-                )
-                .foreign_key(&mut fk(
-                    (RoleGrants::Table, RoleGrants::UserId),
-                    (Users::Table, Users::Id),
-                ))
+                .col(ColumnDef::new(RoleGrants::GrantedAt).big_integer().not_null())
+                .primary_key(Index::create().col(RoleGrants::UserId).col(RoleGrants::Role))
+                .foreign_key(&mut fk((RoleGrants::Table, RoleGrants::UserId), (Users::Table, Users::Id)))
                 .to_owned(),
         )
         .await?;
@@ -385,85 +278,34 @@ impl MigrationTrait for Migration {
         m.create_table(
             Table::create()
                 .table(UserSessions::Table)
-                .col(
-                    ColumnDef::new(UserSessions::Id)
-                        .uuid()
-                        .not_null()
-                        .primary_key(),
-                )
+                .col(ColumnDef::new(UserSessions::Id).uuid().not_null().primary_key())
                 .col(ColumnDef::new(UserSessions::RealmId).uuid().not_null())
                 .col(ColumnDef::new(UserSessions::UserId).uuid().not_null())
-                .col(
-                    ColumnDef::new(UserSessions::SessionType)
-                        .string_len(16)
-                        .not_null(),
-                )
-                .col(
-                    ColumnDef::new(UserSessions::IpAddress)
-                        .string_len(64)
-                        .not_null(),
-                )
+                .col(ColumnDef::new(UserSessions::SessionType).string_len(16).not_null())
+                .col(ColumnDef::new(UserSessions::IpAddress).string_len(64).not_null())
                 .col(ColumnDef::new(UserSessions::UserAgent).string_len(512))
-                .col(
-                    ColumnDef::new(UserSessions::StartedAt)
-                        .big_integer()
-                        .not_null(),
-                )
-                .col(
-                    ColumnDef::new(UserSessions::LastAccess)
-                        .big_integer()
-                        .not_null(),
-                )
-                .col(
-                    ColumnDef::new(UserSessions::RememberMe)
-                        .boolean()
-                        .not_null(),
-                )
-                .col(
-                    ColumnDef::new(UserSessions::State)
-                        .string_len(16)
-                        .not_null(),
-                )
+                .col(ColumnDef::new(UserSessions::StartedAt).big_integer().not_null())
+                .col(ColumnDef::new(UserSessions::LastAccess).big_integer().not_null())
+                .col(ColumnDef::new(UserSessions::RememberMe).boolean().not_null())
+                .col(ColumnDef::new(UserSessions::State).string_len(16).not_null())
                 .col(ColumnDef::new(UserSessions::EndedAt).big_integer())
                 .col(ColumnDef::new(UserSessions::EndReason).string_len(32))
-                .foreign_key(&mut fk(
-                    (UserSessions::Table, UserSessions::RealmId),
-                    (Realms::Table, Realms::Id),
-                ))
-                .foreign_key(&mut fk(
-                    (UserSessions::Table, UserSessions::UserId),
-                    (Users::Table, Users::Id),
-                ))
+                .foreign_key(&mut fk((UserSessions::Table, UserSessions::RealmId), (Realms::Table, Realms::Id)))
+                .foreign_key(&mut fk((UserSessions::Table, UserSessions::UserId), (Users::Table, Users::Id)))
                 .to_owned(),
         )
         .await?;
         use UserSessions as S;
         for stmt in [
-            index(
-                "ix_user_sessions_realm_activity",
-                S::Table,
-                &[S::RealmId, S::LastAccess, S::Id],
-            ),
+            index("ix_user_sessions_realm_activity", S::Table, &[S::RealmId, S::LastAccess, S::Id]),
             index(
                 "ix_user_sessions_realm_type_activity",
                 S::Table,
                 &[S::RealmId, S::SessionType, S::LastAccess, S::Id],
             ),
-            index(
-                "ix_user_sessions_user_activity",
-                S::Table,
-                &[S::UserId, S::LastAccess],
-            ),
-            index(
-                "ix_user_sessions_realm_ip",
-                S::Table,
-                &[S::RealmId, S::IpAddress],
-            ),
-            index(
-                "ix_user_sessions_realm_started",
-                S::Table,
-                &[S::RealmId, S::StartedAt],
-            ),
+            index("ix_user_sessions_user_activity", S::Table, &[S::UserId, S::LastAccess]),
+            index("ix_user_sessions_realm_ip", S::Table, &[S::RealmId, S::IpAddress]),
+            index("ix_user_sessions_realm_started", S::Table, &[S::RealmId, S::StartedAt]),
         ] {
             m.create_index(stmt).await?;
         }
@@ -471,58 +313,27 @@ impl MigrationTrait for Migration {
         m.create_table(
             Table::create()
                 .table(ClientSessions::Table)
-                .col(
-                    ColumnDef::new(ClientSessions::UserSessionId)
-                        .uuid()
-                        .not_null(),
-                )
+                .col(ColumnDef::new(ClientSessions::UserSessionId).uuid().not_null())
                 .col(ColumnDef::new(ClientSessions::ClientId).uuid().not_null())
                 .col(ColumnDef::new(ClientSessions::RealmId).uuid().not_null())
-                .col(
-                    ColumnDef::new(ClientSessions::SessionType)
-                        .string_len(16)
-                        .not_null(),
-                )
-                .col(
-                    ColumnDef::new(ClientSessions::StartedAt)
-                        .big_integer()
-                        .not_null(),
-                )
-                .col(
-                    ColumnDef::new(ClientSessions::LastRefresh)
-                        .big_integer()
-                        .not_null(),
-                )
+                .col(ColumnDef::new(ClientSessions::SessionType).string_len(16).not_null())
+                .col(ColumnDef::new(ClientSessions::StartedAt).big_integer().not_null())
+                .col(ColumnDef::new(ClientSessions::LastRefresh).big_integer().not_null())
                 .col(ColumnDef::new(ClientSessions::Scopes).text().not_null())
                 .col(ColumnDef::new(ClientSessions::RedirectUri).text())
-                .primary_key(
-                    Index::create()
-                        .col(ClientSessions::UserSessionId)
-                        .col(ClientSessions::ClientId),
-                )
+                .primary_key(Index::create().col(ClientSessions::UserSessionId).col(ClientSessions::ClientId))
                 .foreign_key(&mut fk(
                     (ClientSessions::Table, ClientSessions::UserSessionId),
                     (UserSessions::Table, UserSessions::Id),
                 ))
-                .foreign_key(&mut fk(
-                    (ClientSessions::Table, ClientSessions::ClientId),
-                    (Clients::Table, Clients::Id),
-                ))
+                .foreign_key(&mut fk((ClientSessions::Table, ClientSessions::ClientId), (Clients::Table, Clients::Id)))
                 .to_owned(),
         )
         .await?;
         use ClientSessions as C;
         for stmt in [
-            index(
-                "ix_client_sessions_client_activity",
-                C::Table,
-                &[C::ClientId, C::LastRefresh, C::UserSessionId],
-            ),
-            index(
-                "ix_client_sessions_client_type_activity",
-                C::Table,
-                &[C::ClientId, C::SessionType, C::LastRefresh],
-            ),
+            index("ix_client_sessions_client_activity", C::Table, &[C::ClientId, C::LastRefresh, C::UserSessionId]),
+            index("ix_client_sessions_client_type_activity", C::Table, &[C::ClientId, C::SessionType, C::LastRefresh]),
         ] {
             m.create_index(stmt).await?;
         }
@@ -530,74 +341,36 @@ impl MigrationTrait for Migration {
         m.create_table(
             Table::create()
                 .table(SigningKeys::Table)
-                .col(
-                    ColumnDef::new(SigningKeys::Kid)
-                        .string_len(64)
-                        .not_null()
-                        .primary_key(),
-                )
+                .col(ColumnDef::new(SigningKeys::Kid).string_len(64).not_null().primary_key())
                 .col(ColumnDef::new(SigningKeys::RealmId).uuid().not_null())
-                .col(
-                    ColumnDef::new(SigningKeys::Algorithm)
-                        .string_len(16)
-                        .not_null(),
-                )
+                .col(ColumnDef::new(SigningKeys::Algorithm).string_len(16).not_null())
                 .col(ColumnDef::new(SigningKeys::PrivateKey).text().not_null())
                 .col(ColumnDef::new(SigningKeys::PublicKey).text().not_null())
                 .col(ColumnDef::new(SigningKeys::Active).boolean().not_null())
-                .col(
-                    ColumnDef::new(SigningKeys::CreatedAt)
-                        .big_integer()
-                        .not_null(),
-                )
-                .foreign_key(&mut fk(
-                    (SigningKeys::Table, SigningKeys::RealmId),
-                    (Realms::Table, Realms::Id),
-                ))
+                .col(ColumnDef::new(SigningKeys::CreatedAt).big_integer().not_null())
+                .foreign_key(&mut fk((SigningKeys::Table, SigningKeys::RealmId), (Realms::Table, Realms::Id)))
                 .to_owned(),
         )
         .await?;
-        m.create_index(index(
-            "ix_signing_keys_realm",
-            SigningKeys::Table,
-            &[SigningKeys::RealmId],
-        ))
-        .await?;
+        m.create_index(index("ix_signing_keys_realm", SigningKeys::Table, &[SigningKeys::RealmId])).await?;
 
         // The audit log and the outbox keep no foreign keys: they must outlive what they speak of
         // (a deleted realm's last notifications are still delivered; its history still read).
         m.create_table(
             Table::create()
                 .table(AdminEvents::Table)
-                .col(
-                    ColumnDef::new(AdminEvents::Id)
-                        .uuid()
-                        .not_null()
-                        .primary_key(),
-                )
+                .col(ColumnDef::new(AdminEvents::Id).uuid().not_null().primary_key())
                 .col(ColumnDef::new(AdminEvents::Time).big_integer().not_null())
                 .col(ColumnDef::new(AdminEvents::RealmId).uuid().not_null())
                 .col(ColumnDef::new(AdminEvents::AuthRealmId).uuid())
                 .col(ColumnDef::new(AdminEvents::AuthClientId).string_len(255))
                 .col(ColumnDef::new(AdminEvents::AuthUserId).uuid())
                 .col(ColumnDef::new(AdminEvents::IpAddress).string_len(64))
-                .col(
-                    ColumnDef::new(AdminEvents::OperationType)
-                        .string_len(16)
-                        .not_null(),
-                )
-                .col(
-                    ColumnDef::new(AdminEvents::ResourceType)
-                        .string_len(64)
-                        .not_null(),
-                )
+                .col(ColumnDef::new(AdminEvents::OperationType).string_len(16).not_null())
+                .col(ColumnDef::new(AdminEvents::ResourceType).string_len(64).not_null())
                 .col(ColumnDef::new(AdminEvents::ResourcePath).text().not_null())
                 .col(ColumnDef::new(AdminEvents::Representation).text())
-                .col(
-                    ColumnDef::new(AdminEvents::Outcome)
-                        .string_len(16)
-                        .not_null(),
-                )
+                .col(ColumnDef::new(AdminEvents::Outcome).string_len(16).not_null())
                 .col(ColumnDef::new(AdminEvents::Error).text())
                 .to_owned(),
         )
@@ -620,17 +393,8 @@ impl MigrationTrait for Migration {
                 .col(ColumnDef::new(Outbox::Payload).text().not_null())
                 .col(ColumnDef::new(Outbox::RequestGroup).uuid())
                 .col(ColumnDef::new(Outbox::Status).string_len(16).not_null())
-                .col(
-                    ColumnDef::new(Outbox::Attempts)
-                        .integer()
-                        .not_null()
-                        .default(0),
-                )
-                .col(
-                    ColumnDef::new(Outbox::NextAttemptAt)
-                        .big_integer()
-                        .not_null(),
-                )
+                .col(ColumnDef::new(Outbox::Attempts).integer().not_null().default(0))
+                .col(ColumnDef::new(Outbox::NextAttemptAt).big_integer().not_null())
                 .col(ColumnDef::new(Outbox::DeadlineAt).big_integer().not_null())
                 .col(ColumnDef::new(Outbox::ClaimedBy).string_len(64))
                 .col(ColumnDef::new(Outbox::ClaimedUntil).big_integer())
@@ -640,18 +404,8 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        m.create_index(index(
-            "ix_outbox_due",
-            Outbox::Table,
-            &[Outbox::Status, Outbox::NextAttemptAt],
-        ))
-        .await?;
-        m.create_index(index(
-            "ix_outbox_request_group",
-            Outbox::Table,
-            &[Outbox::RequestGroup],
-        ))
-        .await?;
+        m.create_index(index("ix_outbox_due", Outbox::Table, &[Outbox::Status, Outbox::NextAttemptAt])).await?;
+        m.create_index(index("ix_outbox_request_group", Outbox::Table, &[Outbox::RequestGroup])).await?;
         Ok(())
     }
 

@@ -1,0 +1,193 @@
+//! The `latchkey` binary as an operator meets it: help, refusals with clear messages and a
+//! non-zero exit, migrate, serve until SIGTERM, and the committed OpenAPI contract.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+const BIN: &str = env!("CARGO_BIN_EXE_latchkey");
+
+/// A scratch directory, removed on drop.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new() -> Self {
+        let dir = std::env::temp_dir().join(format!("latchkey-cli-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// `latchkey` with no `LATCHKEY_*` variable inherited from whoever runs the tests.
+fn latchkey(dir: &Path) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.current_dir(dir);
+    for (key, _) in std::env::vars() {
+        if key.starts_with("LATCHKEY_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd
+}
+
+fn run(cmd: &mut Command) -> (Output, String) {
+    let output = cmd.output().expect("latchkey runs");
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    (output, stderr)
+}
+
+#[test]
+fn help_explains_commands_settings_and_first_start() {
+    let dir = Scratch::new();
+    let (out, _) = run(latchkey(&dir.0).arg("--help"));
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    for expected in ["serve", "migrate", "export-openapi", "LATCHKEY_ADMIN_USER", "PostgreSQL"] {
+        assert!(text.contains(expected), "--help lacks {expected}:\n{text}");
+    }
+    let (out, _) = run(latchkey(&dir.0).args(["serve", "--help"]));
+    let text = String::from_utf8(out.stdout).unwrap();
+    for expected in ["--listen", "LATCHKEY_LISTEN", "--database-url", "LATCHKEY_DATABASE_URL", "--demo", "--log-format"]
+    {
+        assert!(text.contains(expected), "serve --help lacks {expected}:\n{text}");
+    }
+}
+
+#[test]
+fn an_empty_database_without_an_administrator_is_refused() {
+    let dir = Scratch::new();
+    let (out, stderr) = run(latchkey(&dir.0).arg("serve"));
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("LATCHKEY_ADMIN_USER") && stderr.contains("LATCHKEY_ADMIN_PASSWORD"), "{stderr}");
+}
+
+#[test]
+fn bad_settings_are_named_and_nothing_starts() {
+    let dir = Scratch::new();
+    let config = dir.0.join("latchkey.toml");
+    std::fs::write(&config, "listen = \"127.0.0.1:0\"\nlisten_address = \"x\"\n").unwrap();
+    type Case<'a> = (Vec<&'a str>, Vec<(&'a str, &'a str)>, &'a str);
+    let cases: Vec<Case> = vec![
+        (vec!["--listen", "localhost"], vec![], "listen address: 'localhost' is not a host:port"),
+        (vec![], vec![("LATCHKEY_LOG_FORMAT", "xml")], "log format: 'xml' is not one of"),
+        (vec!["--database-url", "mysql://db/x"], vec![], "database URL: invalid database URL"),
+        (vec!["--public-url", "ftp://id.example"], vec![], "public URL: 'ftp://id.example' must use http or https"),
+        (vec!["--config", "latchkey.toml"], vec![], "unknown field `listen_address`"),
+        (vec!["--config", "missing.toml"], vec![], "cannot read the config file missing.toml"),
+        (vec!["--workers", "many"], vec![], "workers: must be a whole number"),
+        (vec![], vec![("LATCHKEY_ADMIN_USER", "admin")], "set both LATCHKEY_ADMIN_USER and LATCHKEY_ADMIN_PASSWORD"),
+        (
+            vec!["--database-url", "postgres://nobody:secret-pw@127.0.0.1:1/latchkey"],
+            vec![("LATCHKEY_ADMIN_USER", "admin"), ("LATCHKEY_ADMIN_PASSWORD", "pw")],
+            "cannot open the database at postgres://nobody:***@127.0.0.1:1/latchkey",
+        ),
+    ];
+    for (args, env, expected) in cases {
+        let (out, stderr) = run(latchkey(&dir.0).arg("serve").args(&args).envs(env.iter().copied()));
+        assert_eq!(out.status.code(), Some(1), "{args:?} {env:?}: {stderr}");
+        assert!(stderr.contains(expected), "{args:?} {env:?}: expected «{expected}» in:\n{stderr}");
+        assert!(!stderr.contains("secret-pw"), "a password reached the output: {stderr}");
+        assert!(!stderr.contains("is listening"), "{stderr}");
+    }
+}
+
+#[test]
+fn migrate_applies_pending_migrations_once() {
+    let dir = Scratch::new();
+    let (out, stderr) = run(latchkey(&dir.0).args(["migrate", "--data-dir", "state"]));
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), "1 migration(s) applied to sqlite://state/latchkey.db\n");
+    assert!(dir.0.join("state/latchkey.db").exists());
+    let (out, _) = run(latchkey(&dir.0).args(["migrate", "--data-dir", "state"]));
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), "0 migration(s) applied to sqlite://state/latchkey.db\n");
+}
+
+/// A server process, killed and reaped on drop if the test has not stopped it.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `latchkey serve` and waits for the line saying where it listens.
+fn serve(dir: &Path, args: &[&str]) -> (Running, String, mpsc::Receiver<String>) {
+    let mut child = latchkey(dir)
+        .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
+        .args(args)
+        .envs([("LATCHKEY_ADMIN_USER", "admin"), ("LATCHKEY_ADMIN_PASSWORD", "admin-password")])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (lines_tx, lines) = mpsc::channel();
+    let stderr = child.stderr.take().unwrap();
+    let child = Running(child);
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if lines_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    loop {
+        let line = lines.recv_timeout(Duration::from_secs(60)).expect("the server says where it listens");
+        let event: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+        if event["message"] == "latchkey is listening" {
+            assert!(!line.contains("admin-password"), "the password was logged: {line}");
+            return (child, event["address"].as_str().unwrap().to_owned(), lines);
+        }
+    }
+}
+
+#[tokio::test]
+async fn serve_answers_until_sigterm_then_stops_gracefully() {
+    let dir = Scratch::new();
+    let (mut server, address, lines) = serve(&dir.0, &["--demo"]);
+    let ready = reqwest::get(format!("http://{address}/health/ready")).await.unwrap();
+    assert_eq!(ready.status(), 200);
+
+    let status = Command::new("kill").args(["-TERM", &server.0.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let exit = server.0.wait().unwrap();
+    assert_eq!(exit.code(), Some(0), "a graceful stop exits 0");
+    let rest: Vec<String> = lines.iter().collect(); // until the process closed its stderr
+    assert!(rest.iter().any(|l| l.contains("shutting down gracefully") && l.contains("SIGTERM")), "{rest:?}");
+    assert!(rest.iter().any(|l| l.contains("\"stopped\"")), "{rest:?}");
+    assert!(reqwest::get(format!("http://{address}/health/live")).await.is_err(), "nothing listens any more");
+
+    // A restart on the same data needs no administrator and keeps the demo realm.
+    let mut restarted = latchkey(&dir.0)
+        .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = restarted.stderr.take().unwrap();
+    let listening = BufReader::new(stderr).lines().map_while(Result::ok).find(|l| l.contains("latchkey is listening"));
+    assert!(listening.is_some(), "the restart serves");
+    restarted.kill().unwrap();
+    restarted.wait().unwrap();
+}
+
+#[test]
+fn the_committed_openapi_contract_is_current() {
+    let dir = Scratch::new();
+    let (out, stderr) = run(latchkey(&dir.0).arg("export-openapi"));
+    assert!(out.status.success(), "{stderr}");
+    let exported = String::from_utf8(out.stdout).unwrap();
+    let committed_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../openapi/openapi.json");
+    let committed = std::fs::read_to_string(&committed_path).unwrap_or_default();
+    assert!(
+        exported == committed,
+        "openapi/openapi.json is out of date; regenerate it with\n  cargo run -p latchkey-server -- export-openapi > openapi/openapi.json"
+    );
+}
