@@ -6,13 +6,14 @@ use uuid::Uuid;
 
 use crate::convert::{client_from, client_row};
 use crate::entity::client;
+use crate::error::conflict_as;
 use crate::StoreError;
 
 pub async fn insert(db: &impl ConnectionTrait, c: &Client) -> Result<(), StoreError> {
-    client::Entity::insert(client_row(c)).exec(db).await.map_err(|e| match StoreError::from(e) {
-        StoreError::Conflict(_) => StoreError::Conflict(format!("client '{}'", c.client_id)),
-        other => other,
-    })?;
+    client::Entity::insert(client_row(c))
+        .exec(db)
+        .await
+        .map_err(conflict_as(|| format!("client '{}'", c.client_id)))?;
     Ok(())
 }
 

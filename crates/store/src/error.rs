@@ -34,3 +34,12 @@ impl From<latchkey_domain::DomainError> for StoreError {
         StoreError::Corrupt(err.to_string())
     }
 }
+
+/// Maps a failed insert: a unique-constraint violation becomes a conflict naming `what`
+/// (as "user 'alice'"), anything else stays a database error.
+pub(crate) fn conflict_as(what: impl FnOnce() -> String) -> impl FnOnce(DbErr) -> StoreError {
+    move |err| match StoreError::from(err) {
+        StoreError::Conflict(_) => StoreError::Conflict(what()),
+        other => other,
+    }
+}

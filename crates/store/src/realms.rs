@@ -5,13 +5,11 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFi
 
 use crate::convert::{realm_from, realm_row};
 use crate::entity::realm;
+use crate::error::conflict_as;
 use crate::StoreError;
 
 pub async fn insert(db: &impl ConnectionTrait, r: &Realm) -> Result<(), StoreError> {
-    realm::Entity::insert(realm_row(r)).exec(db).await.map_err(|e| match StoreError::from(e) {
-        StoreError::Conflict(_) => StoreError::Conflict(format!("realm '{}'", r.name)),
-        other => other,
-    })?;
+    realm::Entity::insert(realm_row(r)).exec(db).await.map_err(conflict_as(|| format!("realm '{}'", r.name)))?;
     Ok(())
 }
 

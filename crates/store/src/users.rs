@@ -8,13 +8,11 @@ use uuid::Uuid;
 
 use crate::convert::{user_from, user_row};
 use crate::entity::{role_grant, user};
+use crate::error::conflict_as;
 use crate::StoreError;
 
 pub async fn insert(db: &impl ConnectionTrait, u: &User) -> Result<(), StoreError> {
-    user::Entity::insert(user_row(u)).exec(db).await.map_err(|e| match StoreError::from(e) {
-        StoreError::Conflict(_) => StoreError::Conflict(format!("user '{}'", u.username)),
-        other => other,
-    })?;
+    user::Entity::insert(user_row(u)).exec(db).await.map_err(conflict_as(|| format!("user '{}'", u.username)))?;
     Ok(())
 }
 
