@@ -17,7 +17,7 @@ pub mod user;
 pub use client::{Client, ClientKind, Protocol};
 pub use error::DomainError;
 pub use password::{PasswordHash, Secret};
-pub use realm::{Realm, SessionLimits};
+pub use realm::{Realm, SessionLimits, SigningAlgorithm};
 pub use role::AdminRole;
 pub use session::{ClientSession, Cutoffs, Death, Liveness, SessionEnd, SessionState, SessionType, UserSession};
 pub use time::Timestamp;

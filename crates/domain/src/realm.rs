@@ -65,6 +65,37 @@ impl SessionLimits {
     }
 }
 
+/// How a realm signs its tokens. RS256 is the default, as every client understands it;
+/// ES256 signs an order of magnitude faster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SigningAlgorithm {
+    Rs256,
+    Es256,
+}
+
+impl SigningAlgorithm {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SigningAlgorithm::Rs256 => "RS256",
+            SigningAlgorithm::Es256 => "ES256",
+        }
+    }
+}
+
+impl std::str::FromStr for SigningAlgorithm {
+    type Err = DomainError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "RS256" => Ok(SigningAlgorithm::Rs256),
+            "ES256" => Ok(SigningAlgorithm::Es256),
+            other => {
+                Err(DomainError::invalid("defaultSignatureAlgorithm", format!("'{other}' is not one of RS256, ES256")))
+            }
+        }
+    }
+}
+
 /// A realm.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Realm {
@@ -80,6 +111,8 @@ pub struct Realm {
     pub limits: SessionLimits,
     /// `accessTokenLifespan`, seconds.
     pub access_token_lifespan: i64,
+    /// `defaultSignatureAlgorithm` of access and ID tokens.
+    pub signature_algorithm: SigningAlgorithm,
     pub created_at: Timestamp,
 }
 
@@ -98,6 +131,7 @@ impl Realm {
             session_cutoff: Timestamp::EPOCH,
             limits: SessionLimits::default(),
             access_token_lifespan: Self::DEFAULT_ACCESS_TOKEN_LIFESPAN,
+            signature_algorithm: SigningAlgorithm::Rs256,
             created_at: now,
         })
     }

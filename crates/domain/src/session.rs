@@ -166,6 +166,9 @@ pub struct ClientSession {
     pub last_refresh: Timestamp,
     pub scopes: Vec<String>,
     pub redirect_uri: Option<String>,
+    /// The id of the one refresh token of this client session that may still be used;
+    /// refresh tokens rotate, so every earlier one is refused.
+    pub refresh_token_id: Option<String>,
 }
 
 /// The cut-offs that apply to one session, gathered from its realm, user and client.
@@ -416,6 +419,7 @@ mod tests {
             last_refresh: at(3),
             scopes: vec!["openid".into()],
             redirect_uri: None,
+            refresh_token_id: None,
         };
         let now = at(10);
         let cutoffs = Cutoffs::default();

@@ -17,6 +17,10 @@ pub async fn insert(db: &impl ConnectionTrait, c: &Client) -> Result<(), StoreEr
     Ok(())
 }
 
+pub async fn find_by_id(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<Client>, StoreError> {
+    client::Entity::find_by_id(id).one(db).await?.map(client_from).transpose()
+}
+
 pub async fn find_by_client_id(
     db: &impl ConnectionTrait,
     realm_id: Uuid,

@@ -25,12 +25,13 @@ pub(crate) fn realm_row(r: &Realm) -> realm::ActiveModel {
         offline_max_enabled: Set(r.limits.offline_max_enabled),
         offline_max: Set(r.limits.offline_max),
         access_token_lifespan: Set(r.access_token_lifespan),
+        signature_algorithm: Set(r.signature_algorithm.as_str().to_owned()),
         created_at: Set(r.created_at.as_millis()),
     }
 }
 
-pub(crate) fn realm_from(m: realm::Model) -> Realm {
-    Realm {
+pub(crate) fn realm_from(m: realm::Model) -> Result<Realm, StoreError> {
+    Ok(Realm {
         id: m.id,
         name: m.name,
         display_name: m.display_name,
@@ -47,8 +48,9 @@ pub(crate) fn realm_from(m: realm::Model) -> Realm {
             offline_max: m.offline_max,
         },
         access_token_lifespan: m.access_token_lifespan,
+        signature_algorithm: m.signature_algorithm.parse()?,
         created_at: Timestamp::from_millis(m.created_at),
-    }
+    })
 }
 
 fn json_list(list: &[String]) -> String {
@@ -201,6 +203,7 @@ pub(crate) fn client_session_row(c: &ClientSession) -> client_session::ActiveMod
         last_refresh: Set(c.last_refresh.as_millis()),
         scopes: Set(c.scopes.join(" ")),
         redirect_uri: Set(c.redirect_uri.clone()),
+        refresh_token_id: Set(c.refresh_token_id.clone()),
     }
 }
 
@@ -214,5 +217,6 @@ pub(crate) fn client_session_from(m: client_session::Model) -> Result<ClientSess
         last_refresh: Timestamp::from_millis(m.last_refresh),
         scopes: m.scopes.split_whitespace().map(str::to_owned).collect(),
         redirect_uri: m.redirect_uri,
+        refresh_token_id: m.refresh_token_id,
     })
 }

@@ -11,6 +11,9 @@ mod error;
 mod migration;
 
 pub mod clients;
+pub mod codes;
+pub mod keys;
+pub mod login_failures;
 pub mod realms;
 pub mod sessions;
 pub mod users;
@@ -18,4 +21,9 @@ pub mod users;
 pub use db::{Backend, DatabaseUrl, Store};
 pub use error::StoreError;
 pub use migration::Migrator;
+
+/// How many migrations this build knows.
+pub fn migration_count() -> usize {
+    <Migrator as sea_orm_migration::MigratorTrait>::migrations().len()
+}
 pub use sea_orm::{ConnectionTrait, DatabaseTransaction, TransactionTrait};

@@ -15,7 +15,7 @@ pub async fn insert(db: &impl ConnectionTrait, r: &Realm) -> Result<(), StoreErr
 
 pub async fn find_by_name(db: &impl ConnectionTrait, name: &str) -> Result<Option<Realm>, StoreError> {
     let row = realm::Entity::find().filter(realm::Column::Name.eq(name)).one(db).await?;
-    Ok(row.map(realm_from))
+    row.map(realm_from).transpose()
 }
 
 pub async fn count(db: &impl ConnectionTrait) -> Result<u64, StoreError> {
@@ -25,7 +25,7 @@ pub async fn count(db: &impl ConnectionTrait) -> Result<u64, StoreError> {
 /// Every realm, by name.
 pub async fn list(db: &impl ConnectionTrait) -> Result<Vec<Realm>, StoreError> {
     let rows = realm::Entity::find().order_by_asc(realm::Column::Name).all(db).await?;
-    Ok(rows.into_iter().map(realm_from).collect())
+    rows.into_iter().map(realm_from).collect()
 }
 
 /// Deletes a realm and, by cascade, everything in it. Returns whether it existed.

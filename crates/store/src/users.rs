@@ -16,6 +16,10 @@ pub async fn insert(db: &impl ConnectionTrait, u: &User) -> Result<(), StoreErro
     Ok(())
 }
 
+pub async fn find_by_id(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<User>, StoreError> {
+    Ok(user::Entity::find_by_id(id).one(db).await?.map(user_from))
+}
+
 /// The user of `realm_id` called `username`, in any case.
 pub async fn find_by_username(
     db: &impl ConnectionTrait,

@@ -14,6 +14,7 @@ pub struct Model {
     /// Space-separated, as in OAuth's `scope`.
     pub scopes: String,
     pub redirect_uri: Option<String>,
+    pub refresh_token_id: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

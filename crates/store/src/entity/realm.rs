@@ -18,6 +18,7 @@ pub struct Model {
     pub offline_max_enabled: bool,
     pub offline_max: i64,
     pub access_token_lifespan: i64,
+    pub signature_algorithm: String,
     pub created_at: i64,
 }
 

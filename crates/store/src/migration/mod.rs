@@ -4,13 +4,14 @@
 use sea_orm_migration::prelude::*;
 
 mod m20261127_000001_initial;
+mod m20261127_000002_oidc;
 
 pub struct Migrator;
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261127_000001_initial::Migration)]
+        vec![Box::new(m20261127_000001_initial::Migration), Box::new(m20261127_000002_oidc::Migration)]
     }
 }
 
@@ -31,6 +32,7 @@ pub const INDEXES: &[(&str, &str)] = &[
     ("admin_events", "ix_admin_events_realm_time"),
     ("outbox", "ix_outbox_due"),
     ("outbox", "ix_outbox_request_group"),
+    ("auth_codes", "ix_auth_codes_expires"),
 ];
 
 /// Every table the schema creates.
@@ -44,4 +46,6 @@ pub const TABLES: &[&str] = &[
     "signing_keys",
     "admin_events",
     "outbox",
+    "auth_codes",
+    "login_failures",
 ];

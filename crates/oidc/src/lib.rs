@@ -1,0 +1,4 @@
+//! Latchkey's OpenID Connect provider.
+
+pub mod jose;
+pub mod keys;
