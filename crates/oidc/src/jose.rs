@@ -94,4 +94,3 @@ pub fn at_hash(access_token: &str) -> String {
     let digest = ring::digest::digest(&ring::digest::SHA256, access_token.as_bytes());
     B64.encode(&digest.as_ref()[..16])
 }
-

@@ -18,9 +18,9 @@ use base64::Engine;
 use latchkey_domain::{Realm, SigningAlgorithm, Timestamp};
 use latchkey_store::keys::{self, StoredKey};
 use latchkey_store::{Store, StoreError};
+use ring::hmac;
 use ring::rand::SystemRandom;
 use ring::signature::{self, EcdsaKeyPair, KeyPair, RsaKeyPair};
-use ring::hmac;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -104,9 +104,9 @@ impl VerifyingKey {
             Verifier::Rsa { n, e } => signature::RsaPublicKeyComponents { n, e }
                 .verify(&signature::RSA_PKCS1_2048_8192_SHA256, message, sig)
                 .is_ok(),
-            Verifier::Ec(point) => {
-                signature::UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, point).verify(message, sig).is_ok()
-            }
+            Verifier::Ec(point) => signature::UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, point)
+                .verify(message, sig)
+                .is_ok(),
             Verifier::Hmac(key) => hmac::verify(key, message, sig).is_ok(),
         };
         if ok {
@@ -161,7 +161,15 @@ pub fn generate(alg: Alg, realm_id: Uuid, now: Timestamp) -> Result<StoredKey, K
             (STANDARD.encode(secret), String::new())
         }
     };
-    Ok(StoredKey { kid, realm_id, algorithm: alg.as_str().to_owned(), private_key, public_key, active: true, created_at: now })
+    Ok(StoredKey {
+        kid,
+        realm_id,
+        algorithm: alg.as_str().to_owned(),
+        private_key,
+        public_key,
+        active: true,
+        created_at: now,
+    })
 }
 
 /// One realm's keys, parsed.
@@ -182,7 +190,8 @@ impl RealmKeys {
             let (material, verifier) = match alg {
                 Alg::Rs256 => {
                     let pair = RsaKeyPair::from_pkcs8(&der).map_err(|e| corrupt(&key.kid, e.to_string()))?;
-                    let jwk: Value = serde_json::from_str(&key.public_key).map_err(|e| corrupt(&key.kid, e.to_string()))?;
+                    let jwk: Value =
+                        serde_json::from_str(&key.public_key).map_err(|e| corrupt(&key.kid, e.to_string()))?;
                     let part = |name: &str| {
                         jwk[name].as_str().and_then(|v| B64.decode(v).ok()).ok_or_else(|| corrupt(&key.kid, "bad JWK"))
                     };
@@ -191,11 +200,15 @@ impl RealmKeys {
                     (KeyMaterial::Rsa(pair), verifier)
                 }
                 Alg::Es256 => {
-                    let pair =
-                        EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, &der, &SystemRandom::new())
-                            .map_err(|e| corrupt(&key.kid, e.to_string()))?;
+                    let pair = EcdsaKeyPair::from_pkcs8(
+                        &signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+                        &der,
+                        &SystemRandom::new(),
+                    )
+                    .map_err(|e| corrupt(&key.kid, e.to_string()))?;
                     let verifier = Verifier::Ec(pair.public_key().as_ref().to_vec());
-                    published.push(serde_json::from_str(&key.public_key).map_err(|e| corrupt(&key.kid, e.to_string()))?);
+                    published
+                        .push(serde_json::from_str(&key.public_key).map_err(|e| corrupt(&key.kid, e.to_string()))?);
                     (KeyMaterial::Ec(pair), verifier)
                 }
                 Alg::Hs256 => {
@@ -255,10 +268,8 @@ impl KeyCache {
     pub async fn reload(&self, store: &Store, realm: &Realm) -> Result<Arc<RealmKeys>, KeyError> {
         let mut stored = keys::list(store.conn(), realm.id).await?;
         let needed = [Alg::Rs256, Alg::Hs256, realm.signature_algorithm.into()];
-        let missing: Vec<Alg> = needed
-            .into_iter()
-            .filter(|alg| !stored.iter().any(|k| k.active && k.algorithm == alg.as_str()))
-            .collect();
+        let missing: Vec<Alg> =
+            needed.into_iter().filter(|alg| !stored.iter().any(|k| k.active && k.algorithm == alg.as_str())).collect();
         if !missing.is_empty() {
             let txn = store.begin().await?;
             for alg in missing {

@@ -1,4 +1,44 @@
-//! Latchkey's OpenID Connect provider.
+//! Latchkey's OpenID Connect provider, at Keycloak's paths under `/realms/{realm}` so that
+//! existing clients and libraries find it: discovery, certs, the authorization endpoint with
+//! its sign-in form, token, userinfo, introspection, revocation and logout.
+//!
+//! Every sign-in creates or joins a stored session, and every token is judged against live
+//! session state, so what administrators see and end is what is really in use.
 
+pub mod authorize;
+pub mod client_auth;
+pub mod cookies;
+pub mod discovery;
+pub mod error;
+pub mod html;
 pub mod jose;
 pub mod keys;
+pub mod logout;
+pub mod provider;
+pub mod resource;
+pub mod signin;
+pub mod token;
+pub mod tokens;
+
+use actix_web::web;
+
+pub use error::OAuthError;
+pub use provider::{Provider, ProviderConfig};
+
+/// Registers the provider's routes. Needs a `web::Data<Provider>` in the app.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    let oidc = "/realms/{realm}/protocol/openid-connect";
+    cfg.route("/realms/{realm}/.well-known/openid-configuration", web::get().to(discovery::configuration))
+        .route(&format!("{oidc}/certs"), web::get().to(discovery::certs))
+        .route(&format!("{oidc}/auth"), web::get().to(authorize::authorize_get))
+        .route(&format!("{oidc}/auth"), web::post().to(authorize::authorize_post))
+        .route("/realms/{realm}/login-actions/authenticate", web::post().to(authorize::authenticate))
+        .route(&format!("{oidc}/token"), web::post().to(token::token))
+        .route(&format!("{oidc}/token/introspect"), web::post().to(resource::introspect))
+        .route(&format!("{oidc}/userinfo"), web::get().to(resource::userinfo_get))
+        .route(&format!("{oidc}/userinfo"), web::post().to(resource::userinfo_post))
+        .route(&format!("{oidc}/revoke"), web::post().to(resource::revoke))
+        .route(&format!("{oidc}/logout"), web::get().to(logout::logout_get))
+        .route(&format!("{oidc}/logout"), web::post().to(logout::logout_post))
+        .route(&format!("{oidc}/logout/confirm"), web::post().to(logout::logout_confirm));
+}

@@ -64,9 +64,16 @@ impl Application {
         let listener =
             TcpListener::bind(config.listen).map_err(|source| StartError::Bind { addr: config.listen, source })?;
         let address = listener.local_addr().map_err(|source| StartError::Bind { addr: config.listen, source })?;
-        let public_url = config.public_url.unwrap_or_else(|| format!("http://{address}"));
+        let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{address}"));
         let info = ServerInfo { public_url: public_url.clone() };
 
+        let provider = web::Data::new(latchkey_oidc::Provider::new(
+            store.clone(),
+            latchkey_oidc::ProviderConfig {
+                public_url: config.public_url.clone(),
+                trusted_proxies: config.trusted_proxies.clone(),
+            },
+        ));
         let store = web::Data::new(store);
         let info = web::Data::new(info);
         let server = HttpServer::new(move || {
@@ -74,6 +81,10 @@ impl Application {
                 .wrap(tracing_actix())
                 .app_data(store.clone())
                 .app_data(info.clone())
+                .app_data(provider.clone())
+                .app_data(extractor_errors::form())
+                .app_data(extractor_errors::query())
+                .configure(latchkey_oidc::routes)
                 .into_utoipa_app()
                 .openapi(openapi::base())
                 .configure(routes)
@@ -147,4 +158,24 @@ async fn shutdown_signal() -> &'static str {
 /// One log line per request: method, path, status and duration.
 fn tracing_actix() -> actix_web::middleware::Logger {
     actix_web::middleware::Logger::new("%r %s %Dms").log_target("latchkey_server::http")
+}
+
+/// Malformed bodies and query strings are answered with the OAuth-shaped JSON error every
+/// endpoint uses, never actix's plain text.
+mod extractor_errors {
+    use actix_web::web;
+    use latchkey_oidc::OAuthError;
+
+    /// Form bodies: at most 64 KiB.
+    pub fn form() -> web::FormConfig {
+        web::FormConfig::default()
+            .limit(64 * 1024)
+            .error_handler(|err, _| OAuthError::invalid_request(format!("the form body cannot be read: {err}")).into())
+    }
+
+    pub fn query() -> web::QueryConfig {
+        web::QueryConfig::default().error_handler(|err, _| {
+            OAuthError::invalid_request(format!("the query string cannot be read: {err}")).into()
+        })
+    }
 }

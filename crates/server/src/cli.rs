@@ -73,6 +73,11 @@ pub struct ServeArgs {
     #[arg(long, env = "LATCHKEY_PUBLIC_URL", value_name = "URL")]
     pub public_url: Option<String>,
 
+    /// Addresses of reverse proxies whose `X-Forwarded-For` is believed, comma-separated.
+    /// From anyone else the header is ignored and the peer address is the client's.
+    #[arg(long, env = "LATCHKEY_TRUSTED_PROXIES", value_name = "IP,IP")]
+    pub trusted_proxies: Option<String>,
+
     /// HTTP worker threads. [default: the number of CPUs]
     #[arg(long, env = "LATCHKEY_WORKERS", value_name = "N")]
     pub workers: Option<String>,

@@ -1,7 +1,7 @@
 //! The server's settings, resolved once from defaults, a TOML file, the environment and flags
 //! into one typed [`Config`] that is passed by value (no global state: a test runs many servers).
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use latchkey_domain::Secret;
@@ -32,6 +32,8 @@ pub struct Config {
     /// Where clients reach this server, without a trailing slash; `None` means
     /// `http://<bound address>`.
     pub public_url: Option<String>,
+    /// Peers whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<IpAddr>,
     pub workers: usize,
     pub log_format: LogFormat,
     pub log_filter: String,
@@ -69,6 +71,7 @@ struct FileConfig {
     database_url: Option<String>,
     data_dir: Option<PathBuf>,
     public_url: Option<String>,
+    trusted_proxies: Option<Vec<String>>,
     workers: Option<usize>,
     log_format: Option<String>,
     log_level: Option<String>,
@@ -125,6 +128,12 @@ impl Config {
 
         let public_url = args.public_url.as_deref().or(file.public_url.as_deref()).map(parse_public_url).transpose()?;
 
+        let trusted_proxies = match (&args.trusted_proxies, &file.trusted_proxies) {
+            (Some(list), _) => parse_proxies(list.split(',').map(str::trim).filter(|s| !s.is_empty()))?,
+            (None, Some(list)) => parse_proxies(list.iter().map(String::as_str))?,
+            (None, None) => Vec::new(),
+        };
+
         let workers = match args.workers.as_deref() {
             Some(raw) => raw.parse::<usize>().ok().filter(|n| *n > 0),
             None => file.workers.filter(|n| *n > 0).or(Some(default_workers())),
@@ -152,6 +161,7 @@ impl Config {
             listen,
             database_url: db.database_url,
             public_url,
+            trusted_proxies,
             workers,
             log_format: db.log_format,
             log_filter: db.log_filter,
@@ -167,6 +177,7 @@ impl Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             database_url,
             public_url: None,
+            trusted_proxies: Vec::new(),
             workers: 1,
             log_format: LogFormat::Text,
             log_filter: "info".into(),
@@ -174,6 +185,10 @@ impl Config {
             demo: false,
         }
     }
+}
+
+fn parse_proxies<'a>(items: impl Iterator<Item = &'a str>) -> Result<Vec<IpAddr>, ConfigError> {
+    items.map(|s| s.parse().map_err(|_| invalid("trusted proxies", format!("'{s}' is not an IP address")))).collect()
 }
 
 fn default_workers() -> usize {
@@ -224,6 +239,7 @@ mod tests {
         assert!(err(|a| a.public_url = Some("ftp://x".into())).starts_with("public URL:"));
         assert!(err(|a| a.public_url = Some("https://x/?a=b".into())).starts_with("public URL:"));
         assert!(err(|a| a.workers = Some("0".into())).starts_with("workers:"));
+        assert!(err(|a| a.trusted_proxies = Some("10.0.0.1,proxy".into())).starts_with("trusted proxies:"));
         assert!(err(|a| a.admin_user = Some("admin".into())).starts_with("administrator:"));
         assert!(
             err(|a| a.common.log_level = Some("info,=".into())).starts_with("log level:"),

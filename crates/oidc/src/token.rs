@@ -1,0 +1,249 @@
+//! The token endpoint: `authorization_code`, `refresh_token` (rotating), `password`,
+//! `client_credentials`.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use base64::Engine;
+use latchkey_domain::{Client, Cutoffs, Liveness, SessionType, Timestamp, User, UserSession};
+use latchkey_store::{codes, sessions, users, StoreError};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::authorize::code_hash;
+use crate::client_auth::{authenticate_client, bounded, field, Form};
+use crate::error::OAuthError;
+use crate::provider::{sha256, Provider, RealmCtx, TOUCH_GRANULARITY_MS};
+use crate::signin::{self, live_session, LoginFailure, Origin};
+use crate::tokens::{self, Grant, Scopes};
+
+/// `POST /realms/{realm}/protocol/openid-connect/token`
+pub async fn token(
+    provider: web::Data<Provider>,
+    req: HttpRequest,
+    realm: web::Path<String>,
+    form: web::Form<Form>,
+) -> Result<HttpResponse, OAuthError> {
+    let ctx = provider.realm_ctx(&req, &realm).await?;
+    let grant_type =
+        field(&form, "grant_type").ok_or_else(|| OAuthError::invalid_request("Missing form parameter: grant_type"))?;
+    let now = Timestamp::now();
+    let body = match grant_type {
+        "authorization_code" => code_grant(&provider, &ctx, &req, &form, now).await?,
+        "refresh_token" => refresh_grant(&provider, &ctx, &req, &form, now).await?,
+        "password" => password_grant(&provider, &ctx, &req, &form, now).await?,
+        "client_credentials" => client_credentials_grant(&provider, &ctx, &req, &form, now).await?,
+        other => {
+            return Err(OAuthError::unsupported_grant_type(format!("Unsupported grant_type: {}", truncate(other))))
+        }
+    };
+    Ok(no_store(HttpResponse::Ok()).json(body))
+}
+
+pub fn no_store(mut builder: actix_web::HttpResponseBuilder) -> actix_web::HttpResponseBuilder {
+    builder.insert_header((header::CACHE_CONTROL, "no-store")).insert_header((header::PRAGMA, "no-cache"));
+    builder
+}
+
+fn truncate(s: &str) -> String {
+    s.chars().take(64).collect()
+}
+
+/// When a live session ends unless used again, counting from now (used just now).
+fn expiry_after_use(ctx: &RealmCtx, session: &UserSession, now: Timestamp) -> Timestamp {
+    let used = UserSession { last_access: now, ..session.clone() };
+    match used.liveness(&ctx.realm.limits, &Cutoffs::default(), now) {
+        Liveness::Alive { expires_at } => expires_at,
+        Liveness::Dead(_) => now,
+    }
+}
+
+async fn code_grant(
+    provider: &Provider,
+    ctx: &RealmCtx,
+    req: &HttpRequest,
+    form: &Form,
+    now: Timestamp,
+) -> Result<Value, OAuthError> {
+    let client = authenticate_client(provider, ctx, req, form).await?;
+    let code = bounded(form, "code", 256)?.ok_or_else(|| OAuthError::invalid_request("Missing parameter: code"))?;
+    let redirect_uri = bounded(form, "redirect_uri", 2048)?;
+    let verifier = bounded(form, "code_verifier", 128)?;
+    let stored = codes::take(provider.store.conn(), &code_hash(code), now)
+        .await?
+        .filter(|c| c.realm_id == ctx.realm.id)
+        .ok_or_else(|| OAuthError::invalid_grant("Code not valid"))?;
+    if stored.client_id != client.id {
+        return Err(OAuthError::invalid_grant("Code not valid"));
+    }
+    if redirect_uri != Some(stored.redirect_uri.as_str()) {
+        return Err(OAuthError::invalid_grant("Incorrect redirect_uri"));
+    }
+    if let Some(challenge) = &stored.code_challenge {
+        let verifier = verifier.ok_or_else(|| OAuthError::invalid_grant("PKCE code verifier not specified"))?;
+        let valid_shape =
+            verifier.len() >= 43 && verifier.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
+        if !valid_shape || B64.encode(sha256(verifier.as_bytes())) != *challenge {
+            return Err(OAuthError::invalid_grant("PKCE verification failed: Code mismatch"));
+        }
+    }
+    let (session, user, _) = live_session(provider, &ctx.realm, stored.user_session_id, now)
+        .await?
+        .ok_or_else(|| OAuthError::invalid_grant("Session not active"))?;
+    if sessions::find_client_session(provider.store.conn(), session.id, client.id).await?.is_none() {
+        return Err(OAuthError::invalid_grant("Session not active"));
+    }
+    let scope = Scopes::from_stored(&stored.scope.split_whitespace().map(str::to_owned).collect::<Vec<_>>());
+    let expires_at = expiry_after_use(ctx, &session, now);
+    let grant = Grant {
+        user: &user,
+        client: &client,
+        session: Some(&session),
+        session_expires_at: Some(expires_at),
+        scope: &scope,
+        nonce: stored.nonce.as_deref(),
+        rotated_refresh_id: None,
+    };
+    tokens::issue(provider, ctx, grant, now).await
+}
+
+async fn refresh_grant(
+    provider: &Provider,
+    ctx: &RealmCtx,
+    req: &HttpRequest,
+    form: &Form,
+    now: Timestamp,
+) -> Result<Value, OAuthError> {
+    let client = authenticate_client(provider, ctx, req, form).await?;
+    let presented = bounded(form, "refresh_token", 8192)?
+        .ok_or_else(|| OAuthError::invalid_request("Missing parameter: refresh_token"))?;
+    let active =
+        tokens::active_refresh_token(provider, ctx, presented, now).await?.map_err(OAuthError::invalid_grant)?;
+    if active.claims.azp != client.client_id {
+        return Err(OAuthError::invalid_grant("Invalid refresh token. Token client and authorized client don't match"));
+    }
+    let session = active.session.as_ref().ok_or_else(|| OAuthError::invalid_grant("Session not active"))?;
+    let rotated = Uuid::new_v4().to_string();
+    let won =
+        sessions::rotate_refresh_token(provider.store.conn(), session.id, client.id, &active.claims.jti, &rotated, now)
+            .await?;
+    if !won {
+        return Err(OAuthError::invalid_grant("Stale token"));
+    }
+    sessions::touch(provider.store.conn(), session.id, now, TOUCH_GRANULARITY_MS).await?;
+    let scope = Scopes::from_stored(&active.claims.scope.split_whitespace().map(str::to_owned).collect::<Vec<_>>());
+    let grant = Grant {
+        user: &active.user,
+        client: &client,
+        session: Some(session),
+        session_expires_at: Some(expiry_after_use(ctx, session, now)),
+        scope: &scope,
+        nonce: None,
+        rotated_refresh_id: Some(rotated),
+    };
+    tokens::issue(provider, ctx, grant, now).await
+}
+
+async fn password_grant(
+    provider: &Provider,
+    ctx: &RealmCtx,
+    req: &HttpRequest,
+    form: &Form,
+    now: Timestamp,
+) -> Result<Value, OAuthError> {
+    let client = authenticate_client(provider, ctx, req, form).await?;
+    if !client.direct_access_grants {
+        return Err(OAuthError::unauthorized_client("Client not allowed for direct access grants"));
+    }
+    let username =
+        bounded(form, "username", 320)?.ok_or_else(|| OAuthError::invalid_request("Missing parameter: username"))?;
+    let password =
+        bounded(form, "password", 1024)?.ok_or_else(|| OAuthError::invalid_request("Missing parameter: password"))?;
+    let scope = Scopes::parse(bounded(form, "scope", 2048)?)?;
+    let ip = provider.client_ip(req);
+    let user = match signin::check_credentials(provider, &ctx.realm, username, password, &ip, now).await? {
+        Ok(user) => user,
+        Err(LoginFailure::Throttled { retry_after }) => return Err(OAuthError::too_many_attempts(retry_after)),
+        Err(LoginFailure::Disabled) => return Err(OAuthError::invalid_grant("Account disabled")),
+        Err(LoginFailure::Invalid) => {
+            let mut e = OAuthError::invalid_grant("Invalid user credentials");
+            e.status = StatusCode::UNAUTHORIZED;
+            return Err(e);
+        }
+    };
+    let user_agent = req.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok());
+    let origin = Origin { ip: &ip, user_agent };
+    let session = signin::start_session(
+        provider,
+        &ctx.realm,
+        &user,
+        &client,
+        SessionType::Regular,
+        &origin,
+        false,
+        scope.as_slice(),
+        None,
+        now,
+    )
+    .await?;
+    let grant = Grant {
+        user: &user,
+        client: &client,
+        session: Some(&session),
+        session_expires_at: Some(expiry_after_use(ctx, &session, now)),
+        scope: &scope,
+        nonce: None,
+        rotated_refresh_id: None,
+    };
+    tokens::issue(provider, ctx, grant, now).await
+}
+
+async fn client_credentials_grant(
+    provider: &Provider,
+    ctx: &RealmCtx,
+    req: &HttpRequest,
+    form: &Form,
+    now: Timestamp,
+) -> Result<Value, OAuthError> {
+    let client = authenticate_client(provider, ctx, req, form).await?;
+    if client.is_public() || !client.service_accounts {
+        return Err(OAuthError::unauthorized_client("Client not enabled to retrieve service account"));
+    }
+    let scope = Scopes::parse(bounded(form, "scope", 2048)?)?;
+    let user = service_account(provider, ctx, &client, now).await?;
+    if !user.enabled {
+        return Err(OAuthError::invalid_grant("Service account disabled"));
+    }
+    let grant = Grant {
+        user: &user,
+        client: &client,
+        session: None,
+        session_expires_at: None,
+        scope: &scope,
+        nonce: None,
+        rotated_refresh_id: None,
+    };
+    tokens::issue(provider, ctx, grant, now).await
+}
+
+/// The user a client acts as with client credentials, created on first use.
+async fn service_account(
+    provider: &Provider,
+    ctx: &RealmCtx,
+    client: &Client,
+    now: Timestamp,
+) -> Result<User, OAuthError> {
+    let username = format!("service-account-{}", client.client_id);
+    if let Some(user) = users::find_by_username(provider.store.conn(), ctx.realm.id, &username).await? {
+        return Ok(user);
+    }
+    let mut user = User::new(ctx.realm.id, &username, now).map_err(OAuthError::server_error)?;
+    user.service_account_of = Some(client.id);
+    match users::insert(provider.store.conn(), &user).await {
+        Ok(()) => Ok(user),
+        Err(StoreError::Conflict(_)) => users::find_by_username(provider.store.conn(), ctx.realm.id, &username)
+            .await?
+            .ok_or_else(|| OAuthError::server_error("service account vanished")),
+        Err(e) => Err(e.into()),
+    }
+}
