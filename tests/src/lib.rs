@@ -3,6 +3,8 @@
 //!
 //! Every database-backed test is written once and run on both backends with [`backend_tests!`].
 
+pub mod rp;
+
 use std::path::PathBuf;
 
 use latchkey_server::config::AdminCredentials;
@@ -135,6 +137,12 @@ impl TestServer {
         let handle = app.handle();
         tokio::spawn(app.run_until_stopped());
         Ok(TestServer { address, http: reqwest::Client::new(), handle })
+    }
+
+    /// Stops the server and waits until it no longer listens (so its port can be reused by a
+    /// server standing in for another node at the same public address).
+    pub async fn stop(self) {
+        self.handle.stop(false).await;
     }
 
     pub fn url(&self, path: &str) -> String {

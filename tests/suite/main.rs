@@ -2,4 +2,5 @@
 
 mod bootstrap;
 mod http;
+mod oidc;
 mod schema;

@@ -43,3 +43,14 @@ pub async fn list(db: &impl ConnectionTrait, realm_id: Uuid) -> Result<Vec<Clien
         .await?;
     rows.into_iter().map(client_from).collect()
 }
+
+/// Writes every field of a client. Returns whether it existed.
+pub async fn update(db: &impl ConnectionTrait, c: &Client) -> Result<bool, StoreError> {
+    let result = client::Entity::update_many()
+        .set(client_row(c))
+        .filter(client::Column::Id.eq(c.id))
+        .exec(db)
+        .await
+        .map_err(conflict_as(|| format!("client '{}'", c.client_id)))?;
+    Ok(result.rows_affected == 1)
+}

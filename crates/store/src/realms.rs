@@ -32,3 +32,14 @@ pub async fn list(db: &impl ConnectionTrait) -> Result<Vec<Realm>, StoreError> {
 pub async fn delete(db: &impl ConnectionTrait, id: uuid::Uuid) -> Result<bool, StoreError> {
     Ok(realm::Entity::delete_by_id(id).exec(db).await?.rows_affected > 0)
 }
+
+/// Writes every field of a realm. Returns whether it existed.
+pub async fn update(db: &impl ConnectionTrait, r: &Realm) -> Result<bool, StoreError> {
+    let result = realm::Entity::update_many()
+        .set(realm_row(r))
+        .filter(realm::Column::Id.eq(r.id))
+        .exec(db)
+        .await
+        .map_err(conflict_as(|| format!("realm '{}'", r.name)))?;
+    Ok(result.rows_affected == 1)
+}

@@ -64,3 +64,14 @@ pub async fn roles_of(db: &impl ConnectionTrait, user_id: Uuid) -> Result<Vec<Ad
         .await?;
     rows.into_iter().map(|r| r.role.parse().map_err(StoreError::from)).collect()
 }
+
+/// Writes every field of a user. Returns whether it existed.
+pub async fn update(db: &impl ConnectionTrait, u: &User) -> Result<bool, StoreError> {
+    let result = user::Entity::update_many()
+        .set(user_row(u))
+        .filter(user::Column::Id.eq(u.id))
+        .exec(db)
+        .await
+        .map_err(conflict_as(|| format!("user '{}'", u.username)))?;
+    Ok(result.rows_affected == 1)
+}
