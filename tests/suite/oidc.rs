@@ -31,6 +31,9 @@ backend_tests!(
     keys_rotate_without_breaking_tokens_in_flight,
     a_realm_can_sign_with_es256,
     not_before_and_the_realm_cutoff_refuse_older_tokens,
+    logout_without_proof_asks_the_person_first,
+    the_sso_cookie_is_http_only_lax_and_scoped_to_the_realm,
+    forwarded_addresses_are_believed_only_from_trusted_proxies,
 );
 
 async fn demo(db: &TestDb) -> TestServer {
@@ -627,4 +630,86 @@ async fn not_before_and_the_realm_cutoff_refuse_older_tokens(db: TestDb) {
     bob.not_before = latchkey_domain::Timestamp::now().as_secs() + 1;
     users::update(store.conn(), &bob).await.unwrap();
     assert_eq!(introspect(&server, fresh.access_token().secret()).await["active"], false);
+}
+
+async fn logout_without_proof_asks_the_person_first(db: TestDb) {
+    let server = demo(&db).await;
+    let rp = web_rp(&server).await;
+    let browser = Browser::new(&server);
+    let (tokens, _) = code_flow(&rp, &browser, &["openid"], "alice", "alice-password").await;
+    let url = format!(
+        "{}?client_id=demo-web&post_logout_redirect_uri={WEB_CALLBACK}&state=s2",
+        rp::endpoint(&server, "demo", "logout")
+    );
+    let Step::Page { status, body } = browser.get(&url).await else { panic!("expected a confirmation page") };
+    assert_eq!(status, 200);
+    assert!(body.contains("Do you want to sign out?"));
+    assert_eq!(introspect(&server, tokens.access_token().secret()).await["active"], true, "nothing ended yet");
+
+    // A forged submission (another browser, no CSRF cookie) ends nothing.
+    let forged = Browser::new(&server).submit_form(&body).await;
+    assert!(matches!(forged, Step::Page { status: StatusCode::BAD_REQUEST, .. }), "{forged:?}");
+    assert_eq!(introspect(&server, tokens.access_token().secret()).await["active"], true);
+
+    let back = browser.submit_form(&body).await.redirect();
+    assert_eq!(back.as_str(), format!("{WEB_CALLBACK}?state=s2"));
+    assert_eq!(introspect(&server, tokens.access_token().secret()).await["active"], false);
+
+    let bad = browser
+        .get(&format!(
+            "{}?client_id=demo-web&post_logout_redirect_uri=https://evil.example/",
+            rp::endpoint(&server, "demo", "logout")
+        ))
+        .await;
+    assert!(matches!(bad, Step::Page { status: StatusCode::BAD_REQUEST, .. }), "{bad:?}");
+}
+
+async fn the_sso_cookie_is_http_only_lax_and_scoped_to_the_realm(db: TestDb) {
+    let server = demo(&db).await;
+    let rp = web_rp(&server).await;
+    let browser = Browser::new(&server);
+    let login = browser.get(authorization(&rp, &["openid"], &[]).url.as_str()).await;
+    let Step::Login { action, fields, .. } = &login else { panic!("{login:?}") };
+    let mut form = fields.clone();
+    form.extend([("username".into(), "alice".into()), ("password".into(), "alice-password".into())]);
+    let answer = browser.http.post(server.url(action)).form(&form).send().await.unwrap();
+    assert_eq!(answer.status(), 302);
+    let cookie = answer
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|c| c.starts_with("LATCHKEY_IDENTITY="))
+        .expect("an SSO cookie");
+    assert!(cookie.contains("HttpOnly"), "{cookie}");
+    assert!(cookie.contains("SameSite=Lax"), "{cookie}");
+    assert!(cookie.contains("Path=/realms/demo/"), "{cookie}");
+    assert!(!cookie.contains("Secure"), "plain http has no Secure cookies: {cookie}");
+    assert!(!cookie.contains("Max-Age"), "without remember-me the cookie ends with the browser: {cookie}");
+}
+
+async fn forwarded_addresses_are_believed_only_from_trusted_proxies(db: TestDb) {
+    let password_grant = |server: &TestServer| {
+        rp::http()
+            .post(rp::endpoint(server, "demo", "token"))
+            .basic_auth("demo-web", Some(WEB_SECRET))
+            .header("x-forwarded-for", "198.51.100.4, 203.0.113.7")
+            .form(&[("grant_type", "password"), ("username", "alice"), ("password", "alice-password")])
+            .send()
+    };
+    let session_ip = |body: Value| {
+        let db = &db;
+        async move {
+            let sid: Uuid = body["session_state"].as_str().unwrap().parse().unwrap();
+            sessions::find_user_session(db.store().await.conn(), sid).await.unwrap().unwrap().ip_address
+        }
+    };
+    let untrusting = demo(&db).await;
+    let body: Value = password_grant(&untrusting).await.unwrap().json().await.unwrap();
+    assert_eq!(session_ip(body).await, "127.0.0.1");
+    untrusting.stop().await;
+
+    let trusting = TestServer::start_with(&db, |c| c.trusted_proxies = vec!["127.0.0.1".parse().unwrap()]).await;
+    let body: Value = password_grant(&trusting).await.unwrap().json().await.unwrap();
+    assert_eq!(session_ip(body).await, "203.0.113.7", "the right-most address not a trusted proxy");
 }

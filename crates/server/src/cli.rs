@@ -32,6 +32,38 @@ pub enum Command {
     Migrate(CommonArgs),
     /// Print the OpenAPI document of the HTTP API to standard output.
     ExportOpenapi,
+    /// List, rotate or remove a realm's signing keys. A rotated-out key stays published and
+    /// keeps verifying the tokens it signed until it is removed.
+    Keys(KeysArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct KeysArgs {
+    #[command(subcommand)]
+    pub action: KeysAction,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysAction {
+    /// Show the realm's keys, newest first.
+    List {
+        #[arg(long)]
+        realm: String,
+    },
+    /// Add a new active signing key (and a new HMAC secret); the old ones keep verifying.
+    Rotate {
+        #[arg(long)]
+        realm: String,
+    },
+    /// Remove a key: tokens it signed stop verifying at once.
+    Remove {
+        #[arg(long)]
+        realm: String,
+        #[arg(long)]
+        kid: String,
+    },
 }
 
 /// Settings every command that opens the database shares.

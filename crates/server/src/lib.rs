@@ -16,6 +16,7 @@ pub use config::Config;
 use std::process::ExitCode;
 
 use cli::{Cli, Command};
+use latchkey_domain::Timestamp;
 
 /// Runs one command line; the exit code says whether it worked.
 pub async fn run(cli: Cli) -> ExitCode {
@@ -48,6 +49,43 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
             println!("{} migration(s) applied to {}", pending.len(), config.database_url);
         }
         Command::ExportOpenapi => print!("{}", openapi::document_json()),
+        Command::Keys(args) => keys_command(args).await?,
+    }
+    Ok(())
+}
+
+async fn keys_command(args: cli::KeysArgs) -> anyhow::Result<()> {
+    use latchkey_store::{keys, realms};
+    let config = config::DatabaseConfig::resolve(&args.common)?;
+    let store = latchkey_store::Store::connect(&config.database_url).await?;
+    store.migrate().await?;
+    let realm_name = match &args.action {
+        cli::KeysAction::List { realm } | cli::KeysAction::Rotate { realm } | cli::KeysAction::Remove { realm, .. } => {
+            realm.clone()
+        }
+    };
+    let realm = realms::find_by_name(store.conn(), &realm_name)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("realm '{realm_name}' does not exist"))?;
+    match args.action {
+        cli::KeysAction::List { .. } => {
+            for key in keys::list(store.conn(), realm.id).await? {
+                let state = if key.active { "active" } else { "retired" };
+                println!("{}\t{}\t{}\t{}", key.kid, key.algorithm, state, key.created_at.as_secs());
+            }
+        }
+        cli::KeysAction::Rotate { .. } => {
+            let kid = latchkey_oidc::keys::rotate(&store, &realm).await?;
+            let hmac = latchkey_oidc::keys::generate(latchkey_oidc::keys::Alg::Hs256, realm.id, Timestamp::now())?;
+            keys::insert(store.conn(), &hmac).await?;
+            println!("{kid}");
+        }
+        cli::KeysAction::Remove { kid, .. } => {
+            if !keys::delete(store.conn(), realm.id, &kid).await? {
+                anyhow::bail!("realm '{realm_name}' has no key '{kid}'");
+            }
+            println!("removed {kid}");
+        }
     }
     Ok(())
 }

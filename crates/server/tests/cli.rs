@@ -181,6 +181,31 @@ async fn serve_answers_until_sigterm_then_stops_gracefully() {
 }
 
 #[test]
+fn keys_rotate_list_and_remove() {
+    let dir = Scratch::new();
+    let admin = [("LATCHKEY_ADMIN_USER", "admin"), ("LATCHKEY_ADMIN_PASSWORD", "pw")];
+    // The keys of a realm are made on its first use; a rotation adds to them.
+    let (out, stderr) = run(latchkey(&dir.0).args(["keys", "rotate", "--realm", "master"]).envs(admin));
+    assert_eq!(out.status.code(), Some(1), "no realm yet: {stderr}");
+    assert!(stderr.contains("realm 'master' does not exist"), "{stderr}");
+
+    let (mut server, _, _) = serve(&dir.0, &[]);
+    server.0.kill().unwrap();
+    server.0.wait().unwrap();
+    let (out, stderr) = run(latchkey(&dir.0).args(["keys", "rotate", "--realm", "master"]));
+    assert!(out.status.success(), "{stderr}");
+    let kid = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let (out, _) = run(latchkey(&dir.0).args(["keys", "list", "--realm", "master"]));
+    let listing = String::from_utf8(out.stdout).unwrap();
+    assert!(listing.lines().any(|l| l.starts_with(&kid) && l.contains("RS256\tactive")), "{listing}");
+    let (out, _) = run(latchkey(&dir.0).args(["keys", "remove", "--realm", "master", "--kid", &kid]));
+    assert!(out.status.success());
+    let (out, stderr) = run(latchkey(&dir.0).args(["keys", "remove", "--realm", "master", "--kid", &kid]));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr.contains("has no key"), "{stderr}");
+}
+
+#[test]
 fn the_committed_openapi_contract_is_current() {
     let dir = Scratch::new();
     let (out, stderr) = run(latchkey(&dir.0).arg("export-openapi"));
