@@ -34,6 +34,8 @@ backend_tests!(
     logout_without_proof_asks_the_person_first,
     the_sso_cookie_is_http_only_lax_and_scoped_to_the_realm,
     forwarded_addresses_are_believed_only_from_trusted_proxies,
+    a_configured_public_url_is_the_issuer_and_https_makes_cookies_secure,
+    expired_codes_are_refused,
 );
 
 async fn demo(db: &TestDb) -> TestServer {
@@ -712,4 +714,80 @@ async fn forwarded_addresses_are_believed_only_from_trusted_proxies(db: TestDb) 
     let trusting = TestServer::start_with(&db, |c| c.trusted_proxies = vec!["127.0.0.1".parse().unwrap()]).await;
     let body: Value = password_grant(&trusting).await.unwrap().json().await.unwrap();
     assert_eq!(session_ip(body).await, "203.0.113.7", "the right-most address not a trusted proxy");
+}
+
+async fn a_configured_public_url_is_the_issuer_and_https_makes_cookies_secure(db: TestDb) {
+    let server = TestServer::start_with(&db, |c| {
+        c.demo = true;
+        c.public_url = Some("https://id.example.test/auth".into());
+    })
+    .await;
+    let discovery: Value = rp::http()
+        .get(server.url("/realms/demo/.well-known/openid-configuration"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(discovery["issuer"], "https://id.example.test/auth/realms/demo");
+    assert_eq!(discovery["token_endpoint"], "https://id.example.test/auth/realms/demo/protocol/openid-connect/token");
+
+    let browser = Browser::new(&server);
+    let auth = format!(
+        "{}?client_id=demo-web&redirect_uri={WEB_CALLBACK}&response_type=code&scope=openid",
+        rp::endpoint(&server, "demo", "auth")
+    );
+    let login = browser.get(&auth).await;
+    let Step::Login { action, fields, .. } = &login else { panic!("{login:?}") };
+    let mut form = fields.clone();
+    form.extend([
+        ("username".into(), "alice".into()),
+        ("password".into(), "alice-password".into()),
+        ("rememberMe".into(), "on".into()),
+    ]);
+    let answer = browser.http.post(server.url(action)).form(&form).send().await.unwrap();
+    let cookie = answer
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|c| c.starts_with("LATCHKEY_IDENTITY="))
+        .expect("an SSO cookie");
+    assert!(cookie.contains("Secure") && cookie.contains("HttpOnly"), "{cookie}");
+    assert!(cookie.contains("Max-Age=36000"), "remember-me keeps the cookie for the max lifespan: {cookie}");
+    let location = answer.headers()["location"].to_str().unwrap();
+    assert!(location.contains("iss=https%3A%2F%2Fid.example.test%2Fauth%2Frealms%2Fdemo"), "{location}");
+}
+
+async fn expired_codes_are_refused(db: TestDb) {
+    use latchkey_store::codes::{self, AuthCode};
+    let server = demo(&db).await;
+    let rp = web_rp(&server).await;
+    let (tokens, _) = code_flow(&rp, &Browser::new(&server), &["openid"], "alice", "alice-password").await;
+    let sid: Uuid = claims_of(tokens.access_token().secret())["sid"].as_str().unwrap().parse().unwrap();
+    let store = db.store().await;
+    let demo = realms::find_by_name(store.conn(), "demo").await.unwrap().unwrap();
+    let web = clients::find_by_client_id(store.conn(), demo.id, "demo-web").await.unwrap().unwrap();
+    let code = "an-expired-code-an-expired-code-an-expired-code";
+    let expired = AuthCode {
+        code_hash: latchkey_oidc::authorize::code_hash(code),
+        realm_id: demo.id,
+        client_id: web.id,
+        user_session_id: sid,
+        redirect_uri: WEB_CALLBACK.into(),
+        scope: "openid".into(),
+        nonce: None,
+        code_challenge: None,
+        expires_at: latchkey_domain::Timestamp::now().plus_secs(-1),
+    };
+    codes::insert(store.conn(), &expired).await.unwrap();
+    let (status, body) = token_request(
+        &server,
+        "demo",
+        &[("grant_type", "authorization_code"), ("code", code), ("redirect_uri", WEB_CALLBACK)],
+        Some(("demo-web", WEB_SECRET)),
+    )
+    .await;
+    assert_eq!((status, body["error_description"].as_str()), (StatusCode::BAD_REQUEST, Some("Code not valid")));
 }

@@ -1,5 +1,5 @@
 //! Compact JWS: the three-part signed tokens OpenID Connect speaks. Signing and verification go
-//! through `ring` (RSA PKCS#1 v1.5 / SHA-256, ECDSA P-256 / SHA-256, HMAC-SHA-256), which signs
+//! through `aws-lc-rs` (RSA PKCS#1 v1.5 / SHA-256, ECDSA P-256 / SHA-256, HMAC-SHA-256), which signs
 //! RS256 in OpenSSL's range — several times faster than RustCrypto's `rsa` crate.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
@@ -91,6 +91,6 @@ pub fn verify_with<'k, T: DeserializeOwned>(
 
 /// `at_hash`: the left half of the SHA-256 of the access token, base64url (OIDC Core 3.1.3.6).
 pub fn at_hash(access_token: &str) -> String {
-    let digest = ring::digest::digest(&ring::digest::SHA256, access_token.as_bytes());
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, access_token.as_bytes());
     B64.encode(&digest.as_ref()[..16])
 }

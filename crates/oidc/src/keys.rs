@@ -13,14 +13,14 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
+use aws_lc_rs::hmac;
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::signature::{self, EcdsaKeyPair, KeyPair, RsaKeyPair};
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD as B64};
 use base64::Engine;
 use latchkey_domain::{Realm, SigningAlgorithm, Timestamp};
 use latchkey_store::keys::{self, StoredKey};
 use latchkey_store::{Store, StoreError};
-use ring::hmac;
-use ring::rand::SystemRandom;
-use ring::signature::{self, EcdsaKeyPair, KeyPair, RsaKeyPair};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -74,7 +74,7 @@ impl SigningKey {
         let rng = SystemRandom::new();
         match &self.material {
             KeyMaterial::Rsa(pair) => {
-                let mut signature = vec![0; pair.public().modulus_len()];
+                let mut signature = vec![0; pair.public_modulus_len()];
                 pair.sign(&signature::RSA_PKCS1_SHA256, &rng, message, &mut signature)
                     .map_err(|_| JoseError::Signing)?;
                 Ok(signature)
@@ -149,7 +149,7 @@ pub fn generate(alg: Alg, realm_id: Uuid, now: Timestamp) -> Result<StoredKey, K
             let rng = SystemRandom::new();
             let der = EcdsaKeyPair::generate_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
                 .map_err(|e| KeyError::Generation(e.to_string()))?;
-            let pair = EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, der.as_ref(), &rng)
+            let pair = EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, der.as_ref())
                 .map_err(|e| KeyError::Generation(e.to_string()))?;
             let point = pair.public_key().as_ref();
             let jwk = json!({"kty": "EC", "use": "sig", "alg": "ES256", "kid": kid, "crv": "P-256",
@@ -170,6 +170,15 @@ pub fn generate(alg: Alg, realm_id: Uuid, now: Timestamp) -> Result<StoredKey, K
         active: true,
         created_at: now,
     })
+}
+
+/// Parses one stored key into a signing key (for tools and benchmarks; the provider goes
+/// through [`KeyCache`]).
+pub fn parse_signing_key(stored: &StoredKey) -> Result<SigningKey, KeyError> {
+    let mut parsed = RealmKeys::parse(std::slice::from_ref(stored))?;
+    let alg = Alg::parse(&stored.algorithm).ok_or_else(|| corrupt(&stored.kid, "unknown algorithm"))?;
+    let key = parsed.signing.remove(&alg).ok_or_else(|| corrupt(&stored.kid, "not an active key"))?;
+    Arc::try_unwrap(key).map_err(|_| corrupt(&stored.kid, "key is shared"))
 }
 
 /// One realm's keys, parsed.
@@ -200,12 +209,8 @@ impl RealmKeys {
                     (KeyMaterial::Rsa(pair), verifier)
                 }
                 Alg::Es256 => {
-                    let pair = EcdsaKeyPair::from_pkcs8(
-                        &signature::ECDSA_P256_SHA256_FIXED_SIGNING,
-                        &der,
-                        &SystemRandom::new(),
-                    )
-                    .map_err(|e| corrupt(&key.kid, e.to_string()))?;
+                    let pair = EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, &der)
+                        .map_err(|e| corrupt(&key.kid, e.to_string()))?;
                     let verifier = Verifier::Ec(pair.public_key().as_ref().to_vec());
                     published
                         .push(serde_json::from_str(&key.public_key).map_err(|e| corrupt(&key.kid, e.to_string()))?);

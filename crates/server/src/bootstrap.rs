@@ -139,6 +139,7 @@ fn demo_clients(realm: &Realm, now: Timestamp) -> Result<[Client; 3], DomainErro
     web.web_origins = vec!["http://localhost:3000".into()];
     web.backchannel_logout_url = Some("http://localhost:3000/backchannel-logout".into());
     web.direct_access_grants = true;
+    web.service_accounts = true;
 
     let mut spa = Client::new(realm.id, "demo-spa", Protocol::OpenIdConnect, now)?;
     spa.name = Some("Demo single-page app (public, PKCE)".into());
