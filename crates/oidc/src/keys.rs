@@ -59,7 +59,7 @@ impl From<SigningAlgorithm> for Alg {
 pub(crate) enum KeyMaterial {
     Rsa(RsaKeyPair),
     Ec(EcdsaKeyPair),
-    Hmac(hmac::Key),
+    Hmac(Box<hmac::Key>),
 }
 
 /// A private key, ready to sign.
@@ -88,7 +88,7 @@ impl SigningKey {
 enum Verifier {
     Rsa { n: Vec<u8>, e: Vec<u8> },
     Ec(Vec<u8>),
-    Hmac(hmac::Key),
+    Hmac(Box<hmac::Key>),
 }
 
 /// A key that checks signatures.
@@ -218,7 +218,7 @@ impl RealmKeys {
                 }
                 Alg::Hs256 => {
                     let key_bytes = hmac::Key::new(hmac::HMAC_SHA256, &der);
-                    (KeyMaterial::Hmac(key_bytes.clone()), Verifier::Hmac(key_bytes))
+                    (KeyMaterial::Hmac(Box::new(key_bytes.clone())), Verifier::Hmac(Box::new(key_bytes)))
                 }
             };
             verifying.insert(key.kid.clone(), VerifyingKey { kid: key.kid.clone(), alg, verifier });
