@@ -115,6 +115,8 @@ impl Drop for TestDb {
 pub struct TestServer {
     pub address: std::net::SocketAddr,
     pub http: reqwest::Client,
+    /// The server's provider: the session operations (ending, logout-all, revocation).
+    pub provider: std::sync::Arc<latchkey_oidc::Provider>,
     handle: latchkey_server::app::ServerHandle,
 }
 
@@ -135,8 +137,9 @@ impl TestServer {
         let app = Application::build(config).await?;
         let address = app.address();
         let handle = app.handle();
+        let provider = app.provider();
         tokio::spawn(app.run_until_stopped());
-        Ok(TestServer { address, http: reqwest::Client::new(), handle })
+        Ok(TestServer { address, http: reqwest::Client::new(), provider, handle })
     }
 
     /// Stops the server and waits until it no longer listens (so its port can be reused by a

@@ -6,6 +6,7 @@
 //! its realm, user and client.
 
 pub mod client;
+pub mod ending;
 pub mod error;
 pub mod password;
 pub mod realm;

@@ -44,8 +44,8 @@ pub async fn configuration(
         "request_parameter_supported": false,
         "request_uri_parameter_supported": false,
         "frontchannel_logout_supported": false,
-        "backchannel_logout_supported": false,
-        "backchannel_logout_session_supported": false,
+        "backchannel_logout_supported": true,
+        "backchannel_logout_session_supported": true,
     })))
 }
 

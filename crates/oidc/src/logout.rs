@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
-use latchkey_domain::{Client, SessionEnd, Timestamp};
+use latchkey_domain::{Client, SessionEnd};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -17,7 +17,6 @@ use crate::error::OAuthError;
 use crate::html;
 use crate::provider::{Provider, RealmCtx};
 use crate::resource::token_subject;
-use crate::signin::end_session;
 use crate::tokens;
 
 /// The claims of an ID token that logout reads.
@@ -105,7 +104,6 @@ async fn rp_logout(
         }
         return page;
     };
-    let now = Timestamp::now();
     let mut ended = Vec::new();
     if let Some(sid) = hint.sid.as_deref().and_then(|s| s.parse::<Uuid>().ok()) {
         ended.push(sid);
@@ -113,10 +111,9 @@ async fn rp_logout(
     if let Some(sid) = cookies::sso_session(&ctx, req) {
         ended.push(sid);
     }
-    for sid in ended {
-        if let Err(e) = end_session(provider, sid, SessionEnd::SignOut, now).await {
-            return html::error_page(e.status, &e.description);
-        }
+    if let Err(e) = provider.end_sessions(&ctx.realm, &ended, SessionEnd::SignOut).await {
+        let e = OAuthError::from(e);
+        return html::error_page(e.status, &e.description);
     }
     let mut answer = after_logout(redirect, state);
     let _ = answer.add_cookie(&cookies::clear_sso_cookie(&ctx));
@@ -153,7 +150,7 @@ pub async fn logout_post(
         return Err(OAuthError::invalid_grant("Invalid refresh token. Token client and authorized client don't match"));
     }
     let sid = sid.ok_or_else(|| OAuthError::invalid_grant("Invalid refresh token"))?;
-    end_session(&provider, sid, SessionEnd::SignOut, Timestamp::now()).await?;
+    provider.end_sessions(&ctx.realm, &[sid], SessionEnd::SignOut).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -182,7 +179,8 @@ pub async fn logout_confirm(
         }
     }
     if let Some(sid) = cookies::sso_session(&ctx, &req) {
-        if let Err(e) = end_session(&provider, sid, SessionEnd::SignOut, Timestamp::now()).await {
+        if let Err(e) = provider.end_sessions(&ctx.realm, &[sid], SessionEnd::SignOut).await {
+            let e = OAuthError::from(e);
             return html::error_page(e.status, &e.description);
         }
     }

@@ -22,6 +22,16 @@ pub struct ProviderConfig {
     pub public_url: Option<String>,
     /// Peers whose `X-Forwarded-For` is believed; from anyone else it is ignored.
     pub trusted_proxies: Vec<IpAddr>,
+    /// The server's own URL, for the issuer of messages sent outside any request (logout
+    /// tokens) when no public URL is configured.
+    pub bound_url: String,
+}
+
+impl ProviderConfig {
+    /// The base of the issuer of notifications: the public URL, else the bound address.
+    pub fn base_url(&self) -> &str {
+        self.public_url.as_deref().unwrap_or(&self.bound_url)
+    }
 }
 
 /// The provider, shared by every worker.
@@ -32,6 +42,10 @@ pub struct Provider {
     /// Verified against for unknown usernames, so they take as long as wrong passwords.
     pub(crate) dummy_hash: PasswordHash,
     secrets: SecretCache,
+    /// This node's name in outbox claims.
+    pub(crate) node: String,
+    pub(crate) wake_notifier: tokio::sync::Notify,
+    pub(crate) wake_reaper: tokio::sync::Notify,
 }
 
 /// How long an authorization code lives, seconds.
@@ -42,7 +56,16 @@ pub const TOUCH_GRANULARITY_MS: i64 = 60_000;
 impl Provider {
     pub fn new(store: Store, config: ProviderConfig) -> Self {
         let dummy_hash = Secret::new(format!("dummy-{}", Uuid::new_v4())).hash().expect("hashing a dummy password");
-        Provider { store, keys: KeyCache::default(), config, dummy_hash, secrets: SecretCache::default() }
+        Provider {
+            store,
+            keys: KeyCache::default(),
+            config,
+            dummy_hash,
+            secrets: SecretCache::default(),
+            node: format!("node-{}", Uuid::new_v4().simple()),
+            wake_notifier: tokio::sync::Notify::new(),
+            wake_reaper: tokio::sync::Notify::new(),
+        }
     }
 
     /// The address the request came from: the peer, or — when the peer is a trusted proxy —

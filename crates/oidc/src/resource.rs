@@ -11,7 +11,6 @@ use uuid::Uuid;
 use crate::client_auth::{authenticate_client, bounded, field, Form};
 use crate::error::OAuthError;
 use crate::provider::{Provider, RealmCtx};
-use crate::signin;
 use crate::token::no_store;
 use crate::tokens::{self, AccessClaims, RefreshClaims};
 
@@ -175,7 +174,7 @@ pub async fn revoke(
         if let Some(session) = sessions::find_user_session(store, sid).await? {
             let left = sessions::client_sessions_of(store, sid).await?;
             if session.session_type == SessionType::Offline && left.is_empty() {
-                signin::end_session(&provider, sid, SessionEnd::Revoked, Timestamp::now()).await?;
+                provider.end_sessions(&ctx.realm, &[sid], SessionEnd::Revoked).await?;
             }
         }
         tracing::info!(session = %sid, client = %client.client_id, "token revoked");

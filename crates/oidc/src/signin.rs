@@ -3,7 +3,7 @@
 
 use actix_web::web;
 use latchkey_domain::{
-    Client, ClientSession, Cutoffs, Liveness, Realm, Secret, SessionEnd, SessionType, Timestamp, User, UserSession,
+    Client, ClientSession, Cutoffs, Liveness, Realm, Secret, SessionType, Timestamp, User, UserSession,
 };
 use latchkey_store::{login_failures, sessions, users, StoreError};
 use uuid::Uuid;
@@ -186,22 +186,6 @@ pub async fn live_session(
         Liveness::Alive { expires_at } => Ok(Some((session, user, expires_at))),
         Liveness::Dead(_) => Ok(None),
     }
-}
-
-/// Ends one session through the store's single ending operation.
-pub async fn end_session(
-    provider: &Provider,
-    session_id: Uuid,
-    reason: SessionEnd,
-    now: Timestamp,
-) -> Result<bool, OAuthError> {
-    let txn = provider.store.begin().await?;
-    let ended = sessions::end_sessions(&txn, &[session_id], reason, now).await?;
-    txn.commit().await.map_err(StoreError::from)?;
-    if !ended.is_empty() {
-        tracing::info!(session = %session_id, reason = reason.as_str(), "session ended");
-    }
-    Ok(!ended.is_empty())
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! date, bootstraps it, and binds (port 0 works); [`Application::run_until_stopped`] serves.
 
 use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
 use std::time::Duration;
 
 pub use actix_web::dev::ServerHandle;
@@ -9,7 +10,9 @@ pub use actix_web::dev::ServerHandle;
 use actix_web::dev::Server;
 use actix_web::{web, App, HttpResponse, HttpServer};
 use latchkey_domain::Timestamp;
+use latchkey_oidc::notifier;
 use latchkey_store::{Store, StoreError};
+use tokio::sync::watch;
 use utoipa_actix_web::service_config::ServiceConfig;
 use utoipa_actix_web::AppExt;
 
@@ -38,6 +41,9 @@ pub struct Application {
     address: SocketAddr,
     public_url: String,
     server: Server,
+    provider: Arc<latchkey_oidc::Provider>,
+    stop_workers: watch::Sender<bool>,
+    workers: Vec<tokio::task::JoinHandle<()>>,
 }
 
 /// Registers every route; the OpenAPI document is collected from the same calls.
@@ -67,13 +73,20 @@ impl Application {
         let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{address}"));
         let info = ServerInfo { public_url: public_url.clone() };
 
-        let provider = web::Data::new(latchkey_oidc::Provider::new(
+        let provider = Arc::new(latchkey_oidc::Provider::new(
             store.clone(),
             latchkey_oidc::ProviderConfig {
                 public_url: config.public_url.clone(),
                 trusted_proxies: config.trusted_proxies.clone(),
+                bound_url: format!("http://{address}"),
             },
         ));
+        let (stop_workers, stopped) = watch::channel(false);
+        let workers = vec![
+            tokio::spawn(notifier::run_notifier(provider.clone(), stopped.clone())),
+            tokio::spawn(notifier::run_reaper(provider.clone(), config.reaper_interval, stopped)),
+        ];
+        let provider_data = web::Data::from(provider.clone());
         let store = web::Data::new(store);
         let info = web::Data::new(info);
         let server = HttpServer::new(move || {
@@ -81,7 +94,7 @@ impl Application {
                 .wrap(tracing_actix())
                 .app_data(store.clone())
                 .app_data(info.clone())
-                .app_data(provider.clone())
+                .app_data(provider_data.clone())
                 .app_data(extractor_errors::form())
                 .app_data(extractor_errors::query())
                 .configure(latchkey_oidc::routes)
@@ -105,7 +118,7 @@ impl Application {
         .run();
 
         tracing::info!(%address, %public_url, database = %config.database_url, "latchkey is listening");
-        Ok(Application { address, public_url, server })
+        Ok(Application { address, public_url, server, provider, stop_workers, workers })
     }
 
     /// The address the server is bound to (with the real port when 0 was asked for).
@@ -121,21 +134,33 @@ impl Application {
         &self.public_url
     }
 
+    /// The provider, with the session operations (ending, logout-all, revocation) that the
+    /// admin API and tests call.
+    pub fn provider(&self) -> Arc<latchkey_oidc::Provider> {
+        self.provider.clone()
+    }
+
     /// A handle that stops the server (gracefully or not) from elsewhere.
     pub fn handle(&self) -> ServerHandle {
         self.server.handle()
     }
 
-    /// Serves until stopped through [`Application::handle`].
+    /// Serves until stopped through [`Application::handle`]; then stops the background workers
+    /// (a delivery in flight is finished or, if cut short, retried by the next claim).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let result = self.server.await;
+        let _ = self.stop_workers.send(true);
+        for worker in self.workers {
+            let _ = tokio::time::timeout(Duration::from_secs(10), worker).await;
+        }
+        result
     }
 
     /// Serves until SIGTERM or SIGINT, then stops taking connections and lets requests in
     /// flight finish (up to 30 seconds).
     pub async fn run_until_signalled(self) -> std::io::Result<()> {
         let handle = self.server.handle();
-        let server = tokio::spawn(self.server);
+        let server = tokio::spawn(self.run_until_stopped());
         let signal = shutdown_signal().await;
         tracing::info!(signal, "shutting down gracefully");
         let stopping = handle.stop(true);

@@ -39,6 +39,8 @@ pub struct Config {
     pub log_filter: String,
     pub admin: Option<AdminCredentials>,
     pub demo: bool,
+    /// How often the reaper looks for expired sessions and unfinished logout work.
+    pub reaper_interval: std::time::Duration,
 }
 
 /// Settings for commands that only open the database.
@@ -167,6 +169,7 @@ impl Config {
             log_filter: db.log_filter,
             admin,
             demo: args.demo,
+            reaper_interval: std::time::Duration::from_secs(10),
         })
     }
 
@@ -183,6 +186,7 @@ impl Config {
             log_filter: "info".into(),
             admin: None,
             demo: false,
+            reaper_interval: std::time::Duration::from_secs(10),
         }
     }
 }

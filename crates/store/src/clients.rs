@@ -44,6 +44,11 @@ pub async fn list(db: &impl ConnectionTrait, realm_id: Uuid) -> Result<Vec<Clien
     rows.into_iter().map(client_from).collect()
 }
 
+/// Deletes a client and, by cascade, its client sessions. Returns whether it existed.
+pub async fn delete(db: &impl ConnectionTrait, id: Uuid) -> Result<bool, StoreError> {
+    Ok(client::Entity::delete_by_id(id).exec(db).await?.rows_affected == 1)
+}
+
 /// Writes every field of a client. Returns whether it existed.
 pub async fn update(db: &impl ConnectionTrait, c: &Client) -> Result<bool, StoreError> {
     let result = client::Entity::update_many()

@@ -12,8 +12,10 @@ mod migration;
 
 pub mod clients;
 pub mod codes;
+pub mod jobs;
 pub mod keys;
 pub mod login_failures;
+pub mod outbox;
 pub mod realms;
 pub mod sessions;
 pub mod users;

@@ -18,6 +18,10 @@ pub async fn find_by_name(db: &impl ConnectionTrait, name: &str) -> Result<Optio
     row.map(realm_from).transpose()
 }
 
+pub async fn find_by_id(db: &impl ConnectionTrait, id: uuid::Uuid) -> Result<Option<Realm>, StoreError> {
+    realm::Entity::find_by_id(id).one(db).await?.map(realm_from).transpose()
+}
+
 pub async fn count(db: &impl ConnectionTrait) -> Result<u64, StoreError> {
     Ok(realm::Entity::find().count(db).await?)
 }

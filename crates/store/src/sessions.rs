@@ -1,6 +1,6 @@
 //! User sessions and their client sessions.
 
-use latchkey_domain::{ClientSession, SessionEnd, SessionState, Timestamp, UserSession};
+use latchkey_domain::{ClientSession, SessionEnd, SessionState, SessionType, Timestamp, UserSession};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
@@ -163,4 +163,146 @@ pub async fn end_sessions(
         .exec(db)
         .await?;
     Ok(active)
+}
+
+/// The given sessions that are still active, each with the clients it holds client sessions
+/// of — what an ending needs to know to tell them.
+pub async fn load_for_ending(
+    db: &impl ConnectionTrait,
+    ids: &[Uuid],
+) -> Result<Vec<(UserSession, Vec<latchkey_domain::Client>)>, StoreError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sessions = user_session::Entity::find()
+        .filter(user_session::Column::Id.is_in(ids.iter().copied()))
+        .filter(user_session::Column::State.eq(SessionState::Active.as_str()))
+        .all(db)
+        .await?;
+    let links = client_session::Entity::find()
+        .filter(client_session::Column::UserSessionId.is_in(sessions.iter().map(|s| s.id)))
+        .all(db)
+        .await?;
+    let client_ids: std::collections::BTreeSet<Uuid> = links.iter().map(|l| l.client_id).collect();
+    let clients = crate::entity::client::Entity::find()
+        .filter(crate::entity::client::Column::Id.is_in(client_ids))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|m| crate::convert::client_from(m).map(|c| (c.id, c)))
+        .collect::<Result<std::collections::HashMap<_, _>, _>>()?;
+    sessions
+        .into_iter()
+        .map(|row| {
+            let session = user_session_from(row)?;
+            let held = links
+                .iter()
+                .filter(|l| l.user_session_id == session.id)
+                .filter_map(|l| clients.get(&l.client_id).cloned())
+                .collect();
+            Ok((session, held))
+        })
+        .collect()
+}
+
+fn active() -> sea_orm::sea_query::SimpleExpr {
+    user_session::Column::State.eq(SessionState::Active.as_str())
+}
+
+async fn ids(
+    select: sea_orm::Select<user_session::Entity>,
+    db: &impl ConnectionTrait,
+) -> Result<Vec<Uuid>, StoreError> {
+    Ok(select.select_only().column(user_session::Column::Id).into_tuple().all(db).await?)
+}
+
+/// Ids of a user's active sessions, regular and offline.
+pub async fn active_ids_of_user(db: &impl ConnectionTrait, user_id: Uuid) -> Result<Vec<Uuid>, StoreError> {
+    ids(user_session::Entity::find().filter(user_session::Column::UserId.eq(user_id)).filter(active()), db).await
+}
+
+/// Up to `limit` active sessions of a realm that started at or before `cutoff` (oldest first).
+pub async fn active_started_up_to(
+    db: &impl ConnectionTrait,
+    realm_id: Uuid,
+    cutoff: Timestamp,
+    limit: u64,
+) -> Result<Vec<Uuid>, StoreError> {
+    let select = user_session::Entity::find()
+        .filter(user_session::Column::RealmId.eq(realm_id))
+        .filter(user_session::Column::StartedAt.lte(cutoff.as_millis()))
+        .filter(active())
+        .order_by_asc(user_session::Column::StartedAt)
+        .limit(limit);
+    ids(select, db).await
+}
+
+/// Up to `limit` active sessions of a realm of one kind (type, remember-me) last used before
+/// `before` (idle-expiry candidates).
+pub async fn active_idle_since(
+    db: &impl ConnectionTrait,
+    realm_id: Uuid,
+    kind: (SessionType, bool),
+    before: Timestamp,
+    limit: u64,
+) -> Result<Vec<UserSession>, StoreError> {
+    let rows = user_session::Entity::find()
+        .filter(user_session::Column::RealmId.eq(realm_id))
+        .filter(user_session::Column::SessionType.eq(kind.0.as_str()))
+        .filter(user_session::Column::RememberMe.eq(kind.1))
+        .filter(user_session::Column::LastAccess.lt(before.as_millis()))
+        .filter(active())
+        .order_by_asc(user_session::Column::LastAccess)
+        .limit(limit)
+        .all(db)
+        .await?;
+    rows.into_iter().map(user_session_from).collect()
+}
+
+/// Up to `limit` active sessions of a realm of one kind (type, remember-me) started before
+/// `before` (max-lifespan candidates).
+pub async fn active_started_before(
+    db: &impl ConnectionTrait,
+    realm_id: Uuid,
+    kind: (SessionType, bool),
+    before: Timestamp,
+    limit: u64,
+) -> Result<Vec<UserSession>, StoreError> {
+    let rows = user_session::Entity::find()
+        .filter(user_session::Column::RealmId.eq(realm_id))
+        .filter(user_session::Column::SessionType.eq(kind.0.as_str()))
+        .filter(user_session::Column::RememberMe.eq(kind.1))
+        .filter(user_session::Column::StartedAt.lt(before.as_millis()))
+        .filter(active())
+        .order_by_asc(user_session::Column::StartedAt)
+        .limit(limit)
+        .all(db)
+        .await?;
+    rows.into_iter().map(user_session_from).collect()
+}
+
+/// Up to `limit` user sessions holding a client session of `client_id`.
+pub async fn with_client(db: &impl ConnectionTrait, client_id: Uuid, limit: u64) -> Result<Vec<Uuid>, StoreError> {
+    Ok(client_session::Entity::find()
+        .select_only()
+        .column(client_session::Column::UserSessionId)
+        .filter(client_session::Column::ClientId.eq(client_id))
+        .limit(limit)
+        .into_tuple()
+        .all(db)
+        .await?)
+}
+
+/// Removes up to `limit` session rows that ended before `before`; returns how many.
+pub async fn delete_ended(db: &impl ConnectionTrait, before: Timestamp, limit: u64) -> Result<u64, StoreError> {
+    let select = user_session::Entity::find()
+        .filter(user_session::Column::State.eq(SessionState::Ended.as_str()))
+        .filter(user_session::Column::EndedAt.lt(before.as_millis()))
+        .limit(limit);
+    let doomed = ids(select, db).await?;
+    if doomed.is_empty() {
+        return Ok(0);
+    }
+    let result = user_session::Entity::delete_many().filter(user_session::Column::Id.is_in(doomed)).exec(db).await?;
+    Ok(result.rows_affected)
 }

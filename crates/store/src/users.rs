@@ -65,6 +65,11 @@ pub async fn roles_of(db: &impl ConnectionTrait, user_id: Uuid) -> Result<Vec<Ad
     rows.into_iter().map(|r| r.role.parse().map_err(StoreError::from)).collect()
 }
 
+/// Deletes a user and, by cascade, its sessions and grants. Returns whether it existed.
+pub async fn delete(db: &impl ConnectionTrait, id: Uuid) -> Result<bool, StoreError> {
+    Ok(user::Entity::delete_by_id(id).exec(db).await?.rows_affected == 1)
+}
+
 /// Writes every field of a user. Returns whether it existed.
 pub async fn update(db: &impl ConnectionTrait, u: &User) -> Result<bool, StoreError> {
     let result = user::Entity::update_many()

@@ -9,6 +9,7 @@ pub mod login_failure;
 pub mod outbox;
 pub mod realm;
 pub mod role_grant;
+pub mod session_job;
 pub mod signing_key;
 pub mod user;
 pub mod user_session;

@@ -5,13 +5,18 @@ use sea_orm_migration::prelude::*;
 
 mod m20261127_000001_initial;
 mod m20261127_000002_oidc;
+mod m20261127_000003_jobs;
 
 pub struct Migrator;
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261127_000001_initial::Migration), Box::new(m20261127_000002_oidc::Migration)]
+        vec![
+            Box::new(m20261127_000001_initial::Migration),
+            Box::new(m20261127_000002_oidc::Migration),
+            Box::new(m20261127_000003_jobs::Migration),
+        ]
     }
 }
 
@@ -33,6 +38,7 @@ pub const INDEXES: &[(&str, &str)] = &[
     ("outbox", "ix_outbox_due"),
     ("outbox", "ix_outbox_request_group"),
     ("auth_codes", "ix_auth_codes_expires"),
+    ("session_jobs", "ix_session_jobs_done"),
 ];
 
 /// Every table the schema creates.
@@ -48,4 +54,5 @@ pub const TABLES: &[&str] = &[
     "outbox",
     "auth_codes",
     "login_failures",
+    "session_jobs",
 ];

@@ -1,0 +1,479 @@
+//! Every way a session ends goes through here: sign-out, an administrator ending one session or
+//! all of a user's, a user disabled or deleted, a client disabled or deleted, revocation of an
+//! offline session, expiry, and logout-all of a realm. Each ending, in one transaction, makes
+//! the sessions dead (for every node: the state is in the database) and writes the
+//! notifications of every client that can be told to the outbox; the notifier delivers them.
+//!
+//! Logout-all does no per-session work on the request path: it moves the realm's session
+//! cut-off (a column every liveness check reads) and the realm's not-before, and leaves a job
+//! for the reaper, which ends and notifies the cut-off sessions in bounded batches behind it.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use latchkey_domain::ending::{plan_adapter_action, plan_logout, NotificationKind, Plan};
+use latchkey_domain::{Client, Liveness, Realm, SessionEnd, SessionType, Timestamp, User, UserSession};
+use latchkey_store::jobs::{self, Job, JobKind};
+use latchkey_store::outbox::{self, NewMessage};
+use latchkey_store::{clients, codes, realms, sessions, users, ConnectionTrait, StoreError};
+use serde::Serialize;
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::provider::Provider;
+
+/// How long a notification is retried before it is given up.
+pub const DELIVERY_DEADLINE_SECS: i64 = 24 * 60 * 60;
+/// Sessions ended per transaction by the reaper.
+const BATCH: u64 = 500;
+/// How long ended session rows are kept before the reaper removes them.
+const KEEP_ENDED_MS: i64 = 60_000;
+
+/// Keycloak's `GlobalRequestResult`, with two additions Keycloak lacks: deliveries still under
+/// way when the answer was given, and clients that cannot be told at all (SAML).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GlobalRequestResult {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub success_requests: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub failed_requests: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pending_requests: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_notified_clients: Vec<String>,
+}
+
+fn messages(realm_id: Uuid, plan: &Plan, group: Option<Uuid>, not_before: i64, now: Timestamp) -> Vec<NewMessage> {
+    let deadline = now.plus_secs(DELIVERY_DEADLINE_SECS);
+    let mut out: Vec<NewMessage> = plan
+        .notifications
+        .iter()
+        .map(|n| {
+            let payload = match n.kind {
+                NotificationKind::BackchannelLogout => json!({"aud": n.client, "sub": n.sub, "sid": n.sid}),
+                _ => json!({"resource": n.client, "notBefore": not_before}),
+            };
+            NewMessage {
+                realm_id,
+                client_id: n.client_id,
+                kind: n.kind.as_str().to_owned(),
+                url: n.url.clone(),
+                payload: payload.to_string(),
+                request_group: group,
+                status: outbox::PENDING,
+                deadline,
+            }
+        })
+        .collect();
+    out.extend(plan.not_notified.iter().map(|(id, client)| NewMessage {
+        realm_id,
+        client_id: *id,
+        kind: NotificationKind::BackchannelLogout.as_str().to_owned(),
+        url: String::new(),
+        payload: json!({"aud": client, "skipped": "SAML clients get no back-channel logout"}).to_string(),
+        request_group: group,
+        status: outbox::SKIPPED,
+        deadline,
+    }));
+    out
+}
+
+/// Ends `ids` (those still active) inside the caller's transaction and writes their
+/// notifications. The single ending step every operation below uses.
+async fn end_in(
+    db: &impl ConnectionTrait,
+    realm_id: Uuid,
+    ids: &[Uuid],
+    reason: SessionEnd,
+    user_wide: bool,
+    group: Option<Uuid>,
+    now: Timestamp,
+) -> Result<Vec<Uuid>, StoreError> {
+    let loaded = sessions::load_for_ending(db, ids).await?;
+    let ended = sessions::end_sessions(db, &loaded.iter().map(|(s, _)| s.id).collect::<Vec<_>>(), reason, now).await?;
+    let plan =
+        plan_logout(loaded.iter().filter(|(s, _)| ended.contains(&s.id)).map(|(s, c)| (s, c.as_slice())), user_wide);
+    outbox::insert_many(db, &messages(realm_id, &plan, group, 0, now), now).await?;
+    Ok(ended)
+}
+
+impl Provider {
+    /// Ends these sessions (sign-out, an administrator's "Sign out", revocation of an offline
+    /// session) and tells their clients. Returns the ids that were still active.
+    pub async fn end_sessions(&self, realm: &Realm, ids: &[Uuid], reason: SessionEnd) -> Result<Vec<Uuid>, StoreError> {
+        let now = Timestamp::now();
+        let txn = self.store.begin().await?;
+        let ended = end_in(&txn, realm.id, ids, reason, false, None, now).await?;
+        txn.commit().await?;
+        self.after_ending(&ended, reason);
+        Ok(ended)
+    }
+
+    /// Ends every session of a user at once (user logout, disabled, deleted): one logout token
+    /// per client, naming the user and no session. With `revoke_tokens` the user's not-before
+    /// moves to now, as Keycloak's user logout does.
+    pub async fn end_user_sessions(
+        &self,
+        realm: &Realm,
+        user: &User,
+        reason: SessionEnd,
+        revoke_tokens: bool,
+    ) -> Result<Vec<Uuid>, StoreError> {
+        let now = Timestamp::now();
+        let txn = self.store.begin().await?;
+        let ended = self.end_user_in(&txn, realm, user, reason, revoke_tokens, now).await?;
+        txn.commit().await?;
+        self.after_ending(&ended, reason);
+        Ok(ended)
+    }
+
+    async fn end_user_in(
+        &self,
+        db: &impl ConnectionTrait,
+        realm: &Realm,
+        user: &User,
+        reason: SessionEnd,
+        revoke_tokens: bool,
+        now: Timestamp,
+    ) -> Result<Vec<Uuid>, StoreError> {
+        let ids = sessions::active_ids_of_user(db, user.id).await?;
+        let ended = end_in(db, realm.id, &ids, reason, true, None, now).await?;
+        if revoke_tokens {
+            let mut updated = user.clone();
+            updated.not_before = now.as_secs();
+            users::update(db, &updated).await?;
+        }
+        Ok(ended)
+    }
+
+    /// Disables a user; its sessions end and its clients are told.
+    pub async fn disable_user(&self, realm: &Realm, user: &User) -> Result<Vec<Uuid>, StoreError> {
+        let now = Timestamp::now();
+        let txn = self.store.begin().await?;
+        let mut disabled = user.clone();
+        disabled.enabled = false;
+        users::update(&txn, &disabled).await?;
+        let ended = self.end_user_in(&txn, realm, &disabled, SessionEnd::UserDisabled, false, now).await?;
+        txn.commit().await?;
+        self.after_ending(&ended, SessionEnd::UserDisabled);
+        Ok(ended)
+    }
+
+    /// Deletes a user; its sessions end (its clients are told) before the row goes.
+    pub async fn delete_user(&self, realm: &Realm, user: &User) -> Result<Vec<Uuid>, StoreError> {
+        let now = Timestamp::now();
+        let txn = self.store.begin().await?;
+        let ended = self.end_user_in(&txn, realm, user, SessionEnd::UserDeleted, false, now).await?;
+        users::delete(&txn, user.id).await?;
+        txn.commit().await?;
+        self.after_ending(&ended, SessionEnd::UserDeleted);
+        Ok(ended)
+    }
+
+    /// Disables a client. Its tokens stop working at once (every check reads `enabled`); its
+    /// client sessions are removed and it is told about each, by the reaper, in batches.
+    pub async fn disable_client(&self, realm: &Realm, client: &Client) -> Result<(), StoreError> {
+        let now = Timestamp::now();
+        let txn = self.store.begin().await?;
+        let mut disabled = client.clone();
+        disabled.enabled = false;
+        clients::update(&txn, &disabled).await?;
+        let job = Job {
+            id: Uuid::now_v7(),
+            realm_id: realm.id,
+            kind: JobKind::ClientSessions,
+            client_id: Some(client.id),
+            cutoff: now,
+            request_group: None,
+            done_at: None,
+        };
+        jobs::insert(&txn, &job, now).await?;
+        txn.commit().await?;
+        self.wake_reaper.notify_one();
+        Ok(())
+    }
+
+    /// Deletes a client after telling it about every one of its client sessions.
+    pub async fn delete_client(&self, realm: &Realm, client: &Client) -> Result<(), StoreError> {
+        let now = Timestamp::now();
+        let txn = self.store.begin().await?;
+        loop {
+            let holders = sessions::with_client(&txn, client.id, BATCH).await?;
+            if holders.is_empty() {
+                break;
+            }
+            notify_client_sessions(&txn, realm.id, client, &holders, None, now).await?;
+        }
+        clients::delete(&txn, client.id).await?;
+        txn.commit().await?;
+        self.wake_notifier.notify_one();
+        Ok(())
+    }
+
+    /// Signs out every session of the realm: sets its not-before to now and its session
+    /// cut-off, so every regular and offline session is dead when this returns; tells adapters
+    /// (`k_logout`) and, through the reaper, every back-channel client about every session.
+    /// Answers after deliveries settle or `wait` passes, whichever is first.
+    pub async fn logout_all(&self, realm: &Realm, wait: Duration) -> Result<GlobalRequestResult, StoreError> {
+        let now = Timestamp::now();
+        let group = Uuid::now_v7();
+        let txn = self.store.begin().await?;
+        let mut updated = realm.clone();
+        updated.not_before = now.as_secs();
+        updated.session_cutoff = now;
+        realms::update(&txn, &updated).await?;
+        let all = clients::list(&txn, realm.id).await?;
+        let mut plan = plan_adapter_action(&all, NotificationKind::AdapterLogout);
+        plan.not_notified.clear(); // SAML clients are reported per session by the reaper
+        outbox::insert_many(&txn, &messages(realm.id, &plan, Some(group), updated.not_before, now), now).await?;
+        let job = Job {
+            id: Uuid::now_v7(),
+            realm_id: realm.id,
+            kind: JobKind::RealmLogout,
+            client_id: None,
+            cutoff: now,
+            request_group: Some(group),
+            done_at: None,
+        };
+        jobs::insert(&txn, &job, now).await?;
+        txn.commit().await?;
+        tracing::info!(realm = %realm.name, "signed out every session of the realm");
+        self.wake_reaper.notify_one();
+        self.wake_notifier.notify_one();
+        self.settle(group, Some(job.id), wait).await
+    }
+
+    /// Pushes the not-before of the realm (or of one client) to every client with an admin URL
+    /// (`k_push_not_before`).
+    pub async fn push_revocation(
+        &self,
+        realm: &Realm,
+        only: Option<&Client>,
+        wait: Duration,
+    ) -> Result<GlobalRequestResult, StoreError> {
+        let now = Timestamp::now();
+        let group = Uuid::now_v7();
+        let targets = match only {
+            Some(client) => vec![client.clone()],
+            None => clients::list(self.store.conn(), realm.id).await?,
+        };
+        let plan = plan_adapter_action(&targets, NotificationKind::PushNotBefore);
+        let not_before = only.map_or(realm.not_before, |c| c.not_before.max(realm.not_before));
+        outbox::insert_many(self.store.conn(), &messages(realm.id, &plan, Some(group), not_before, now), now).await?;
+        self.wake_notifier.notify_one();
+        self.settle(group, None, wait).await
+    }
+
+    fn after_ending(&self, ended: &[Uuid], reason: SessionEnd) {
+        if !ended.is_empty() {
+            tracing::info!(sessions = ended.len(), reason = reason.as_str(), "sessions ended");
+            self.wake_notifier.notify_one();
+        }
+    }
+
+    /// Waits until a request group's job is done and every message in it is settled (delivered,
+    /// given up, skipped, or failed at least once), or `wait` passes; then sums it up by URL.
+    pub async fn settle(
+        &self,
+        group: Uuid,
+        job: Option<Uuid>,
+        wait: Duration,
+    ) -> Result<GlobalRequestResult, StoreError> {
+        let give_up = tokio::time::Instant::now() + wait;
+        loop {
+            let job_done = match job {
+                Some(id) => jobs::find(self.store.conn(), id).await?.is_none_or(|j| j.done_at.is_some()),
+                None => true,
+            };
+            let messages = outbox::group(self.store.conn(), group).await?;
+            let settled = messages.iter().all(|m| m.status != outbox::PENDING || m.last_error.is_some());
+            if (job_done && settled) || tokio::time::Instant::now() >= give_up {
+                return Ok(summarize(&messages));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+fn summarize(messages: &[outbox::Message]) -> GlobalRequestResult {
+    #[derive(Default)]
+    struct PerUrl {
+        delivered: bool,
+        failed: bool,
+        pending: bool,
+    }
+    let mut by_url: BTreeMap<&str, PerUrl> = BTreeMap::new();
+    let mut result = GlobalRequestResult::default();
+    for m in messages {
+        if m.status == outbox::SKIPPED {
+            let client = serde_json::from_str::<serde_json::Value>(&m.payload)
+                .ok()
+                .and_then(|p| p["aud"].as_str().map(str::to_owned));
+            if let Some(client) = client {
+                if !result.not_notified_clients.contains(&client) {
+                    result.not_notified_clients.push(client);
+                }
+            }
+            continue;
+        }
+        let entry = by_url.entry(m.url.as_str()).or_default();
+        match m.status.as_str() {
+            outbox::DELIVERED => entry.delivered = true,
+            outbox::FAILED => entry.failed = true,
+            _ if m.last_error.is_some() => entry.failed = true,
+            _ => entry.pending = true,
+        }
+    }
+    for (url, state) in by_url {
+        let url = url.to_owned();
+        if state.failed {
+            result.failed_requests.push(url);
+        } else if state.pending {
+            result.pending_requests.push(url);
+        } else if state.delivered {
+            result.success_requests.push(url);
+        }
+    }
+    result
+}
+
+/// Removes the client sessions of `client` in these user sessions and tells the client.
+async fn notify_client_sessions(
+    db: &impl ConnectionTrait,
+    realm_id: Uuid,
+    client: &Client,
+    holders: &[Uuid],
+    group: Option<Uuid>,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    let loaded = sessions::load_for_ending(db, holders).await?;
+    let only_this: Vec<(UserSession, Vec<Client>)> =
+        loaded.into_iter().map(|(s, held)| (s, held.into_iter().filter(|c| c.id == client.id).collect())).collect();
+    let plan = plan_logout(only_this.iter().map(|(s, c)| (s, c.as_slice())), false);
+    outbox::insert_many(db, &messages(realm_id, &plan, group, 0, now), now).await?;
+    for holder in holders {
+        sessions::delete_client_session(db, *holder, client.id).await?;
+    }
+    Ok(())
+}
+
+/// What one pass of the reaper did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reaped {
+    pub cut_off: usize,
+    pub expired: usize,
+    pub client_sessions: usize,
+    pub removed: u64,
+}
+
+impl Provider {
+    /// One pass of the reaper: finishes pending jobs (logout-all, disabled clients), ends
+    /// expired sessions (telling their clients), removes ended rows and expired codes. Every
+    /// transaction handles at most one batch.
+    pub async fn reap(&self, now: Timestamp) -> Result<Reaped, StoreError> {
+        let mut done = Reaped::default();
+        for job in jobs::pending(self.store.conn()).await? {
+            self.run_job(&job, now, &mut done).await?;
+        }
+        for realm in realms::list(self.store.conn()).await? {
+            done.expired += self.expire(&realm, now).await?;
+        }
+        loop {
+            let removed = sessions::delete_ended(
+                self.store.conn(),
+                Timestamp::from_millis(now.as_millis() - KEEP_ENDED_MS),
+                BATCH,
+            )
+            .await?;
+            done.removed += removed;
+            if removed < BATCH {
+                break;
+            }
+        }
+        codes::purge_expired(self.store.conn(), now).await?;
+        if done.cut_off + done.expired + done.client_sessions > 0 {
+            self.wake_notifier.notify_one();
+        }
+        Ok(done)
+    }
+
+    async fn run_job(&self, job: &Job, now: Timestamp, done: &mut Reaped) -> Result<(), StoreError> {
+        loop {
+            let txn = self.store.begin().await?;
+            let finished = match job.kind {
+                JobKind::RealmLogout => {
+                    let ids = sessions::active_started_up_to(&txn, job.realm_id, job.cutoff, BATCH).await?;
+                    let ended =
+                        end_in(&txn, job.realm_id, &ids, SessionEnd::RealmLogout, false, job.request_group, now)
+                            .await?;
+                    done.cut_off += ended.len();
+                    ids.is_empty()
+                }
+                JobKind::ClientSessions => {
+                    let client = match job.client_id {
+                        Some(id) => clients::find_by_id(&txn, id).await?,
+                        None => None,
+                    };
+                    let holders = match &client {
+                        Some(c) => sessions::with_client(&txn, c.id, BATCH).await?,
+                        None => Vec::new(),
+                    };
+                    if let Some(client) = &client {
+                        notify_client_sessions(&txn, job.realm_id, client, &holders, job.request_group, now).await?;
+                    }
+                    done.client_sessions += holders.len();
+                    holders.is_empty()
+                }
+            };
+            if finished {
+                jobs::finish(&txn, job.id, now).await?;
+            }
+            txn.commit().await?;
+            self.wake_notifier.notify_one();
+            if finished {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Ends the realm's sessions past their idle timeout or max lifespan, in batches.
+    async fn expire(&self, realm: &Realm, now: Timestamp) -> Result<usize, StoreError> {
+        let limits = &realm.limits;
+        let mut ended = 0;
+        for kind in [(SessionType::Regular, false), (SessionType::Regular, true), (SessionType::Offline, false)] {
+            let (idle, max) = latchkey_domain::session::lifetimes(limits, kind.0, kind.1);
+            loop {
+                let mut candidates =
+                    sessions::active_idle_since(self.store.conn(), realm.id, kind, now.plus_secs(-idle), BATCH).await?;
+                if let Some(max) = max {
+                    candidates.extend(
+                        sessions::active_started_before(self.store.conn(), realm.id, kind, now.plus_secs(-max), BATCH)
+                            .await?,
+                    );
+                }
+                let mut by_reason: BTreeMap<&'static str, (SessionEnd, Vec<Uuid>)> = BTreeMap::new();
+                for session in &candidates {
+                    let reason = match session.liveness(limits, &Default::default(), now) {
+                        Liveness::Dead(latchkey_domain::Death::IdleTimeout) => SessionEnd::IdleTimeout,
+                        Liveness::Dead(latchkey_domain::Death::MaxLifespan) => SessionEnd::MaxLifespan,
+                        _ => continue,
+                    };
+                    by_reason.entry(reason.as_str()).or_insert((reason, Vec::new())).1.push(session.id);
+                }
+                if by_reason.is_empty() {
+                    break;
+                }
+                let txn = self.store.begin().await?;
+                for (reason, ids) in by_reason.values() {
+                    ended += end_in(&txn, realm.id, ids, *reason, false, None, now).await?.len();
+                }
+                txn.commit().await?;
+                if (candidates.len() as u64) < BATCH {
+                    break;
+                }
+            }
+        }
+        Ok(ended)
+    }
+}

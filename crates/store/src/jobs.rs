@@ -1,0 +1,93 @@
+//! Session jobs: ending work too large for a request, done by the reaper in batches.
+
+use latchkey_domain::Timestamp;
+use sea_orm::sea_query::Expr;
+use sea_orm::ActiveValue::Set;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use uuid::Uuid;
+
+use crate::entity::session_job;
+use crate::StoreError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobKind {
+    /// End every session of the realm that started at or before `cutoff` (logout-all).
+    RealmLogout,
+    /// End every client session of `client_id` (the client was disabled).
+    ClientSessions,
+}
+
+impl JobKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            JobKind::RealmLogout => "REALM_LOGOUT",
+            JobKind::ClientSessions => "CLIENT_SESSIONS",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Job {
+    pub id: Uuid,
+    pub realm_id: Uuid,
+    pub kind: JobKind,
+    pub client_id: Option<Uuid>,
+    pub cutoff: Timestamp,
+    pub request_group: Option<Uuid>,
+    pub done_at: Option<Timestamp>,
+}
+
+fn from_row(m: session_job::Model) -> Result<Job, StoreError> {
+    let kind = match m.kind.as_str() {
+        "REALM_LOGOUT" => JobKind::RealmLogout,
+        "CLIENT_SESSIONS" => JobKind::ClientSessions,
+        other => return Err(StoreError::Corrupt(format!("session job kind '{other}'"))),
+    };
+    Ok(Job {
+        id: m.id,
+        realm_id: m.realm_id,
+        kind,
+        client_id: m.client_id,
+        cutoff: Timestamp::from_millis(m.cutoff),
+        request_group: m.request_group,
+        done_at: m.done_at.map(Timestamp::from_millis),
+    })
+}
+
+pub async fn insert(db: &impl ConnectionTrait, job: &Job, now: Timestamp) -> Result<(), StoreError> {
+    let row = session_job::ActiveModel {
+        id: Set(job.id),
+        realm_id: Set(job.realm_id),
+        kind: Set(job.kind.as_str().to_owned()),
+        client_id: Set(job.client_id),
+        cutoff: Set(job.cutoff.as_millis()),
+        request_group: Set(job.request_group),
+        created_at: Set(now.as_millis()),
+        done_at: Set(None),
+    };
+    session_job::Entity::insert(row).exec(db).await?;
+    Ok(())
+}
+
+/// Jobs not yet done, oldest first.
+pub async fn pending(db: &impl ConnectionTrait) -> Result<Vec<Job>, StoreError> {
+    let rows = session_job::Entity::find()
+        .filter(session_job::Column::DoneAt.is_null())
+        .order_by_asc(session_job::Column::CreatedAt)
+        .all(db)
+        .await?;
+    rows.into_iter().map(from_row).collect()
+}
+
+pub async fn find(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<Job>, StoreError> {
+    session_job::Entity::find_by_id(id).one(db).await?.map(from_row).transpose()
+}
+
+pub async fn finish(db: &impl ConnectionTrait, id: Uuid, now: Timestamp) -> Result<(), StoreError> {
+    session_job::Entity::update_many()
+        .col_expr(session_job::Column::DoneAt, Expr::value(now.as_millis()))
+        .filter(session_job::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
