@@ -1,6 +1,7 @@
 //! Whole-system tests: the real server and store, on SQLite and on PostgreSQL.
 
 mod bootstrap;
+mod ending;
 mod http;
 mod oidc;
 mod schema;

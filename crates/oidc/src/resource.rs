@@ -170,12 +170,14 @@ pub async fn revoke(
     }
     if let Some(sid) = sid {
         let store = provider.store.conn();
-        sessions::delete_client_session(store, sid, client.id).await?;
-        if let Some(session) = sessions::find_user_session(store, sid).await? {
-            let left = sessions::client_sessions_of(store, sid).await?;
-            if session.session_type == SessionType::Offline && left.is_empty() {
-                provider.end_sessions(&ctx.realm, &[sid], SessionEnd::Revoked).await?;
-            }
+        let session = sessions::find_user_session(store, sid).await?;
+        let held = sessions::client_sessions_of(store, sid).await?;
+        let only_this = held.iter().all(|c| c.client_id == client.id);
+        if session.is_some_and(|s| s.session_type == SessionType::Offline) && only_this {
+            // The offline session has nothing left: it ends, and its client is told.
+            provider.end_sessions(&ctx.realm, &[sid], SessionEnd::Revoked).await?;
+        } else {
+            sessions::delete_client_session(store, sid, client.id).await?;
         }
         tracing::info!(session = %sid, client = %client.client_id, "token revoked");
     }

@@ -222,8 +222,15 @@ impl Store {
         self.db.ping().await.map_err(StoreError::Database)
     }
 
+    /// A transaction for writing. On SQLite it takes the write lock at once (waiting up to the
+    /// busy timeout for it): a deferred transaction that reads first and writes later fails
+    /// outright with `SQLITE_BUSY_SNAPSHOT` when another writer committed in between.
     pub async fn begin(&self) -> Result<DatabaseTransaction, StoreError> {
-        Ok(self.db.begin().await?)
+        let txn = self.db.begin().await?;
+        if self.backend == Backend::Sqlite {
+            txn.execute_unprepared("UPDATE realms SET name = name WHERE 1 = 0").await?;
+        }
+        Ok(txn)
     }
 
     /// The pool, for reads outside a transaction.
