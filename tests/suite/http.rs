@@ -26,7 +26,11 @@ async fn unknown_paths_get_a_json_404(db: TestDb) {
     assert_eq!(answer.headers()["content-type"], "application/json");
     assert_eq!(
         answer.json::<Value>().await.unwrap(),
-        json!({"error": "not_found", "error_description": "no resource at POST /no/such/thing"})
+        json!({
+            "error": "not_found",
+            "error_description": "no resource at POST /no/such/thing",
+            "errorMessage": "no resource at POST /no/such/thing"
+        })
     );
 }
 

@@ -48,7 +48,7 @@ pub struct Application {
 
 /// Registers every route; the OpenAPI document is collected from the same calls.
 pub fn routes(cfg: &mut ServiceConfig) {
-    cfg.service(health::live).service(health::ready);
+    cfg.service(health::live).service(health::ready).configure(latchkey_admin::routes);
 }
 
 impl Application {
@@ -97,6 +97,7 @@ impl Application {
                 .app_data(provider_data.clone())
                 .app_data(extractor_errors::form())
                 .app_data(extractor_errors::query())
+                .app_data(latchkey_admin::error::json_config())
                 .configure(latchkey_oidc::routes)
                 .into_utoipa_app()
                 .openapi(openapi::base())

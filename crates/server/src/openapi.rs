@@ -7,6 +7,7 @@ use utoipa::OpenApi;
 use utoipa_actix_web::AppExt;
 
 use crate::error::ErrorBody;
+use latchkey_admin::BearerAuth;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -17,7 +18,12 @@ use crate::error::ErrorBody;
         license(name = "Apache-2.0", identifier = "Apache-2.0")
     ),
     components(schemas(ErrorBody)),
-    tags((name = "health", description = "Liveness and readiness"))
+    modifiers(&BearerAuth),
+    tags(
+        (name = "sessions", description = "Sessions: realm-wide, per client, per user; ending them; revocation"),
+        (name = "realms", description = "Realms and their revocation policy"),
+        (name = "health", description = "Liveness and readiness"),
+    )
 )]
 struct ApiDoc;
 

@@ -14,6 +14,7 @@ pub mod clients;
 pub mod codes;
 pub mod jobs;
 pub mod keys;
+pub mod listing;
 pub mod login_failures;
 pub mod outbox;
 pub mod realms;

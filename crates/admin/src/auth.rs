@@ -1,0 +1,76 @@
+//! Who is calling: a bearer access token issued by Latchkey itself, judged like any other
+//! token (signature, expiry, live session), and the realm-management roles its user holds now.
+//!
+//! - No, expired, badly signed or cut-off token: 401.
+//! - The master realm's `admin` manages every realm; a user of realm R holding R's roles
+//!   manages R only. Valid but not allowed: 403 — also for another realm, whether it exists
+//!   or not.
+
+use actix_web::{http::header, HttpRequest};
+use latchkey_domain::{AdminRole, Realm, Timestamp, User};
+use latchkey_oidc::tokens;
+use latchkey_oidc::Provider;
+use latchkey_store::{realms, users};
+
+use crate::error::ApiError;
+
+/// An authenticated administrator.
+#[derive(Debug, Clone)]
+pub struct Admin {
+    pub user: User,
+    /// The realm the administrator belongs to.
+    pub home: Realm,
+    pub roles: Vec<AdminRole>,
+    /// The client the token was issued to.
+    pub client_id: String,
+    pub ip: String,
+}
+
+impl Admin {
+    fn manages_every_realm(&self) -> bool {
+        self.home.is_master() && self.roles.contains(&AdminRole::Admin)
+    }
+
+    /// The realm named in the path, if this administrator may act in it with `role`.
+    pub async fn realm(&self, provider: &Provider, name: &str, role: AdminRole) -> Result<Realm, ApiError> {
+        if !self.manages_every_realm() {
+            if name != self.home.name {
+                return Err(ApiError::Forbidden("You do not have access to this realm".into()));
+            }
+            self.require(role)?;
+            return Ok(self.home.clone());
+        }
+        realms::find_by_name(provider.store.conn(), name)
+            .await?
+            .ok_or_else(|| ApiError::NotFound("Realm not found".into()))
+    }
+
+    /// Refuses unless the administrator holds `role` (or one that includes it).
+    pub fn require(&self, role: AdminRole) -> Result<(), ApiError> {
+        if self.roles.iter().any(|held| held.satisfies(role)) {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(format!("The '{}' role is required", role.as_str())))
+        }
+    }
+}
+
+fn unauthorized() -> ApiError {
+    ApiError::Unauthorized("HTTP 401 Unauthorized".into())
+}
+
+/// Authenticates the request's bearer token.
+pub async fn authenticate(provider: &Provider, req: &HttpRequest) -> Result<Admin, ApiError> {
+    let value = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).ok_or_else(unauthorized)?;
+    let token =
+        value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")).ok_or_else(unauthorized)?.trim();
+    // The token names its realm in its issuer; it is then judged by that realm's rules.
+    let claims = latchkey_oidc::jose::peek_claims(token).ok_or_else(unauthorized)?;
+    let realm_name = claims["iss"].as_str().and_then(|iss| iss.rsplit_once("/realms/")).map(|(_, r)| r.to_owned());
+    let realm_name = realm_name.ok_or_else(unauthorized)?;
+    let ctx = provider.realm_ctx(req, &realm_name).await.map_err(|_| unauthorized())?;
+    let active =
+        tokens::active_access_token(provider, &ctx, token, Timestamp::now()).await?.map_err(|_| unauthorized())?;
+    let roles = users::roles_of(provider.store.conn(), active.user.id).await?;
+    Ok(Admin { user: active.user, home: ctx.realm, roles, client_id: active.claims.azp, ip: provider.client_ip(req) })
+}

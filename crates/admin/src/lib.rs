@@ -1,0 +1,56 @@
+//! Latchkey's admin REST API at Keycloak's paths (`/admin/realms/...`) with Keycloak's JSON
+//! shapes, so the clients people already script with work unchanged. Every call is
+//! authenticated with a bearer token from Latchkey itself and checked against the caller's
+//! realm-management roles; the OpenAPI document is collected from these same registrations.
+
+pub mod auth;
+pub mod error;
+pub mod realms;
+pub mod repr;
+pub mod sessions;
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::Modify;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+/// Registers every admin route (and, through it, its OpenAPI operation).
+pub fn routes(cfg: &mut ServiceConfig) {
+    cfg.service(realms::list_realms)
+        .service(sessions::list_realm_sessions)
+        .service(sessions::list_client_sessions_ui)
+        .service(sessions::client_session_stats)
+        .service(sessions::list_client_user_sessions)
+        .service(sessions::list_client_offline_sessions)
+        .service(sessions::count_client_sessions)
+        .service(sessions::count_client_offline_sessions)
+        .service(sessions::list_user_sessions)
+        .service(sessions::list_user_offline_sessions)
+        .service(sessions::logout_user)
+        .service(sessions::delete_session)
+        .service(sessions::logout_all)
+        .service(sessions::push_realm_revocation)
+        .service(sessions::push_client_revocation)
+        .service(realms::get_realm)
+        .service(realms::update_realm);
+}
+
+/// Adds the bearer-token security scheme the operations name.
+pub struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some(
+                        "An access token from `/realms/{realm}/protocol/openid-connect/token` (e.g. `admin-cli` with the password grant)",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}

@@ -1,0 +1,128 @@
+//! Realms as administrators see them: the list, one realm, and its partial update (the
+//! revocation policy `notBefore` among it).
+
+use actix_web::{get, put, web, HttpRequest, HttpResponse};
+use latchkey_domain::{AdminRole, SigningAlgorithm};
+use latchkey_oidc::Provider;
+use latchkey_store::realms;
+
+use crate::auth::authenticate;
+use crate::error::{ApiError, ErrorBody};
+use crate::repr::{RealmRepresentation, RealmUpdate};
+
+/// The realms this administrator may see.
+#[utoipa::path(
+    tag = "realms",
+    responses(
+        (status = 200, description = "The realms", body = Vec<RealmRepresentation>),
+        (status = 401, description = "No valid token", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/admin/realms")]
+pub async fn list_realms(provider: web::Data<Provider>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let admin = authenticate(&provider, &req).await?;
+    let all = realms::list(provider.store.conn()).await?;
+    let visible: Vec<RealmRepresentation> = all
+        .iter()
+        .filter(|r| {
+            (admin.home.is_master() && admin.roles.contains(&AdminRole::Admin))
+                || (r.id == admin.home.id && admin.require(AdminRole::ViewRealm).is_ok())
+        })
+        .map(RealmRepresentation::from)
+        .collect();
+    Ok(HttpResponse::Ok().json(visible))
+}
+
+/// One realm.
+#[utoipa::path(
+    tag = "realms",
+    params(("realm" = String, Path, description = "Realm name")),
+    responses(
+        (status = 200, description = "The realm", body = RealmRepresentation),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "Not allowed: needs view-realm", body = ErrorBody),
+        (status = 404, description = "No such realm", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/admin/realms/{realm}")]
+pub async fn get_realm(
+    provider: web::Data<Provider>,
+    req: HttpRequest,
+    realm: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let admin = authenticate(&provider, &req).await?;
+    let realm = admin.realm(&provider, &realm, AdminRole::ViewRealm).await?;
+    Ok(HttpResponse::Ok().json(RealmRepresentation::from(&realm)))
+}
+
+/// Updates the fields present; `{"notBefore": N}` sets (or, with 0, clears) the revocation
+/// policy. Clearing it never revives sessions ended by logout-all.
+#[utoipa::path(
+    tag = "realms",
+    params(("realm" = String, Path, description = "Realm name")),
+    request_body = RealmUpdate,
+    responses(
+        (status = 204, description = "Updated"),
+        (status = 400, description = "A field is invalid", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "Not allowed: needs manage-realm", body = ErrorBody),
+        (status = 404, description = "No such realm", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+#[put("/admin/realms/{realm}")]
+pub async fn update_realm(
+    provider: web::Data<Provider>,
+    req: HttpRequest,
+    realm: web::Path<String>,
+    body: web::Json<RealmUpdate>,
+) -> Result<HttpResponse, ApiError> {
+    let admin = authenticate(&provider, &req).await?;
+    let mut realm = admin.realm(&provider, &realm, AdminRole::ManageRealm).await?;
+    let u = body.into_inner();
+    if let Some(nb) = u.not_before {
+        if !nb.is_finite() || nb < 0.0 {
+            return Err(ApiError::BadRequest("notBefore must be a non-negative number of seconds".into()));
+        }
+        realm.not_before = nb.trunc() as i64;
+    }
+    if let Some(name) = u.display_name {
+        realm.display_name = (!name.is_empty()).then_some(name);
+    }
+    if let Some(enabled) = u.enabled {
+        realm.enabled = enabled;
+    }
+    let l = &mut realm.limits;
+    let fields = [
+        (u.sso_session_idle_timeout, &mut l.sso_idle),
+        (u.sso_session_max_lifespan, &mut l.sso_max),
+        (u.sso_session_idle_timeout_remember_me, &mut l.sso_idle_remember_me),
+        (u.sso_session_max_lifespan_remember_me, &mut l.sso_max_remember_me),
+        (u.offline_session_idle_timeout, &mut l.offline_idle),
+        (u.offline_session_max_lifespan, &mut l.offline_max),
+    ];
+    for (value, field) in fields {
+        if let Some(v) = value {
+            *field = v;
+        }
+    }
+    if let Some(enabled) = u.offline_session_max_lifespan_enabled {
+        l.offline_max_enabled = enabled;
+    }
+    l.validate().map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    if let Some(lifespan) = u.access_token_lifespan {
+        if lifespan <= 0 {
+            return Err(ApiError::BadRequest("accessTokenLifespan: must be a positive number of seconds".into()));
+        }
+        realm.access_token_lifespan = lifespan;
+    }
+    if let Some(alg) = u.default_signature_algorithm {
+        realm.signature_algorithm = alg.parse::<SigningAlgorithm>().map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    }
+    realms::update(provider.store.conn(), &realm).await?;
+    provider.keys.invalidate(realm.id);
+    tracing::info!(realm = %realm.name, admin = %admin.user.username, "realm updated");
+    Ok(HttpResponse::NoContent().finish())
+}

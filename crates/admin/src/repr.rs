@@ -1,0 +1,203 @@
+//! Keycloak's JSON representations, exactly as its clients read them.
+
+use std::collections::BTreeMap;
+
+use latchkey_domain::Realm;
+use latchkey_store::listing::ListedSession;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// Keycloak's `UserSessionRepresentation`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(example = json!({"id": "8f6ad3c4-3a4c-4a41-9a62-55f1c3e0b1a2", "username": "alice",
+    "userId": "0c6f5b7e-4f4e-4f55-9d59-0f1c8a7b2f10", "ipAddress": "10.1.2.3", "start": 1764270000000_i64,
+    "lastAccess": 1764270420000_i64, "rememberMe": false,
+    "clients": {"3f1b6a52-8d2e-4d55-9a0e-7c1d2e3f4a5b": "web"}, "transientUser": false}))]
+pub struct UserSessionRepresentation {
+    pub id: String,
+    pub username: String,
+    pub user_id: String,
+    pub ip_address: String,
+    /// Epoch milliseconds.
+    pub start: i64,
+    /// Epoch milliseconds.
+    pub last_access: i64,
+    pub remember_me: bool,
+    /// Client UUID → clientId.
+    pub clients: BTreeMap<String, String>,
+    pub transient_user: bool,
+}
+
+/// One row of the realm-wide session list (Keycloak's admin console `ui-ext` shape).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(example = json!({"id": "8f6ad3c4-3a4c-4a41-9a62-55f1c3e0b1a2", "username": "alice",
+    "userId": "0c6f5b7e-4f4e-4f55-9d59-0f1c8a7b2f10", "ipAddress": "10.1.2.3", "start": 1764270000000_i64,
+    "lastAccess": 1764270420000_i64, "type": "REGULAR",
+    "clients": {"3f1b6a52-8d2e-4d55-9a0e-7c1d2e3f4a5b": "web"}, "transientUser": false}))]
+pub struct SessionRepresentation {
+    pub id: String,
+    pub username: String,
+    pub user_id: String,
+    pub ip_address: String,
+    pub start: i64,
+    pub last_access: i64,
+    /// `REGULAR` or `OFFLINE`.
+    #[serde(rename = "type")]
+    pub session_type: String,
+    pub clients: BTreeMap<String, String>,
+    pub transient_user: bool,
+}
+
+fn clients(listed: &ListedSession) -> BTreeMap<String, String> {
+    listed.clients.iter().map(|(id, name)| (id.to_string(), name.clone())).collect()
+}
+
+impl UserSessionRepresentation {
+    /// `last_access_from_client`: the client session's own time (Keycloak's offline lists).
+    pub fn from_listed(listed: &ListedSession, last_access_from_client: bool) -> Self {
+        let s = &listed.session;
+        let last_access = match (last_access_from_client, listed.client_last_refresh) {
+            (true, Some(t)) => t.as_millis(),
+            _ => s.last_access.as_millis(),
+        };
+        UserSessionRepresentation {
+            id: s.id.to_string(),
+            username: listed.username.clone(),
+            user_id: s.user_id.to_string(),
+            ip_address: s.ip_address.clone(),
+            start: s.started_at.as_millis(),
+            last_access,
+            remember_me: s.remember_me,
+            clients: clients(listed),
+            transient_user: false,
+        }
+    }
+}
+
+impl From<&ListedSession> for SessionRepresentation {
+    fn from(listed: &ListedSession) -> Self {
+        let s = &listed.session;
+        SessionRepresentation {
+            id: s.id.to_string(),
+            username: listed.username.clone(),
+            user_id: s.user_id.to_string(),
+            ip_address: s.ip_address.clone(),
+            start: s.started_at.as_millis(),
+            last_access: s.last_access.as_millis(),
+            session_type: s.session_type.as_str().to_owned(),
+            clients: clients(listed),
+            transient_user: false,
+        }
+    }
+}
+
+/// One entry of `client-session-stats`: Keycloak sends every value as a string.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(example = json!({"id": "3f1b6a52-8d2e-4d55-9a0e-7c1d2e3f4a5b", "clientId": "web", "active": "3", "offline": "0"}))]
+pub struct ClientSessionStats {
+    pub id: String,
+    pub client_id: String,
+    pub active: String,
+    pub offline: String,
+}
+
+/// `{"count": n}`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"count": 3}))]
+pub struct Count {
+    pub count: u64,
+}
+
+/// Keycloak's `GlobalRequestResult`, plus what Keycloak leaves out: deliveries still under way
+/// when the answer was given, and clients that cannot be told (SAML). Empty lists are omitted.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(example = json!({"successRequests": ["http://app/admin/k_logout"]}))]
+pub struct GlobalRequestResult {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub success_requests: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failed_requests: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pending_requests: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_notified_clients: Vec<String>,
+}
+
+impl From<latchkey_oidc::ending::GlobalRequestResult> for GlobalRequestResult {
+    fn from(r: latchkey_oidc::ending::GlobalRequestResult) -> Self {
+        GlobalRequestResult {
+            success_requests: r.success_requests,
+            failed_requests: r.failed_requests,
+            pending_requests: r.pending_requests,
+            not_notified_clients: r.not_notified_clients,
+        }
+    }
+}
+
+/// The realm fields the console and scripts read (Keycloak's `RealmRepresentation`, in part).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RealmRepresentation {
+    pub id: String,
+    pub realm: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    pub enabled: bool,
+    /// Epoch seconds; 0 when no revocation policy is set.
+    pub not_before: i64,
+    pub sso_session_idle_timeout: i64,
+    pub sso_session_max_lifespan: i64,
+    pub sso_session_idle_timeout_remember_me: i64,
+    pub sso_session_max_lifespan_remember_me: i64,
+    pub offline_session_idle_timeout: i64,
+    pub offline_session_max_lifespan_enabled: bool,
+    pub offline_session_max_lifespan: i64,
+    pub access_token_lifespan: i64,
+    /// `RS256` or `ES256`.
+    pub default_signature_algorithm: String,
+}
+
+impl From<&Realm> for RealmRepresentation {
+    fn from(r: &Realm) -> Self {
+        RealmRepresentation {
+            id: r.id.to_string(),
+            realm: r.name.clone(),
+            display_name: r.display_name.clone(),
+            enabled: r.enabled,
+            not_before: r.not_before,
+            sso_session_idle_timeout: r.limits.sso_idle,
+            sso_session_max_lifespan: r.limits.sso_max,
+            sso_session_idle_timeout_remember_me: r.limits.sso_idle_remember_me,
+            sso_session_max_lifespan_remember_me: r.limits.sso_max_remember_me,
+            offline_session_idle_timeout: r.limits.offline_idle,
+            offline_session_max_lifespan_enabled: r.limits.offline_max_enabled,
+            offline_session_max_lifespan: r.limits.offline_max,
+            access_token_lifespan: r.access_token_lifespan,
+            default_signature_algorithm: r.signature_algorithm.as_str().to_owned(),
+        }
+    }
+}
+
+/// A partial realm update: only the fields present are applied. `notBefore` may be fractional
+/// (the Keycloak console sends `Date.now() / 1000`); it is truncated to whole seconds.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(example = json!({"notBefore": 1764270000}))]
+pub struct RealmUpdate {
+    pub display_name: Option<String>,
+    pub enabled: Option<bool>,
+    pub not_before: Option<f64>,
+    pub sso_session_idle_timeout: Option<i64>,
+    pub sso_session_max_lifespan: Option<i64>,
+    pub sso_session_idle_timeout_remember_me: Option<i64>,
+    pub sso_session_max_lifespan_remember_me: Option<i64>,
+    pub offline_session_idle_timeout: Option<i64>,
+    pub offline_session_max_lifespan_enabled: Option<bool>,
+    pub offline_session_max_lifespan: Option<i64>,
+    pub access_token_lifespan: Option<i64>,
+    pub default_signature_algorithm: Option<String>,
+}

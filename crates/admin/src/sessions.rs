@@ -1,0 +1,553 @@
+//! The session endpoints of Keycloak's admin API: lists (realm-wide, per client, per user),
+//! counts, and ending sessions (one, a user's, all of a realm's) and pushing revocation.
+
+use std::time::Duration;
+
+use actix_web::{delete, get, post, web, HttpRequest, HttpResponse};
+use latchkey_domain::{AdminRole, Client, Realm, SessionEnd, SessionType, Timestamp, User};
+use latchkey_oidc::Provider;
+use latchkey_store::listing::{self, SessionFilter};
+use latchkey_store::{clients, sessions, users};
+use serde::Deserialize;
+use utoipa::IntoParams;
+use uuid::Uuid;
+
+use crate::auth::authenticate;
+use crate::error::{ApiError, ErrorBody};
+use crate::repr::{ClientSessionStats, Count, GlobalRequestResult, SessionRepresentation, UserSessionRepresentation};
+
+/// The most rows one page may ask for.
+pub const MAX_PAGE: i64 = 1000;
+/// How long logout-all and push-revocation wait for deliveries before answering.
+const SETTLE: Duration = Duration::from_secs(10);
+
+/// Paging, as Keycloak's `first` and `max`.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct Paging {
+    /// Index of the first row (from 0).
+    first: Option<i64>,
+    /// Rows per page (at most 1000).
+    max: Option<i64>,
+}
+
+impl Paging {
+    fn resolve(&self, default_max: i64) -> Result<(u64, u64), ApiError> {
+        let first = self.first.unwrap_or(0);
+        let max = self.max.unwrap_or(default_max);
+        if first < 0 {
+            return Err(ApiError::BadRequest("first must not be negative".into()));
+        }
+        if max < 0 {
+            return Err(ApiError::BadRequest("max must not be negative".into()));
+        }
+        Ok((first as u64, max.min(MAX_PAGE) as u64))
+    }
+}
+
+/// Filters of the `ui-ext` session lists.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct SessionQuery {
+    /// `ALL` (default), `REGULAR` or `OFFLINE`.
+    #[serde(rename = "type")]
+    #[param(rename = "type")]
+    kind: Option<String>,
+    /// Matches usernames and clientIds containing it and IP addresses starting with it, in any case.
+    search: Option<String>,
+    first: Option<i64>,
+    max: Option<i64>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ClientSessionQuery {
+    /// The client's UUID.
+    #[serde(rename = "clientId")]
+    #[param(rename = "clientId")]
+    client_id: String,
+    #[serde(rename = "type")]
+    #[param(rename = "type")]
+    kind: Option<String>,
+    search: Option<String>,
+    first: Option<i64>,
+    max: Option<i64>,
+}
+
+fn session_type(raw: Option<&str>) -> Result<Option<SessionType>, ApiError> {
+    match raw.map(str::to_uppercase).as_deref() {
+        None | Some("ALL") | Some("") => Ok(None),
+        Some("REGULAR") => Ok(Some(SessionType::Regular)),
+        Some("OFFLINE") => Ok(Some(SessionType::Offline)),
+        Some(other) => Err(ApiError::BadRequest(format!("type '{other}' is not one of ALL, REGULAR, OFFLINE"))),
+    }
+}
+
+fn search(raw: Option<&String>) -> Result<Option<String>, ApiError> {
+    match raw.map(|s| s.trim()).filter(|s| !s.is_empty()) {
+        Some(s) if s.len() > 255 => Err(ApiError::BadRequest("search is longer than 255 characters".into())),
+        other => Ok(other.map(str::to_owned)),
+    }
+}
+
+/// A list with its total in `X-Total-Count` (Keycloak's body stays exactly Keycloak's).
+fn listed<T: serde::Serialize>(rows: Vec<T>, total: u64) -> HttpResponse {
+    HttpResponse::Ok().insert_header(("X-Total-Count", total.to_string())).json(rows)
+}
+
+async fn find_client(provider: &Provider, realm: &Realm, id: &str) -> Result<Client, ApiError> {
+    let id: Uuid = id.parse().map_err(|_| ApiError::NotFound("Could not find client".into()))?;
+    clients::find_by_id(provider.store.conn(), id)
+        .await?
+        .filter(|c| c.realm_id == realm.id)
+        .ok_or_else(|| ApiError::NotFound("Could not find client".into()))
+}
+
+async fn find_user(provider: &Provider, realm: &Realm, id: &str) -> Result<User, ApiError> {
+    let id: Uuid = id.parse().map_err(|_| ApiError::NotFound("User not found".into()))?;
+    users::find_by_id(provider.store.conn(), id)
+        .await?
+        .filter(|u| u.realm_id == realm.id)
+        .ok_or_else(|| ApiError::NotFound("User not found".into()))
+}
+
+/// Every live session of the realm, newest activity first.
+#[utoipa::path(
+    tag = "sessions",
+    params(("realm" = String, Path, description = "Realm name"), SessionQuery),
+    responses(
+        (status = 200, description = "One page of sessions; the total is in X-Total-Count",
+            body = Vec<SessionRepresentation>, headers(("X-Total-Count" = u64, description = "Sessions matching, on every page"))),
+        (status = 400, description = "Bad paging or filter", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "Not allowed: needs view-realm", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/admin/realms/{realm}/ui-ext/sessions")]
+pub async fn list_realm_sessions(
+    provider: web::Data<Provider>,
+    req: HttpRequest,
+    realm: web::Path<String>,
+    query: web::Query<SessionQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let admin = authenticate(&provider, &req).await?;
+    let realm = admin.realm(&provider, &realm, AdminRole::ViewRealm).await?;
+    let (first, max) = Paging { first: query.first, max: query.max }.resolve(10)?;
+    let filter = SessionFilter {
+        session_type: session_type(query.kind.as_deref())?,
+        search: search(query.search.as_ref())?,
+        ..Default::default()
+    };
+    let now = Timestamp::now();
+    let rows = listing::list(provider.store.conn(), &realm, &filter, first, max, now).await?;
+    let total = listing::count(provider.store.conn(), &realm, &filter, now).await?;
+    Ok(listed(rows.iter().map(SessionRepresentation::from).collect(), total))
+}
+
+/// The live sessions of one client, newest use by that client first.
+#[utoipa::path(
+    tag = "sessions",
+    params(("realm" = String, Path, description = "Realm name"), ClientSessionQuery),
+    responses(
+        (status = 200, description = "One page of sessions; the total is in X-Total-Count", body = Vec<SessionRepresentation>),
+        (status = 400, description = "Bad paging or filter", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "Not allowed: needs view-clients", body = ErrorBody),
+        (status = 404, description = "No such client", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/admin/realms/{realm}/ui-ext/sessions/client")]
+pub async fn list_client_sessions_ui(
+    provider: web::Data<Provider>,
+    req: HttpRequest,
+    realm: web::Path<String>,
+    query: web::Query<ClientSessionQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let admin = authenticate(&provider, &req).await?;
+    let realm = admin.realm(&provider, &realm, AdminRole::ViewClients).await?;
+    let client = find_client(&provider, &realm, &query.client_id).await?;
+    let (first, max) = Paging { first: query.first, max: query.max }.resolve(10)?;
+    let filter = SessionFilter {
+        session_type: session_type(query.kind.as_deref())?,
+        search: search(query.search.as_ref())?,
+        client: Some(client.id),
+        ..Default::default()
+    };
+    let now = Timestamp::now();
+    let rows = listing::list(provider.store.conn(), &realm, &filter, first, max, now).await?;
+    let total = listing::count(provider.store.conn(), &realm, &filter, now).await?;
+    Ok(listed(rows.iter().map(SessionRepresentation::from).collect(), total))
+}
+
+/// Per client with at least one live session: its regular and offline session counts.
+#[utoipa::path(
+    tag = "sessions",
+    params(("realm" = String, Path, description = "Realm name")),
+    responses(
+        (status = 200, description = "Counts, as strings (as Keycloak sends them)", body = Vec<ClientSessionStats>),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "Not allowed: needs view-realm", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/admin/realms/{realm}/client-session-stats")]
+pub async fn client_session_stats(
+    provider: web::Data<Provider>,
+    req: HttpRequest,
+    realm: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let admin = authenticate(&provider, &req).await?;
+    let realm = admin.realm(&provider, &realm, AdminRole::ViewRealm).await?;
+    let stats = listing::client_stats(provider.store.conn(), &realm, Timestamp::now()).await?;
+    let body: Vec<ClientSessionStats> = stats
+        .into_iter()
+        .map(|(id, client_id, active, offline)| ClientSessionStats {
+            id: id.to_string(),
+            client_id,
+            active: active.to_string(),
+            offline: offline.to_string(),
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(body))
+}
+
+async fn client_sessions(
+    provider: &Provider,
+    req: &HttpRequest,
+    realm: &str,
+    id: &str,
+    paging: &Paging,
+    kind: SessionType,
+) -> Result<HttpResponse, ApiError> {
+    let admin = authenticate(provider, req).await?;
+    let realm = admin.realm(provider, realm, AdminRole::ViewClients).await?;
+    let client = find_client(provider, &realm, id).await?;
+    let (first, max) = paging.resolve(100)?;
+    let filter = SessionFilter { session_type: Some(kind), client: Some(client.id), ..Default::default() };
+    let now = Timestamp::now();
+    let rows = listing::list(provider.store.conn(), &realm, &filter, first, max, now).await?;
+    let total = listing::count(provider.store.conn(), &realm, &filter, now).await?;
+    let offline = kind == SessionType::Offline;
+    Ok(listed(rows.iter().map(|r| UserSessionRepresentation::from_listed(r, offline)).collect(), total))
+}
+
+/// The client's regular (online) sessions.
+#[utoipa::path(
+    tag = "sessions",
+    params(("realm" = String, Path), ("id" = String, Path, description = "Client UUID"), Paging),
+    responses(
+        (status = 200, description = "One page; the total is in X-Total-Count", body = Vec<UserSessionRepresentation>),
+        (status = 400, description = "Bad paging", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "Not allowed: needs view-clients", body = ErrorBody),
+        (status = 404, description = "No such client", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/admin/realms/{realm}/clients/{id}/user-sessions")]
+pub async fn list_client_user_sessions(
+    provider: web::Data<Provider>,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    paging: web::Query<Paging>,
+) -> Result<HttpResponse, ApiError> {
+    client_sessions(&provider, &req, &path.0, &path.1, &paging, SessionType::Regular).await
+}
+
+/// The client's offline sessions; `lastAccess` is that client's own last use.
+#[utoipa::path(
+    tag = "sessions",
+    params(("realm" = String, Path), ("id" = String, Path, description = "Client UUID"), Paging),
+    responses(
+        (status = 200, description = "One page; the total is in X-Total-Count", body = Vec<UserSessionRepresentation>),
+        (status = 400, description = "Bad paging", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "Not allowed: needs view-clients", body = ErrorBody),
+        (status = 404, description = "No such client", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/admin/realms/{realm}/clients/{id}/offline-sessions")]
+pub async fn list_client_offline_sessions(
+    provider: web::Data<Provider>,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    paging: web::Query<Paging>,
+) -> Result<HttpResponse, ApiError> {
+    client_sessions(&provider, &req, &path.0, &path.1, &paging, SessionType::Offline).await
+}
+
+async fn client_count(
+    provider: &Provider,
+    req: &HttpRequest,
+    realm: &str,
+    id: &str,
+    kind: SessionType,
+) -> Result<HttpResponse, ApiError> {
+    let admin = authenticate(provider, req).await?;
+    let realm = admin.realm(provider, realm, AdminRole::ViewClients).await?;
+    let client = find_client(provider, &realm, id).await?;
+    let filter = SessionFilter { session_type: Some(kind), client: Some(client.id), ..Default::default() };
+    let count = listing::count(provider.store.conn(), &realm, &filter, Timestamp::now()).await?;
+    Ok(HttpResponse::Ok().json(Count { count }))
+}
+
+/// How many regular sessions the client has.
+#[utoipa::path(
+    tag = "sessions",
+    params(("realm" = String, Path), ("id" = String, Path, description = "Client UUID")),
+    responses(
+        (status = 200, description = "The count", body = Count),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "Not allowed: needs view-clients", body = ErrorBody),
+        (status = 404, description = "No such client", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/admin/realms/{realm}/clients/{id}/session-count")]
+pub async fn count_client_sessions(
+    provider: web::Data<Provider>,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    client_count(&provider, &req, &path.0, &path.1, SessionType::Regular).await
+}
+
+/// How many offline sessions the client has.
+#[utoipa::path(
+    tag = "sessions",
+    params(("realm" = String, Path), ("id" = String, Path, description = "Client UUID")),
+    responses(
+        (status = 200, description = "The count", body = Count),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "Not allowed: needs view-clients", body = ErrorBody),
+        (status = 404, description = "No such client", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/admin/realms/{realm}/clients/{id}/offline-session-count")]
+pub async fn count_client_offline_sessions(
+    provider: web::Data<Provider>,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    client_count(&provider, &req, &path.0, &path.1, SessionType::Offline).await
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct UserSessionQuery {
+    /// `REGULAR` (default, as Keycloak), `OFFLINE` or `ALL`: this user's offline sessions too.
+    #[serde(rename = "type")]
+    #[param(rename = "type")]
+    kind: Option<String>,
+    first: Option<i64>,
+    max: Option<i64>,
+}
+
+/// The user's sessions: regular ones as in Keycloak, offline ones too with `type=ALL|OFFLINE`.
+#[utoipa::path(
+    tag = "sessions",
+    params(("realm" = String, Path), ("id" = String, Path, description = "User id"), UserSessionQuery),
+    responses(
+        (status = 200, description = "The sessions; the total is in X-Total-Count", body = Vec<UserSessionRepresentation>),
+        (status = 400, description = "Bad paging or type", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "Not allowed: needs view-users", body = ErrorBody),
+        (status = 404, description = "No such user", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/admin/realms/{realm}/users/{id}/sessions")]
+pub async fn list_user_sessions(
+    provider: web::Data<Provider>,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    query: web::Query<UserSessionQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let admin = authenticate(&provider, &req).await?;
+    let realm = admin.realm(&provider, &path.0, AdminRole::ViewUsers).await?;
+    let user = find_user(&provider, &realm, &path.1).await?;
+    let kind = match query.kind.as_deref() {
+        None => Some(SessionType::Regular),
+        other => session_type(other)?,
+    };
+    let (first, max) = Paging { first: query.first, max: query.max }.resolve(MAX_PAGE)?;
+    let filter = SessionFilter { session_type: kind, user: Some(user.id), ..Default::default() };
+    let now = Timestamp::now();
+    let rows = listing::list(provider.store.conn(), &realm, &filter, first, max, now).await?;
+    let total = listing::count(provider.store.conn(), &realm, &filter, now).await?;
+    Ok(listed(rows.iter().map(|r| UserSessionRepresentation::from_listed(r, false)).collect(), total))
+}
+
+/// The user's offline sessions that hold this client.
+#[utoipa::path(
+    tag = "sessions",
+    params(("realm" = String, Path), ("id" = String, Path, description = "User id"), ("clientUuid" = String, Path)),
+    responses(
+        (status = 200, description = "The sessions", body = Vec<UserSessionRepresentation>),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "Not allowed: needs view-users", body = ErrorBody),
+        (status = 404, description = "No such user or client", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/admin/realms/{realm}/users/{id}/offline-sessions/{clientUuid}")]
+pub async fn list_user_offline_sessions(
+    provider: web::Data<Provider>,
+    req: HttpRequest,
+    path: web::Path<(String, String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let admin = authenticate(&provider, &req).await?;
+    let realm = admin.realm(&provider, &path.0, AdminRole::ViewUsers).await?;
+    let user = find_user(&provider, &realm, &path.1).await?;
+    let client = find_client(&provider, &realm, &path.2).await?;
+    let filter = SessionFilter {
+        session_type: Some(SessionType::Offline),
+        user: Some(user.id),
+        client: Some(client.id),
+        ..Default::default()
+    };
+    let rows = listing::list(provider.store.conn(), &realm, &filter, 0, MAX_PAGE as u64, Timestamp::now()).await?;
+    Ok(HttpResponse::Ok()
+        .json(rows.iter().map(|r| UserSessionRepresentation::from_listed(r, true)).collect::<Vec<_>>()))
+}
+
+/// Ends all of the user's sessions (its clients are told) and sets its not-before to now.
+#[utoipa::path(
+    tag = "sessions",
+    params(("realm" = String, Path), ("id" = String, Path, description = "User id")),
+    responses(
+        (status = 204, description = "Signed out"),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "Not allowed: needs manage-users", body = ErrorBody),
+        (status = 404, description = "No such user", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/admin/realms/{realm}/users/{id}/logout")]
+pub async fn logout_user(
+    provider: web::Data<Provider>,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let admin = authenticate(&provider, &req).await?;
+    let realm = admin.realm(&provider, &path.0, AdminRole::ManageUsers).await?;
+    let user = find_user(&provider, &realm, &path.1).await?;
+    provider.end_user_sessions(&realm, &user, SessionEnd::UserLogout, true).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct DeleteSessionQuery {
+    /// Whether the session is an offline one (as Keycloak's clients say; either kind is found).
+    #[serde(rename = "isOffline")]
+    #[param(rename = "isOffline")]
+    is_offline: Option<bool>,
+}
+
+/// Ends one session; its clients are told.
+#[utoipa::path(
+    tag = "sessions",
+    params(("realm" = String, Path), ("id" = String, Path, description = "Session id"), DeleteSessionQuery),
+    responses(
+        (status = 204, description = "Ended"),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "Not allowed: needs manage-users", body = ErrorBody),
+        (status = 404, description = "No such live session", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+#[delete("/admin/realms/{realm}/sessions/{id}")]
+pub async fn delete_session(
+    provider: web::Data<Provider>,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    query: web::Query<DeleteSessionQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let admin = authenticate(&provider, &req).await?;
+    let realm = admin.realm(&provider, &path.0, AdminRole::ManageUsers).await?;
+    let not_found = || ApiError::NotFound("Session not found".into());
+    let id: Uuid = path.1.parse().map_err(|_| not_found())?;
+    let session = sessions::find_user_session(provider.store.conn(), id)
+        .await?
+        .filter(|s| s.realm_id == realm.id)
+        .ok_or_else(not_found)?;
+    let _ = query.is_offline;
+    let reason =
+        if session.session_type == SessionType::Offline { SessionEnd::Revoked } else { SessionEnd::AdminSignOut };
+    let ended = provider.end_sessions(&realm, &[session.id], reason).await?;
+    if ended.is_empty() {
+        return Err(not_found());
+    }
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Signs out every session of the realm; answers which applications were told.
+#[utoipa::path(
+    tag = "sessions",
+    params(("realm" = String, Path)),
+    responses(
+        (status = 200, description = "Every session is dead; what was notified", body = GlobalRequestResult),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "Not allowed: needs manage-users", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/admin/realms/{realm}/logout-all")]
+pub async fn logout_all(
+    provider: web::Data<Provider>,
+    req: HttpRequest,
+    realm: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let admin = authenticate(&provider, &req).await?;
+    let realm = admin.realm(&provider, &realm, AdminRole::ManageUsers).await?;
+    let result = provider.logout_all(&realm, SETTLE).await?;
+    Ok(HttpResponse::Ok().json(GlobalRequestResult::from(result)))
+}
+
+/// Pushes the realm's not-before to every client with an admin URL.
+#[utoipa::path(
+    tag = "sessions",
+    params(("realm" = String, Path)),
+    responses(
+        (status = 200, description = "What was notified", body = GlobalRequestResult),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "Not allowed: needs manage-realm", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/admin/realms/{realm}/push-revocation")]
+pub async fn push_realm_revocation(
+    provider: web::Data<Provider>,
+    req: HttpRequest,
+    realm: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let admin = authenticate(&provider, &req).await?;
+    let realm = admin.realm(&provider, &realm, AdminRole::ManageRealm).await?;
+    let result = provider.push_revocation(&realm, None, SETTLE).await?;
+    Ok(HttpResponse::Ok().json(GlobalRequestResult::from(result)))
+}
+
+/// Pushes the client's not-before to its admin URL.
+#[utoipa::path(
+    tag = "sessions",
+    params(("realm" = String, Path), ("id" = String, Path, description = "Client UUID")),
+    responses(
+        (status = 200, description = "What was notified", body = GlobalRequestResult),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "Not allowed: needs manage-clients", body = ErrorBody),
+        (status = 404, description = "No such client", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/admin/realms/{realm}/clients/{id}/push-revocation")]
+pub async fn push_client_revocation(
+    provider: web::Data<Provider>,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let admin = authenticate(&provider, &req).await?;
+    let realm = admin.realm(&provider, &path.0, AdminRole::ManageClients).await?;
+    let client = find_client(&provider, &realm, &path.1).await?;
+    let result = provider.push_revocation(&realm, Some(&client), SETTLE).await?;
+    Ok(HttpResponse::Ok().json(GlobalRequestResult::from(result)))
+}

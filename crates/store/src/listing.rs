@@ -1,0 +1,330 @@
+//! The session lists and counts administrators read, paged in the database.
+//!
+//! Every query applies the liveness rule of `latchkey_domain::session` in SQL, so a session
+//! that is ended, expired or cut off never appears, whether or not the reaper has removed its
+//! row yet. Rows come newest activity first (`last_access`, then `id`, so pages are stable),
+//! walking `ix_user_sessions_realm_activity` / `_realm_type_activity` (or the client's and the
+//! user's indexes) — see `docs/schema.md`.
+//!
+//! `search` is resolved through the small tables first: usernames and clientIds that contain
+//! the term (case-insensitively) give user and client ids, and IP addresses match by prefix
+//! through `ix_user_sessions_realm_ip`; the realm's session table is never scanned by `LIKE`.
+
+use latchkey_domain::{Realm, SessionType, Timestamp, UserSession};
+use sea_orm::sea_query::{
+    Alias, Cond, Expr, Func, Order, PostgresQueryBuilder, Query, SelectStatement, SqliteQueryBuilder,
+};
+use sea_orm::{ConnectionTrait, DatabaseBackend, FromQueryResult, Statement};
+use uuid::Uuid;
+
+use crate::entity::{client, client_session, user, user_session};
+use crate::StoreError;
+
+/// Which sessions to list.
+#[derive(Debug, Clone, Default)]
+pub struct SessionFilter {
+    pub session_type: Option<SessionType>,
+    /// Username or clientId containing it, or IP address starting with it; any case.
+    pub search: Option<String>,
+    /// Only sessions holding a client session of this client.
+    pub client: Option<Uuid>,
+    /// Only this user's sessions.
+    pub user: Option<Uuid>,
+}
+
+/// A listed session: the session, its user's name, and the clients in it (id, clientId).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedSession {
+    pub session: UserSession,
+    pub username: String,
+    pub clients: Vec<(Uuid, String)>,
+    /// The client session's own last use, when the list is of one client's sessions.
+    pub client_last_refresh: Option<Timestamp>,
+}
+
+fn s(col: user_session::Column) -> Expr {
+    Expr::col((user_session::Entity, col))
+}
+
+/// The liveness rule in SQL: active, started after the realm's cut-off and not-before and the
+/// user's not-before, and within its kind's idle timeout and max lifespan.
+fn alive(realm: &Realm, now: Timestamp) -> Cond {
+    use user_session::Column as C;
+    let l = &realm.limits;
+    let ms = |secs: i64| now.as_millis() - secs.saturating_mul(1000);
+    let kind = |t: SessionType, rm: bool| {
+        let (idle, max) = latchkey_domain::session::lifetimes(l, t, rm);
+        let mut c = Cond::all()
+            .add(s(C::SessionType).eq(t.as_str()))
+            .add(s(C::RememberMe).eq(rm))
+            .add(s(C::LastAccess).gt(ms(idle)));
+        if let Some(max) = max {
+            c = c.add(s(C::StartedAt).gt(ms(max)));
+        }
+        c
+    };
+    Cond::all()
+        .add(s(C::RealmId).eq(realm.id))
+        .add(s(C::State).eq("ACTIVE"))
+        .add(s(C::StartedAt).gt(realm.session_cutoff.as_millis()))
+        .add(s(C::StartedAt).gte(realm.not_before.saturating_mul(1000)))
+        .add(s(C::StartedAt).gte(Expr::col((user::Entity, user::Column::NotBefore)).mul(1000)))
+        .add(Expr::col((user::Entity, user::Column::Enabled)).eq(true))
+        .add(
+            Cond::any()
+                .add(kind(SessionType::Regular, false))
+                .add(kind(SessionType::Regular, true))
+                .add(kind(SessionType::Offline, false))
+                .add(kind(SessionType::Offline, true)),
+        )
+}
+
+async fn search_condition(db: &impl ConnectionTrait, realm: &Realm, term: &str) -> Result<Cond, StoreError> {
+    #[derive(FromQueryResult)]
+    struct Id {
+        id: Uuid,
+    }
+    let pattern = format!("%{}%", term.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+    let backend = db.get_database_backend();
+    let users_q = Query::select()
+        .column(user::Column::Id)
+        .from(user::Entity)
+        .and_where(Expr::col(user::Column::RealmId).eq(realm.id))
+        .and_where(Expr::col(user::Column::Username).like(sea_orm::sea_query::LikeExpr::new(&pattern).escape('\\')))
+        .limit(1000)
+        .to_owned();
+    let clients_q = Query::select()
+        .column(client::Column::Id)
+        .from(client::Entity)
+        .and_where(Expr::col(client::Column::RealmId).eq(realm.id))
+        .and_where(
+            Expr::expr(Func::lower(Expr::col(client::Column::ClientId)))
+                .like(sea_orm::sea_query::LikeExpr::new(&pattern).escape('\\')),
+        )
+        .to_owned();
+    let user_ids: Vec<Uuid> =
+        Id::find_by_statement(build(backend, &users_q)).all(db).await?.into_iter().map(|r| r.id).collect();
+    let client_ids: Vec<Uuid> =
+        Id::find_by_statement(build(backend, &clients_q)).all(db).await?.into_iter().map(|r| r.id).collect();
+    let prefix = term.to_lowercase();
+    let any = Cond::any()
+        .add(
+            Cond::all()
+                .add(s(user_session::Column::IpAddress).gte(prefix.clone()))
+                .add(s(user_session::Column::IpAddress).lt(format!("{prefix}\u{10FFFF}"))),
+        )
+        .add_option((!user_ids.is_empty()).then(|| s(user_session::Column::UserId).is_in(user_ids)))
+        .add_option((!client_ids.is_empty()).then(|| {
+            s(user_session::Column::Id).in_subquery(
+                Query::select()
+                    .column(client_session::Column::UserSessionId)
+                    .from(client_session::Entity)
+                    .and_where(Expr::col(client_session::Column::ClientId).is_in(client_ids))
+                    .to_owned(),
+            )
+        }));
+    Ok(any)
+}
+
+fn build(backend: DatabaseBackend, q: &SelectStatement) -> Statement {
+    let (sql, values) = match backend {
+        DatabaseBackend::Postgres => q.build(PostgresQueryBuilder),
+        _ => q.build(SqliteQueryBuilder),
+    };
+    Statement::from_sql_and_values(backend, sql, values)
+}
+
+async fn base(
+    db: &impl ConnectionTrait,
+    realm: &Realm,
+    filter: &SessionFilter,
+    now: Timestamp,
+) -> Result<SelectStatement, StoreError> {
+    let mut q = Query::select()
+        .from(user_session::Entity)
+        .inner_join(
+            user::Entity,
+            Expr::col((user::Entity, user::Column::Id)).equals((user_session::Entity, user_session::Column::UserId)),
+        )
+        .cond_where(alive(realm, now))
+        .to_owned();
+    if let Some(t) = filter.session_type {
+        q.and_where(s(user_session::Column::SessionType).eq(t.as_str()));
+    }
+    if let Some(user_id) = filter.user {
+        q.and_where(s(user_session::Column::UserId).eq(user_id));
+    }
+    if let Some(client_id) = filter.client {
+        q.inner_join(
+            client_session::Entity,
+            Cond::all()
+                .add(
+                    Expr::col((client_session::Entity, client_session::Column::UserSessionId))
+                        .equals((user_session::Entity, user_session::Column::Id)),
+                )
+                .add(Expr::col((client_session::Entity, client_session::Column::ClientId)).eq(client_id)),
+        );
+    }
+    if let Some(term) = filter.search.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+        q.cond_where(search_condition(db, realm, term).await?);
+    }
+    Ok(q)
+}
+
+#[derive(FromQueryResult)]
+struct Row {
+    id: Uuid,
+    realm_id: Uuid,
+    user_id: Uuid,
+    session_type: String,
+    ip_address: String,
+    user_agent: Option<String>,
+    started_at: i64,
+    last_access: i64,
+    remember_me: bool,
+    state: String,
+    ended_at: Option<i64>,
+    end_reason: Option<String>,
+    username: String,
+    client_last_refresh: Option<i64>,
+}
+
+/// One page of live sessions, newest activity first (for one client: newest use by it first).
+pub async fn list(
+    db: &impl ConnectionTrait,
+    realm: &Realm,
+    filter: &SessionFilter,
+    first: u64,
+    max: u64,
+    now: Timestamp,
+) -> Result<Vec<ListedSession>, StoreError> {
+    use user_session::Column as C;
+    let mut q = base(db, realm, filter, now).await?;
+    for col in [
+        C::Id,
+        C::RealmId,
+        C::UserId,
+        C::SessionType,
+        C::IpAddress,
+        C::UserAgent,
+        C::StartedAt,
+        C::LastAccess,
+        C::RememberMe,
+        C::State,
+        C::EndedAt,
+        C::EndReason,
+    ] {
+        q.column((user_session::Entity, col));
+    }
+    q.expr_as(Expr::col((user::Entity, user::Column::Username)), Alias::new("username"));
+    if filter.client.is_some() {
+        q.expr_as(
+            Expr::col((client_session::Entity, client_session::Column::LastRefresh)),
+            Alias::new("client_last_refresh"),
+        );
+        q.order_by((client_session::Entity, client_session::Column::LastRefresh), Order::Desc);
+    } else {
+        q.expr_as(Expr::val(Option::<i64>::None), Alias::new("client_last_refresh"));
+        q.order_by((user_session::Entity, C::LastAccess), Order::Desc);
+    }
+    q.order_by((user_session::Entity, C::Id), Order::Desc).limit(max).offset(first);
+    let rows = Row::find_by_statement(build(db.get_database_backend(), &q)).all(db).await?;
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+    let clients = clients_of(db, &ids).await?;
+    rows.into_iter()
+        .map(|r| {
+            let session = UserSession {
+                id: r.id,
+                realm_id: r.realm_id,
+                user_id: r.user_id,
+                session_type: r.session_type.parse()?,
+                ip_address: r.ip_address,
+                user_agent: r.user_agent,
+                started_at: Timestamp::from_millis(r.started_at),
+                last_access: Timestamp::from_millis(r.last_access),
+                remember_me: r.remember_me,
+                state: r.state.parse()?,
+                ended_at: r.ended_at.map(Timestamp::from_millis),
+                end_reason: r.end_reason.as_deref().map(str::parse).transpose()?,
+            };
+            let held = clients
+                .iter()
+                .filter(|(sid, _, _)| *sid == session.id)
+                .map(|(_, id, name)| (*id, name.clone()))
+                .collect();
+            Ok(ListedSession {
+                session,
+                username: r.username,
+                clients: held,
+                client_last_refresh: r.client_last_refresh.map(Timestamp::from_millis),
+            })
+        })
+        .collect()
+}
+
+/// How many live sessions match, counted in the database from the same indexes.
+pub async fn count(
+    db: &impl ConnectionTrait,
+    realm: &Realm,
+    filter: &SessionFilter,
+    now: Timestamp,
+) -> Result<u64, StoreError> {
+    #[derive(FromQueryResult)]
+    struct Count {
+        n: i64,
+    }
+    let mut q = base(db, realm, filter, now).await?;
+    q.expr_as(Expr::col((user_session::Entity, user_session::Column::Id)).count(), Alias::new("n"));
+    let row = Count::find_by_statement(build(db.get_database_backend(), &q)).one(db).await?;
+    Ok(row.map_or(0, |r| r.n.max(0) as u64))
+}
+
+/// (session id, client id, clientId) of the client sessions of these sessions.
+async fn clients_of(db: &impl ConnectionTrait, ids: &[Uuid]) -> Result<Vec<(Uuid, Uuid, String)>, StoreError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    #[derive(FromQueryResult)]
+    struct Held {
+        user_session_id: Uuid,
+        client_id: Uuid,
+        client_name: String,
+    }
+    let q = Query::select()
+        .column((client_session::Entity, client_session::Column::UserSessionId))
+        .column((client_session::Entity, client_session::Column::ClientId))
+        .expr_as(Expr::col((client::Entity, client::Column::ClientId)), Alias::new("client_name"))
+        .from(client_session::Entity)
+        .inner_join(
+            client::Entity,
+            Expr::col((client::Entity, client::Column::Id))
+                .equals((client_session::Entity, client_session::Column::ClientId)),
+        )
+        .and_where(
+            Expr::col((client_session::Entity, client_session::Column::UserSessionId)).is_in(ids.iter().copied()),
+        )
+        .order_by((client::Entity, client::Column::ClientId), Order::Asc)
+        .to_owned();
+    let rows = Held::find_by_statement(build(db.get_database_backend(), &q)).all(db).await?;
+    Ok(rows.into_iter().map(|h| (h.user_session_id, h.client_id, h.client_name)).collect())
+}
+
+/// Per client of the realm with at least one live session: (client id, clientId, regular, offline).
+pub async fn client_stats(
+    db: &impl ConnectionTrait,
+    realm: &Realm,
+    now: Timestamp,
+) -> Result<Vec<(Uuid, String, u64, u64)>, StoreError> {
+    let mut stats = Vec::new();
+    for c in crate::clients::list(db, realm.id).await? {
+        let mut filter =
+            SessionFilter { client: Some(c.id), session_type: Some(SessionType::Regular), ..Default::default() };
+        let regular = count(db, realm, &filter, now).await?;
+        filter.session_type = Some(SessionType::Offline);
+        let offline = count(db, realm, &filter, now).await?;
+        if regular + offline > 0 {
+            stats.push((c.id, c.client_id, regular, offline));
+        }
+    }
+    Ok(stats)
+}
