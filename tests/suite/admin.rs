@@ -1,0 +1,404 @@
+//! The admin API as Keycloak's clients use it: tokens from `admin-cli`, Keycloak's paths and
+//! exact JSON shapes, the role matrix, paging and totals, and each ending's effect.
+
+use std::collections::BTreeSet;
+
+use latchkey_domain::{ClientSession, Realm, SessionType, Timestamp, User, UserSession};
+use latchkey_store::{clients, realms, sessions, users};
+use latchkey_tests::rp::{self, code_flow, relying_party, Browser};
+use latchkey_tests::{backend_tests, TestDb, TestServer, ADMIN_PASSWORD, ADMIN_USER};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+backend_tests!(
+    the_realm_wide_list_has_keycloaks_shape_a_total_and_filters,
+    paging_is_stable_and_totals_exclude_dead_sessions,
+    per_client_and_per_user_lists_and_counts,
+    the_role_matrix_holds,
+    ending_sessions_through_the_api,
+    bad_input_gets_a_clear_4xx,
+);
+
+async fn token(server: &TestServer, realm: &str, username: &str, password: &str) -> String {
+    let answer: Value = rp::http()
+        .post(rp::endpoint(server, realm, "token"))
+        .form(&[("grant_type", "password"), ("client_id", "admin-cli"), ("username", username), ("password", password)])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    answer["access_token"].as_str().unwrap_or_else(|| panic!("no token: {answer}")).to_owned()
+}
+
+/// A demo server whose demo realm also has `admin-cli` (as every Keycloak realm does).
+async fn demo(db: &TestDb) -> (TestServer, Realm) {
+    let server = TestServer::start_with(db, |c| c.demo = true).await;
+    let store = db.store().await;
+    let realm = realms::find_by_name(store.conn(), "demo").await.unwrap().unwrap();
+    let mut cli =
+        latchkey_domain::Client::new(realm.id, "admin-cli", latchkey_domain::Protocol::OpenIdConnect, Timestamp::now())
+            .unwrap();
+    cli.direct_access_grants = true;
+    cli.standard_flow = false;
+    clients::insert(store.conn(), &cli).await.unwrap();
+    (server, realm)
+}
+
+async fn master_token(server: &TestServer) -> String {
+    token(server, "master", ADMIN_USER, ADMIN_PASSWORD).await
+}
+
+async fn call(
+    server: &TestServer,
+    token: Option<&str>,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+) -> (StatusCode, Option<String>, Value) {
+    let mut request = rp::http().request(method, server.url(path));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let answer = request.send().await.unwrap();
+    let status = answer.status();
+    let total = answer.headers().get("x-total-count").map(|v| v.to_str().unwrap().to_owned());
+    let text = answer.text().await.unwrap();
+    (status, total, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+async fn get(server: &TestServer, token: &str, path: &str) -> (StatusCode, Option<String>, Value) {
+    call(server, Some(token), Method::GET, path, None).await
+}
+
+fn keys(v: &Value) -> BTreeSet<String> {
+    v.as_object().unwrap().keys().cloned().collect()
+}
+
+async fn the_realm_wide_list_has_keycloaks_shape_a_total_and_filters(db: TestDb) {
+    let (server, realm) = demo(&db).await;
+    let web =
+        relying_party(&server, "demo", "demo-web", Some("demo-web-secret"), "http://localhost:3000/callback").await;
+    code_flow(&web, &Browser::new(&server), &["openid"], "alice", "alice-password").await;
+    code_flow(&web, &Browser::new(&server), &["openid", "offline_access"], "bob", "bob-password").await;
+    let admin = master_token(&server).await;
+
+    let (status, total, body) = get(&server, &admin, "/admin/realms/demo/ui-ext/sessions?first=0&max=10").await;
+    assert_eq!(status, 200);
+    assert_eq!(total.as_deref(), Some("3"), "alice, bob, bob's offline session");
+    let rows = body.as_array().unwrap();
+    let expected: BTreeSet<String> =
+        ["id", "username", "userId", "ipAddress", "start", "lastAccess", "type", "clients", "transientUser"]
+            .map(String::from)
+            .into();
+    for row in rows {
+        assert_eq!(keys(row), expected, "{row}");
+        assert!(row["start"].as_i64().unwrap() > 1_700_000_000_000, "epoch milliseconds");
+        let web_id =
+            clients::find_by_client_id(db.store().await.conn(), realm.id, "demo-web").await.unwrap().unwrap().id;
+        assert_eq!(row["clients"], json!({ web_id.to_string(): "demo-web" }));
+    }
+    let last: Vec<i64> = rows.iter().map(|r| r["lastAccess"].as_i64().unwrap()).collect();
+    assert!(last.windows(2).all(|w| w[0] >= w[1]), "newest activity first: {last:?}");
+
+    let (_, total, body) = get(&server, &admin, "/admin/realms/demo/ui-ext/sessions?type=OFFLINE").await;
+    assert_eq!(total.as_deref(), Some("1"));
+    assert_eq!(body[0]["type"], "OFFLINE");
+    let (_, total, body) = get(&server, &admin, "/admin/realms/demo/ui-ext/sessions?search=ALI").await;
+    assert_eq!((total.as_deref(), body[0]["username"].as_str()), (Some("1"), Some("alice")));
+    let (_, total, _) = get(&server, &admin, "/admin/realms/demo/ui-ext/sessions?search=DEMO-W").await;
+    assert_eq!(total.as_deref(), Some("3"), "search by clientId");
+    let (_, total, _) = get(&server, &admin, "/admin/realms/demo/ui-ext/sessions?search=127.0").await;
+    assert_eq!(total.as_deref(), Some("3"), "search by IP prefix");
+    let (_, total, body) = get(&server, &admin, "/admin/realms/demo/ui-ext/sessions?search=nobody").await;
+    assert_eq!((total.as_deref(), body), (Some("0"), json!([])));
+}
+
+/// Inserts `n` sessions of `user` straight into the store, one second of activity apart.
+async fn many_sessions(db: &TestDb, realm: &Realm, user: &User, client: Uuid, n: usize) -> Vec<Uuid> {
+    let store = db.store().await;
+    let txn = store.begin().await.unwrap();
+    let base = Timestamp::now().as_millis() - 1_000_000;
+    let mut ids = Vec::new();
+    for i in 0..n {
+        let mut s = UserSession::start(
+            realm.id,
+            user.id,
+            SessionType::Regular,
+            &format!("10.0.{}.{}", i / 250, i % 250),
+            false,
+            Timestamp::from_millis(base),
+        );
+        s.last_access = Timestamp::from_millis(base + (i as i64 % 500) * 1000);
+        sessions::insert_user_session(&txn, &s).await.unwrap();
+        let cs = ClientSession {
+            user_session_id: s.id,
+            client_id: client,
+            realm_id: realm.id,
+            session_type: SessionType::Regular,
+            started_at: s.started_at,
+            last_refresh: s.last_access,
+            scopes: vec![],
+            redirect_uri: None,
+            refresh_token_id: None,
+        };
+        sessions::insert_client_session(&txn, &cs).await.unwrap();
+        ids.push(s.id);
+    }
+    txn.commit().await.unwrap();
+    ids
+}
+
+async fn paging_is_stable_and_totals_exclude_dead_sessions(db: TestDb) {
+    let (server, realm) = demo(&db).await;
+    let store = db.store().await;
+    let alice = users::find_by_username(store.conn(), realm.id, "alice").await.unwrap().unwrap();
+    let web = clients::find_by_client_id(store.conn(), realm.id, "demo-web").await.unwrap().unwrap();
+    let ids = many_sessions(&db, &realm, &alice, web.id, 1200).await;
+    // Dead ones: ended, and idle past the realm's 30 minutes.
+    let txn = store.begin().await.unwrap();
+    sessions::end_sessions(&txn, &ids[..50], latchkey_domain::SessionEnd::AdminSignOut, Timestamp::now())
+        .await
+        .unwrap();
+    txn.commit().await.unwrap();
+    let mut stale = UserSession::start(
+        realm.id,
+        alice.id,
+        SessionType::Regular,
+        "10.9.9.9",
+        false,
+        Timestamp::now().plus_secs(-7200),
+    );
+    stale.last_access = Timestamp::now().plus_secs(-3600);
+    sessions::insert_user_session(store.conn(), &stale).await.unwrap();
+
+    let admin = master_token(&server).await;
+    let mut seen = Vec::new();
+    let mut previous_last = i64::MAX;
+    for page in 0..13 {
+        let (status, total, body) =
+            get(&server, &admin, &format!("/admin/realms/demo/ui-ext/sessions?first={}&max=100", page * 100)).await;
+        assert_eq!(status, 200);
+        assert_eq!(total.as_deref(), Some("1150"));
+        for row in body.as_array().unwrap() {
+            let last = row["lastAccess"].as_i64().unwrap();
+            assert!(last <= previous_last, "ordered across pages");
+            previous_last = last;
+            seen.push(row["id"].as_str().unwrap().to_owned());
+        }
+    }
+    let distinct: BTreeSet<&String> = seen.iter().collect();
+    assert_eq!((seen.len(), distinct.len()), (1150, 1150), "every live session once, none twice");
+    assert!(!seen.contains(&stale.id.to_string()) && !seen.contains(&ids[0].to_string()));
+
+    let (_, _, count) = get(&server, &admin, &format!("/admin/realms/demo/clients/{}/session-count", web.id)).await;
+    assert_eq!(count, json!({"count": 1150}));
+    let (_, total, page) =
+        get(&server, &admin, &format!("/admin/realms/demo/clients/{}/user-sessions?first=1100&max=100", web.id)).await;
+    assert_eq!(
+        (total.as_deref(), page.as_array().unwrap().len()),
+        (Some("1150"), 50),
+        "a short last page ends the paging"
+    );
+    let (_, total, _) = get(&server, &admin, "/admin/realms/demo/ui-ext/sessions?search=10.0.1.").await;
+    assert_eq!(total.as_deref(), Some("250"));
+}
+
+async fn per_client_and_per_user_lists_and_counts(db: TestDb) {
+    let (server, realm) = demo(&db).await;
+    let web =
+        relying_party(&server, "demo", "demo-web", Some("demo-web-secret"), "http://localhost:3000/callback").await;
+    code_flow(&web, &Browser::new(&server), &["openid", "offline_access"], "carol", "carol-password").await;
+    let store = db.store().await;
+    let client = clients::find_by_client_id(store.conn(), realm.id, "demo-web").await.unwrap().unwrap();
+    let carol = users::find_by_username(store.conn(), realm.id, "carol").await.unwrap().unwrap();
+    let admin = master_token(&server).await;
+
+    let (_, _, stats) = get(&server, &admin, "/admin/realms/demo/client-session-stats").await;
+    assert_eq!(stats, json!([{"id": client.id.to_string(), "clientId": "demo-web", "active": "1", "offline": "1"}]));
+    let (_, _, online) = get(&server, &admin, &format!("/admin/realms/demo/clients/{}/user-sessions", client.id)).await;
+    let expected: BTreeSet<String> =
+        ["id", "username", "userId", "ipAddress", "start", "lastAccess", "rememberMe", "clients", "transientUser"]
+            .map(String::from)
+            .into();
+    assert_eq!(keys(&online[0]), expected);
+    let (_, _, offline) =
+        get(&server, &admin, &format!("/admin/realms/demo/clients/{}/offline-sessions", client.id)).await;
+    assert_eq!(offline.as_array().unwrap().len(), 1);
+    assert_ne!(offline[0]["id"], online[0]["id"]);
+    assert_eq!(
+        get(&server, &admin, &format!("/admin/realms/demo/clients/{}/offline-session-count", client.id)).await.2,
+        json!({"count": 1})
+    );
+
+    let (_, _, mine) = get(&server, &admin, &format!("/admin/realms/demo/users/{}/sessions", carol.id)).await;
+    assert_eq!(mine.as_array().unwrap().len(), 1, "regular sessions only, as Keycloak");
+    let (_, _, all) = get(&server, &admin, &format!("/admin/realms/demo/users/{}/sessions?type=ALL", carol.id)).await;
+    assert_eq!(all.as_array().unwrap().len(), 2, "and the offline ones on request");
+    let (_, _, by_client) =
+        get(&server, &admin, &format!("/admin/realms/demo/users/{}/offline-sessions/{}", carol.id, client.id)).await;
+    assert_eq!(by_client[0]["id"], offline[0]["id"]);
+}
+
+async fn the_role_matrix_holds(db: TestDb) {
+    let (server, realm) = demo(&db).await;
+    let store = db.store().await;
+    let alice = users::find_by_username(store.conn(), realm.id, "alice").await.unwrap().unwrap();
+    let web = clients::find_by_client_id(store.conn(), realm.id, "demo-web").await.unwrap().unwrap();
+    let admin = master_token(&server).await;
+    let auditor = token(&server, "demo", "auditor", "auditor-password").await;
+    let manager = token(&server, "demo", "realm-manager", "manager-password").await;
+    let nobody = token(&server, "demo", "bob", "bob-password").await;
+
+    let reads = [
+        ("/admin/realms/demo/ui-ext/sessions", "view-realm"),
+        (&format!("/admin/realms/demo/ui-ext/sessions/client?clientId={}", web.id) as &str, "view-clients"),
+        ("/admin/realms/demo/client-session-stats", "view-realm"),
+        (&format!("/admin/realms/demo/clients/{}/user-sessions", web.id), "view-clients"),
+        (&format!("/admin/realms/demo/clients/{}/session-count", web.id), "view-clients"),
+        (&format!("/admin/realms/demo/clients/{}/offline-sessions", web.id), "view-clients"),
+        (&format!("/admin/realms/demo/clients/{}/offline-session-count", web.id), "view-clients"),
+        (&format!("/admin/realms/demo/users/{}/sessions", alice.id), "view-users"),
+        (&format!("/admin/realms/demo/users/{}/offline-sessions/{}", alice.id, web.id), "view-users"),
+        ("/admin/realms/demo", "view-realm"),
+    ];
+    for (path, role) in reads {
+        assert_eq!(call(&server, None, Method::GET, path, None).await.0, 401, "{path} without a token");
+        assert_eq!(call(&server, Some("not.a.token"), Method::GET, path, None).await.0, 401, "{path} bad token");
+        assert_eq!(get(&server, &nobody, path).await.0, 403, "{path} with no role");
+        let expected = if role == "view-users" { 200 } else { 403 };
+        assert_eq!(get(&server, &auditor, path).await.0, expected, "{path} as auditor (view-users only)");
+        assert_eq!(get(&server, &manager, path).await.0, 200, "{path} as realm-admin");
+        assert_eq!(get(&server, &admin, path).await.0, 200, "{path} as the master admin");
+        let master_path = path.replacen("/demo", "/master", 1);
+        assert_eq!(get(&server, &manager, &master_path).await.0, 403, "{master_path}: another realm");
+    }
+    assert_eq!(
+        get(&server, &manager, "/admin/realms/nowhere/ui-ext/sessions").await.0,
+        403,
+        "no hint whether it exists"
+    );
+    assert_eq!(get(&server, &admin, "/admin/realms/nowhere/ui-ext/sessions").await.0, 404);
+    let (_, _, visible) = get(&server, &manager, "/admin/realms").await;
+    assert_eq!(visible.as_array().unwrap().iter().map(|r| r["realm"].clone()).collect::<Vec<_>>(), vec![json!("demo")]);
+    assert_eq!(get(&server, &admin, "/admin/realms").await.2.as_array().unwrap().len(), 2);
+
+    let writes = [
+        (Method::POST, format!("/admin/realms/demo/users/{}/logout", alice.id)),
+        (Method::DELETE, format!("/admin/realms/demo/sessions/{}", Uuid::new_v4())),
+        (Method::POST, "/admin/realms/demo/logout-all".to_owned()),
+        (Method::POST, "/admin/realms/demo/push-revocation".to_owned()),
+        (Method::POST, format!("/admin/realms/demo/clients/{}/push-revocation", web.id)),
+        (Method::PUT, "/admin/realms/demo".to_owned()),
+    ];
+    for (method, path) in writes {
+        let body = Some(json!({}));
+        assert_eq!(call(&server, None, method.clone(), &path, body.clone()).await.0, 401, "{path}");
+        assert_eq!(
+            call(&server, Some(&auditor), method.clone(), &path, body.clone()).await.0,
+            403,
+            "{path} as auditor"
+        );
+        assert_eq!(call(&server, Some(&nobody), method.clone(), &path, body).await.0, 403, "{path} with no role");
+    }
+}
+
+async fn ending_sessions_through_the_api(db: TestDb) {
+    let (server, realm) = demo(&db).await;
+    let web =
+        relying_party(&server, "demo", "demo-web", Some("demo-web-secret"), "http://localhost:3000/callback").await;
+    let (alice_tokens, _) = code_flow(&web, &Browser::new(&server), &["openid"], "alice", "alice-password").await;
+    code_flow(&web, &Browser::new(&server), &["openid"], "bob", "bob-password").await;
+    let admin = master_token(&server).await;
+    let store = db.store().await;
+    let bob = users::find_by_username(store.conn(), realm.id, "bob").await.unwrap().unwrap();
+    let sid = |t: &openidconnect::core::CoreTokenResponse| {
+        use base64::Engine;
+        use openidconnect::OAuth2TokenResponse;
+        let payload = t.access_token().secret().split('.').nth(1).unwrap().to_owned();
+        let claims: Value =
+            serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+        claims["sid"].as_str().unwrap().to_owned()
+    };
+
+    let path = format!("/admin/realms/demo/sessions/{}?isOffline=false", sid(&alice_tokens));
+    let (status, _, _) = call(&server, Some(&admin), Method::DELETE, &path, Some(json!({}))).await;
+    assert_eq!(status, 204);
+    let (status, _, body) = call(&server, Some(&admin), Method::DELETE, &path, None).await;
+    assert_eq!((status, body["error"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")));
+
+    let (status, _, _) = call(
+        &server,
+        Some(&admin),
+        Method::POST,
+        &format!("/admin/realms/demo/users/{}/logout", bob.id),
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(status, 204);
+    let (_, total, _) = get(&server, &admin, "/admin/realms/demo/ui-ext/sessions").await;
+    assert_eq!(total.as_deref(), Some("0"));
+    let bob = users::find_by_id(store.conn(), bob.id).await.unwrap().unwrap();
+    assert!(bob.not_before > 0, "user logout sets the user's not-before");
+
+    code_flow(&web, &Browser::new(&server), &["openid"], "carol", "carol-password").await;
+    let (status, _, result) =
+        call(&server, Some(&admin), Method::POST, "/admin/realms/demo/logout-all", Some(json!({}))).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        result,
+        json!({"failedRequests": ["http://localhost:3000/backchannel-logout"]}),
+        "the demo's app is not running"
+    );
+    let (_, total, _) = get(&server, &admin, "/admin/realms/demo/ui-ext/sessions").await;
+    assert_eq!(total.as_deref(), Some("0"));
+    let (_, _, realm_now) = get(&server, &admin, "/admin/realms/demo").await;
+    assert!(realm_now["notBefore"].as_i64().unwrap() > 0);
+
+    let (status, _, _) =
+        call(&server, Some(&admin), Method::PUT, "/admin/realms/demo", Some(json!({"notBefore": 1764270000.75}))).await;
+    assert_eq!(status, 204);
+    assert_eq!(get(&server, &admin, "/admin/realms/demo").await.2["notBefore"], 1764270000);
+    let (status, _, result) =
+        call(&server, Some(&admin), Method::POST, "/admin/realms/demo/push-revocation", Some(json!({"realm": "demo"})))
+            .await;
+    assert_eq!(status, 200);
+    assert_eq!(result, json!({"notNotifiedClients": ["demo-saml"]}));
+}
+
+async fn bad_input_gets_a_clear_4xx(db: TestDb) {
+    let (server, _) = demo(&db).await;
+    let admin = master_token(&server).await;
+    for (query, needle) in [
+        ("first=-1", "first must not be negative"),
+        ("max=-5", "max must not be negative"),
+        ("max=ten", "query string"),
+        ("type=BOTH", "type 'BOTH'"),
+    ] {
+        let (status, _, body) = get(&server, &admin, &format!("/admin/realms/demo/ui-ext/sessions?{query}")).await;
+        assert_eq!(status, 400, "{query}");
+        assert!(body["error_description"].as_str().unwrap().contains(needle), "{query}: {body}");
+    }
+    let (status, _, body) =
+        call(&server, Some(&admin), Method::PUT, "/admin/realms/demo", Some(json!({"notBefore": "soon"}))).await;
+    assert_eq!(status, 400, "{body}");
+    let (status, _, _) =
+        call(&server, Some(&admin), Method::PUT, "/admin/realms/demo", Some(json!({"notBefore": -1}))).await;
+    assert_eq!(status, 400);
+    let (status, _, body) =
+        call(&server, Some(&admin), Method::PUT, "/admin/realms/demo", Some(json!({"ssoSessionIdleTimeout": 0}))).await;
+    assert_eq!(status, 400);
+    assert!(body["errorMessage"].as_str().unwrap().contains("ssoSessionIdleTimeout"));
+    let huge = json!({"displayName": "x".repeat(2 * 1024 * 1024)});
+    let (status, _, _) = call(&server, Some(&admin), Method::PUT, "/admin/realms/demo", Some(huge)).await;
+    assert_eq!(status, 413);
+    let (status, _, _) = get(&server, &admin, "/admin/realms/demo/clients/not-a-uuid/session-count").await;
+    assert_eq!(status, 404);
+    let (status, _, _) = get(&server, &admin, &format!("/admin/realms/demo/users/{}/sessions", Uuid::new_v4())).await;
+    assert_eq!(status, 404);
+}
