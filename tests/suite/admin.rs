@@ -18,6 +18,8 @@ backend_tests!(
     the_role_matrix_holds,
     ending_sessions_through_the_api,
     bad_input_gets_a_clear_4xx,
+    users_and_their_roles_through_the_api,
+    clients_through_the_api,
 );
 
 async fn token(server: &TestServer, realm: &str, username: &str, password: &str) -> String {
@@ -401,4 +403,111 @@ async fn bad_input_gets_a_clear_4xx(db: TestDb) {
     assert_eq!(status, 404);
     let (status, _, _) = get(&server, &admin, &format!("/admin/realms/demo/users/{}/sessions", Uuid::new_v4())).await;
     assert_eq!(status, 404);
+}
+
+async fn users_and_their_roles_through_the_api(db: TestDb) {
+    let (server, _) = demo(&db).await;
+    let admin = master_token(&server).await;
+    let body = json!({"username": "Dora", "email": "Dora@Example.com", "firstName": "Dora", "enabled": true,
+        "credentials": [{"type": "password", "value": "dora-password", "temporary": false}]});
+    let answer =
+        rp::http().post(server.url("/admin/realms/demo/users")).bearer_auth(&admin).json(&body).send().await.unwrap();
+    assert_eq!(answer.status(), 201);
+    let location = answer.headers()["location"].to_str().unwrap().to_owned();
+    let id = location.rsplit('/').next().unwrap().to_owned();
+    assert_eq!(location, server.url(&format!("/admin/realms/demo/users/{id}")));
+    let (status, _, again) = call(&server, Some(&admin), Method::POST, "/admin/realms/demo/users", Some(body)).await;
+    assert_eq!(
+        (status, again["errorMessage"].as_str()),
+        (StatusCode::CONFLICT, Some("User exists with same username"))
+    );
+
+    let (_, _, dora) = get(&server, &admin, &format!("/admin/realms/demo/users/{id}")).await;
+    assert_eq!((dora["username"].as_str(), dora["email"].as_str()), (Some("dora"), Some("dora@example.com")));
+    let (_, _, found) = get(&server, &admin, "/admin/realms/demo/users/?search=DOR").await;
+    assert_eq!(found.as_array().unwrap().len(), 1, "trailing slash and case-insensitive search");
+    let (_, _, exact) = get(&server, &admin, "/admin/realms/demo/users?username=dor&exact=true").await;
+    assert_eq!(exact, json!([]));
+    assert_eq!(get(&server, &admin, "/admin/realms/demo/users/count").await.2, json!(6));
+
+    // Dora signs in, then is disabled through the API: her session ends.
+    let dora_token = token(&server, "demo", "dora", "dora-password").await;
+    let (status, _, _) = call(
+        &server,
+        Some(&admin),
+        Method::PUT,
+        &format!("/admin/realms/demo/users/{id}"),
+        Some(json!({"enabled": false})),
+    )
+    .await;
+    assert_eq!(status, 204);
+    assert_eq!(get(&server, &dora_token, "/admin/realms/demo").await.0, 401, "her token died with her session");
+    let (_, total, _) = get(&server, &admin, &format!("/admin/realms/demo/users/{id}/sessions")).await;
+    assert_eq!(total.as_deref(), Some("0"));
+
+    // Roles: a realm-admin grants view-users; an auditor cannot grant anything.
+    let manager = token(&server, "demo", "realm-manager", "manager-password").await;
+    let path = format!("/admin/realms/demo/users/{id}/admin-roles");
+    assert_eq!(call(&server, Some(&manager), Method::PUT, &path, Some(json!(["view-users"]))).await.0, 204);
+    assert_eq!(get(&server, &manager, &path).await.2, json!(["view-users"]));
+    assert_eq!(call(&server, Some(&manager), Method::PUT, &path, Some(json!(["admin"]))).await.0, 400);
+    assert_eq!(call(&server, Some(&manager), Method::PUT, &path, Some(json!(["superuser"]))).await.0, 400);
+    let auditor = token(&server, "demo", "auditor", "auditor-password").await;
+    assert_eq!(call(&server, Some(&auditor), Method::PUT, &path, Some(json!([]))).await.0, 403);
+    assert_eq!(call(&server, Some(&manager), Method::PUT, &path, Some(json!([]))).await.0, 204);
+    assert_eq!(get(&server, &manager, &path).await.2, json!([]));
+
+    assert_eq!(
+        call(&server, Some(&admin), Method::DELETE, &format!("/admin/realms/demo/users/{id}"), None).await.0,
+        204
+    );
+    assert_eq!(get(&server, &admin, &format!("/admin/realms/demo/users/{id}")).await.0, 404);
+}
+
+async fn clients_through_the_api(db: TestDb) {
+    let (server, _) = demo(&db).await;
+    let admin = master_token(&server).await;
+    let body = json!({"clientId": "orders", "protocol": "openid-connect", "publicClient": false,
+        "redirectUris": ["https://orders.example/cb"], "directAccessGrantsEnabled": true,
+        "attributes": {"backchannel.logout.url": "https://orders.example/bcl", "backchannel.logout.session.required": "true"}});
+    let answer =
+        rp::http().post(server.url("/admin/realms/demo/clients")).bearer_auth(&admin).json(&body).send().await.unwrap();
+    assert_eq!(answer.status(), 201);
+    let id = answer.headers()["location"].to_str().unwrap().rsplit('/').next().unwrap().to_owned();
+    let secret: Value = answer.json().await.unwrap();
+    let secret = secret["value"].as_str().expect("a generated secret, shown once").to_owned();
+    let (_, _, client) = get(&server, &admin, &format!("/admin/realms/demo/clients/{id}")).await;
+    assert_eq!(client["attributes"]["backchannel.logout.url"], "https://orders.example/bcl");
+    assert!(client.get("secret").is_none(), "secrets are never returned");
+    assert_eq!(client["publicClient"], false);
+
+    // The generated secret works at the token endpoint.
+    let tokens: Value = rp::http()
+        .post(rp::endpoint(&server, "demo", "token"))
+        .basic_auth("orders", Some(&secret))
+        .form(&[("grant_type", "password"), ("username", "alice"), ("password", "alice-password")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(tokens["access_token"].is_string(), "{tokens}");
+
+    let (_, _, listed) = get(&server, &admin, "/admin/realms/demo/clients/?clientId=orders").await;
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    assert_eq!(call(&server, Some(&admin), Method::POST, "/admin/realms/demo/clients", Some(body)).await.0, 409);
+    let bad = json!({"clientId": "x", "redirectUris": ["not a url"]});
+    let (status, _, error) = call(&server, Some(&admin), Method::POST, "/admin/realms/demo/clients", Some(bad)).await;
+    assert_eq!(status, 400);
+    assert!(error["errorMessage"].as_str().unwrap().starts_with("redirectUris"), "{error}");
+
+    let path = format!("/admin/realms/demo/clients/{id}");
+    assert_eq!(call(&server, Some(&admin), Method::PUT, &path, Some(json!({"enabled": false}))).await.0, 204);
+    let (_, _, session_count) = get(&server, &admin, &format!("{path}/session-count")).await;
+    assert_eq!(session_count, json!({"count": 0}), "a disabled client's sessions are gone");
+    let (_, _, regenerated) = call(&server, Some(&admin), Method::POST, &format!("{path}/client-secret"), None).await;
+    assert_eq!(regenerated["type"], "secret");
+    assert_eq!(call(&server, Some(&admin), Method::DELETE, &path, None).await.0, 204);
+    assert_eq!(get(&server, &admin, &path).await.0, 404);
 }

@@ -33,7 +33,7 @@ pub enum ApiError {
     Forbidden(String),
     #[error("{0}")]
     NotFound(String),
-    #[error("{0} already exists")]
+    #[error("{0}")]
     Conflict(String),
     #[error("{0}")]
     TooLarge(String),
@@ -61,7 +61,7 @@ impl ApiError {
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
         match err {
-            StoreError::Conflict(what) => ApiError::Conflict(what),
+            StoreError::Conflict(what) => ApiError::Conflict(format!("{what} already exists")),
             other => ApiError::Internal(other.to_string()),
         }
     }

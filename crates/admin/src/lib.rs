@@ -4,10 +4,12 @@
 //! realm-management roles; the OpenAPI document is collected from these same registrations.
 
 pub mod auth;
+pub mod clients;
 pub mod error;
 pub mod realms;
 pub mod repr;
 pub mod sessions;
+pub mod users;
 
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::Modify;
@@ -30,6 +32,21 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(sessions::logout_all)
         .service(sessions::push_realm_revocation)
         .service(sessions::push_client_revocation)
+        .service(users::count_users)
+        .service(users::list_users)
+        .service(users::create_user)
+        .service(users::get_user)
+        .service(users::update_user)
+        .service(users::delete_user)
+        .service(users::reset_password)
+        .service(users::get_admin_roles)
+        .service(users::set_admin_roles)
+        .service(clients::list_clients)
+        .service(clients::create_client)
+        .service(clients::get_client)
+        .service(clients::update_client)
+        .service(clients::delete_client)
+        .service(clients::regenerate_secret)
         .service(realms::get_realm)
         .service(realms::update_realm);
 }

@@ -4,17 +4,19 @@
 use std::time::Duration;
 
 use actix_web::{delete, get, post, web, HttpRequest, HttpResponse};
-use latchkey_domain::{AdminRole, Client, Realm, SessionEnd, SessionType, Timestamp, User};
+use latchkey_domain::{AdminRole, SessionEnd, SessionType, Timestamp};
 use latchkey_oidc::Provider;
 use latchkey_store::listing::{self, SessionFilter};
-use latchkey_store::{clients, sessions, users};
+use latchkey_store::sessions;
 use serde::Deserialize;
 use utoipa::IntoParams;
 use uuid::Uuid;
 
 use crate::auth::authenticate;
+use crate::clients::find_client;
 use crate::error::{ApiError, ErrorBody};
 use crate::repr::{ClientSessionStats, Count, GlobalRequestResult, SessionRepresentation, UserSessionRepresentation};
+use crate::users::find_user;
 
 /// The most rows one page may ask for.
 pub const MAX_PAGE: i64 = 1000;
@@ -28,6 +30,11 @@ pub struct Paging {
     first: Option<i64>,
     /// Rows per page (at most 1000).
     max: Option<i64>,
+}
+
+/// Validates Keycloak's `first` / `max`: negative is a 400, `max` is capped at [`MAX_PAGE`].
+pub(crate) fn page(first: Option<i64>, max: Option<i64>, default_max: i64) -> Result<(u64, u64), ApiError> {
+    Paging { first, max }.resolve(default_max)
 }
 
 impl Paging {
@@ -90,22 +97,6 @@ fn search(raw: Option<&String>) -> Result<Option<String>, ApiError> {
 /// A list with its total in `X-Total-Count` (Keycloak's body stays exactly Keycloak's).
 fn listed<T: serde::Serialize>(rows: Vec<T>, total: u64) -> HttpResponse {
     HttpResponse::Ok().insert_header(("X-Total-Count", total.to_string())).json(rows)
-}
-
-async fn find_client(provider: &Provider, realm: &Realm, id: &str) -> Result<Client, ApiError> {
-    let id: Uuid = id.parse().map_err(|_| ApiError::NotFound("Could not find client".into()))?;
-    clients::find_by_id(provider.store.conn(), id)
-        .await?
-        .filter(|c| c.realm_id == realm.id)
-        .ok_or_else(|| ApiError::NotFound("Could not find client".into()))
-}
-
-async fn find_user(provider: &Provider, realm: &Realm, id: &str) -> Result<User, ApiError> {
-    let id: Uuid = id.parse().map_err(|_| ApiError::NotFound("User not found".into()))?;
-    users::find_by_id(provider.store.conn(), id)
-        .await?
-        .filter(|u| u.realm_id == realm.id)
-        .ok_or_else(|| ApiError::NotFound("User not found".into()))
 }
 
 /// Every live session of the realm, newest activity first.

@@ -90,15 +90,19 @@ impl Provider {
 
     /// `{base}/realms/{realm}`: the issuer, from the configured public URL or the request's Host.
     pub fn issuer(&self, req: &HttpRequest, realm: &str) -> String {
-        let base = match &self.config.public_url {
+        format!("{}/realms/{realm}", self.base_url(req))
+    }
+
+    /// The server's URL as this request reached it: the configured public URL, or the Host.
+    pub fn base_url(&self, req: &HttpRequest) -> String {
+        match &self.config.public_url {
             Some(url) => url.clone(),
             None => {
                 let host = req.headers().get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
                 let scheme = if req.app_config().secure() { "https" } else { "http" };
                 format!("{scheme}://{host}")
             }
-        };
-        format!("{base}/realms/{realm}")
+        }
     }
 
     /// Checks a confidential client's secret. argon2id is deliberately slow, so a secret

@@ -91,6 +91,7 @@ impl Application {
         let info = web::Data::new(info);
         let server = HttpServer::new(move || {
             App::new()
+                .wrap(actix_web::middleware::NormalizePath::trim())
                 .wrap(tracing_actix())
                 .app_data(store.clone())
                 .app_data(info.clone())

@@ -80,3 +80,85 @@ pub async fn update(db: &impl ConnectionTrait, u: &User) -> Result<bool, StoreEr
         .map_err(conflict_as(|| format!("user '{}'", u.username)))?;
     Ok(result.rows_affected == 1)
 }
+
+/// Takes `role` from a user. Returns whether it was held.
+pub async fn revoke_role(db: &impl ConnectionTrait, user_id: Uuid, role: AdminRole) -> Result<bool, StoreError> {
+    let result = role_grant::Entity::delete_by_id((user_id, role.as_str().to_owned())).exec(db).await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// How to find users: `search` matches username, email, first or last name containing it (any
+/// case); `username` matches the username, exactly or containing it.
+#[derive(Debug, Clone, Default)]
+pub struct UserQuery {
+    pub search: Option<String>,
+    pub username: Option<String>,
+    pub exact: bool,
+    pub email: Option<String>,
+}
+
+fn user_condition(realm_id: Uuid, q: &UserQuery) -> sea_orm::Condition {
+    use sea_orm::Condition;
+    let like = |s: &str| format!("%{}%", s.to_lowercase().replace('\\', "").replace('%', "").replace('_', ""));
+    let mut cond =
+        Condition::all().add(user::Column::RealmId.eq(realm_id)).add(user::Column::ServiceAccountOf.is_null());
+    if let Some(term) = q.search.as_deref().filter(|s| !s.is_empty() && *s != "*") {
+        let pattern = like(term);
+        cond = cond.add(
+            Condition::any()
+                .add(user::Column::Username.like(pattern.clone()))
+                .add(user::Column::Email.like(pattern.clone()))
+                .add(
+                    sea_orm::sea_query::Expr::expr(sea_orm::sea_query::Func::lower(sea_orm::sea_query::Expr::col(
+                        user::Column::FirstName,
+                    )))
+                    .like(pattern.clone()),
+                )
+                .add(
+                    sea_orm::sea_query::Expr::expr(sea_orm::sea_query::Func::lower(sea_orm::sea_query::Expr::col(
+                        user::Column::LastName,
+                    )))
+                    .like(pattern),
+                ),
+        );
+    }
+    if let Some(name) = q.username.as_deref().filter(|s| !s.is_empty()) {
+        cond = if q.exact {
+            cond.add(user::Column::Username.eq(name.to_lowercase()))
+        } else {
+            cond.add(user::Column::Username.like(like(name)))
+        };
+    }
+    if let Some(email) = q.email.as_deref().filter(|s| !s.is_empty()) {
+        cond = if q.exact {
+            cond.add(user::Column::Email.eq(email.to_lowercase()))
+        } else {
+            cond.add(user::Column::Email.like(like(email)))
+        };
+    }
+    cond
+}
+
+/// A page of a realm's users (service accounts aside), by username.
+pub async fn search(
+    db: &impl ConnectionTrait,
+    realm_id: Uuid,
+    q: &UserQuery,
+    first: u64,
+    max: u64,
+) -> Result<Vec<User>, StoreError> {
+    use sea_orm::QuerySelect;
+    let rows = user::Entity::find()
+        .filter(user_condition(realm_id, q))
+        .order_by_asc(user::Column::Username)
+        .offset(first)
+        .limit(max)
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().map(user_from).collect())
+}
+
+pub async fn count(db: &impl ConnectionTrait, realm_id: Uuid, q: &UserQuery) -> Result<u64, StoreError> {
+    use sea_orm::PaginatorTrait;
+    Ok(user::Entity::find().filter(user_condition(realm_id, q)).count(db).await?)
+}

@@ -1,0 +1,362 @@
+//! Clients: list, read, create, update, delete — with secrets and back-channel settings.
+//! Secrets are stored as argon2id hashes: one is shown once, when it is generated, and never
+//! again. Disabling a client kills its tokens at once and removes its client sessions behind
+//! the request; deleting one tells it about each of its sessions first.
+
+use std::collections::BTreeMap;
+
+use actix_web::{delete, get, post, put, web, HttpRequest, HttpResponse};
+use latchkey_domain::{AdminRole, Client, ClientKind, Protocol, Realm, Secret, Timestamp};
+use latchkey_oidc::Provider;
+use latchkey_store::{clients, StoreError};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::auth::authenticate;
+use crate::error::{ApiError, ErrorBody};
+
+const BACKCHANNEL_URL: &str = "backchannel.logout.url";
+const BACKCHANNEL_SESSION: &str = "backchannel.logout.session.required";
+const BACKCHANNEL_OFFLINE: &str = "backchannel.logout.revoke.offline.tokens";
+const PKCE: &str = "pkce.code.challenge.method";
+
+/// Keycloak's `ClientRepresentation`, in part. `secret` is accepted, never returned.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(example = json!({"clientId": "web", "protocol": "openid-connect", "publicClient": false, "secret": "change-me",
+    "redirectUris": ["https://app.example/callback"], "attributes": {"backchannel.logout.url": "https://app.example/backchannel-logout"}}))]
+pub struct ClientRepresentation {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    pub client_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub protocol: Option<String>,
+    pub enabled: Option<bool>,
+    pub public_client: Option<bool>,
+    #[serde(skip_serializing)]
+    pub secret: Option<String>,
+    pub redirect_uris: Option<Vec<String>>,
+    pub web_origins: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub root_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub base_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub admin_url: Option<String>,
+    pub direct_access_grants_enabled: Option<bool>,
+    pub standard_flow_enabled: Option<bool>,
+    pub service_accounts_enabled: Option<bool>,
+    pub frontchannel_logout: Option<bool>,
+    /// Epoch seconds.
+    pub not_before: Option<i64>,
+    /// String-valued settings, as Keycloak keeps them: `backchannel.logout.url`,
+    /// `backchannel.logout.session.required`, `backchannel.logout.revoke.offline.tokens`,
+    /// `pkce.code.challenge.method`.
+    pub attributes: Option<BTreeMap<String, String>>,
+}
+
+impl From<&Client> for ClientRepresentation {
+    fn from(c: &Client) -> Self {
+        let mut attributes = BTreeMap::new();
+        if let Some(url) = &c.backchannel_logout_url {
+            attributes.insert(BACKCHANNEL_URL.to_owned(), url.clone());
+        }
+        attributes.insert(BACKCHANNEL_SESSION.to_owned(), c.backchannel_logout_session_required.to_string());
+        attributes.insert(BACKCHANNEL_OFFLINE.to_owned(), c.backchannel_logout_revoke_offline.to_string());
+        if c.pkce_required {
+            attributes.insert(PKCE.to_owned(), "S256".to_owned());
+        }
+        ClientRepresentation {
+            id: Some(c.id.to_string()),
+            client_id: Some(c.client_id.clone()),
+            name: c.name.clone(),
+            protocol: Some(c.protocol.as_str().to_owned()),
+            enabled: Some(c.enabled),
+            public_client: Some(c.is_public()),
+            secret: None,
+            redirect_uris: Some(c.redirect_uris.clone()),
+            web_origins: Some(c.web_origins.clone()),
+            root_url: c.root_url.clone(),
+            base_url: c.base_url.clone(),
+            admin_url: c.admin_url.clone(),
+            direct_access_grants_enabled: Some(c.direct_access_grants),
+            standard_flow_enabled: Some(c.standard_flow),
+            service_accounts_enabled: Some(c.service_accounts),
+            frontchannel_logout: Some(c.frontchannel_logout),
+            not_before: Some(c.not_before),
+            attributes: Some(attributes),
+        }
+    }
+}
+
+fn bad(e: impl std::fmt::Display) -> ApiError {
+    ApiError::BadRequest(e.to_string())
+}
+
+fn flag(attributes: &BTreeMap<String, String>, key: &str) -> Result<Option<bool>, ApiError> {
+    match attributes.get(key).map(String::as_str) {
+        None | Some("") => Ok(None),
+        Some("true") => Ok(Some(true)),
+        Some("false") => Ok(Some(false)),
+        Some(other) => Err(ApiError::BadRequest(format!("attributes.{key}: '{other}' is not true or false"))),
+    }
+}
+
+/// Applies the fields present to `client`; returns a newly generated secret, if one was made.
+async fn apply(client: &mut Client, r: ClientRepresentation) -> Result<Option<String>, ApiError> {
+    let empty_none = |v: Option<String>| v.filter(|s| !s.is_empty());
+    if let Some(name) = r.name {
+        client.name = (!name.is_empty()).then_some(name);
+    }
+    if let Some(v) = r.enabled {
+        client.enabled = v;
+    }
+    if let Some(v) = r.redirect_uris {
+        client.redirect_uris = v;
+    }
+    if let Some(v) = r.web_origins {
+        client.web_origins = v;
+    }
+    if r.root_url.is_some() {
+        client.root_url = empty_none(r.root_url);
+    }
+    if r.base_url.is_some() {
+        client.base_url = empty_none(r.base_url);
+    }
+    if r.admin_url.is_some() {
+        client.admin_url = empty_none(r.admin_url);
+    }
+    if let Some(v) = r.direct_access_grants_enabled {
+        client.direct_access_grants = v;
+    }
+    if let Some(v) = r.standard_flow_enabled {
+        client.standard_flow = v;
+    }
+    if let Some(v) = r.service_accounts_enabled {
+        client.service_accounts = v;
+    }
+    if let Some(v) = r.frontchannel_logout {
+        client.frontchannel_logout = v;
+    }
+    if let Some(v) = r.not_before {
+        client.not_before = v;
+    }
+    if let Some(attributes) = &r.attributes {
+        if let Some(url) = attributes.get(BACKCHANNEL_URL) {
+            client.backchannel_logout_url = (!url.is_empty()).then(|| url.clone());
+        }
+        if let Some(v) = flag(attributes, BACKCHANNEL_SESSION)? {
+            client.backchannel_logout_session_required = v;
+        }
+        if let Some(v) = flag(attributes, BACKCHANNEL_OFFLINE)? {
+            client.backchannel_logout_revoke_offline = v;
+        }
+        match attributes.get(PKCE).map(String::as_str) {
+            None => {}
+            Some("S256") => client.pkce_required = true,
+            Some("") => client.pkce_required = false,
+            Some(other) => return Err(ApiError::BadRequest(format!("attributes.{PKCE}: '{other}' is not S256"))),
+        }
+    }
+    let mut generated = None;
+    match (r.public_client, r.secret) {
+        (Some(true), _) => client.kind = ClientKind::Public,
+        (public, Some(secret)) if public == Some(false) || !client.is_public() => {
+            let hash = web::block(move || Secret::new(secret).hash()).await.map_err(bad)?.map_err(bad)?;
+            client.kind = ClientKind::Confidential { secret: hash };
+        }
+        (Some(false), None) if client.is_public() => {
+            let secret = Secret::generate();
+            generated = Some(secret.expose().to_owned());
+            let hash = web::block(move || secret.hash()).await.map_err(bad)?.map_err(bad)?;
+            client.kind = ClientKind::Confidential { secret: hash };
+        }
+        _ => {}
+    }
+    client.validate().map_err(bad)?;
+    Ok(generated)
+}
+
+pub(crate) async fn find_client(provider: &Provider, realm: &Realm, id: &str) -> Result<Client, ApiError> {
+    let not_found = || ApiError::NotFound("Could not find client".into());
+    let id: Uuid = id.parse().map_err(|_| not_found())?;
+    clients::find_by_id(provider.store.conn(), id).await?.filter(|c| c.realm_id == realm.id).ok_or_else(not_found)
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ClientSearch {
+    /// Exactly this clientId.
+    #[serde(rename = "clientId")]
+    #[param(rename = "clientId")]
+    client_id: Option<String>,
+    first: Option<i64>,
+    max: Option<i64>,
+}
+
+/// The realm's clients, by clientId.
+#[utoipa::path(tag = "clients", params(("realm" = String, Path), ClientSearch),
+    responses((status = 200, description = "The clients", body = Vec<ClientRepresentation>), (status = 400, description = "Bad paging", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody), (status = 403, description = "Not allowed: needs view-clients", body = ErrorBody)),
+    security(("bearer" = [])))]
+#[get("/admin/realms/{realm}/clients")]
+pub async fn list_clients(
+    provider: web::Data<Provider>,
+    req: HttpRequest,
+    realm: web::Path<String>,
+    q: web::Query<ClientSearch>,
+) -> Result<HttpResponse, ApiError> {
+    let admin = authenticate(&provider, &req).await?;
+    let realm = admin.realm(&provider, &realm, AdminRole::ViewClients).await?;
+    let (first, max) = crate::sessions::page(q.first, q.max, 100)?;
+    let all = clients::list(provider.store.conn(), realm.id).await?;
+    let page: Vec<ClientRepresentation> = all
+        .iter()
+        .filter(|c| q.client_id.as_deref().is_none_or(|id| id == c.client_id))
+        .skip(first as usize)
+        .take(max as usize)
+        .map(ClientRepresentation::from)
+        .collect();
+    Ok(HttpResponse::Ok().json(page))
+}
+
+/// One client.
+#[utoipa::path(tag = "clients", params(("realm" = String, Path), ("id" = String, Path, description = "Client UUID")),
+    responses((status = 200, description = "The client", body = ClientRepresentation), (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "Not allowed: needs view-clients", body = ErrorBody), (status = 404, description = "No such client", body = ErrorBody)),
+    security(("bearer" = [])))]
+#[get("/admin/realms/{realm}/clients/{id}")]
+pub async fn get_client(
+    provider: web::Data<Provider>,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let admin = authenticate(&provider, &req).await?;
+    let realm = admin.realm(&provider, &path.0, AdminRole::ViewClients).await?;
+    Ok(HttpResponse::Ok().json(ClientRepresentation::from(&find_client(&provider, &realm, &path.1).await?)))
+}
+
+/// A secret shown once.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GeneratedSecret {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub value: String,
+}
+
+/// Creates a client; 201 with its address in `Location`. A confidential client sent without
+/// a secret gets a generated one, returned in the body this once.
+#[utoipa::path(tag = "clients", params(("realm" = String, Path)), request_body = ClientRepresentation,
+    responses((status = 201, description = "Created", body = Option<GeneratedSecret>, headers(("Location" = String, description = "The new client's URL"))),
+        (status = 400, description = "A field is invalid", body = ErrorBody), (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "Not allowed: needs manage-clients", body = ErrorBody), (status = 409, description = "The clientId is taken", body = ErrorBody)),
+    security(("bearer" = [])))]
+#[post("/admin/realms/{realm}/clients")]
+pub async fn create_client(
+    provider: web::Data<Provider>,
+    req: HttpRequest,
+    realm: web::Path<String>,
+    body: web::Json<ClientRepresentation>,
+) -> Result<HttpResponse, ApiError> {
+    let admin = authenticate(&provider, &req).await?;
+    let realm = admin.realm(&provider, &realm, AdminRole::ManageClients).await?;
+    let mut r = body.into_inner();
+    let client_id = r.client_id.clone().ok_or_else(|| ApiError::BadRequest("clientId: is required".into()))?;
+    let protocol: Protocol = r.protocol.as_deref().unwrap_or("openid-connect").parse().map_err(bad)?;
+    let mut client = Client::new(realm.id, &client_id, protocol, Timestamp::now()).map_err(bad)?;
+    if r.public_client.is_none() {
+        r.public_client = Some(r.secret.is_none());
+    }
+    let generated = apply(&mut client, r).await?;
+    clients::insert(provider.store.conn(), &client).await.map_err(|e| match e {
+        StoreError::Conflict(_) => ApiError::Conflict(format!("Client {client_id} already exists")),
+        other => other.into(),
+    })?;
+    let location = format!("{}/admin/realms/{}/clients/{}", provider.base_url(&req), realm.name, client.id);
+    let mut answer = HttpResponse::Created();
+    answer.insert_header(("Location", location));
+    Ok(match generated {
+        Some(value) => answer.json(GeneratedSecret { kind: "secret".into(), value }),
+        None => answer.finish(),
+    })
+}
+
+/// Changes the fields present. Disabling a client kills its tokens at once and removes its
+/// client sessions behind the request, telling it about each.
+#[utoipa::path(tag = "clients", params(("realm" = String, Path), ("id" = String, Path, description = "Client UUID")), request_body = ClientRepresentation,
+    responses((status = 204, description = "Updated"), (status = 400, description = "A field is invalid", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody), (status = 403, description = "Not allowed: needs manage-clients", body = ErrorBody),
+        (status = 404, description = "No such client", body = ErrorBody), (status = 409, description = "The clientId is taken", body = ErrorBody)),
+    security(("bearer" = [])))]
+#[put("/admin/realms/{realm}/clients/{id}")]
+pub async fn update_client(
+    provider: web::Data<Provider>,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    body: web::Json<ClientRepresentation>,
+) -> Result<HttpResponse, ApiError> {
+    let admin = authenticate(&provider, &req).await?;
+    let realm = admin.realm(&provider, &path.0, AdminRole::ManageClients).await?;
+    let client = find_client(&provider, &realm, &path.1).await?;
+    let mut updated = client.clone();
+    let r = body.into_inner();
+    if let Some(new_id) = r.client_id.clone() {
+        latchkey_domain::Client::new(realm.id, &new_id, client.protocol, client.created_at).map_err(bad)?;
+        updated.client_id = new_id;
+    }
+    apply(&mut updated, r).await?;
+    let disabling = client.enabled && !updated.enabled;
+    if disabling {
+        updated.enabled = true; // the ending operation disables it, with its sessions
+    }
+    clients::update(provider.store.conn(), &updated).await?;
+    if disabling {
+        provider.disable_client(&realm, &updated).await?;
+    }
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Deletes a client after telling it about each of its sessions.
+#[utoipa::path(tag = "clients", params(("realm" = String, Path), ("id" = String, Path, description = "Client UUID")),
+    responses((status = 204, description = "Deleted"), (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "Not allowed: needs manage-clients", body = ErrorBody), (status = 404, description = "No such client", body = ErrorBody)),
+    security(("bearer" = [])))]
+#[delete("/admin/realms/{realm}/clients/{id}")]
+pub async fn delete_client(
+    provider: web::Data<Provider>,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let admin = authenticate(&provider, &req).await?;
+    let realm = admin.realm(&provider, &path.0, AdminRole::ManageClients).await?;
+    let client = find_client(&provider, &realm, &path.1).await?;
+    provider.delete_client(&realm, &client).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Generates a new secret for a confidential client and shows it, this once.
+#[utoipa::path(tag = "clients", params(("realm" = String, Path), ("id" = String, Path, description = "Client UUID")),
+    responses((status = 200, description = "The new secret", body = GeneratedSecret), (status = 400, description = "A public client has no secret", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody), (status = 403, description = "Not allowed: needs manage-clients", body = ErrorBody),
+        (status = 404, description = "No such client", body = ErrorBody)),
+    security(("bearer" = [])))]
+#[post("/admin/realms/{realm}/clients/{id}/client-secret")]
+pub async fn regenerate_secret(
+    provider: web::Data<Provider>,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let admin = authenticate(&provider, &req).await?;
+    let realm = admin.realm(&provider, &path.0, AdminRole::ManageClients).await?;
+    let mut client = find_client(&provider, &realm, &path.1).await?;
+    if client.is_public() {
+        return Err(ApiError::BadRequest("A public client has no secret".into()));
+    }
+    let secret = Secret::generate();
+    let value = secret.expose().to_owned();
+    let hash = web::block(move || secret.hash()).await.map_err(bad)?.map_err(bad)?;
+    client.kind = ClientKind::Confidential { secret: hash };
+    clients::update(provider.store.conn(), &client).await?;
+    Ok(HttpResponse::Ok().json(GeneratedSecret { kind: "secret".into(), value }))
+}
