@@ -99,7 +99,7 @@ pub struct UserQuery {
 
 fn user_condition(realm_id: Uuid, q: &UserQuery) -> sea_orm::Condition {
     use sea_orm::Condition;
-    let like = |s: &str| format!("%{}%", s.to_lowercase().replace('\\', "").replace('%', "").replace('_', ""));
+    let like = |s: &str| format!("%{}%", s.to_lowercase().replace(['\\', '%', '_'], ""));
     let mut cond =
         Condition::all().add(user::Column::RealmId.eq(realm_id)).add(user::Column::ServiceAccountOf.is_null());
     if let Some(term) = q.search.as_deref().filter(|s| !s.is_empty() && *s != "*") {
