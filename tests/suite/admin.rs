@@ -20,6 +20,7 @@ backend_tests!(
     bad_input_gets_a_clear_4xx,
     users_and_their_roles_through_the_api,
     clients_through_the_api,
+    admin_writes_and_session_endings_are_audited,
 );
 
 async fn token(server: &TestServer, realm: &str, username: &str, password: &str) -> String {
@@ -510,4 +511,48 @@ async fn clients_through_the_api(db: TestDb) {
     assert_eq!(regenerated["type"], "secret");
     assert_eq!(call(&server, Some(&admin), Method::DELETE, &path, None).await.0, 204);
     assert_eq!(get(&server, &admin, &path).await.0, 404);
+}
+
+async fn admin_writes_and_session_endings_are_audited(db: TestDb) {
+    let (server, realm) = demo(&db).await;
+    let admin = master_token(&server).await;
+    let body = json!({"username": "eve", "credentials": [{"type": "password", "value": "eve-secret-password"}]});
+    assert_eq!(call(&server, Some(&admin), Method::POST, "/admin/realms/demo/users", Some(body)).await.0, 201);
+    token(&server, "demo", "eve", "eve-secret-password").await;
+    let store = db.store().await;
+    let eve = users::find_by_username(store.conn(), realm.id, "eve").await.unwrap().unwrap();
+    assert_eq!(
+        call(&server, Some(&admin), Method::POST, &format!("/admin/realms/demo/users/{}/logout", eve.id), None).await.0,
+        204
+    );
+
+    let (status, _, events) = get(&server, &admin, "/admin/realms/demo/admin-events").await;
+    assert_eq!(status, 200);
+    let events = events.as_array().unwrap();
+    let text = serde_json::to_string(events).unwrap();
+    assert!(!text.contains("eve-secret-password"), "secrets are never written to the log");
+    let kinds: Vec<(String, String)> = events
+        .iter()
+        .map(|e| (e["operationType"].as_str().unwrap().to_owned(), e["resourceType"].as_str().unwrap().to_owned()))
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![
+            ("ACTION".to_owned(), "USER".to_owned()),
+            ("DELETE".to_owned(), "USER_SESSION".to_owned()),
+            ("CREATE".to_owned(), "USER".to_owned()),
+        ],
+        "newest first: the logout, the session it ended, the creation"
+    );
+    let master = realms::find_by_name(store.conn(), "master").await.unwrap().unwrap();
+    assert_eq!(events[0]["authDetails"]["realmId"], master.id.to_string());
+    assert_eq!(events[0]["authDetails"]["clientId"], "admin-cli");
+    assert_eq!(events[0]["resourcePath"], format!("users/{}/logout", eve.id));
+    assert!(events[1]["representation"].as_str().unwrap().contains("USER_LOGOUT"));
+
+    let (_, _, only_sessions) =
+        get(&server, &admin, "/admin/realms/demo/admin-events?resourceTypes=USER_SESSION").await;
+    assert_eq!(only_sessions.as_array().unwrap().len(), 1);
+    let auditor = token(&server, "demo", "auditor", "auditor-password").await;
+    assert_eq!(get(&server, &auditor, "/admin/realms/demo/admin-events").await.0, 403);
 }

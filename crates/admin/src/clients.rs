@@ -262,6 +262,7 @@ pub async fn create_client(
     let admin = authenticate(&provider, &req).await?;
     let realm = admin.realm(&provider, &realm, AdminRole::ManageClients).await?;
     let mut r = body.into_inner();
+    let representation = serde_json::to_value(&r).ok();
     let client_id = r.client_id.clone().ok_or_else(|| ApiError::BadRequest("clientId: is required".into()))?;
     let protocol: Protocol = r.protocol.as_deref().unwrap_or("openid-connect").parse().map_err(bad)?;
     let mut client = Client::new(realm.id, &client_id, protocol, Timestamp::now()).map_err(bad)?;
@@ -273,6 +274,16 @@ pub async fn create_client(
         StoreError::Conflict(_) => ApiError::Conflict(format!("Client {client_id} already exists")),
         other => other.into(),
     })?;
+    crate::audit::record(
+        &provider,
+        &admin,
+        &realm,
+        "CREATE",
+        "CLIENT",
+        format!("clients/{}", client.id),
+        representation,
+    )
+    .await;
     let location = format!("{}/admin/realms/{}/clients/{}", provider.base_url(&req), realm.name, client.id);
     let mut answer = HttpResponse::Created();
     answer.insert_header(("Location", location));
@@ -301,6 +312,7 @@ pub async fn update_client(
     let client = find_client(&provider, &realm, &path.1).await?;
     let mut updated = client.clone();
     let r = body.into_inner();
+    let representation = serde_json::to_value(&r).ok();
     if let Some(new_id) = r.client_id.clone() {
         latchkey_domain::Client::new(realm.id, &new_id, client.protocol, client.created_at).map_err(bad)?;
         updated.client_id = new_id;
@@ -314,6 +326,16 @@ pub async fn update_client(
     if disabling {
         provider.disable_client(&realm, &updated).await?;
     }
+    crate::audit::record(
+        &provider,
+        &admin,
+        &realm,
+        "UPDATE",
+        "CLIENT",
+        format!("clients/{}", client.id),
+        representation,
+    )
+    .await;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -332,6 +354,7 @@ pub async fn delete_client(
     let realm = admin.realm(&provider, &path.0, AdminRole::ManageClients).await?;
     let client = find_client(&provider, &realm, &path.1).await?;
     provider.delete_client(&realm, &client).await?;
+    crate::audit::record(&provider, &admin, &realm, "DELETE", "CLIENT", format!("clients/{}", client.id), None).await;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -358,5 +381,15 @@ pub async fn regenerate_secret(
     let hash = web::block(move || secret.hash()).await.map_err(bad)?.map_err(bad)?;
     client.kind = ClientKind::Confidential { secret: hash };
     clients::update(provider.store.conn(), &client).await?;
+    crate::audit::record(
+        &provider,
+        &admin,
+        &realm,
+        "ACTION",
+        "CLIENT",
+        format!("clients/{}/client-secret", client.id),
+        None,
+    )
+    .await;
     Ok(HttpResponse::Ok().json(GeneratedSecret { kind: "secret".into(), value }))
 }

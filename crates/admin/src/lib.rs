@@ -3,6 +3,7 @@
 //! authenticated with a bearer token from Latchkey itself and checked against the caller's
 //! realm-management roles; the OpenAPI document is collected from these same registrations.
 
+pub mod audit;
 pub mod auth;
 pub mod clients;
 pub mod error;
@@ -47,6 +48,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(clients::update_client)
         .service(clients::delete_client)
         .service(clients::regenerate_secret)
+        .service(audit::list_admin_events)
         .service(realms::get_realm)
         .service(realms::update_realm);
 }

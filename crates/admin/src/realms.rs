@@ -82,6 +82,7 @@ pub async fn update_realm(
     let admin = authenticate(&provider, &req).await?;
     let mut realm = admin.realm(&provider, &realm, AdminRole::ManageRealm).await?;
     let u = body.into_inner();
+    let representation = serde_json::to_value(&u).ok();
     if let Some(nb) = u.not_before {
         if !nb.is_finite() || nb < 0.0 {
             return Err(ApiError::BadRequest("notBefore must be a non-negative number of seconds".into()));
@@ -123,6 +124,7 @@ pub async fn update_realm(
     }
     realms::update(provider.store.conn(), &realm).await?;
     provider.keys.invalidate(realm.id);
+    crate::audit::record(&provider, &admin, &realm, "UPDATE", "REALM", String::new(), representation).await;
     tracing::info!(realm = %realm.name, admin = %admin.user.username, "realm updated");
     Ok(HttpResponse::NoContent().finish())
 }

@@ -184,7 +184,7 @@ impl From<&Realm> for RealmRepresentation {
 
 /// A partial realm update: only the fields present are applied. `notBefore` may be fractional
 /// (the Keycloak console sends `Date.now() / 1000`); it is truncated to whole seconds.
-#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[schema(example = json!({"notBefore": 1764270000}))]
 pub struct RealmUpdate {

@@ -12,6 +12,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 use uuid::Uuid;
 
+use crate::audit;
 use crate::auth::authenticate;
 use crate::clients::find_client;
 use crate::error::{ApiError, ErrorBody};
@@ -424,6 +425,7 @@ pub async fn logout_user(
     let realm = admin.realm(&provider, &path.0, AdminRole::ManageUsers).await?;
     let user = find_user(&provider, &realm, &path.1).await?;
     provider.end_user_sessions(&realm, &user, SessionEnd::UserLogout, true).await?;
+    audit::record(&provider, &admin, &realm, "ACTION", "USER", format!("users/{}/logout", user.id), None).await;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -469,6 +471,7 @@ pub async fn delete_session(
     if ended.is_empty() {
         return Err(not_found());
     }
+    audit::record(&provider, &admin, &realm, "DELETE", "USER_SESSION", format!("sessions/{}", session.id), None).await;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -492,6 +495,7 @@ pub async fn logout_all(
     let admin = authenticate(&provider, &req).await?;
     let realm = admin.realm(&provider, &realm, AdminRole::ManageUsers).await?;
     let result = provider.logout_all(&realm, SETTLE).await?;
+    audit::record(&provider, &admin, &realm, "ACTION", "REALM", "logout-all".into(), None).await;
     Ok(HttpResponse::Ok().json(GlobalRequestResult::from(result)))
 }
 
@@ -515,6 +519,7 @@ pub async fn push_realm_revocation(
     let admin = authenticate(&provider, &req).await?;
     let realm = admin.realm(&provider, &realm, AdminRole::ManageRealm).await?;
     let result = provider.push_revocation(&realm, None, SETTLE).await?;
+    audit::record(&provider, &admin, &realm, "ACTION", "REALM", "push-revocation".into(), None).await;
     Ok(HttpResponse::Ok().json(GlobalRequestResult::from(result)))
 }
 
@@ -540,5 +545,15 @@ pub async fn push_client_revocation(
     let realm = admin.realm(&provider, &path.0, AdminRole::ManageClients).await?;
     let client = find_client(&provider, &realm, &path.1).await?;
     let result = provider.push_revocation(&realm, Some(&client), SETTLE).await?;
+    audit::record(
+        &provider,
+        &admin,
+        &realm,
+        "ACTION",
+        "CLIENT",
+        format!("clients/{}/push-revocation", client.id),
+        None,
+    )
+    .await;
     Ok(HttpResponse::Ok().json(GlobalRequestResult::from(result)))
 }

@@ -55,7 +55,7 @@ impl From<&User> for UserRepresentation {
 }
 
 /// A credential, as Keycloak's clients send it on create and reset-password.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct CredentialRepresentation {
     /// Only `password` is supported.
     #[serde(rename = "type")]
@@ -65,7 +65,7 @@ pub struct CredentialRepresentation {
 }
 
 /// A user to create, or the fields of a user to change (absent fields stay as they are).
-#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[schema(example = json!({"username": "dora", "email": "dora@example.com", "enabled": true,
     "credentials": [{"type": "password", "value": "s3cret-pass", "temporary": false}]}))]
@@ -203,6 +203,7 @@ pub async fn create_user(
     let admin = authenticate(&provider, &req).await?;
     let realm = admin.realm(&provider, &realm, AdminRole::ManageUsers).await?;
     let input = body.into_inner();
+    let representation = serde_json::to_value(&input).ok();
     let username = input.username.clone().ok_or_else(|| ApiError::BadRequest("username: is required".into()))?;
     let mut user = User::new(realm.id, &username, Timestamp::now()).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     apply(&mut user, input.clone())?;
@@ -211,6 +212,8 @@ pub async fn create_user(
         StoreError::Conflict(_) => ApiError::Conflict("User exists with same username".into()),
         other => other.into(),
     })?;
+    crate::audit::record(&provider, &admin, &realm, "CREATE", "USER", format!("users/{}", user.id), representation)
+        .await;
     let location = format!("{}/admin/realms/{}/users/{}", provider.base_url(&req), realm.name, user.id);
     Ok(HttpResponse::Created().insert_header(("Location", location)).finish())
 }
@@ -251,6 +254,7 @@ pub async fn update_user(
     let realm = admin.realm(&provider, &path.0, AdminRole::ManageUsers).await?;
     let user = find_user(&provider, &realm, &path.1).await?;
     let input = body.into_inner();
+    let representation = serde_json::to_value(&input).ok();
     if input.username.as_deref().is_some_and(|n| n.to_lowercase() != user.username) {
         return Err(ApiError::BadRequest("username: cannot be changed".into()));
     }
@@ -261,6 +265,8 @@ pub async fn update_user(
         updated.enabled = false;
     }
     users::update(provider.store.conn(), &updated).await?;
+    crate::audit::record(&provider, &admin, &realm, "UPDATE", "USER", format!("users/{}", user.id), representation)
+        .await;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -279,6 +285,7 @@ pub async fn delete_user(
     let realm = admin.realm(&provider, &path.0, AdminRole::ManageUsers).await?;
     let user = find_user(&provider, &realm, &path.1).await?;
     provider.delete_user(&realm, &user).await?;
+    crate::audit::record(&provider, &admin, &realm, "DELETE", "USER", format!("users/{}", user.id), None).await;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -300,6 +307,16 @@ pub async fn reset_password(
     let mut user = find_user(&provider, &realm, &path.1).await?;
     user.password = password_of(Some(vec![body.into_inner()])).await?;
     users::update(provider.store.conn(), &user).await?;
+    crate::audit::record(
+        &provider,
+        &admin,
+        &realm,
+        "ACTION",
+        "USER",
+        format!("users/{}/reset-password", user.id),
+        None,
+    )
+    .await;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -363,5 +380,16 @@ pub async fn set_admin_roles(
         users::grant_role(&txn, user.id, *role, Timestamp::now()).await?;
     }
     txn.commit().await.map_err(StoreError::from)?;
+    let granted = serde_json::json!(wanted.iter().map(|r| r.as_str()).collect::<Vec<_>>());
+    crate::audit::record(
+        &provider,
+        &admin,
+        &realm,
+        "UPDATE",
+        "ADMIN_ROLES",
+        format!("users/{}/admin-roles", user.id),
+        Some(granted),
+    )
+    .await;
     Ok(HttpResponse::NoContent().finish())
 }

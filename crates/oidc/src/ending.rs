@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use latchkey_domain::ending::{plan_adapter_action, plan_logout, NotificationKind, Plan};
 use latchkey_domain::{Client, Liveness, Realm, SessionEnd, SessionType, Timestamp, User, UserSession};
+use latchkey_store::events::{self, AdminEvent};
 use latchkey_store::jobs::{self, Job, JobKind};
 use latchkey_store::outbox::{self, NewMessage};
 use latchkey_store::{clients, codes, realms, sessions, users, ConnectionTrait, StoreError};
@@ -95,6 +96,29 @@ async fn end_in(
     let plan =
         plan_logout(loaded.iter().filter(|(s, _)| ended.contains(&s.id)).map(|(s, c)| (s, c.as_slice())), user_wide);
     outbox::insert_many(db, &messages(realm_id, &plan, group, 0, now), now).await?;
+    let audit: Vec<AdminEvent> = loaded
+        .iter()
+        .filter(|(s, _)| ended.contains(&s.id))
+        .map(|(s, held)| AdminEvent {
+            id: Uuid::now_v7(),
+            time: now,
+            realm_id,
+            auth_realm_id: None,
+            auth_client_id: None,
+            auth_user_id: None,
+            ip_address: None,
+            operation_type: "DELETE".into(),
+            resource_type: "USER_SESSION".into(),
+            resource_path: format!("sessions/{}", s.id),
+            representation: Some(
+                json!({"reason": reason.as_str(), "type": s.session_type.as_str(), "userId": s.user_id,
+                    "clients": held.iter().map(|c| c.client_id.as_str()).collect::<Vec<_>>()})
+                .to_string(),
+            ),
+            error: None,
+        })
+        .collect();
+    events::insert_many(db, &audit).await?;
     Ok(ended)
 }
 

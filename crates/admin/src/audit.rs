@@ -1,0 +1,159 @@
+//! The audit trail of administration: every admin write is recorded as an admin event (session
+//! endings are recorded by the ending step itself), readable with filters and paging.
+
+use actix_web::{get, web, HttpRequest, HttpResponse};
+use latchkey_domain::{AdminRole, Realm, Timestamp};
+use latchkey_oidc::Provider;
+use latchkey_store::events::{self, AdminEvent, EventQuery};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::auth::{authenticate, Admin};
+use crate::error::{ApiError, ErrorBody};
+
+/// Fields never written to the log.
+const SECRET_FIELDS: &[&str] = &["secret", "credentials", "password", "value"];
+
+fn redact(mut value: Value) -> Value {
+    if let Value::Object(map) = &mut value {
+        for field in SECRET_FIELDS {
+            map.remove(*field);
+        }
+    }
+    value
+}
+
+/// Records a successful admin write. A failure to record is logged, not returned: the write
+/// itself has happened.
+pub async fn record(
+    provider: &Provider,
+    admin: &Admin,
+    realm: &Realm,
+    operation: &str,
+    resource_type: &str,
+    resource_path: String,
+    representation: Option<Value>,
+) {
+    let event = AdminEvent {
+        id: Uuid::now_v7(),
+        time: Timestamp::now(),
+        realm_id: realm.id,
+        auth_realm_id: Some(admin.home.id),
+        auth_client_id: Some(admin.client_id.clone()),
+        auth_user_id: Some(admin.user.id),
+        ip_address: Some(admin.ip.clone()),
+        operation_type: operation.to_owned(),
+        resource_type: resource_type.to_owned(),
+        resource_path,
+        representation: representation.map(|r| redact(r).to_string()),
+        error: None,
+    };
+    if let Err(error) = events::insert_many(provider.store.conn(), &[event]).await {
+        tracing::error!(%error, "an admin event could not be recorded");
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuthDetails {
+    pub realm_id: Option<String>,
+    pub client_id: Option<String>,
+    pub user_id: Option<String>,
+    pub ip_address: Option<String>,
+}
+
+/// Keycloak's `AdminEventRepresentation`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(example = json!({"id": "01936a4e-5f00-7000-8000-000000000000", "time": 1764270000000_i64, "realmId": "…",
+    "authDetails": {"realmId": "…", "clientId": "admin-cli", "userId": "…", "ipAddress": "127.0.0.1"},
+    "operationType": "ACTION", "resourceType": "REALM", "resourcePath": "logout-all", "representation": null, "error": null}))]
+pub struct AdminEventRepresentation {
+    pub id: String,
+    /// Epoch milliseconds.
+    pub time: i64,
+    pub realm_id: String,
+    pub auth_details: AuthDetails,
+    pub operation_type: String,
+    pub resource_type: String,
+    pub resource_path: String,
+    pub representation: Option<String>,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(rename_all = "camelCase")]
+pub struct EventSearch {
+    /// Comma-separated: `CREATE`, `UPDATE`, `DELETE`, `ACTION`.
+    operation_types: Option<String>,
+    /// Comma-separated, as `USER_SESSION`, `USER`, `CLIENT`, `REALM`.
+    resource_types: Option<String>,
+    /// A prefix of the resource path, as `users/…`.
+    resource_path: Option<String>,
+    /// The acting administrator's user id.
+    auth_user: Option<String>,
+    /// From this instant, epoch milliseconds.
+    date_from: Option<i64>,
+    /// Up to this instant, epoch milliseconds.
+    date_to: Option<i64>,
+    first: Option<i64>,
+    max: Option<i64>,
+}
+
+fn list_of(raw: &Option<String>) -> Vec<String> {
+    raw.as_deref().unwrap_or("").split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_uppercase).collect()
+}
+
+/// The realm's admin events, newest first.
+#[utoipa::path(tag = "audit", params(("realm" = String, Path), EventSearch),
+    responses((status = 200, description = "One page of events", body = Vec<AdminEventRepresentation>),
+        (status = 400, description = "Bad filter or paging", body = ErrorBody), (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "Not allowed: needs view-realm", body = ErrorBody)),
+    security(("bearer" = [])))]
+#[get("/admin/realms/{realm}/admin-events")]
+pub async fn list_admin_events(
+    provider: web::Data<Provider>,
+    req: HttpRequest,
+    realm: web::Path<String>,
+    q: web::Query<EventSearch>,
+) -> Result<HttpResponse, ApiError> {
+    let admin = authenticate(&provider, &req).await?;
+    let realm = admin.realm(&provider, &realm, AdminRole::ViewRealm).await?;
+    let (first, max) = crate::sessions::page(q.first, q.max, 100)?;
+    let auth_user = match q.auth_user.as_deref() {
+        Some(raw) => Some(raw.parse::<Uuid>().map_err(|_| ApiError::BadRequest("authUser: not a user id".into()))?),
+        None => None,
+    };
+    let query = EventQuery {
+        operation_types: list_of(&q.operation_types),
+        resource_types: list_of(&q.resource_types),
+        resource_path: q.resource_path.clone(),
+        auth_user,
+        from: q.date_from.map(Timestamp::from_millis),
+        to: q.date_to.map(Timestamp::from_millis),
+    };
+    let found = events::list(provider.store.conn(), realm.id, &query, first, max).await?;
+    let body: Vec<AdminEventRepresentation> = found
+        .into_iter()
+        .map(|e| AdminEventRepresentation {
+            id: e.id.to_string(),
+            time: e.time.as_millis(),
+            realm_id: e.realm_id.to_string(),
+            auth_details: AuthDetails {
+                realm_id: e.auth_realm_id.map(|id| id.to_string()),
+                client_id: e.auth_client_id,
+                user_id: e.auth_user_id.map(|id| id.to_string()),
+                ip_address: e.ip_address,
+            },
+            operation_type: e.operation_type,
+            resource_type: e.resource_type,
+            resource_path: e.resource_path,
+            representation: e.representation,
+            error: e.error,
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(body))
+}
