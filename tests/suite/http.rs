@@ -3,7 +3,12 @@
 use latchkey_tests::{backend_tests, TestDb, TestServer};
 use serde_json::{json, Value};
 
-backend_tests!(health_says_up_when_the_database_answers, unknown_paths_get_a_json_404, the_openapi_document_is_served);
+backend_tests!(
+    health_says_up_when_the_database_answers,
+    unknown_paths_get_a_json_404,
+    the_openapi_document_is_served,
+    the_docs_page_is_served_from_the_server_itself
+);
 
 async fn health_says_up_when_the_database_answers(db: TestDb) {
     let server = TestServer::start(&db).await;
@@ -61,4 +66,16 @@ async fn readiness_says_down_when_the_database_is_gone() {
         json!({"status": "DOWN", "checks": [{"name": "database", "status": "DOWN"}]})
     );
     assert_eq!(server.get("/health/live").await.status(), 200, "the process itself is still alive");
+}
+
+async fn the_docs_page_is_served_from_the_server_itself(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let page = server.get("/docs/index.html").await;
+    assert_eq!(page.status(), 200);
+    assert!(page.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    let html = page.text().await.unwrap();
+    assert!(!html.contains("https://"), "no asset is loaded from the internet");
+    let init = server.get("/docs/swagger-initializer.js").await.text().await.unwrap();
+    assert!(init.contains("/openapi.json"), "{init}");
+    assert_eq!(server.get("/docs/swagger-ui-bundle.js").await.status(), 200);
 }

@@ -479,6 +479,8 @@ async fn sign_in_failures_look_alike_and_are_slowed_down(db: TestDb) {
     let wrong = message(browser.sign_in(&login, "carol", "wrong", false).await);
     assert_eq!(unknown, wrong);
     assert_eq!(wrong, "Invalid username or password.");
+    let by_email = browser.sign_in(&login, "Alice@demo.latchkey.test", "alice-password", false).await;
+    assert!(matches!(by_email, Step::Redirect(_)), "the form takes an email address too: {by_email:?}");
 
     // No CSRF token: refused before the password is even looked at.
     let Step::Login { action, fields, .. } = &login else { unreachable!() };

@@ -86,7 +86,11 @@ pub async fn check_credentials(
     let user = if username.len() > 320 || password.len() > 1024 {
         None
     } else {
-        users::find_by_username(provider.store.conn(), realm.id, &lower).await?
+        match users::find_by_username(provider.store.conn(), realm.id, &lower).await? {
+            Some(user) => Some(user),
+            None if lower.contains('@') => users::find_by_email(provider.store.conn(), realm.id, &lower).await?,
+            None => None,
+        }
     };
     let hash = user.as_ref().and_then(|u| u.password.clone()).unwrap_or_else(|| provider.dummy_hash.clone());
     let candidate = Secret::new(password);

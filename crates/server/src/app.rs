@@ -103,13 +103,10 @@ impl Application {
                 .into_utoipa_app()
                 .openapi(openapi::base())
                 .configure(routes)
-                .openapi_service(|doc| {
-                    web::resource("/openapi.json").route(web::get().to(move || {
-                        let doc = doc.clone();
-                        async move { HttpResponse::Ok().json(doc) }
-                    }))
-                })
+                // The document at /openapi.json, and a docs page that needs no internet access.
+                .openapi_service(|doc| utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", doc))
                 .into_app()
+                .route("/docs", web::get().to(docs_index))
                 .default_service(web::to(error::not_found))
         })
         .workers(config.workers)
@@ -180,6 +177,10 @@ async fn shutdown_signal() -> &'static str {
         _ = term.recv() => "SIGTERM",
         _ = tokio::signal::ctrl_c() => "SIGINT",
     }
+}
+
+async fn docs_index() -> HttpResponse {
+    HttpResponse::Found().insert_header(("Location", "/docs/index.html")).finish()
 }
 
 /// One log line per request: method, path, status and duration.

@@ -20,6 +20,18 @@ pub async fn find_by_id(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<Us
     Ok(user::Entity::find_by_id(id).one(db).await?.map(user_from))
 }
 
+/// The user of `realm_id` with this email address (any case), if exactly one has it.
+pub async fn find_by_email(db: &impl ConnectionTrait, realm_id: Uuid, email: &str) -> Result<Option<User>, StoreError> {
+    use sea_orm::QuerySelect;
+    let rows = user::Entity::find()
+        .filter(user::Column::RealmId.eq(realm_id))
+        .filter(user::Column::Email.eq(email.to_lowercase()))
+        .limit(2)
+        .all(db)
+        .await?;
+    Ok(if rows.len() == 1 { rows.into_iter().next().map(user_from) } else { None })
+}
+
 /// The user of `realm_id` called `username`, in any case.
 pub async fn find_by_username(
     db: &impl ConnectionTrait,
