@@ -246,17 +246,7 @@ pub async fn active_idle_since(
     before: Timestamp,
     limit: u64,
 ) -> Result<Vec<UserSession>, StoreError> {
-    let rows = user_session::Entity::find()
-        .filter(user_session::Column::RealmId.eq(realm_id))
-        .filter(user_session::Column::SessionType.eq(kind.0.as_str()))
-        .filter(user_session::Column::RememberMe.eq(kind.1))
-        .filter(user_session::Column::LastAccess.lt(before.as_millis()))
-        .filter(active())
-        .order_by_asc(user_session::Column::LastAccess)
-        .limit(limit)
-        .all(db)
-        .await?;
-    rows.into_iter().map(user_session_from).collect()
+    active_of_kind_before(db, realm_id, kind, user_session::Column::LastAccess, before, limit).await
 }
 
 /// Up to `limit` active sessions of a realm of one kind (type, remember-me) started before
@@ -268,13 +258,25 @@ pub async fn active_started_before(
     before: Timestamp,
     limit: u64,
 ) -> Result<Vec<UserSession>, StoreError> {
+    active_of_kind_before(db, realm_id, kind, user_session::Column::StartedAt, before, limit).await
+}
+
+/// Active sessions of one kind whose `column` (an instant) is before `before`, oldest first.
+async fn active_of_kind_before(
+    db: &impl ConnectionTrait,
+    realm_id: Uuid,
+    kind: (SessionType, bool),
+    column: user_session::Column,
+    before: Timestamp,
+    limit: u64,
+) -> Result<Vec<UserSession>, StoreError> {
     let rows = user_session::Entity::find()
         .filter(user_session::Column::RealmId.eq(realm_id))
         .filter(user_session::Column::SessionType.eq(kind.0.as_str()))
         .filter(user_session::Column::RememberMe.eq(kind.1))
-        .filter(user_session::Column::StartedAt.lt(before.as_millis()))
+        .filter(column.lt(before.as_millis()))
         .filter(active())
-        .order_by_asc(user_session::Column::StartedAt)
+        .order_by_asc(column)
         .limit(limit)
         .all(db)
         .await?;
