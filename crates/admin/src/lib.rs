@@ -19,6 +19,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 /// Registers every admin route (and, through it, its OpenAPI operation).
 pub fn routes(cfg: &mut ServiceConfig) {
     cfg.service(realms::list_realms)
+        .service(realms::create_realm)
         .service(sessions::list_realm_sessions)
         .service(sessions::list_client_sessions_ui)
         .service(sessions::client_session_stats)
@@ -50,7 +51,8 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(clients::regenerate_secret)
         .service(audit::list_admin_events)
         .service(realms::get_realm)
-        .service(realms::update_realm);
+        .service(realms::update_realm)
+        .service(realms::delete_realm);
 }
 
 /// Adds the bearer-token security scheme the operations name.

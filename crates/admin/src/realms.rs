@@ -1,10 +1,13 @@
 //! Realms as administrators see them: the list, one realm, and its partial update (the
 //! revocation policy `notBefore` among it).
 
-use actix_web::{get, put, web, HttpRequest, HttpResponse};
-use latchkey_domain::{AdminRole, SigningAlgorithm};
+use actix_web::{delete, get, post, put, web, HttpRequest, HttpResponse};
+use latchkey_domain::{AdminRole, Client, Protocol, Realm, SigningAlgorithm, Timestamp};
 use latchkey_oidc::Provider;
 use latchkey_store::realms;
+use latchkey_store::{clients, StoreError};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::auth::authenticate;
 use crate::error::{ApiError, ErrorBody};
@@ -83,6 +86,16 @@ pub async fn update_realm(
     let mut realm = admin.realm(&provider, &realm, AdminRole::ManageRealm).await?;
     let u = body.into_inner();
     let representation = serde_json::to_value(&u).ok();
+    apply(&mut realm, u)?;
+    realms::update(provider.store.conn(), &realm).await?;
+    provider.keys.invalidate(realm.id);
+    crate::audit::record(&provider, &admin, &realm, "UPDATE", "REALM", String::new(), representation).await;
+    tracing::info!(realm = %realm.name, admin = %admin.user.username, "realm updated");
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Applies the fields present in `u` to `realm`, checking each.
+fn apply(realm: &mut Realm, u: RealmUpdate) -> Result<(), ApiError> {
     if let Some(nb) = u.not_before {
         if !nb.is_finite() || nb < 0.0 {
             return Err(ApiError::BadRequest("notBefore must be a non-negative number of seconds".into()));
@@ -122,9 +135,88 @@ pub async fn update_realm(
     if let Some(alg) = u.default_signature_algorithm {
         realm.signature_algorithm = alg.parse::<SigningAlgorithm>().map_err(|e| ApiError::BadRequest(e.to_string()))?;
     }
-    realms::update(provider.store.conn(), &realm).await?;
+    Ok(())
+}
+
+/// A realm to create: its name, and any of the fields of an update.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"realm": "acme", "displayName": "ACME", "enabled": true}))]
+pub struct NewRealm {
+    pub realm: String,
+    #[serde(flatten)]
+    pub settings: RealmUpdate,
+}
+
+/// Creates a realm (master administrators only), with an `admin-cli` client for scripts.
+#[utoipa::path(
+    tag = "realms",
+    request_body = NewRealm,
+    responses(
+        (status = 201, description = "Created", headers(("Location" = String, description = "The new realm's URL"))),
+        (status = 400, description = "A field is invalid", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "Not allowed: only the master realm's admin creates realms", body = ErrorBody),
+        (status = 409, description = "The name is taken", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/admin/realms")]
+pub async fn create_realm(
+    provider: web::Data<Provider>,
+    req: HttpRequest,
+    body: web::Json<NewRealm>,
+) -> Result<HttpResponse, ApiError> {
+    let admin = authenticate(&provider, &req).await?;
+    if !(admin.home.is_master() && admin.roles.contains(&AdminRole::Admin)) {
+        return Err(ApiError::Forbidden("Only the master realm's admin creates realms".into()));
+    }
+    let NewRealm { realm: name, settings } = body.into_inner();
+    let representation = serde_json::to_value(&settings).ok();
+    let now = Timestamp::now();
+    let mut realm = Realm::new(&name, now).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    apply(&mut realm, settings)?;
+    let mut cli = Client::new(realm.id, "admin-cli", Protocol::OpenIdConnect, now)
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    cli.direct_access_grants = true;
+    cli.standard_flow = false;
+    let txn = provider.store.begin().await?;
+    realms::insert(&txn, &realm).await?;
+    clients::insert(&txn, &cli).await?;
+    txn.commit().await.map_err(StoreError::from)?;
+    crate::audit::record(&provider, &admin, &realm, "CREATE", "REALM", String::new(), representation).await;
+    let location = format!("{}/admin/realms/{}", provider.base_url(&req), realm.name);
+    Ok(HttpResponse::Created().insert_header(("Location", location)).finish())
+}
+
+/// Deletes a realm and everything in it (master administrators only; never `master`).
+#[utoipa::path(
+    tag = "realms",
+    params(("realm" = String, Path, description = "Realm name")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 400, description = "The master realm cannot be deleted", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "Not allowed: only the master realm's admin deletes realms", body = ErrorBody),
+        (status = 404, description = "No such realm", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+#[delete("/admin/realms/{realm}")]
+pub async fn delete_realm(
+    provider: web::Data<Provider>,
+    req: HttpRequest,
+    realm: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let admin = authenticate(&provider, &req).await?;
+    if !(admin.home.is_master() && admin.roles.contains(&AdminRole::Admin)) {
+        return Err(ApiError::Forbidden("Only the master realm's admin deletes realms".into()));
+    }
+    let realm = admin.realm(&provider, &realm, AdminRole::ManageRealm).await?;
+    if realm.is_master() {
+        return Err(ApiError::BadRequest("The master realm cannot be deleted".into()));
+    }
+    realms::delete(provider.store.conn(), realm.id).await?;
     provider.keys.invalidate(realm.id);
-    crate::audit::record(&provider, &admin, &realm, "UPDATE", "REALM", String::new(), representation).await;
-    tracing::info!(realm = %realm.name, admin = %admin.user.username, "realm updated");
+    crate::audit::record(&provider, &admin, &realm, "DELETE", "REALM", String::new(), None).await;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -376,9 +376,7 @@ async fn notify_client_sessions(
         loaded.into_iter().map(|(s, held)| (s, held.into_iter().filter(|c| c.id == client.id).collect())).collect();
     let plan = plan_logout(only_this.iter().map(|(s, c)| (s, c.as_slice())), false);
     outbox::insert_many(db, &messages(realm_id, &plan, group, 0, now), now).await?;
-    for holder in holders {
-        sessions::delete_client_session(db, *holder, client.id).await?;
-    }
+    sessions::delete_client_sessions_of(db, client.id, holders).await?;
     Ok(())
 }
 

@@ -127,6 +127,20 @@ pub async fn delete_client_session(
     Ok(result.rows_affected == 1)
 }
 
+/// Removes the client sessions of one client in these user sessions, in one statement.
+pub async fn delete_client_sessions_of(
+    db: &impl ConnectionTrait,
+    client_id: Uuid,
+    user_session_ids: &[Uuid],
+) -> Result<u64, StoreError> {
+    let result = client_session::Entity::delete_many()
+        .filter(client_session::Column::ClientId.eq(client_id))
+        .filter(client_session::Column::UserSessionId.is_in(user_session_ids.iter().copied()))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected)
+}
+
 /// Ends the given sessions that are still active: marks them ended with `reason`, removes
 /// their client sessions (so no refresh token of theirs works) and returns the ids it ended.
 /// The one way every ending goes through; it runs inside the caller's transaction.
