@@ -315,15 +315,43 @@ pub async fn client_stats(
     realm: &Realm,
     now: Timestamp,
 ) -> Result<Vec<(Uuid, String, u64, u64)>, StoreError> {
-    let mut stats = Vec::new();
-    for c in crate::clients::list(db, realm.id).await? {
-        let mut filter =
-            SessionFilter { client: Some(c.id), session_type: Some(SessionType::Regular), ..Default::default() };
-        let regular = count(db, realm, &filter, now).await?;
-        filter.session_type = Some(SessionType::Offline);
-        let offline = count(db, realm, &filter, now).await?;
-        if regular + offline > 0 {
-            stats.push((c.id, c.client_id, regular, offline));
+    #[derive(FromQueryResult)]
+    struct Group {
+        client_id: Uuid,
+        client_name: String,
+        session_type: String,
+        n: i64,
+    }
+    // One grouped pass over the realm's live client sessions, not two counts per client.
+    let mut q = base(db, realm, &SessionFilter::default(), now).await?;
+    q.inner_join(
+        client_session::Entity,
+        Expr::col((client_session::Entity, client_session::Column::UserSessionId))
+            .equals((user_session::Entity, user_session::Column::Id)),
+    )
+    .inner_join(
+        client::Entity,
+        Expr::col((client::Entity, client::Column::Id))
+            .equals((client_session::Entity, client_session::Column::ClientId)),
+    )
+    .expr_as(Expr::col((client::Entity, client::Column::Id)), Alias::new("client_id"))
+    .expr_as(Expr::col((client::Entity, client::Column::ClientId)), Alias::new("client_name"))
+    .expr_as(Expr::col((user_session::Entity, user_session::Column::SessionType)), Alias::new("session_type"))
+    .expr_as(Expr::col((user_session::Entity, user_session::Column::Id)).count(), Alias::new("n"))
+    .group_by_col((client::Entity, client::Column::Id))
+    .group_by_col((client::Entity, client::Column::ClientId))
+    .group_by_col((user_session::Entity, user_session::Column::SessionType))
+    .order_by((client::Entity, client::Column::ClientId), Order::Asc);
+    let groups = Group::find_by_statement(build(db.get_database_backend(), &q)).all(db).await?;
+    let mut stats: Vec<(Uuid, String, u64, u64)> = Vec::new();
+    for g in groups {
+        if stats.last().is_none_or(|(id, ..)| *id != g.client_id) {
+            stats.push((g.client_id, g.client_name.clone(), 0, 0));
+        }
+        let entry = stats.last_mut().expect("just pushed");
+        match g.session_type.as_str() {
+            "OFFLINE" => entry.3 += g.n.max(0) as u64,
+            _ => entry.2 += g.n.max(0) as u64,
         }
     }
     Ok(stats)
