@@ -24,7 +24,7 @@ backend_tests!(
     realms_are_created_and_deleted_by_the_master_admin_only,
 );
 
-async fn token(server: &TestServer, realm: &str, username: &str, password: &str) -> String {
+pub(crate) async fn token(server: &TestServer, realm: &str, username: &str, password: &str) -> String {
     let answer: Value = rp::http()
         .post(rp::endpoint(server, realm, "token"))
         .form(&[("grant_type", "password"), ("client_id", "admin-cli"), ("username", username), ("password", password)])
@@ -38,7 +38,7 @@ async fn token(server: &TestServer, realm: &str, username: &str, password: &str)
 }
 
 /// A demo server whose demo realm also has `admin-cli` (as every Keycloak realm does).
-async fn demo(db: &TestDb) -> (TestServer, Realm) {
+pub(crate) async fn demo(db: &TestDb) -> (TestServer, Realm) {
     let server = TestServer::start_with(db, |c| c.demo = true).await;
     let store = db.store().await;
     let realm = realms::find_by_name(store.conn(), "demo").await.unwrap().unwrap();
@@ -51,11 +51,11 @@ async fn demo(db: &TestDb) -> (TestServer, Realm) {
     (server, realm)
 }
 
-async fn master_token(server: &TestServer) -> String {
+pub(crate) async fn master_token(server: &TestServer) -> String {
     token(server, "master", ADMIN_USER, ADMIN_PASSWORD).await
 }
 
-async fn call(
+pub(crate) async fn call(
     server: &TestServer,
     token: Option<&str>,
     method: Method,
@@ -76,7 +76,7 @@ async fn call(
     (status, total, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
-async fn get(server: &TestServer, token: &str, path: &str) -> (StatusCode, Option<String>, Value) {
+pub(crate) async fn get(server: &TestServer, token: &str, path: &str) -> (StatusCode, Option<String>, Value) {
     call(server, Some(token), Method::GET, path, None).await
 }
 
@@ -124,7 +124,7 @@ async fn the_realm_wide_list_has_keycloaks_shape_a_total_and_filters(db: TestDb)
 }
 
 /// Inserts `n` sessions of `user` straight into the store, one second of activity apart.
-async fn many_sessions(db: &TestDb, realm: &Realm, user: &User, client: Uuid, n: usize) -> Vec<Uuid> {
+pub(crate) async fn many_sessions(db: &TestDb, realm: &Realm, user: &User, client: Uuid, n: usize) -> Vec<Uuid> {
     let store = db.store().await;
     let txn = store.begin().await.unwrap();
     let base = Timestamp::now().as_millis() - 1_000_000;

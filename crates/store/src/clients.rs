@@ -46,6 +46,7 @@ pub async fn list(db: &impl ConnectionTrait, realm_id: Uuid) -> Result<Vec<Clien
 
 /// Deletes a client and, by cascade, its client sessions. Returns whether it existed.
 pub async fn delete(db: &impl ConnectionTrait, id: Uuid) -> Result<bool, StoreError> {
+    crate::counts::forget_client(db, id).await?;
     Ok(client::Entity::delete_by_id(id).exec(db).await?.rows_affected == 1)
 }
 

@@ -12,6 +12,7 @@ mod migration;
 
 pub mod clients;
 pub mod codes;
+pub mod counts;
 pub mod events;
 pub mod jobs;
 pub mod keys;

@@ -37,13 +37,18 @@ pub async fn delete(db: &impl ConnectionTrait, id: uuid::Uuid) -> Result<bool, S
     Ok(realm::Entity::delete_by_id(id).exec(db).await?.rows_affected > 0)
 }
 
-/// Writes every field of a realm. Returns whether it existed.
+/// Writes every field of a realm. Returns whether it existed. Moving its session cut-off or
+/// not-before recounts its sessions (see [`crate::counts`]).
 pub async fn update(db: &impl ConnectionTrait, r: &Realm) -> Result<bool, StoreError> {
+    let before = find_by_id(db, r.id).await?;
     let result = realm::Entity::update_many()
         .set(realm_row(r))
         .filter(realm::Column::Id.eq(r.id))
         .exec(db)
         .await
         .map_err(conflict_as(|| format!("realm '{}'", r.name)))?;
+    if before.is_some_and(|b| b.session_cutoff != r.session_cutoff || b.not_before != r.not_before) {
+        crate::counts::recount(db, r.id).await?;
+    }
     Ok(result.rows_affected == 1)
 }

@@ -1,22 +1,28 @@
 //! User sessions and their client sessions.
 
 use latchkey_domain::{ClientSession, SessionEnd, SessionState, SessionType, Timestamp, UserSession};
-use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::sea_query::{Cond, Expr, OnConflict};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
 use crate::convert::{client_session_from, client_session_row, user_session_from, user_session_row};
 use crate::entity::{client_session, user_session};
-use crate::StoreError;
+use crate::{counts, StoreError};
 
 pub async fn insert_user_session(db: &impl ConnectionTrait, s: &UserSession) -> Result<(), StoreError> {
     user_session::Entity::insert(user_session_row(s)).exec(db).await?;
-    Ok(())
+    counts::sessions(db, &[s.id], 1).await
 }
 
 pub async fn insert_client_session(db: &impl ConnectionTrait, c: &ClientSession) -> Result<(), StoreError> {
     client_session::Entity::insert(client_session_row(c)).exec(db).await?;
-    Ok(())
+    counts::client_sessions(db, one_client_session(c.user_session_id, c.client_id), 1).await
+}
+
+fn one_client_session(user_session_id: Uuid, client_id: Uuid) -> Cond {
+    Cond::all()
+        .add(Expr::col((client_session::Entity, client_session::Column::UserSessionId)).eq(user_session_id))
+        .add(Expr::col((client_session::Entity, client_session::Column::ClientId)).eq(client_id))
 }
 
 pub async fn find_user_session(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<UserSession>, StoreError> {
@@ -47,15 +53,23 @@ pub async fn find_client_session(
 /// Inserts a client session, or — when the client already has one in this user session (a
 /// second sign-in of the same application within one SSO session) — refreshes it in place.
 pub async fn upsert_client_session(db: &impl ConnectionTrait, c: &ClientSession) -> Result<(), StoreError> {
-    let on_conflict = OnConflict::columns([client_session::Column::UserSessionId, client_session::Column::ClientId])
-        .update_columns([
-            client_session::Column::LastRefresh,
-            client_session::Column::Scopes,
-            client_session::Column::RedirectUri,
-            client_session::Column::RefreshTokenId,
-        ])
+    let keep = OnConflict::columns([client_session::Column::UserSessionId, client_session::Column::ClientId])
+        .do_nothing()
         .to_owned();
-    client_session::Entity::insert(client_session_row(c)).on_conflict(on_conflict).exec(db).await?;
+    let inserted =
+        client_session::Entity::insert(client_session_row(c)).on_conflict(keep).exec_without_returning(db).await?;
+    if inserted == 1 {
+        return counts::client_sessions(db, one_client_session(c.user_session_id, c.client_id), 1).await;
+    }
+    client_session::Entity::update_many()
+        .col_expr(client_session::Column::LastRefresh, Expr::value(c.last_refresh.as_millis()))
+        .col_expr(client_session::Column::Scopes, Expr::value(c.scopes.join(" ")))
+        .col_expr(client_session::Column::RedirectUri, Expr::value(c.redirect_uri.clone()))
+        .col_expr(client_session::Column::RefreshTokenId, Expr::value(c.refresh_token_id.clone()))
+        .filter(client_session::Column::UserSessionId.eq(c.user_session_id))
+        .filter(client_session::Column::ClientId.eq(c.client_id))
+        .exec(db)
+        .await?;
     Ok(())
 }
 
@@ -123,6 +137,7 @@ pub async fn delete_client_session(
     user_session_id: Uuid,
     client_id: Uuid,
 ) -> Result<bool, StoreError> {
+    counts::client_sessions(db, one_client_session(user_session_id, client_id), -1).await?;
     let result = client_session::Entity::delete_by_id((user_session_id, client_id)).exec(db).await?;
     Ok(result.rows_affected == 1)
 }
@@ -133,6 +148,15 @@ pub async fn delete_client_sessions_of(
     client_id: Uuid,
     user_session_ids: &[Uuid],
 ) -> Result<u64, StoreError> {
+    if user_session_ids.is_empty() {
+        return Ok(0);
+    }
+    let these =
+        Cond::all().add(Expr::col((client_session::Entity, client_session::Column::ClientId)).eq(client_id)).add(
+            Expr::col((client_session::Entity, client_session::Column::UserSessionId))
+                .is_in(user_session_ids.iter().copied()),
+        );
+    counts::client_sessions(db, these, -1).await?;
     let result = client_session::Entity::delete_many()
         .filter(client_session::Column::ClientId.eq(client_id))
         .filter(client_session::Column::UserSessionId.is_in(user_session_ids.iter().copied()))
@@ -164,6 +188,9 @@ pub async fn end_sessions(
     if active.is_empty() {
         return Ok(active);
     }
+    counts::sessions(db, &active, -1).await?;
+    let held = Expr::col((client_session::Entity, client_session::Column::UserSessionId)).is_in(active.iter().copied());
+    counts::client_sessions(db, Cond::all().add(held), -1).await?;
     user_session::Entity::update_many()
         .col_expr(user_session::Column::State, Expr::value(SessionState::Ended.as_str()))
         .col_expr(user_session::Column::EndedAt, Expr::value(now.as_millis()))

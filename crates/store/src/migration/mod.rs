@@ -6,6 +6,7 @@ use sea_orm_migration::prelude::*;
 mod m20261127_000001_initial;
 mod m20261127_000002_oidc;
 mod m20261127_000003_jobs;
+mod m20261127_000004_session_counts;
 
 pub struct Migrator;
 
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000001_initial::Migration),
             Box::new(m20261127_000002_oidc::Migration),
             Box::new(m20261127_000003_jobs::Migration),
+            Box::new(m20261127_000004_session_counts::Migration),
         ]
     }
 }
@@ -55,4 +57,5 @@ pub const TABLES: &[&str] = &[
     "auth_codes",
     "login_failures",
     "session_jobs",
+    "session_counts",
 ];

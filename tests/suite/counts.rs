@@ -1,0 +1,198 @@
+//! The maintained session counts (`latchkey_store::counts`) against an exact count of the live
+//! sessions, through every way sessions start and end: after each step, every count the admin
+//! API answers from them (`session-count`, `offline-session-count`, `client-session-stats`,
+//! list totals) equals what counting the sessions themselves gives.
+
+use latchkey_domain::{Realm, SessionType, Timestamp, UserSession};
+use latchkey_store::listing::{self, SessionFilter};
+use latchkey_store::{clients, realms, sessions, users};
+use latchkey_tests::rp::{self, code_flow, relying_party, Browser};
+use latchkey_tests::{backend_tests, TestDb, TestServer};
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::admin::{call, demo, get, many_sessions, master_token};
+
+backend_tests!(maintained_counts_equal_an_exact_count_through_every_ending);
+
+/// Every count of the realm, from the maintained counts and exactly, must agree; returns the
+/// realm-wide total.
+async fn assert_counts_exact(db: &TestDb, server: &TestServer, admin: &str, step: &str) -> u64 {
+    let store = db.store().await;
+    let realm: Realm = realms::find_by_name(store.conn(), "demo").await.unwrap().unwrap();
+    let now = Timestamp::now();
+    let exact_stats = listing::client_stats_exact(store.conn(), &realm, now).await.unwrap();
+    let stats = listing::client_stats(store.conn(), &realm, now).await.unwrap();
+    assert_eq!(stats, exact_stats, "client-session-stats after {step}");
+
+    let mut filters = vec![SessionFilter::default()];
+    for client in clients::list(store.conn(), realm.id).await.unwrap() {
+        for session_type in [None, Some(SessionType::Regular), Some(SessionType::Offline)] {
+            filters.push(SessionFilter { client: Some(client.id), session_type, ..Default::default() });
+        }
+    }
+    for session_type in [Some(SessionType::Regular), Some(SessionType::Offline)] {
+        filters.push(SessionFilter { session_type, ..Default::default() });
+    }
+    for filter in &filters {
+        let maintained = listing::count(store.conn(), &realm, filter, now).await.unwrap();
+        let exact = listing::count_exact(store.conn(), &realm, filter, now).await.unwrap();
+        assert_eq!(maintained, exact, "count of {filter:?} after {step}");
+    }
+
+    // And as the admin API answers them.
+    let (_, _, body) = get(server, admin, "/admin/realms/demo/client-session-stats").await;
+    let from_api: Vec<(String, String, String)> = body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["id"].as_str().unwrap().into(),
+                s["active"].as_str().unwrap().into(),
+                s["offline"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    let expected: Vec<(String, String, String)> =
+        exact_stats.iter().map(|(id, _, r, o)| (id.to_string(), r.to_string(), o.to_string())).collect();
+    assert_eq!(from_api, expected, "client-session-stats over HTTP after {step}");
+    let (_, total, _) = get(server, admin, "/admin/realms/demo/ui-ext/sessions?max=1").await;
+    let total: u64 = total.unwrap().parse().unwrap();
+    assert_eq!(total, listing::count_exact(store.conn(), &realm, &SessionFilter::default(), now).await.unwrap());
+    total
+}
+
+async fn password_grant(server: &TestServer, username: &str, scope: &str) -> Value {
+    password_grant_at(rp::endpoint(server, "demo", "token"), username, scope).await
+}
+
+async fn password_grant_at(token_endpoint: String, username: &str, scope: &str) -> Value {
+    rp::http()
+        .post(token_endpoint)
+        .form(&[
+            ("grant_type", "password"),
+            ("client_id", "demo-web"),
+            ("client_secret", "demo-web-secret"),
+            ("username", username),
+            ("password", &format!("{username}-password")),
+            ("scope", scope),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+async fn maintained_counts_equal_an_exact_count_through_every_ending(db: TestDb) {
+    let (server, realm) = demo(&db).await;
+    let admin = master_token(&server).await;
+    let store = db.store().await;
+    let alice = users::find_by_username(store.conn(), realm.id, "alice").await.unwrap().unwrap();
+    let carol = users::find_by_username(store.conn(), realm.id, "carol").await.unwrap().unwrap();
+    let web = clients::find_by_client_id(store.conn(), realm.id, "demo-web").await.unwrap().unwrap();
+    let spa = clients::find_by_client_id(store.conn(), realm.id, "demo-spa").await.unwrap().unwrap();
+    assert_eq!(assert_counts_exact(&db, &server, &admin, "start").await, 0);
+
+    // Sign-ins: code flow (a second application joins the same SSO session), offline tokens,
+    // and concurrent password grants.
+    let web_rp =
+        relying_party(&server, "demo", "demo-web", Some("demo-web-secret"), "http://localhost:3000/callback").await;
+    let carol_browser = Browser::new(&server);
+    code_flow(&web_rp, &carol_browser, &["openid", "offline_access"], "carol", "carol-password").await;
+    let mut grants = tokio::task::JoinSet::new();
+    for i in 0..12 {
+        let endpoint = rp::endpoint(&server, "demo", "token");
+        grants.spawn(async move { password_grant_at(endpoint, ["alice", "bob"][i % 2], "openid").await });
+    }
+    while let Some(answer) = grants.join_next().await {
+        let answer = answer.unwrap();
+        assert!(answer["access_token"].is_string(), "{answer}");
+    }
+    let offline = password_grant(&server, "bob", "openid offline_access").await;
+    assert!(offline["refresh_token"].is_string());
+    let bulk = many_sessions(&db, &realm, &alice, web.id, 40).await;
+    // A second client in some of the bulk sessions.
+    for id in &bulk[..10] {
+        let session = sessions::find_user_session(store.conn(), *id).await.unwrap().unwrap();
+        let mut cs = sessions::client_sessions_of(store.conn(), *id).await.unwrap().remove(0);
+        cs.client_id = spa.id;
+        cs.started_at = session.started_at;
+        sessions::upsert_client_session(store.conn(), &cs).await.unwrap();
+        // Signing in to the same application again within the session refreshes, not adds.
+        sessions::upsert_client_session(store.conn(), &cs).await.unwrap();
+    }
+    assert_eq!(
+        assert_counts_exact(&db, &server, &admin, "sign-ins").await,
+        2 + 12 + 2 + 40,
+        "carol: regular and offline; 12 grants; bob: regular and offline; 40 bulk"
+    );
+
+    // A session timed out but not yet reaped: never counted, before or after the reaper.
+    let mut stale = UserSession::start(
+        realm.id,
+        carol.id,
+        SessionType::Regular,
+        "10.9.9.9",
+        false,
+        Timestamp::now().plus_secs(-7200),
+    );
+    stale.last_access = Timestamp::now().plus_secs(-3600);
+    sessions::insert_user_session(store.conn(), &stale).await.unwrap();
+    let mut cs = sessions::client_sessions_of(store.conn(), bulk[0]).await.unwrap().remove(0);
+    cs.user_session_id = stale.id;
+    sessions::insert_client_session(store.conn(), &cs).await.unwrap();
+    assert_counts_exact(&db, &server, &admin, "a timed-out session").await;
+    server.provider.reap(Timestamp::now()).await.unwrap();
+    assert_counts_exact(&db, &server, &admin, "the reaper").await;
+
+    // Endings, one kind at a time.
+    let path = format!("/admin/realms/demo/sessions/{}", bulk[1]);
+    assert_eq!(call(&server, Some(&admin), Method::DELETE, &path, None).await.0, 204);
+    assert_counts_exact(&db, &server, &admin, "ending one session").await;
+
+    let offline_sessions =
+        get(&server, &admin, &format!("/admin/realms/demo/clients/{}/offline-sessions", web.id)).await.2;
+    let offline_id = offline_sessions[0]["id"].as_str().unwrap().to_owned();
+    let path = format!("/admin/realms/demo/sessions/{offline_id}?isOffline=true");
+    assert_eq!(call(&server, Some(&admin), Method::DELETE, &path, None).await.0, 204);
+    assert_counts_exact(&db, &server, &admin, "revoking an offline session").await;
+
+    let path = format!("/admin/realms/demo/users/{}/logout", carol.id);
+    assert_eq!(call(&server, Some(&admin), Method::POST, &path, None).await.0, 204);
+    assert_counts_exact(&db, &server, &admin, "a user's logout").await;
+
+    let path = format!("/admin/realms/demo/clients/{}", spa.id);
+    assert_eq!(call(&server, Some(&admin), Method::PUT, &path, Some(json!({"enabled": false}))).await.0, 204);
+    server.provider.reap(Timestamp::now()).await.unwrap();
+    assert_counts_exact(&db, &server, &admin, "disabling a client").await;
+    assert_eq!(call(&server, Some(&admin), Method::DELETE, &path, None).await.0, 204);
+    assert_counts_exact(&db, &server, &admin, "deleting a client").await;
+
+    let bob = users::find_by_username(store.conn(), realm.id, "bob").await.unwrap().unwrap();
+    let path = format!("/admin/realms/demo/users/{}", bob.id);
+    assert_eq!(call(&server, Some(&admin), Method::DELETE, &path, None).await.0, 204);
+    assert_counts_exact(&db, &server, &admin, "deleting a user").await;
+
+    // A not-before in the middle of the bulk sessions' starts: those before it stop counting.
+    let middle = sessions::find_user_session(store.conn(), bulk[20]).await.unwrap().unwrap().started_at;
+    let body = json!({"notBefore": middle.as_secs() as f64 + 0.5});
+    assert_eq!(call(&server, Some(&admin), Method::PUT, "/admin/realms/demo", Some(body)).await.0, 204);
+    assert_counts_exact(&db, &server, &admin, "a realm not-before").await;
+    let body = json!({"notBefore": 0});
+    assert_eq!(call(&server, Some(&admin), Method::PUT, "/admin/realms/demo", Some(body)).await.0, 204);
+    assert_counts_exact(&db, &server, &admin, "clearing the not-before").await;
+
+    let (status, _, _) = call(&server, Some(&admin), Method::POST, "/admin/realms/demo/logout-all", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(assert_counts_exact(&db, &server, &admin, "logout-all").await, 0);
+    server.provider.reap(Timestamp::now()).await.unwrap();
+    assert_eq!(assert_counts_exact(&db, &server, &admin, "the reaper after logout-all").await, 0);
+
+    // Sessions after the cut-off count again.
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    assert!(password_grant(&server, "alice", "openid").await["access_token"].is_string());
+    assert_eq!(assert_counts_exact(&db, &server, &admin, "a sign-in after logout-all").await, 1);
+}
