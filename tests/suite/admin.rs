@@ -564,6 +564,75 @@ async fn admin_writes_and_session_endings_are_audited(db: TestDb) {
     assert_eq!(only_sessions.as_array().unwrap().len(), 1);
     let auditor = token(&server, "demo", "auditor", "auditor-password").await;
     assert_eq!(get(&server, &auditor, "/admin/realms/demo/admin-events").await.0, 403);
+
+    // Refused writes are recorded too, with who (when known) and the error; reads are not.
+    let path = format!("/admin/realms/demo/users/{}", eve.id);
+    assert_eq!(call(&server, Some(&auditor), Method::DELETE, &path, None).await.0, 403);
+    assert_eq!(call(&server, None, Method::POST, "/admin/realms/demo/logout-all", None).await.0, 401);
+    let taken = json!({"username": "alice"});
+    assert_eq!(call(&server, Some(&admin), Method::POST, "/admin/realms/demo/users", Some(taken)).await.0, 409);
+    assert_eq!(get(&server, &auditor, "/admin/realms/demo/users").await.0, 200);
+    let (_, _, events) = get(&server, &admin, "/admin/realms/demo/admin-events?max=3").await;
+    let refused: Vec<(&str, &str, &str, &str)> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["operationType"].as_str().unwrap(),
+                e["resourcePath"].as_str().unwrap(),
+                e["error"].as_str().unwrap_or("none"),
+                e["authDetails"]["userId"].as_str().unwrap_or("anonymous"),
+            )
+        })
+        .collect();
+    let auditor_id = users::find_by_username(store.conn(), realm.id, "auditor").await.unwrap().unwrap().id.to_string();
+    let master_admin = users::find_by_username(store.conn(), master.id, "admin").await.unwrap().unwrap().id.to_string();
+    let users_path = format!("users/{}", eve.id);
+    assert_eq!(
+        refused,
+        vec![
+            ("CREATE", "users", "409: User exists with same username", master_admin.as_str()),
+            ("ACTION", "logout-all", "401: HTTP 401 Unauthorized", "anonymous"),
+            ("DELETE", users_path.as_str(), "403: The 'manage-users' role is required", auditor_id.as_str()),
+        ]
+    );
+
+    // Keycloak's date filters: whole days, UTC; epoch milliseconds too; anything else is a 400.
+    let today = latchkey_domain::Timestamp::now().as_secs() / 86_400;
+    let day = |offset: i64| {
+        let (y, m, d) = civil(today + offset);
+        format!("{y:04}-{m:02}-{d:02}")
+    };
+    let count = |q: String| {
+        let server = &server;
+        let admin = &admin;
+        async move { get(server, admin, &format!("/admin/realms/demo/admin-events?{q}")).await.2.as_array().map(Vec::len) }
+    };
+    let all = count(String::new()).await;
+    assert_eq!(count(format!("dateFrom={}&dateTo={}", day(0), day(0))).await, all);
+    assert_eq!(count(format!("dateFrom={}", day(1))).await, Some(0));
+    assert_eq!(count(format!("dateTo={}", day(-1))).await, Some(0));
+    assert_eq!(
+        count(format!("dateFrom={}", latchkey_domain::Timestamp::now().plus_secs(-3600).as_millis())).await,
+        all
+    );
+    let (status, _, body) = get(&server, &admin, "/admin/realms/demo/admin-events?dateFrom=2026-02-30").await;
+    assert_eq!(status, 400);
+    assert!(body["error_description"].as_str().unwrap().contains("dateFrom: '2026-02-30'"));
+}
+
+/// (year, month, day) of a count of days since 1970-01-01.
+fn civil(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
 async fn realms_are_created_and_deleted_by_the_master_admin_only(db: TestDb) {

@@ -2,6 +2,7 @@
 
 mod admin;
 mod bootstrap;
+mod contract;
 mod counts;
 mod ending;
 mod http;

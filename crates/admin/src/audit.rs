@@ -1,6 +1,12 @@
 //! The audit trail of administration: every admin write is recorded as an admin event (session
-//! endings are recorded by the ending step itself), readable with filters and paging.
+//! endings are recorded by the ending step itself), readable with filters and paging. Writes
+//! that are refused — no valid token, a role missing, bad input, a conflict — are recorded too,
+//! with their error, by [`record_refusals`].
 
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::Method;
+use actix_web::middleware::Next;
 use actix_web::{get, web, HttpRequest, HttpResponse};
 use latchkey_domain::{AdminRole, Realm, Timestamp};
 use latchkey_oidc::Provider;
@@ -55,6 +61,93 @@ pub async fn record(
     }
 }
 
+/// What an admin write is, from its method and path: (realm name, operation, resource type,
+/// resource path). `None` for reads and for paths outside the admin API.
+fn classify(method: &Method, path: &str) -> Option<(String, &'static str, &'static str, String)> {
+    let rest = path.trim_end_matches('/').strip_prefix("/admin/realms")?;
+    let (realm, resource) = match rest.strip_prefix('/') {
+        None if rest.is_empty() => ("master".to_owned(), String::new()),
+        None => return None,
+        Some(rest) => match rest.split_once('/') {
+            Some((realm, resource)) => (realm.to_owned(), resource.to_owned()),
+            None => (rest.to_owned(), String::new()),
+        },
+    };
+    let collection = resource.is_empty() || resource == "users" || resource == "clients";
+    let operation = match *method {
+        Method::POST if rest.is_empty() || (collection && !resource.is_empty()) => "CREATE",
+        Method::POST => "ACTION",
+        Method::PUT => "UPDATE",
+        Method::DELETE => "DELETE",
+        _ => return None,
+    };
+    let resource_type = match resource.split('/').next().unwrap_or("") {
+        "users" => "USER",
+        "clients" => "CLIENT",
+        "sessions" => "USER_SESSION",
+        _ => "REALM",
+    };
+    Some((realm, operation, resource_type, resource))
+}
+
+/// Middleware: an admin write answered with an error is recorded as an admin event of the
+/// realm it aimed at (when that realm exists), naming the caller if its token was valid, and
+/// the error. The answer itself is not changed.
+pub async fn record_refusals(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    // The request is not cloned before the call: actix needs it unshared while it is routed.
+    let write = classify(req.method(), req.path());
+    let answer = next.call(req).await?;
+    let status = answer.status();
+    if let (Some((realm, operation, resource_type, resource_path)), true) = (write, status.as_u16() >= 400) {
+        let error = match answer.response().error() {
+            Some(e) => format!("{}: {e}", status.as_u16()),
+            None => status.to_string(),
+        };
+        let request = answer.request();
+        if let Some(provider) = request.app_data::<web::Data<Provider>>() {
+            record_refusal(provider, request, &realm, operation, resource_type, resource_path, error).await;
+        }
+    }
+    Ok(answer)
+}
+
+async fn record_refusal(
+    provider: &Provider,
+    request: &HttpRequest,
+    realm: &str,
+    operation: &str,
+    resource_type: &str,
+    resource_path: String,
+    error: String,
+) {
+    let realm = match latchkey_store::realms::find_by_name(provider.store.conn(), realm).await {
+        Ok(Some(realm)) => realm,
+        Ok(None) => return,
+        Err(error) => return tracing::error!(%error, "an admin event could not be recorded"),
+    };
+    let admin = authenticate(provider, request).await.ok();
+    let event = AdminEvent {
+        id: Uuid::now_v7(),
+        time: Timestamp::now(),
+        realm_id: realm.id,
+        auth_realm_id: admin.as_ref().map(|a| a.home.id),
+        auth_client_id: admin.as_ref().map(|a| a.client_id.clone()),
+        auth_user_id: admin.as_ref().map(|a| a.user.id),
+        ip_address: Some(provider.client_ip(request)),
+        operation_type: operation.to_owned(),
+        resource_type: resource_type.to_owned(),
+        resource_path,
+        representation: None,
+        error: Some(error),
+    };
+    if let Err(error) = events::insert_many(provider.store.conn(), &[event]).await {
+        tracing::error!(%error, "an admin event could not be recorded");
+    }
+}
+
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AuthDetails {
@@ -95,12 +188,35 @@ pub struct EventSearch {
     resource_path: Option<String>,
     /// The acting administrator's user id.
     auth_user: Option<String>,
-    /// From this instant, epoch milliseconds.
-    date_from: Option<i64>,
-    /// Up to this instant, epoch milliseconds.
-    date_to: Option<i64>,
+    /// From this day, `yyyy-mm-dd` (UTC, as Keycloak), or from this instant in epoch milliseconds.
+    #[param(example = "2026-11-01")]
+    date_from: Option<String>,
+    /// Through this day, `yyyy-mm-dd` (UTC, the whole day), or up to this instant in epoch milliseconds.
+    #[param(example = "2026-11-30")]
+    date_to: Option<String>,
+    /// Index of the first row (from 0).
+    #[param(example = 0)]
+    /// Index of the first row (from 0).
+    #[param(example = 0)]
     first: Option<i64>,
+    /// Rows per page (at most 1000).
+    #[param(example = 10)]
+    /// Rows per page (at most 1000).
+    #[param(example = 10)]
     max: Option<i64>,
+}
+
+/// A `dateFrom` / `dateTo`: a `yyyy-mm-dd` day (its first instant, or with `end_of_day` its
+/// last) or epoch milliseconds.
+fn date(name: &str, raw: Option<&str>, end_of_day: bool) -> Result<Option<Timestamp>, ApiError> {
+    let Some(raw) = raw.map(str::trim).filter(|r| !r.is_empty()) else { return Ok(None) };
+    if let Ok(ms) = raw.parse::<i64>() {
+        return Ok(Some(Timestamp::from_millis(ms)));
+    }
+    let day = Timestamp::from_date(raw).ok_or_else(|| {
+        ApiError::BadRequest(format!("{name}: '{raw}' is neither a date (yyyy-mm-dd) nor epoch milliseconds"))
+    })?;
+    Ok(Some(if end_of_day { Timestamp::from_millis(day.plus_secs(86_400).as_millis() - 1) } else { day }))
 }
 
 fn list_of(raw: &Option<String>) -> Vec<String> {
@@ -108,7 +224,7 @@ fn list_of(raw: &Option<String>) -> Vec<String> {
 }
 
 /// The realm's admin events, newest first.
-#[utoipa::path(tag = "audit", params(("realm" = String, Path), EventSearch),
+#[utoipa::path(tag = "audit", params(("realm" = String, Path, description = "Realm name", example = "demo"), EventSearch),
     responses((status = 200, description = "One page of events", body = Vec<AdminEventRepresentation>),
         (status = 400, description = "Bad filter or paging", body = ErrorBody), (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "Not allowed: needs view-realm", body = ErrorBody)),
@@ -132,8 +248,8 @@ pub async fn list_admin_events(
         resource_types: list_of(&q.resource_types),
         resource_path: q.resource_path.clone(),
         auth_user,
-        from: q.date_from.map(Timestamp::from_millis),
-        to: q.date_to.map(Timestamp::from_millis),
+        from: date("dateFrom", q.date_from.as_deref(), false)?,
+        to: date("dateTo", q.date_to.as_deref(), true)?,
     };
     let found = events::list(provider.store.conn(), realm.id, &query, first, max).await?;
     let body: Vec<AdminEventRepresentation> = found

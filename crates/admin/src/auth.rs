@@ -6,7 +6,10 @@
 //!   manages R only. Valid but not allowed: 403 — also for another realm, whether it exists
 //!   or not.
 
-use actix_web::{http::header, HttpRequest};
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::{http::header, web, HttpMessage, HttpRequest, HttpResponse};
 use latchkey_domain::{AdminRole, Realm, Timestamp, User};
 use latchkey_oidc::tokens;
 use latchkey_oidc::Provider;
@@ -59,8 +62,41 @@ fn unauthorized() -> ApiError {
     ApiError::Unauthorized("HTTP 401 Unauthorized".into())
 }
 
-/// Authenticates the request's bearer token.
+/// Middleware: every call under `/admin/` is authenticated before anything else reads it, so
+/// a caller without a valid token gets 401 — never a 400 about a body it may not send, nor a
+/// 404 about a resource it may not know of. The administrator found is kept for the handler.
+pub async fn admin_calls_need_a_token(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    if req.path().starts_with("/admin/") {
+        if let Some(provider) = req.app_data::<web::Data<Provider>>().cloned() {
+            match find_admin(&provider, req.request()).await {
+                Ok(admin) => {
+                    req.extensions_mut().insert(admin);
+                }
+                Err(refused) => {
+                    // Built from the error (not `into_response`) so the error stays attached for
+                    // the audit of refused writes.
+                    let (request, _) = req.into_parts();
+                    return Ok(ServiceResponse::new(request, HttpResponse::from_error(refused)).map_into_right_body());
+                }
+            }
+        }
+    }
+    Ok(next.call(req).await?.map_into_left_body())
+}
+
+/// The administrator calling: found once per request (see [`admin_calls_need_a_token`]).
 pub async fn authenticate(provider: &Provider, req: &HttpRequest) -> Result<Admin, ApiError> {
+    if let Some(admin) = req.extensions().get::<Admin>() {
+        return Ok(admin.clone());
+    }
+    find_admin(provider, req).await
+}
+
+/// Authenticates the request's bearer token.
+async fn find_admin(provider: &Provider, req: &HttpRequest) -> Result<Admin, ApiError> {
     let value = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).ok_or_else(unauthorized)?;
     let token =
         value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")).ok_or_else(unauthorized)?.trim();

@@ -191,12 +191,16 @@ pub struct ClientSearch {
     #[serde(rename = "clientId")]
     #[param(rename = "clientId")]
     client_id: Option<String>,
+    /// Index of the first row (from 0).
+    #[param(example = 0)]
     first: Option<i64>,
+    /// Rows per page (at most 1000).
+    #[param(example = 10)]
     max: Option<i64>,
 }
 
 /// The realm's clients, by clientId.
-#[utoipa::path(tag = "clients", params(("realm" = String, Path), ClientSearch),
+#[utoipa::path(tag = "clients", params(("realm" = String, Path, description = "Realm name", example = "demo"), ClientSearch),
     responses((status = 200, description = "The clients", body = Vec<ClientRepresentation>), (status = 400, description = "Bad paging", body = ErrorBody),
         (status = 401, description = "No valid token", body = ErrorBody), (status = 403, description = "Not allowed: needs view-clients", body = ErrorBody)),
     security(("bearer" = [])))]
@@ -222,7 +226,7 @@ pub async fn list_clients(
 }
 
 /// One client.
-#[utoipa::path(tag = "clients", params(("realm" = String, Path), ("id" = String, Path, description = "Client UUID")),
+#[utoipa::path(tag = "clients", params(("realm" = String, Path, description = "Realm name", example = "demo"), ("id" = String, Path, description = "Client UUID", example = "3f1b6a52-8d2e-4d55-9a0e-7c1d2e3f4a5b")),
     responses((status = 200, description = "The client", body = ClientRepresentation), (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "Not allowed: needs view-clients", body = ErrorBody), (status = 404, description = "No such client", body = ErrorBody)),
     security(("bearer" = [])))]
@@ -239,6 +243,7 @@ pub async fn get_client(
 
 /// A secret shown once.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"type": "secret", "value": "Zk3q9H0x2mB7cV1nL5sT8wR4yP6uJ0aE"}))]
 pub struct GeneratedSecret {
     #[serde(rename = "type")]
     pub kind: String,
@@ -247,7 +252,7 @@ pub struct GeneratedSecret {
 
 /// Creates a client; 201 with its address in `Location`. A confidential client sent without
 /// a secret gets a generated one, returned in the body this once.
-#[utoipa::path(tag = "clients", params(("realm" = String, Path)), request_body = ClientRepresentation,
+#[utoipa::path(tag = "clients", params(("realm" = String, Path, description = "Realm name", example = "demo")), request_body = ClientRepresentation,
     responses((status = 201, description = "Created", body = Option<GeneratedSecret>, headers(("Location" = String, description = "The new client's URL"))),
         (status = 400, description = "A field is invalid", body = ErrorBody), (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "Not allowed: needs manage-clients", body = ErrorBody), (status = 409, description = "The clientId is taken", body = ErrorBody)),
@@ -295,7 +300,7 @@ pub async fn create_client(
 
 /// Changes the fields present. Disabling a client kills its tokens at once and removes its
 /// client sessions behind the request, telling it about each.
-#[utoipa::path(tag = "clients", params(("realm" = String, Path), ("id" = String, Path, description = "Client UUID")), request_body = ClientRepresentation,
+#[utoipa::path(tag = "clients", params(("realm" = String, Path, description = "Realm name", example = "demo"), ("id" = String, Path, description = "Client UUID", example = "3f1b6a52-8d2e-4d55-9a0e-7c1d2e3f4a5b")), request_body = ClientRepresentation,
     responses((status = 204, description = "Updated"), (status = 400, description = "A field is invalid", body = ErrorBody),
         (status = 401, description = "No valid token", body = ErrorBody), (status = 403, description = "Not allowed: needs manage-clients", body = ErrorBody),
         (status = 404, description = "No such client", body = ErrorBody), (status = 409, description = "The clientId is taken", body = ErrorBody)),
@@ -340,7 +345,7 @@ pub async fn update_client(
 }
 
 /// Deletes a client after telling it about each of its sessions.
-#[utoipa::path(tag = "clients", params(("realm" = String, Path), ("id" = String, Path, description = "Client UUID")),
+#[utoipa::path(tag = "clients", params(("realm" = String, Path, description = "Realm name", example = "demo"), ("id" = String, Path, description = "Client UUID", example = "3f1b6a52-8d2e-4d55-9a0e-7c1d2e3f4a5b")),
     responses((status = 204, description = "Deleted"), (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "Not allowed: needs manage-clients", body = ErrorBody), (status = 404, description = "No such client", body = ErrorBody)),
     security(("bearer" = [])))]
@@ -359,7 +364,7 @@ pub async fn delete_client(
 }
 
 /// Generates a new secret for a confidential client and shows it, this once.
-#[utoipa::path(tag = "clients", params(("realm" = String, Path), ("id" = String, Path, description = "Client UUID")),
+#[utoipa::path(tag = "clients", params(("realm" = String, Path, description = "Realm name", example = "demo"), ("id" = String, Path, description = "Client UUID", example = "3f1b6a52-8d2e-4d55-9a0e-7c1d2e3f4a5b")),
     responses((status = 200, description = "The new secret", body = GeneratedSecret), (status = 400, description = "A public client has no secret", body = ErrorBody),
         (status = 401, description = "No valid token", body = ErrorBody), (status = 403, description = "Not allowed: needs manage-clients", body = ErrorBody),
         (status = 404, description = "No such client", body = ErrorBody)),

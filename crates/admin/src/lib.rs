@@ -7,6 +7,7 @@ pub mod audit;
 pub mod auth;
 pub mod clients;
 pub mod error;
+pub mod query;
 pub mod realms;
 pub mod repr;
 pub mod sessions;

@@ -40,7 +40,7 @@ pub async fn list_realms(provider: web::Data<Provider>, req: HttpRequest) -> Res
 /// One realm.
 #[utoipa::path(
     tag = "realms",
-    params(("realm" = String, Path, description = "Realm name")),
+    params(("realm" = String, Path, description = "Realm name", example = "demo")),
     responses(
         (status = 200, description = "The realm", body = RealmRepresentation),
         (status = 401, description = "No valid token", body = ErrorBody),
@@ -64,7 +64,7 @@ pub async fn get_realm(
 /// policy. Clearing it never revives sessions ended by logout-all.
 #[utoipa::path(
     tag = "realms",
-    params(("realm" = String, Path, description = "Realm name")),
+    params(("realm" = String, Path, description = "Realm name", example = "demo")),
     request_body = RealmUpdate,
     responses(
         (status = 204, description = "Updated"),
@@ -191,7 +191,7 @@ pub async fn create_realm(
 /// Deletes a realm and everything in it (master administrators only; never `master`).
 #[utoipa::path(
     tag = "realms",
-    params(("realm" = String, Path, description = "Realm name")),
+    params(("realm" = String, Path, description = "Realm name", example = "demo")),
     responses(
         (status = 204, description = "Deleted"),
         (status = 400, description = "The master realm cannot be deleted", body = ErrorBody),

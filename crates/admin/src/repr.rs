@@ -141,6 +141,11 @@ impl From<latchkey_oidc::ending::GlobalRequestResult> for GlobalRequestResult {
 /// The realm fields the console and scripts read (Keycloak's `RealmRepresentation`, in part).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(example = json!({"id": "5b0f4c1e-2a3d-4e5f-8a9b-0c1d2e3f4a5b", "realm": "demo", "displayName": "Demo",
+    "enabled": true, "notBefore": 0, "ssoSessionIdleTimeout": 1800, "ssoSessionMaxLifespan": 36000,
+    "ssoSessionIdleTimeoutRememberMe": 0, "ssoSessionMaxLifespanRememberMe": 0, "offlineSessionIdleTimeout": 2592000,
+    "offlineSessionMaxLifespanEnabled": false, "offlineSessionMaxLifespan": 5184000, "accessTokenLifespan": 300,
+    "defaultSignatureAlgorithm": "RS256"}))]
 pub struct RealmRepresentation {
     pub id: String,
     pub realm: String,

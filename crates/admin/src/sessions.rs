@@ -28,8 +28,10 @@ const SETTLE: Duration = Duration::from_secs(10);
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct Paging {
     /// Index of the first row (from 0).
+    #[param(example = 0)]
     first: Option<i64>,
     /// Rows per page (at most 1000).
+    #[param(example = 10)]
     max: Option<i64>,
 }
 
@@ -57,11 +59,16 @@ impl Paging {
 pub struct SessionQuery {
     /// `ALL` (default), `REGULAR` or `OFFLINE`.
     #[serde(rename = "type")]
-    #[param(rename = "type")]
+    #[param(rename = "type", example = "REGULAR")]
     kind: Option<String>,
     /// Matches usernames and clientIds containing it and IP addresses starting with it, in any case.
+    #[param(example = "alice")]
     search: Option<String>,
+    /// Index of the first row (from 0).
+    #[param(example = 0)]
     first: Option<i64>,
+    /// Rows per page (at most 1000).
+    #[param(example = 10)]
     max: Option<i64>,
 }
 
@@ -75,7 +82,11 @@ pub struct ClientSessionQuery {
     #[param(rename = "type")]
     kind: Option<String>,
     search: Option<String>,
+    /// Index of the first row (from 0).
+    #[param(example = 0)]
     first: Option<i64>,
+    /// Rows per page (at most 1000).
+    #[param(example = 10)]
     max: Option<i64>,
 }
 
@@ -103,7 +114,7 @@ fn listed<T: serde::Serialize>(rows: Vec<T>, total: u64) -> HttpResponse {
 /// Every live session of the realm, newest activity first.
 #[utoipa::path(
     tag = "sessions",
-    params(("realm" = String, Path, description = "Realm name"), SessionQuery),
+    params(("realm" = String, Path, description = "Realm name", example = "demo"), SessionQuery),
     responses(
         (status = 200, description = "One page of sessions; the total is in X-Total-Count",
             body = Vec<SessionRepresentation>, headers(("X-Total-Count" = u64, description = "Sessions matching, on every page"))),
@@ -137,7 +148,7 @@ pub async fn list_realm_sessions(
 /// The live sessions of one client, newest use by that client first.
 #[utoipa::path(
     tag = "sessions",
-    params(("realm" = String, Path, description = "Realm name"), ClientSessionQuery),
+    params(("realm" = String, Path, description = "Realm name", example = "demo"), ClientSessionQuery),
     responses(
         (status = 200, description = "One page of sessions; the total is in X-Total-Count", body = Vec<SessionRepresentation>),
         (status = 400, description = "Bad paging or filter", body = ErrorBody),
@@ -173,7 +184,7 @@ pub async fn list_client_sessions_ui(
 /// Per client with at least one live session: its regular and offline session counts.
 #[utoipa::path(
     tag = "sessions",
-    params(("realm" = String, Path, description = "Realm name")),
+    params(("realm" = String, Path, description = "Realm name", example = "demo")),
     responses(
         (status = 200, description = "Counts, as strings (as Keycloak sends them)", body = Vec<ClientSessionStats>),
         (status = 401, description = "No valid token", body = ErrorBody),
@@ -225,7 +236,7 @@ async fn client_sessions(
 /// The client's regular (online) sessions.
 #[utoipa::path(
     tag = "sessions",
-    params(("realm" = String, Path), ("id" = String, Path, description = "Client UUID"), Paging),
+    params(("realm" = String, Path, description = "Realm name", example = "demo"), ("id" = String, Path, description = "Client UUID", example = "3f1b6a52-8d2e-4d55-9a0e-7c1d2e3f4a5b"), Paging),
     responses(
         (status = 200, description = "One page; the total is in X-Total-Count", body = Vec<UserSessionRepresentation>),
         (status = 400, description = "Bad paging", body = ErrorBody),
@@ -248,7 +259,7 @@ pub async fn list_client_user_sessions(
 /// The client's offline sessions; `lastAccess` is that client's own last use.
 #[utoipa::path(
     tag = "sessions",
-    params(("realm" = String, Path), ("id" = String, Path, description = "Client UUID"), Paging),
+    params(("realm" = String, Path, description = "Realm name", example = "demo"), ("id" = String, Path, description = "Client UUID", example = "3f1b6a52-8d2e-4d55-9a0e-7c1d2e3f4a5b"), Paging),
     responses(
         (status = 200, description = "One page; the total is in X-Total-Count", body = Vec<UserSessionRepresentation>),
         (status = 400, description = "Bad paging", body = ErrorBody),
@@ -286,7 +297,7 @@ async fn client_count(
 /// How many regular sessions the client has.
 #[utoipa::path(
     tag = "sessions",
-    params(("realm" = String, Path), ("id" = String, Path, description = "Client UUID")),
+    params(("realm" = String, Path, description = "Realm name", example = "demo"), ("id" = String, Path, description = "Client UUID", example = "3f1b6a52-8d2e-4d55-9a0e-7c1d2e3f4a5b")),
     responses(
         (status = 200, description = "The count", body = Count),
         (status = 401, description = "No valid token", body = ErrorBody),
@@ -307,7 +318,7 @@ pub async fn count_client_sessions(
 /// How many offline sessions the client has.
 #[utoipa::path(
     tag = "sessions",
-    params(("realm" = String, Path), ("id" = String, Path, description = "Client UUID")),
+    params(("realm" = String, Path, description = "Realm name", example = "demo"), ("id" = String, Path, description = "Client UUID", example = "3f1b6a52-8d2e-4d55-9a0e-7c1d2e3f4a5b")),
     responses(
         (status = 200, description = "The count", body = Count),
         (status = 401, description = "No valid token", body = ErrorBody),
@@ -329,16 +340,20 @@ pub async fn count_client_offline_sessions(
 pub struct UserSessionQuery {
     /// `REGULAR` (default, as Keycloak), `OFFLINE` or `ALL`: this user's offline sessions too.
     #[serde(rename = "type")]
-    #[param(rename = "type")]
+    #[param(rename = "type", example = "ALL")]
     kind: Option<String>,
+    /// Index of the first row (from 0).
+    #[param(example = 0)]
     first: Option<i64>,
+    /// Rows per page (at most 1000).
+    #[param(example = 10)]
     max: Option<i64>,
 }
 
 /// The user's sessions: regular ones as in Keycloak, offline ones too with `type=ALL|OFFLINE`.
 #[utoipa::path(
     tag = "sessions",
-    params(("realm" = String, Path), ("id" = String, Path, description = "User id"), UserSessionQuery),
+    params(("realm" = String, Path, description = "Realm name", example = "demo"), ("id" = String, Path, description = "User id", example = "8f6ad3c4-3a4c-4a41-9a62-55f1c3e0b1a2"), UserSessionQuery),
     responses(
         (status = 200, description = "The sessions; the total is in X-Total-Count", body = Vec<UserSessionRepresentation>),
         (status = 400, description = "Bad paging or type", body = ErrorBody),
@@ -373,7 +388,7 @@ pub async fn list_user_sessions(
 /// The user's offline sessions that hold this client.
 #[utoipa::path(
     tag = "sessions",
-    params(("realm" = String, Path), ("id" = String, Path, description = "User id"), ("clientUuid" = String, Path)),
+    params(("realm" = String, Path, description = "Realm name", example = "demo"), ("id" = String, Path, description = "User id", example = "8f6ad3c4-3a4c-4a41-9a62-55f1c3e0b1a2"), ("clientUuid" = String, Path, description = "Client UUID", example = "3f1b6a52-8d2e-4d55-9a0e-7c1d2e3f4a5b")),
     responses(
         (status = 200, description = "The sessions", body = Vec<UserSessionRepresentation>),
         (status = 401, description = "No valid token", body = ErrorBody),
@@ -406,7 +421,7 @@ pub async fn list_user_offline_sessions(
 /// Ends all of the user's sessions (its clients are told) and sets its not-before to now.
 #[utoipa::path(
     tag = "sessions",
-    params(("realm" = String, Path), ("id" = String, Path, description = "User id")),
+    params(("realm" = String, Path, description = "Realm name", example = "demo"), ("id" = String, Path, description = "User id", example = "8f6ad3c4-3a4c-4a41-9a62-55f1c3e0b1a2")),
     responses(
         (status = 204, description = "Signed out"),
         (status = 401, description = "No valid token", body = ErrorBody),
@@ -432,15 +447,15 @@ pub async fn logout_user(
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct DeleteSessionQuery {
     /// Whether the session is an offline one (as Keycloak's clients say; either kind is found).
-    #[serde(rename = "isOffline")]
-    #[param(rename = "isOffline")]
+    #[serde(rename = "isOffline", default, deserialize_with = "crate::query::flag")]
+    #[param(rename = "isOffline", value_type = Option<bool>, example = false)]
     is_offline: Option<bool>,
 }
 
 /// Ends one session; its clients are told.
 #[utoipa::path(
     tag = "sessions",
-    params(("realm" = String, Path), ("id" = String, Path, description = "Session id"), DeleteSessionQuery),
+    params(("realm" = String, Path, description = "Realm name", example = "demo"), ("id" = String, Path, description = "Session id", example = "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"), DeleteSessionQuery),
     responses(
         (status = 204, description = "Ended"),
         (status = 401, description = "No valid token", body = ErrorBody),
@@ -478,7 +493,7 @@ pub async fn delete_session(
 /// Signs out every session of the realm; answers which applications were told.
 #[utoipa::path(
     tag = "sessions",
-    params(("realm" = String, Path)),
+    params(("realm" = String, Path, description = "Realm name", example = "demo")),
     responses(
         (status = 200, description = "Every session is dead; what was notified", body = GlobalRequestResult),
         (status = 401, description = "No valid token", body = ErrorBody),
@@ -502,7 +517,7 @@ pub async fn logout_all(
 /// Pushes the realm's not-before to every client with an admin URL.
 #[utoipa::path(
     tag = "sessions",
-    params(("realm" = String, Path)),
+    params(("realm" = String, Path, description = "Realm name", example = "demo")),
     responses(
         (status = 200, description = "What was notified", body = GlobalRequestResult),
         (status = 401, description = "No valid token", body = ErrorBody),
@@ -526,7 +541,7 @@ pub async fn push_realm_revocation(
 /// Pushes the client's not-before to its admin URL.
 #[utoipa::path(
     tag = "sessions",
-    params(("realm" = String, Path), ("id" = String, Path, description = "Client UUID")),
+    params(("realm" = String, Path, description = "Realm name", example = "demo"), ("id" = String, Path, description = "Client UUID", example = "3f1b6a52-8d2e-4d55-9a0e-7c1d2e3f4a5b")),
     responses(
         (status = 200, description = "What was notified", body = GlobalRequestResult),
         (status = 401, description = "No valid token", body = ErrorBody),

@@ -56,6 +56,7 @@ impl From<&User> for UserRepresentation {
 
 /// A credential, as Keycloak's clients send it on create and reset-password.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"type": "password", "value": "n3w-s3cret-pass", "temporary": false}))]
 pub struct CredentialRepresentation {
     /// Only `password` is supported.
     #[serde(rename = "type")]
@@ -82,12 +83,18 @@ pub struct UserInput {
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct UserSearch {
     /// Username, email, first or last name containing it, in any case.
+    #[param(example = "ali")]
     search: Option<String>,
     username: Option<String>,
     email: Option<String>,
     /// With `username` or `email`: match exactly.
+    #[serde(default, deserialize_with = "crate::query::flag")]
     exact: Option<bool>,
+    /// Index of the first row (from 0).
+    #[param(example = 0)]
     first: Option<i64>,
+    /// Rows per page (at most 1000).
+    #[param(example = 10)]
     max: Option<i64>,
 }
 
@@ -134,7 +141,7 @@ async fn password_of(
 }
 
 /// Users of the realm, by username.
-#[utoipa::path(tag = "users", params(("realm" = String, Path), UserSearch),
+#[utoipa::path(tag = "users", params(("realm" = String, Path, description = "Realm name", example = "demo"), UserSearch),
     responses((status = 200, description = "One page of users", body = Vec<UserRepresentation>),
         (status = 400, description = "Bad paging", body = ErrorBody), (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "Not allowed: needs view-users", body = ErrorBody)),
@@ -154,8 +161,8 @@ pub async fn list_users(
 }
 
 /// How many users match (a bare number, as Keycloak answers).
-#[utoipa::path(tag = "users", params(("realm" = String, Path), UserSearch),
-    responses((status = 200, description = "The number of users", body = u64), (status = 401, description = "No valid token", body = ErrorBody),
+#[utoipa::path(tag = "users", params(("realm" = String, Path, description = "Realm name", example = "demo"), UserSearch),
+    responses((status = 200, description = "The number of users", body = u64, content_type = "application/json"), (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "Not allowed: needs view-users", body = ErrorBody)),
     security(("bearer" = [])))]
 #[get("/admin/realms/{realm}/users/count")]
@@ -171,7 +178,7 @@ pub async fn count_users(
 }
 
 /// One user.
-#[utoipa::path(tag = "users", params(("realm" = String, Path), ("id" = String, Path)),
+#[utoipa::path(tag = "users", params(("realm" = String, Path, description = "Realm name", example = "demo"), ("id" = String, Path, description = "User id", example = "8f6ad3c4-3a4c-4a41-9a62-55f1c3e0b1a2")),
     responses((status = 200, description = "The user", body = UserRepresentation), (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "Not allowed: needs view-users", body = ErrorBody), (status = 404, description = "No such user", body = ErrorBody)),
     security(("bearer" = [])))]
@@ -187,7 +194,7 @@ pub async fn get_user(
 }
 
 /// Creates a user; answers 201 with its address in `Location`.
-#[utoipa::path(tag = "users", params(("realm" = String, Path)), request_body = UserInput,
+#[utoipa::path(tag = "users", params(("realm" = String, Path, description = "Realm name", example = "demo")), request_body = UserInput,
     responses((status = 201, description = "Created", headers(("Location" = String, description = "The new user's URL"))),
         (status = 400, description = "A field is invalid", body = ErrorBody), (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "Not allowed: needs manage-users", body = ErrorBody),
@@ -238,7 +245,7 @@ fn apply(user: &mut User, input: UserInput) -> Result<(), ApiError> {
 }
 
 /// Changes the fields present. Disabling ends the user's sessions (its applications are told).
-#[utoipa::path(tag = "users", params(("realm" = String, Path), ("id" = String, Path)), request_body = UserInput,
+#[utoipa::path(tag = "users", params(("realm" = String, Path, description = "Realm name", example = "demo"), ("id" = String, Path, description = "User id", example = "8f6ad3c4-3a4c-4a41-9a62-55f1c3e0b1a2")), request_body = UserInput,
     responses((status = 204, description = "Updated"), (status = 400, description = "A field is invalid", body = ErrorBody),
         (status = 401, description = "No valid token", body = ErrorBody), (status = 403, description = "Not allowed: needs manage-users", body = ErrorBody),
         (status = 404, description = "No such user", body = ErrorBody)),
@@ -271,7 +278,7 @@ pub async fn update_user(
 }
 
 /// Deletes a user after ending its sessions (its applications are told).
-#[utoipa::path(tag = "users", params(("realm" = String, Path), ("id" = String, Path)),
+#[utoipa::path(tag = "users", params(("realm" = String, Path, description = "Realm name", example = "demo"), ("id" = String, Path, description = "User id", example = "8f6ad3c4-3a4c-4a41-9a62-55f1c3e0b1a2")),
     responses((status = 204, description = "Deleted"), (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "Not allowed: needs manage-users", body = ErrorBody), (status = 404, description = "No such user", body = ErrorBody)),
     security(("bearer" = [])))]
@@ -290,7 +297,7 @@ pub async fn delete_user(
 }
 
 /// Sets a user's password.
-#[utoipa::path(tag = "users", params(("realm" = String, Path), ("id" = String, Path)), request_body = CredentialRepresentation,
+#[utoipa::path(tag = "users", params(("realm" = String, Path, description = "Realm name", example = "demo"), ("id" = String, Path, description = "User id", example = "8f6ad3c4-3a4c-4a41-9a62-55f1c3e0b1a2")), request_body = CredentialRepresentation,
     responses((status = 204, description = "Set"), (status = 400, description = "Not a usable password", body = ErrorBody),
         (status = 401, description = "No valid token", body = ErrorBody), (status = 403, description = "Not allowed: needs manage-users", body = ErrorBody),
         (status = 404, description = "No such user", body = ErrorBody)),
@@ -321,7 +328,7 @@ pub async fn reset_password(
 }
 
 /// The realm-management roles a user holds (`view-users`, `manage-users`, …, `realm-admin`).
-#[utoipa::path(tag = "users", params(("realm" = String, Path), ("id" = String, Path)),
+#[utoipa::path(tag = "users", params(("realm" = String, Path, description = "Realm name", example = "demo"), ("id" = String, Path, description = "User id", example = "8f6ad3c4-3a4c-4a41-9a62-55f1c3e0b1a2")),
     responses((status = 200, description = "Role names", body = Vec<String>, example = json!(["view-users"])),
         (status = 401, description = "No valid token", body = ErrorBody), (status = 403, description = "Not allowed: needs view-users", body = ErrorBody),
         (status = 404, description = "No such user", body = ErrorBody)),
@@ -348,7 +355,7 @@ fn may_grant(admin: &Admin, realm: &Realm, role: AdminRole) -> Result<(), ApiErr
 
 /// Replaces the realm-management roles a user holds. Only a `realm-admin` (or the master
 /// `admin`) grants them; only the master `admin` grants `admin`.
-#[utoipa::path(tag = "users", params(("realm" = String, Path), ("id" = String, Path)),
+#[utoipa::path(tag = "users", params(("realm" = String, Path, description = "Realm name", example = "demo"), ("id" = String, Path, description = "User id", example = "8f6ad3c4-3a4c-4a41-9a62-55f1c3e0b1a2")),
     request_body(content = Vec<String>, example = json!(["view-users", "manage-users"])),
     responses((status = 204, description = "Replaced"), (status = 400, description = "An unknown role", body = ErrorBody),
         (status = 401, description = "No valid token", body = ErrorBody), (status = 403, description = "Not allowed: needs realm-admin", body = ErrorBody),

@@ -91,6 +91,8 @@ impl Application {
         let info = web::Data::new(info);
         let server = HttpServer::new(move || {
             App::new()
+                .wrap(actix_web::middleware::from_fn(latchkey_admin::auth::admin_calls_need_a_token))
+                .wrap(actix_web::middleware::from_fn(latchkey_admin::audit::record_refusals))
                 .wrap(actix_web::middleware::NormalizePath::trim())
                 .wrap(tracing_actix())
                 .app_data(store.clone())
