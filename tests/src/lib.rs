@@ -3,6 +3,7 @@
 //!
 //! Every database-backed test is written once and run on both backends with [`backend_tests!`].
 
+pub mod browser;
 pub mod receiver;
 pub mod rp;
 

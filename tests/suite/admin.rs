@@ -37,17 +37,11 @@ pub(crate) async fn token(server: &TestServer, realm: &str, username: &str, pass
     answer["access_token"].as_str().unwrap_or_else(|| panic!("no token: {answer}")).to_owned()
 }
 
-/// A demo server whose demo realm also has `admin-cli` (as every Keycloak realm does).
+/// A demo server (its realm has `admin-cli`, as every realm does) and its demo realm.
 pub(crate) async fn demo(db: &TestDb) -> (TestServer, Realm) {
     let server = TestServer::start_with(db, |c| c.demo = true).await;
     let store = db.store().await;
     let realm = realms::find_by_name(store.conn(), "demo").await.unwrap().unwrap();
-    let mut cli =
-        latchkey_domain::Client::new(realm.id, "admin-cli", latchkey_domain::Protocol::OpenIdConnect, Timestamp::now())
-            .unwrap();
-    cli.direct_access_grants = true;
-    cli.standard_flow = false;
-    clients::insert(store.conn(), &cli).await.unwrap();
     (server, realm)
 }
 

@@ -91,12 +91,17 @@ async fn the_demo_realm_is_created_once_with_its_users_and_clients(db: TestDb) {
 
     let all = clients::list(store.conn(), demo.id).await.unwrap();
     let ids: Vec<_> = all.iter().map(|c| c.client_id.as_str()).collect();
-    assert_eq!(ids, vec!["demo-saml", "demo-spa", "demo-web"]);
-    let web = &all[2];
+    assert_eq!(
+        ids,
+        vec!["admin-cli", "demo-saml", "demo-spa", "demo-web", "security-admin-console"],
+        "every realm's own admin clients, and the demo applications"
+    );
+    let web = &all[3];
     assert!(matches!(&web.kind, ClientKind::Confidential { secret } if secret.verify(&Secret::new(DEMO_WEB_SECRET))));
     assert!(web.backchannel_logout_url.is_some());
-    assert!(all[1].is_public() && all[1].pkce_required);
-    assert_eq!(all[0].protocol, Protocol::Saml);
+    assert!(all[2].is_public() && all[2].pkce_required);
+    assert_eq!(all[1].protocol, Protocol::Saml);
+    assert!(all[4].pkce_required && all[4].redirect_uris == ["/console/*"]);
 }
 
 async fn concurrent_first_starts_make_one_master_realm(db: TestDb) {

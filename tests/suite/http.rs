@@ -79,3 +79,71 @@ async fn the_docs_page_is_served_from_the_server_itself(db: TestDb) {
     assert!(init.contains("/openapi.json"), "{init}");
     assert_eq!(server.get("/docs/swagger-ui-bundle.js").await.status(), 200);
 }
+
+/// The console's files at /console/, its own addresses answered with its index page (so a
+/// reload of `/console/demo/sessions` works), under a strict Content-Security-Policy.
+#[tokio::test]
+async fn the_console_is_served_with_its_addresses_and_a_strict_policy() {
+    let dir = std::env::temp_dir().join(format!("latchkey-console-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(dir.join("pkg")).unwrap();
+    std::fs::write(dir.join("index.html"), "<!doctype html><title>console</title>").unwrap();
+    std::fs::write(dir.join("pkg/app.js"), "export default 1;").unwrap();
+    let db = TestDb::sqlite();
+    let server = TestServer::start_with(&db, |c| c.console_dir = Some(dir.clone())).await;
+    for path in ["/console/", "/console", "/console/demo/sessions?search=alice"] {
+        let answer = server.get(path).await;
+        assert_eq!(answer.status(), 200, "{path}");
+        let csp = answer.headers()["content-security-policy"].to_str().unwrap().to_owned();
+        assert!(
+            csp.contains("script-src 'self' 'wasm-unsafe-eval'") && csp.contains("frame-ancestors 'none'"),
+            "{csp}"
+        );
+        assert!(answer.text().await.unwrap().contains("<title>console</title>"), "{path}");
+    }
+    let script = server.get("/console/pkg/app.js").await;
+    assert_eq!(script.headers()["content-type"], "text/javascript");
+    assert_eq!(script.text().await.unwrap(), "export default 1;");
+    // Nothing outside the console is answered by it.
+    assert_eq!(server.get("/consoles").await.status(), 404);
+    std::fs::remove_dir_all(dir).unwrap();
+
+    // Without a built console, a JSON 404 says how to build it.
+    let bare = TestServer::start(&TestDb::sqlite()).await;
+    let answer = bare.get("/console/").await;
+    assert_eq!(answer.status(), 404);
+    assert!(answer.text().await.unwrap().contains("scripts/console"));
+}
+
+/// Cross-origin calls (a console on an origin of its own) are allowed from the configured
+/// origins only, with the list total readable.
+#[tokio::test]
+async fn cross_origin_calls_only_from_configured_origins() {
+    let db = TestDb::sqlite();
+    let server = TestServer::start_with(&db, |c| c.cors_origins = vec!["https://console.example.com".into()]).await;
+    let preflight = |origin: &'static str| {
+        server
+            .http
+            .request(reqwest::Method::OPTIONS, server.url("/admin/realms/master/ui-ext/sessions"))
+            .header("Origin", origin)
+            .header("Access-Control-Request-Method", "GET")
+            .header("Access-Control-Request-Headers", "authorization")
+            .send()
+    };
+    let allowed = preflight("https://console.example.com").await.unwrap();
+    assert_eq!(allowed.headers()["access-control-allow-origin"], "https://console.example.com");
+    let refused = preflight("https://evil.example.com").await.unwrap();
+    assert!(refused.headers().get("access-control-allow-origin").is_none());
+    let answer = server
+        .http
+        .get(server.url("/health/live"))
+        .header("Origin", "https://console.example.com")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.headers()["access-control-allow-origin"], "https://console.example.com");
+    assert!(answer.headers()["access-control-expose-headers"]
+        .to_str()
+        .unwrap()
+        .to_lowercase()
+        .contains("x-total-count"));
+}

@@ -2,6 +2,7 @@
 
 mod admin;
 mod bootstrap;
+mod console;
 mod contract;
 mod counts;
 mod ending;

@@ -6,6 +6,7 @@
 pub mod audit;
 pub mod auth;
 pub mod clients;
+pub mod console;
 pub mod error;
 pub mod query;
 pub mod realms;
@@ -51,6 +52,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(clients::delete_client)
         .service(clients::regenerate_secret)
         .service(audit::list_admin_events)
+        .service(console::whoami)
         .service(realms::get_realm)
         .service(realms::update_realm)
         .service(realms::delete_realm);

@@ -2,7 +2,7 @@
 //! revocation policy `notBefore` among it).
 
 use actix_web::{delete, get, post, put, web, HttpRequest, HttpResponse};
-use latchkey_domain::{AdminRole, Client, Protocol, Realm, SigningAlgorithm, Timestamp};
+use latchkey_domain::{AdminRole, Client, Realm, SigningAlgorithm, Timestamp};
 use latchkey_oidc::Provider;
 use latchkey_store::realms;
 use latchkey_store::{clients, StoreError};
@@ -175,13 +175,12 @@ pub async fn create_realm(
     let now = Timestamp::now();
     let mut realm = Realm::new(&name, now).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     apply(&mut realm, settings)?;
-    let mut cli = Client::new(realm.id, "admin-cli", Protocol::OpenIdConnect, now)
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
-    cli.direct_access_grants = true;
-    cli.standard_flow = false;
+    let defaults = Client::realm_defaults(realm.id, now).map_err(|e| ApiError::Internal(e.to_string()))?;
     let txn = provider.store.begin().await?;
     realms::insert(&txn, &realm).await?;
-    clients::insert(&txn, &cli).await?;
+    for client in &defaults {
+        clients::insert(&txn, client).await?;
+    }
     txn.commit().await.map_err(StoreError::from)?;
     crate::audit::record(&provider, &admin, &realm, "CREATE", "REALM", String::new(), representation).await;
     let location = format!("{}/admin/realms/{}", provider.base_url(&req), realm.name);

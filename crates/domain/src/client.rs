@@ -78,7 +78,31 @@ pub struct Client {
     pub created_at: Timestamp,
 }
 
+/// The clientId of the scripted-administration client every realm has.
+pub const ADMIN_CLI: &str = "admin-cli";
+/// The clientId of the admin console's client every realm has.
+pub const ADMIN_CONSOLE: &str = "security-admin-console";
+
 impl Client {
+    /// The clients every realm starts with, as in Keycloak: `admin-cli` (public, direct access
+    /// grants only, for scripts) and `security-admin-console` (public, code flow with PKCE,
+    /// redirecting to the console at `/console/` on this server).
+    pub fn realm_defaults(realm_id: Uuid, now: Timestamp) -> Result<[Client; 2], DomainError> {
+        let mut cli = Client::new(realm_id, ADMIN_CLI, Protocol::OpenIdConnect, now)?;
+        cli.name = Some("Command-line and scripted administration".into());
+        cli.direct_access_grants = true;
+        cli.standard_flow = false;
+        let mut console = Client::new(realm_id, ADMIN_CONSOLE, Protocol::OpenIdConnect, now)?;
+        console.name = Some("Latchkey admin console".into());
+        console.pkce_required = true;
+        console.redirect_uris = vec!["/console/*".into()];
+        console.web_origins = vec!["+".into()];
+        console.base_url = Some("/console/".into());
+        cli.validate()?;
+        console.validate()?;
+        Ok([cli, console])
+    }
+
     /// A new enabled public OIDC-or-SAML client using the standard flow, with no URLs yet.
     pub fn new(realm_id: Uuid, client_id: &str, protocol: Protocol, now: Timestamp) -> Result<Self, DomainError> {
         crate::error::check_name("clientId", client_id, 255)?;

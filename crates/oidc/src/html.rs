@@ -39,9 +39,11 @@ pub fn page(status: StatusCode, title: &str, body: &str) -> HttpResponse {
         .insert_header((header::CONTENT_TYPE, "text/html; charset=utf-8"))
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header(("X-Frame-Options", "DENY"))
+        // No `form-action`: browsers apply it to the redirect that answers the form too, and the
+        // sign-in form's answer redirects to the application (its registered redirect URI).
         .insert_header((
             "Content-Security-Policy",
-            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
+            "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
         ))
         .insert_header(("Referrer-Policy", "no-referrer"))
         .body(html)

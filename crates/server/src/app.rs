@@ -18,7 +18,7 @@ use utoipa_actix_web::AppExt;
 
 use crate::bootstrap::{self, BootstrapError};
 use crate::config::Config;
-use crate::{error, health, openapi};
+use crate::{console, error, health, openapi};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -44,6 +44,20 @@ pub struct Application {
     provider: Arc<latchkey_oidc::Provider>,
     stop_workers: watch::Sender<bool>,
     workers: Vec<tokio::task::JoinHandle<()>>,
+}
+
+/// Cross-origin calls from the configured origins only (none by default): bearer tokens, no
+/// cookies, so credentials are not allowed; the list total and `Location` are readable.
+fn cors(origins: &[String]) -> actix_cors::Cors {
+    let mut cors = actix_cors::Cors::default()
+        .allowed_methods(["GET", "POST", "PUT", "DELETE"])
+        .allowed_headers([actix_web::http::header::AUTHORIZATION, actix_web::http::header::CONTENT_TYPE])
+        .expose_headers(["X-Total-Count", "Location"])
+        .max_age(3600);
+    for origin in origins {
+        cors = cors.allowed_origin(origin);
+    }
+    cors
 }
 
 /// Registers every route; the OpenAPI document is collected from the same calls.
@@ -89,12 +103,16 @@ impl Application {
         let provider_data = web::Data::from(provider.clone());
         let store = web::Data::new(store);
         let info = web::Data::new(info);
+        let console_dir = config.console_dir.clone();
+        let cors_origins = config.cors_origins.clone();
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(actix_web::middleware::from_fn(latchkey_admin::auth::admin_calls_need_a_token))
                 .wrap(actix_web::middleware::from_fn(latchkey_admin::audit::record_refusals))
                 .wrap(actix_web::middleware::NormalizePath::trim())
                 .wrap(tracing_actix())
+                // Outermost: a preflight is answered before any authentication.
+                .wrap(cors(&cors_origins))
                 .app_data(store.clone())
                 .app_data(info.clone())
                 .app_data(provider_data.clone())
@@ -109,6 +127,7 @@ impl Application {
                 .openapi_service(|doc| utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", doc))
                 .into_app()
                 .route("/docs", web::get().to(docs_index))
+                .configure(|cfg| console::configure(cfg, console_dir.as_deref()))
                 .default_service(web::to(error::not_found))
         })
         .workers(config.workers)

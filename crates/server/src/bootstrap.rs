@@ -11,8 +11,7 @@ use latchkey_store::{clients, realms, users, Store, StoreError};
 
 use crate::config::AdminCredentials;
 
-pub const ADMIN_CLI: &str = "admin-cli";
-pub const ADMIN_CONSOLE: &str = "security-admin-console";
+pub use latchkey_domain::client::{ADMIN_CLI, ADMIN_CONSOLE};
 pub const DEMO_REALM: &str = "demo";
 
 #[derive(Debug, thiserror::Error)]
@@ -61,29 +60,12 @@ pub async fn ensure_master(
     }
     users::insert(&txn, &user).await?;
     users::grant_role(&txn, user.id, AdminRole::Admin, now).await?;
-    for client in master_clients(&realm, now)? {
+    for client in Client::realm_defaults(realm.id, now)? {
         clients::insert(&txn, &client).await?;
     }
     txn.commit().await.map_err(StoreError::from)?;
     tracing::info!(realm = MASTER_REALM, username = %user.username, "created realm and its first administrator");
     Ok(Bootstrapped::Created { username: user.username })
-}
-
-fn master_clients(realm: &Realm, now: Timestamp) -> Result<[Client; 2], DomainError> {
-    let mut cli = Client::new(realm.id, ADMIN_CLI, Protocol::OpenIdConnect, now)?;
-    cli.name = Some("Command-line and scripted administration".into());
-    cli.direct_access_grants = true;
-    cli.standard_flow = false;
-
-    let mut console = Client::new(realm.id, ADMIN_CONSOLE, Protocol::OpenIdConnect, now)?;
-    console.name = Some("Latchkey admin console".into());
-    console.pkce_required = true;
-    console.redirect_uris = vec!["/console/*".into()];
-    console.web_origins = vec!["+".into()];
-    console.base_url = Some("/console/".into());
-    cli.validate()?;
-    console.validate()?;
-    Ok([cli, console])
 }
 
 /// One demo user: username, password, first and last name, the admin roles it holds in `demo`.
@@ -122,7 +104,7 @@ pub async fn ensure_demo(store: &Store, now: Timestamp) -> Result<bool, Bootstra
             users::grant_role(&txn, user.id, *role, now).await?;
         }
     }
-    for client in demo_clients(&realm, now)? {
+    for client in Client::realm_defaults(realm.id, now)?.into_iter().chain(demo_clients(&realm, now)?) {
         clients::insert(&txn, &client).await?;
     }
     txn.commit().await.map_err(StoreError::from)?;

@@ -35,6 +35,9 @@ pub enum Command {
     /// List, rotate or remove a realm's signing keys. A rotated-out key stays published and
     /// keeps verifying the tokens it signed until it is removed.
     Keys(KeysArgs),
+    /// Count every realm's sessions again into the maintained counts (after sessions were
+    /// written to the database by other means than Latchkey, as a bulk import or a restore).
+    RecountSessions(CommonArgs),
 }
 
 #[derive(Debug, Args)]
@@ -126,4 +129,14 @@ pub struct ServeArgs {
     /// Also create realm `demo` with users and clients to look at (once; kept afterwards).
     #[arg(long, env = "LATCHKEY_DEMO")]
     pub demo: bool,
+
+    /// The built admin console to serve at /console/ (scripts/console builds it into
+    /// frontend/dist). [default: frontend/dist when it holds a build, else none]
+    #[arg(long, env = "LATCHKEY_CONSOLE_DIR", value_name = "DIR")]
+    pub console_dir: Option<PathBuf>,
+
+    /// Origins allowed to call the admin API and token endpoints from a browser (a console
+    /// deployed on an origin of its own), comma-separated, as `https://console.example.com`.
+    #[arg(long, env = "LATCHKEY_CORS_ORIGINS", value_name = "ORIGIN,ORIGIN")]
+    pub cors_origins: Option<String>,
 }

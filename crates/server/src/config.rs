@@ -41,6 +41,10 @@ pub struct Config {
     pub demo: bool,
     /// How often the reaper looks for expired sessions and unfinished logout work.
     pub reaper_interval: std::time::Duration,
+    /// The built admin console served at `/console/`, if any.
+    pub console_dir: Option<PathBuf>,
+    /// Browser origins allowed to call the API across origins.
+    pub cors_origins: Vec<String>,
 }
 
 /// Settings for commands that only open the database.
@@ -77,6 +81,8 @@ struct FileConfig {
     workers: Option<usize>,
     log_format: Option<String>,
     log_level: Option<String>,
+    console_dir: Option<PathBuf>,
+    cors_origins: Option<Vec<String>>,
 }
 
 impl FileConfig {
@@ -91,6 +97,8 @@ impl FileConfig {
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// Where `scripts/console` puts the built console.
+pub const DEFAULT_CONSOLE_DIR: &str = "frontend/dist";
 pub const DEFAULT_DATA_DIR: &str = "data";
 
 impl DatabaseConfig {
@@ -159,6 +167,22 @@ impl Config {
                 )),
             };
 
+        let console_dir = match args.console_dir.clone().or_else(|| file.console_dir.clone()) {
+            Some(dir) if dir.join("index.html").is_file() => Some(dir),
+            Some(dir) => {
+                return Err(invalid(
+                    "console directory",
+                    format!("{} holds no built console (index.html); build it with scripts/console", dir.display()),
+                ))
+            }
+            None => Some(PathBuf::from(DEFAULT_CONSOLE_DIR)).filter(|d| d.join("index.html").is_file()),
+        };
+        let cors_origins = match (&args.cors_origins, &file.cors_origins) {
+            (Some(list), _) => parse_origins(list.split(',').map(str::trim).filter(|s| !s.is_empty()))?,
+            (None, Some(list)) => parse_origins(list.iter().map(String::as_str))?,
+            (None, None) => Vec::new(),
+        };
+
         Ok(Config {
             listen,
             database_url: db.database_url,
@@ -170,6 +194,8 @@ impl Config {
             admin,
             demo: args.demo,
             reaper_interval: std::time::Duration::from_secs(10),
+            console_dir,
+            cors_origins,
         })
     }
 
@@ -187,12 +213,31 @@ impl Config {
             admin: None,
             demo: false,
             reaper_interval: std::time::Duration::from_secs(10),
+            console_dir: None,
+            cors_origins: Vec::new(),
         }
     }
 }
 
 fn parse_proxies<'a>(items: impl Iterator<Item = &'a str>) -> Result<Vec<IpAddr>, ConfigError> {
     items.map(|s| s.parse().map_err(|_| invalid("trusted proxies", format!("'{s}' is not an IP address")))).collect()
+}
+
+/// Origins as browsers send them: `scheme://host[:port]`, nothing after.
+fn parse_origins<'a>(items: impl Iterator<Item = &'a str>) -> Result<Vec<String>, ConfigError> {
+    items
+        .map(|raw| {
+            let url = Url::parse(raw).map_err(|_| invalid("CORS origins", format!("'{raw}' is not an origin")))?;
+            let origin = url.origin().ascii_serialization();
+            if !matches!(url.scheme(), "http" | "https") || raw.trim_end_matches('/') != origin {
+                return Err(invalid(
+                    "CORS origins",
+                    format!("'{raw}' is not an origin such as https://console.example.com"),
+                ));
+            }
+            Ok(origin)
+        })
+        .collect()
 }
 
 fn default_workers() -> usize {
@@ -244,6 +289,9 @@ mod tests {
         assert!(err(|a| a.public_url = Some("https://x/?a=b".into())).starts_with("public URL:"));
         assert!(err(|a| a.workers = Some("0".into())).starts_with("workers:"));
         assert!(err(|a| a.trusted_proxies = Some("10.0.0.1,proxy".into())).starts_with("trusted proxies:"));
+        assert!(err(|a| a.cors_origins = Some("https://ok.example,https://x.example/path".into()))
+            .starts_with("CORS origins:"));
+        assert!(err(|a| a.console_dir = Some("no/such/dir".into())).starts_with("console directory:"));
         assert!(err(|a| a.admin_user = Some("admin".into())).starts_with("administrator:"));
         assert!(
             err(|a| a.common.log_level = Some("info,=".into())).starts_with("log level:"),

@@ -5,6 +5,7 @@ pub mod app;
 pub mod bootstrap;
 pub mod cli;
 pub mod config;
+mod console;
 pub mod error;
 pub mod health;
 pub mod openapi;
@@ -50,6 +51,17 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
         }
         Command::ExportOpenapi => print!("{}", openapi::document_json()),
         Command::Keys(args) => keys_command(args).await?,
+        Command::RecountSessions(args) => {
+            let config = config::DatabaseConfig::resolve(&args)?;
+            let store = latchkey_store::Store::connect(&config.database_url).await?;
+            store.migrate().await?;
+            for realm in latchkey_store::realms::list(store.conn()).await? {
+                let txn = store.begin().await?;
+                latchkey_store::counts::recount(&txn, realm.id).await?;
+                txn.commit().await?;
+                println!("recounted realm {}", realm.name);
+            }
+        }
     }
     Ok(())
 }
