@@ -576,7 +576,8 @@ fn LogoutAllDialog(
     };
     view! {
         <div class="overlay">
-            <div class="dialog" role="dialog" aria-modal="true" aria-labelledby="logout-all-title">
+            <div class="dialog" role="dialog" aria-modal="true" aria-labelledby="logout-all-title"
+                on:keydown=move |ev: web_sys::KeyboardEvent| if ev.key() == "Escape" { close.set(None) }>
                 <h2 id="logout-all-title">"Sign out all active sessions?"</h2>
                 {move || match outcome.get() {
                     None => view! {
@@ -647,7 +648,8 @@ fn RevocationDialog(realm: String, close: RwSignal<Option<&'static str>>) -> imp
     };
     view! {
         <div class="overlay">
-            <div class="dialog" role="dialog" aria-modal="true" aria-labelledby="revocation-title">
+            <div class="dialog" role="dialog" aria-modal="true" aria-labelledby="revocation-title"
+                on:keydown=move |ev: web_sys::KeyboardEvent| if ev.key() == "Escape" { close.set(None) }>
                 <h2 id="revocation-title">"Revocation"</h2>
                 <p>"Tokens issued before the not-before time are refused; pushing sends it to every application with an admin URL."</p>
                 <p>"Not before: "<strong data-not-before="">{move || match current.get() {
@@ -922,7 +924,8 @@ fn UserSessionsPage(realm: String, user: String, can: Can) -> impl IntoView {
         </div>
         <Show when=move || confirm.get()>
             <div class="overlay">
-                <div class="dialog" role="dialog" aria-modal="true" aria-labelledby="user-logout-title">
+                <div class="dialog" role="dialog" aria-modal="true" aria-labelledby="user-logout-title"
+                    on:keydown=move |ev: web_sys::KeyboardEvent| if ev.key() == "Escape" { confirm.set(false) }>
                     <h2 id="user-logout-title">"Sign out all sessions of this user?"</h2>
                     <p>"Every regular and offline session of this user ends and its applications are notified; tokens issued before now are refused."</p>
                     <div class="actions">

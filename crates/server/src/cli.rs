@@ -64,7 +64,8 @@ pub enum KeysAction {
     Remove {
         #[arg(long)]
         realm: String,
-        #[arg(long)]
+        /// The key id, as `keys list` shows it (it may begin with `-`).
+        #[arg(long, allow_hyphen_values = true)]
         kid: String,
     },
 }
@@ -139,4 +140,20 @@ pub struct ServeArgs {
     /// deployed on an origin of its own), comma-separated, as `https://console.example.com`.
     #[arg(long, env = "LATCHKEY_CORS_ORIGINS", value_name = "ORIGIN,ORIGIN")]
     pub cors_origins: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::{Cli, Command, KeysAction};
+
+    #[test]
+    fn a_key_id_may_begin_with_a_hyphen() {
+        // Key ids are URL-safe base64: one in 64 begins with `-`.
+        let cli =
+            Cli::try_parse_from(["latchkey", "keys", "remove", "--realm", "master", "--kid", "-x2Yc9Qv"]).unwrap();
+        let Command::Keys(args) = cli.command else { panic!("not a keys command") };
+        assert!(matches!(args.action, KeysAction::Remove { kid, .. } if kid == "-x2Yc9Qv"));
+    }
 }

@@ -198,8 +198,8 @@ fn keys_rotate_list_and_remove() {
     let (out, _) = run(latchkey(&dir.0).args(["keys", "list", "--realm", "master"]));
     let listing = String::from_utf8(out.stdout).unwrap();
     assert!(listing.lines().any(|l| l.starts_with(&kid) && l.contains("RS256\tactive")), "{listing}");
-    let (out, _) = run(latchkey(&dir.0).args(["keys", "remove", "--realm", "master", "--kid", &kid]));
-    assert!(out.status.success());
+    let (out, stderr) = run(latchkey(&dir.0).args(["keys", "remove", "--realm", "master", "--kid", &kid]));
+    assert!(out.status.success(), "{stderr}");
     let (out, stderr) = run(latchkey(&dir.0).args(["keys", "remove", "--realm", "master", "--kid", &kid]));
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr.contains("has no key"), "{stderr}");
