@@ -148,6 +148,16 @@ async fn administering_sessions_in_the_console() {
     admin.screenshot("11-revocation").await;
     admin.click_button("Close").await;
 
+    // On the administrator's own realm, the console says beforehand that it signs them out too.
+    admin.goto(&server.url("/console/master/sessions")).await;
+    admin.wait_for("tr[data-session]").await;
+    admin.click_button("Actions ▾").await;
+    admin.click_button("Sign out all active sessions").await;
+    admin.wait_for_text("your own console session ends too").await;
+    admin.screenshot("12-logout-all-own-realm").await;
+    admin.click_button("Cancel").await;
+    assert!(!admin.text().await.contains("your own console session ends too"), "cancelled: nothing done");
+
     // A read-only administrator (view-users only, signing in to its own realm) sees sessions
     // but no action that ends them.
     let bob_again = person(&driver, &server, "bob").await;
@@ -161,14 +171,14 @@ async fn administering_sessions_in_the_console() {
     let text = auditor.text().await;
     assert!(!text.contains("Sign out all sessions") && auditor.count("button.link").await == 0, "{text}");
     assert_eq!(auditor.count("nav[aria-label=Sections] a").await, 1, "only Users: no view-realm, no view-clients");
-    auditor.screenshot("12-read-only").await;
+    auditor.screenshot("13-read-only").await;
 
     // Narrow screens: the same list, readable.
     let narrow = Chrome::open(&driver, "narrow", 420).await;
     narrow.goto(&server.url("/console/demo/sessions")).await;
     narrow.sign_in(latchkey_tests::ADMIN_USER, latchkey_tests::ADMIN_PASSWORD).await;
     narrow.wait_for("tr[data-session]").await;
-    narrow.screenshot("13-narrow").await;
+    narrow.screenshot("14-narrow").await;
 
     for browser in [alice, bob, bob_again, carol, admin, auditor, narrow] {
         browser.close().await;
