@@ -405,11 +405,11 @@ async fn judge(
         return Ok(Err("Token is not active"));
     }
     let Ok(user_id) = sub.parse::<Uuid>() else { return Ok(Err("Token verification failed")) };
-    let session = match sid {
-        None => None,
+    let (session, session_user) = match sid {
+        None => (None, None),
         Some(sid) => {
             let Ok(sid) = sid.parse::<Uuid>() else { return Ok(Err("Token verification failed")) };
-            let Some((session, _, _)) = live_session(provider, realm, sid, now).await? else {
+            let Some((session, user, _)) = live_session(provider, realm, sid, now).await? else {
                 return Ok(Err("Session not active"));
             };
             let Some(client_session) = sessions::find_client_session(provider.store.conn(), sid, client.id).await?
@@ -419,10 +419,17 @@ async fn judge(
             if client_session.started_at.as_secs() < client.not_before {
                 return Ok(Err("Session not active"));
             }
-            Some(session)
+            (Some(session), Some(user))
         }
     };
-    let Some(user) = users::find_by_id(provider.store.conn(), user_id).await? else { return Ok(Err("User not found")) };
+    // The session's user was just read with it; read it again only for a token without a session.
+    let user = match session_user.filter(|u| u.id == user_id) {
+        Some(user) => user,
+        None => match users::find_by_id(provider.store.conn(), user_id).await? {
+            Some(user) => user,
+            None => return Ok(Err("User not found")),
+        },
+    };
     if !user.enabled || user.realm_id != realm.id {
         return Ok(Err("User disabled"));
     }
