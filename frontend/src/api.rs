@@ -237,19 +237,11 @@ pub async fn user(realm: &str, id: &str) -> Result<UserRepresentation, ApiError>
     Ok(get_json(fill(paths::GET_ADMIN_REALMS_REALM_USERS_ID, &[("realm", realm), ("id", id)]), Vec::new()).await?.0)
 }
 
-/// A user's sessions, regular and offline.
-pub async fn user_sessions(realm: &str, id: &str) -> Result<Page<UserSessionRepresentation>, ApiError> {
+/// A user's sessions of one type (`REGULAR` or `OFFLINE`): the representation does not say
+/// which a session is, so the console asks for each type once.
+pub async fn user_sessions(realm: &str, id: &str, kind: &str) -> Result<Vec<UserSessionRepresentation>, ApiError> {
     let url = fill(paths::GET_ADMIN_REALMS_REALM_USERS_ID_SESSIONS, &[("realm", realm), ("id", id)]);
-    let (rows, total): (Vec<UserSessionRepresentation>, _) = get_json(url, query(&[("type", "ALL".into())])).await?;
-    let total = total.unwrap_or(rows.len() as u64);
-    Ok(Page { rows, total })
-}
-
-/// The ids of a user's offline sessions (a user's list does not say which are offline).
-pub async fn user_offline_session_ids(realm: &str, id: &str) -> Result<Vec<String>, ApiError> {
-    let url = fill(paths::GET_ADMIN_REALMS_REALM_USERS_ID_SESSIONS, &[("realm", realm), ("id", id)]);
-    let (rows, _): (Vec<UserSessionRepresentation>, _) = get_json(url, query(&[("type", "OFFLINE".into())])).await?;
-    Ok(rows.into_iter().map(|s| s.id).collect())
+    Ok(get_json(url, query(&[("type", kind.to_owned())])).await?.0)
 }
 
 pub async fn end_session(realm: &str, id: &str, offline: bool) -> Result<(), ApiError> {

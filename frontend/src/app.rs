@@ -868,13 +868,12 @@ fn UserSessionsPage(realm: String, user: String, can: Can) -> impl IntoView {
             move |_| {
                 let (realm, user) = (realm.clone(), user.clone());
                 async move {
-                    let page = api::user_sessions(&realm, &user).await?;
-                    let offline = api::user_offline_session_ids(&realm, &user).await?;
-                    let rows = page
-                        .rows
-                        .into_iter()
-                        .map(|s| Row {
-                            offline: offline.contains(&s.id),
+                    let regular = api::user_sessions(&realm, &user, "REGULAR").await?;
+                    let offline = api::user_sessions(&realm, &user, "OFFLINE").await?;
+                    let tagged = regular.into_iter().map(|s| (s, false)).chain(offline.into_iter().map(|s| (s, true)));
+                    let mut rows: Vec<Row> = tagged
+                        .map(|(s, offline)| Row {
+                            offline,
                             id: s.id,
                             username: s.username,
                             user_id: s.user_id,
@@ -884,7 +883,8 @@ fn UserSessionsPage(realm: String, user: String, can: Can) -> impl IntoView {
                             clients: s.clients,
                         })
                         .collect();
-                    Ok(Page { rows, total: page.total })
+                    rows.sort_by_key(|r| std::cmp::Reverse(r.last_access));
+                    Ok(Page { total: rows.len() as u64, rows })
                 }
             },
             sessions,
