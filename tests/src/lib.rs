@@ -166,9 +166,19 @@ impl Drop for TestServer {
     }
 }
 
-/// The configuration tests start from: `db`, port 0, one worker, the test administrator.
+/// The claims of a JWT, unverified (the tests that need verification use the receiver's).
+pub fn jwt_claims(jwt: &str) -> serde_json::Value {
+    use base64::Engine;
+    let payload = jwt.split('.').nth(1).expect("a JWT has a payload");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).expect("base64url");
+    serde_json::from_slice(&bytes).expect("JSON claims")
+}
+
+/// The configuration tests start from: `db`, port 0, one worker, the test administrator, and
+/// notifications allowed to loopback (the tests' receivers listen there).
 pub fn test_config(db: &TestDb) -> Config {
     let mut config = Config::for_database(db.url().clone());
+    config.allow_private_targets = true;
     config.admin = Some(AdminCredentials { username: ADMIN_USER.into(), password: Secret::new(ADMIN_PASSWORD) });
     config
 }

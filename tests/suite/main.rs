@@ -9,3 +9,4 @@ mod ending;
 mod http;
 mod oidc;
 mod schema;
+mod trust;

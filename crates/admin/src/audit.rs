@@ -1,7 +1,7 @@
 //! The audit trail of administration: every admin write is recorded as an admin event (session
 //! endings are recorded by the ending step itself), readable with filters and paging. Writes
-//! that are refused — no valid token, a role missing, bad input, a conflict — are recorded too,
-//! with their error, by [`record_refusals`].
+//! that are refused — a role missing, bad input, a conflict — are recorded too, with their error,
+//! by [`record_refusals`]; those refused for want of a valid token are only counted.
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -91,14 +91,14 @@ fn classify(method: &Method, path: &str) -> Option<(String, &'static str, &'stat
 }
 
 /// Middleware: an admin write answered with an error is recorded as an admin event of the
-/// realm it aimed at (when that realm exists), naming the caller if its token was valid, and
-/// the error. The answer itself is not changed.
+/// realm it aimed at (when that realm exists), naming the caller, and the error. Refusals of
+/// callers without a valid token are counted, not stored one by one. The answer is unchanged.
 pub async fn record_refusals(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     // The request is not cloned before the call: actix needs it unshared while it is routed.
-    let write = classify(req.method(), req.path());
+    let write = classify(req.method(), req.match_info().as_str());
     let answer = next.call(req).await?;
     let status = answer.status();
     if let (Some((realm, operation, resource_type, resource_path)), true) = (write, status.as_u16() >= 400) {
@@ -128,7 +128,12 @@ async fn record_refusal(
         Ok(None) => return,
         Err(error) => return tracing::error!(%error, "an admin event could not be recorded"),
     };
-    let admin = authenticate(provider, request).await.ok();
+    let Ok(admin) = authenticate(provider, request).await else {
+        // Anyone can send these; storing each would let them fill the table. They are counted.
+        provider.unauthenticated_refusals.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        return;
+    };
+    let admin = Some(admin);
     let event = AdminEvent {
         id: Uuid::now_v7(),
         time: Timestamp::now(),

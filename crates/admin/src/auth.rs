@@ -2,6 +2,9 @@
 //! token (signature, expiry, live session), and the realm-management roles its user holds now.
 //!
 //! - No, expired, badly signed or cut-off token: 401.
+//! - Only tokens issued to `admin-cli`, `security-admin-console`, a client an administrator
+//!   allowed (`admin.api.access`) or a client's own service account are accepted: a token an
+//!   administrator handed an ordinary application does not administer anything.
 //! - The master realm's `admin` manages every realm; a user of realm R holding R's roles
 //!   manages R only. Valid but not allowed: 403 — also for another realm, whether it exists
 //!   or not.
@@ -48,6 +51,18 @@ impl Admin {
             .ok_or_else(|| ApiError::NotFound("Realm not found".into()))
     }
 
+    /// Refuses unless the administrator may act on a user holding `target_roles`: every admin
+    /// role the target holds must be held by the caller too (the rule for granting), so a user
+    /// manager cannot take over a stronger administrator by resetting their password.
+    pub fn require_at_least(&self, target_roles: &[AdminRole]) -> Result<(), ApiError> {
+        match target_roles.iter().find(|role| !self.roles.iter().any(|held| held.satisfies(**role))) {
+            None => Ok(()),
+            Some(role) => {
+                Err(ApiError::Forbidden(format!("The user holds the '{}' role, which you do not hold", role.as_str())))
+            }
+        }
+    }
+
     /// Refuses unless the administrator holds `role` (or one that includes it).
     pub fn require(&self, role: AdminRole) -> Result<(), ApiError> {
         if self.roles.iter().any(|held| held.satisfies(role)) {
@@ -69,7 +84,7 @@ pub async fn admin_calls_need_a_token(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
-    if req.path().starts_with("/admin/") {
+    if is_admin_path(req.match_info().as_str()) {
         if let Some(provider) = req.app_data::<web::Data<Provider>>().cloned() {
             match find_admin(&provider, req.request()).await {
                 Ok(admin) => {
@@ -85,6 +100,12 @@ pub async fn admin_calls_need_a_token(
         }
     }
     Ok(next.call(req).await?.map_into_left_body())
+}
+
+/// Whether a request is for the admin API, judged on the path as routing sees it (decoded, so
+/// `/%61dmin/...` is an admin path too), not on the raw text.
+pub fn is_admin_path(routed: &str) -> bool {
+    routed == "/admin" || routed.starts_with("/admin/")
 }
 
 /// The administrator calling: found once per request (see [`admin_calls_need_a_token`]).
@@ -104,9 +125,16 @@ async fn find_admin(provider: &Provider, req: &HttpRequest) -> Result<Admin, Api
     let claims = latchkey_oidc::jose::peek_claims(token).ok_or_else(unauthorized)?;
     let realm_name = claims["iss"].as_str().and_then(|iss| iss.rsplit_once("/realms/")).map(|(_, r)| r.to_owned());
     let realm_name = realm_name.ok_or_else(unauthorized)?;
-    let ctx = provider.realm_ctx(req, &realm_name).await.map_err(|_| unauthorized())?;
+    let ctx = provider.realm_ctx(&realm_name).await.map_err(|_| unauthorized())?;
     let active =
         tokens::active_access_token(provider, &ctx, token, Timestamp::now()).await?.map_err(|_| unauthorized())?;
+    let own_service_account = active.user.service_account_of == Some(active.client.id);
+    if !(active.client.may_call_admin_api() || own_service_account) {
+        return Err(ApiError::Unauthorized(format!(
+            "Tokens issued to client '{}' are not accepted by the admin API",
+            active.client.client_id
+        )));
+    }
     let roles = users::roles_of(provider.store.conn(), active.user.id).await?;
     Ok(Admin { user: active.user, home: ctx.realm, roles, client_id: active.claims.azp, ip: provider.client_ip(req) })
 }

@@ -13,13 +13,14 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::auth::authenticate;
+use crate::auth::{authenticate, Admin};
 use crate::error::{ApiError, ErrorBody};
 
 const BACKCHANNEL_URL: &str = "backchannel.logout.url";
 const BACKCHANNEL_SESSION: &str = "backchannel.logout.session.required";
 const BACKCHANNEL_OFFLINE: &str = "backchannel.logout.revoke.offline.tokens";
 const PKCE: &str = "pkce.code.challenge.method";
+const ADMIN_API: &str = "admin.api.access";
 
 /// Keycloak's `ClientRepresentation`, in part. `secret` is accepted, never returned.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
@@ -53,7 +54,9 @@ pub struct ClientRepresentation {
     pub not_before: Option<i64>,
     /// String-valued settings, as Keycloak keeps them: `backchannel.logout.url`,
     /// `backchannel.logout.session.required`, `backchannel.logout.revoke.offline.tokens`,
-    /// `pkce.code.challenge.method`.
+    /// `pkce.code.challenge.method` (`S256`, or empty to let a confidential client go without
+    /// PKCE), and `admin.api.access` (`true` lets the admin API accept this client's tokens;
+    /// only a `realm-admin` changes it).
     pub attributes: Option<BTreeMap<String, String>>,
 }
 
@@ -68,6 +71,7 @@ impl From<&Client> for ClientRepresentation {
         if c.pkce_required {
             attributes.insert(PKCE.to_owned(), "S256".to_owned());
         }
+        attributes.insert(ADMIN_API.to_owned(), c.admin_api_access.to_string());
         ClientRepresentation {
             id: Some(c.id.to_string()),
             client_id: Some(c.client_id.clone()),
@@ -102,6 +106,34 @@ fn flag(attributes: &BTreeMap<String, String>, key: &str) -> Result<Option<bool>
         Some("false") => Ok(Some(false)),
         Some(other) => Err(ApiError::BadRequest(format!("attributes.{key}: '{other}' is not true or false"))),
     }
+}
+
+/// Refuses a client write the administrator may not make: notification URLs the server's
+/// target policy refuses (the resolved address is checked again at each delivery); in the
+/// master realm every client
+/// write needs `admin` (a client there — its redirect URIs above all — reaches every realm's
+/// administrators); letting a client's tokens call the admin API needs `realm-admin`.
+fn may_write(
+    provider: &Provider,
+    admin: &Admin,
+    realm: &Realm,
+    before: Option<&Client>,
+    after: &Client,
+) -> Result<(), ApiError> {
+    for (field, url) in
+        [("adminUrl", &after.admin_url), ("attributes.backchannel.logout.url", &after.backchannel_logout_url)]
+    {
+        if let Some(parsed) = url.as_deref().and_then(|u| url::Url::parse(u).ok()) {
+            provider.config.targets.check_url(&parsed).map_err(|e| ApiError::BadRequest(format!("{field}: {e}")))?;
+        }
+    }
+    if realm.is_master() {
+        admin.require(AdminRole::Admin)?;
+    }
+    if after.admin_api_access != before.is_some_and(|c| c.admin_api_access) {
+        admin.require(AdminRole::RealmAdmin)?;
+    }
+    Ok(())
 }
 
 /// Applies the fields present to `client`; returns a newly generated secret, if one was made.
@@ -152,6 +184,9 @@ async fn apply(client: &mut Client, r: ClientRepresentation) -> Result<Option<St
         }
         if let Some(v) = flag(attributes, BACKCHANNEL_OFFLINE)? {
             client.backchannel_logout_revoke_offline = v;
+        }
+        if let Some(v) = flag(attributes, ADMIN_API)? {
+            client.admin_api_access = v;
         }
         match attributes.get(PKCE).map(String::as_str) {
             None => {}
@@ -275,6 +310,7 @@ pub async fn create_client(
         r.public_client = Some(r.secret.is_none());
     }
     let generated = apply(&mut client, r).await?;
+    may_write(&provider, &admin, &realm, None, &client)?;
     clients::insert(provider.store.conn(), &client).await.map_err(|e| match e {
         StoreError::Conflict(_) => ApiError::Conflict(format!("Client {client_id} already exists")),
         other => other.into(),
@@ -289,7 +325,7 @@ pub async fn create_client(
         representation,
     )
     .await;
-    let location = format!("{}/admin/realms/{}/clients/{}", provider.base_url(&req), realm.name, client.id);
+    let location = format!("{}/admin/realms/{}/clients/{}", provider.base_url(), realm.name, client.id);
     let mut answer = HttpResponse::Created();
     answer.insert_header(("Location", location));
     Ok(match generated {
@@ -323,6 +359,7 @@ pub async fn update_client(
         updated.client_id = new_id;
     }
     apply(&mut updated, r).await?;
+    may_write(&provider, &admin, &realm, Some(&client), &updated)?;
     let disabling = client.enabled && !updated.enabled;
     if disabling {
         updated.enabled = true; // the ending operation disables it, with its sessions
@@ -358,6 +395,7 @@ pub async fn delete_client(
     let admin = authenticate(&provider, &req).await?;
     let realm = admin.realm(&provider, &path.0, AdminRole::ManageClients).await?;
     let client = find_client(&provider, &realm, &path.1).await?;
+    may_write(&provider, &admin, &realm, Some(&client), &client)?;
     provider.delete_client(&realm, &client).await?;
     crate::audit::record(&provider, &admin, &realm, "DELETE", "CLIENT", format!("clients/{}", client.id), None).await;
     Ok(HttpResponse::NoContent().finish())
@@ -378,6 +416,7 @@ pub async fn regenerate_secret(
     let admin = authenticate(&provider, &req).await?;
     let realm = admin.realm(&provider, &path.0, AdminRole::ManageClients).await?;
     let mut client = find_client(&provider, &realm, &path.1).await?;
+    may_write(&provider, &admin, &realm, Some(&client), &client)?;
     if client.is_public() {
         return Err(ApiError::BadRequest("A public client has no secret".into()));
     }

@@ -127,9 +127,8 @@ fn apply(realm: &mut Realm, u: RealmUpdate) -> Result<(), ApiError> {
     }
     l.validate().map_err(|e| ApiError::BadRequest(e.to_string()))?;
     if let Some(lifespan) = u.access_token_lifespan {
-        if lifespan <= 0 {
-            return Err(ApiError::BadRequest("accessTokenLifespan: must be a positive number of seconds".into()));
-        }
+        latchkey_domain::realm::validate_access_token_lifespan(lifespan)
+            .map_err(|e| ApiError::BadRequest(e.to_string()))?;
         realm.access_token_lifespan = lifespan;
     }
     if let Some(alg) = u.default_signature_algorithm {
@@ -183,7 +182,7 @@ pub async fn create_realm(
     }
     txn.commit().await.map_err(StoreError::from)?;
     crate::audit::record(&provider, &admin, &realm, "CREATE", "REALM", String::new(), representation).await;
-    let location = format!("{}/admin/realms/{}", provider.base_url(&req), realm.name);
+    let location = format!("{}/admin/realms/{}", provider.base_url(), realm.name);
     Ok(HttpResponse::Created().insert_header(("Location", location)).finish())
 }
 

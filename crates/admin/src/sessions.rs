@@ -438,7 +438,7 @@ pub async fn logout_user(
 ) -> Result<HttpResponse, ApiError> {
     let admin = authenticate(&provider, &req).await?;
     let realm = admin.realm(&provider, &path.0, AdminRole::ManageUsers).await?;
-    let user = find_user(&provider, &realm, &path.1).await?;
+    let user = crate::users::find_user_to_change(&provider, &admin, &realm, &path.1).await?;
     provider.end_user_sessions(&realm, &user, SessionEnd::UserLogout, true).await?;
     audit::record(&provider, &admin, &realm, "ACTION", "USER", format!("users/{}/logout", user.id), None).await;
     Ok(HttpResponse::NoContent().finish())

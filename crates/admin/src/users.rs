@@ -118,6 +118,19 @@ pub(crate) async fn find_user(provider: &Provider, realm: &Realm, id: &str) -> R
         .ok_or_else(not_found)
 }
 
+/// A user the administrator may change: one of the realm holding no admin role the
+/// administrator lacks (see [`Admin::require_at_least`]).
+pub(crate) async fn find_user_to_change(
+    provider: &Provider,
+    admin: &Admin,
+    realm: &Realm,
+    id: &str,
+) -> Result<User, ApiError> {
+    let user = find_user(provider, realm, id).await?;
+    admin.require_at_least(&users::roles_of(provider.store.conn(), user.id).await?)?;
+    Ok(user)
+}
+
 fn bounded(field: &'static str, value: Option<String>, max: usize) -> Result<Option<String>, ApiError> {
     match value {
         Some(v) if v.chars().count() > max => {
@@ -221,7 +234,7 @@ pub async fn create_user(
     })?;
     crate::audit::record(&provider, &admin, &realm, "CREATE", "USER", format!("users/{}", user.id), representation)
         .await;
-    let location = format!("{}/admin/realms/{}/users/{}", provider.base_url(&req), realm.name, user.id);
+    let location = format!("{}/admin/realms/{}/users/{}", provider.base_url(), realm.name, user.id);
     Ok(HttpResponse::Created().insert_header(("Location", location)).finish())
 }
 
@@ -259,7 +272,7 @@ pub async fn update_user(
 ) -> Result<HttpResponse, ApiError> {
     let admin = authenticate(&provider, &req).await?;
     let realm = admin.realm(&provider, &path.0, AdminRole::ManageUsers).await?;
-    let user = find_user(&provider, &realm, &path.1).await?;
+    let user = find_user_to_change(&provider, &admin, &realm, &path.1).await?;
     let input = body.into_inner();
     let representation = serde_json::to_value(&input).ok();
     if input.username.as_deref().is_some_and(|n| n.to_lowercase() != user.username) {
@@ -290,7 +303,7 @@ pub async fn delete_user(
 ) -> Result<HttpResponse, ApiError> {
     let admin = authenticate(&provider, &req).await?;
     let realm = admin.realm(&provider, &path.0, AdminRole::ManageUsers).await?;
-    let user = find_user(&provider, &realm, &path.1).await?;
+    let user = find_user_to_change(&provider, &admin, &realm, &path.1).await?;
     provider.delete_user(&realm, &user).await?;
     crate::audit::record(&provider, &admin, &realm, "DELETE", "USER", format!("users/{}", user.id), None).await;
     Ok(HttpResponse::NoContent().finish())
@@ -311,7 +324,7 @@ pub async fn reset_password(
 ) -> Result<HttpResponse, ApiError> {
     let admin = authenticate(&provider, &req).await?;
     let realm = admin.realm(&provider, &path.0, AdminRole::ManageUsers).await?;
-    let mut user = find_user(&provider, &realm, &path.1).await?;
+    let mut user = find_user_to_change(&provider, &admin, &realm, &path.1).await?;
     user.password = password_of(Some(vec![body.into_inner()])).await?;
     users::update(provider.store.conn(), &user).await?;
     crate::audit::record(

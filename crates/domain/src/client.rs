@@ -71,8 +71,14 @@ pub struct Client {
     pub direct_access_grants: bool,
     pub standard_flow: bool,
     pub service_accounts: bool,
-    /// Requires PKCE with S256 on the authorization endpoint (always so for public clients).
+    /// Requires PKCE with S256 on the authorization endpoint: always so for public clients,
+    /// and on for new confidential clients unless switched off.
     pub pkce_required: bool,
+    /// Whether access tokens issued to this client are accepted by the admin API. Only
+    /// `admin-cli`, `security-admin-console` and a client's own service account are accepted
+    /// without it: a realm administrator signing in to an ordinary application must not hand
+    /// that application a token that administers the realm.
+    pub admin_api_access: bool,
     /// Revocation policy for this client's sessions and tokens, epoch seconds; 0 means none.
     pub not_before: i64,
     pub created_at: Timestamp,
@@ -103,7 +109,8 @@ impl Client {
         Ok([cli, console])
     }
 
-    /// A new enabled public OIDC-or-SAML client using the standard flow, with no URLs yet.
+    /// A new enabled public OIDC-or-SAML client using the standard flow (PKCE required), with
+    /// no URLs yet.
     pub fn new(realm_id: Uuid, client_id: &str, protocol: Protocol, now: Timestamp) -> Result<Self, DomainError> {
         crate::error::check_name("clientId", client_id, 255)?;
         Ok(Client {
@@ -126,7 +133,8 @@ impl Client {
             direct_access_grants: false,
             standard_flow: true,
             service_accounts: false,
-            pkce_required: false,
+            pkce_required: true,
+            admin_api_access: false,
             not_before: 0,
             created_at: now,
         })
@@ -136,16 +144,21 @@ impl Client {
         matches!(self.kind, ClientKind::Public)
     }
 
+    /// Whether the admin API accepts tokens issued to this client: Keycloak's own admin
+    /// clients, and clients an administrator explicitly allowed. (A client's service account
+    /// holding admin roles is accepted too; that is decided where the user is known.)
+    pub fn may_call_admin_api(&self) -> bool {
+        self.admin_api_access || self.client_id == ADMIN_CLI || self.client_id == ADMIN_CONSOLE
+    }
+
     /// Checks everything that can be wrong with a client as a whole.
     pub fn validate(&self) -> Result<(), DomainError> {
         crate::error::check_name("clientId", &self.client_id, 255)?;
         for uri in &self.redirect_uris {
-            check_url("redirectUris", uri, true)?;
+            crate::uri::check_redirect_uri("redirectUris", uri)?;
         }
         for origin in &self.web_origins {
-            if origin != "+" && origin != "*" {
-                check_url("webOrigins", origin, false)?;
-            }
+            crate::uri::check_origin("webOrigins", origin)?;
         }
         let single = [
             ("rootUrl", &self.root_url),
@@ -154,7 +167,7 @@ impl Client {
         ];
         for (field, value) in single {
             if let Some(url) = value {
-                check_url(field, url, false)?;
+                crate::uri::check_url(field, url)?;
             }
         }
         if self.service_accounts && self.is_public() {
@@ -168,33 +181,6 @@ impl Client {
         }
         Ok(())
     }
-}
-
-/// An absolute http(s) URL with no fragment. Redirect URIs may end in `*` (a prefix match) and
-/// may be a path alone (`/console/*`), resolved against the client's root URL or, without one,
-/// the server's own public URL — as Keycloak does for its admin console.
-fn check_url(field: &'static str, value: &str, redirect: bool) -> Result<(), DomainError> {
-    let candidate = match value.strip_suffix('*') {
-        Some(prefix) if redirect => prefix,
-        _ => value,
-    };
-    let relative = redirect && candidate.starts_with('/') && !candidate.starts_with("//");
-    let base = url::Url::parse("http://relative.invalid").expect("a valid base URL");
-    let candidate =
-        if relative { base.join(candidate).map(String::from).unwrap_or_default() } else { candidate.to_owned() };
-    let candidate = candidate.as_str();
-    if candidate.contains('*') {
-        return Err(DomainError::invalid(field, format!("'{value}' may only end in a wildcard in a redirect URI")));
-    }
-    let url = url::Url::parse(candidate)
-        .map_err(|e| DomainError::invalid(field, format!("'{value}' is not an absolute URL ({e})")))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(DomainError::invalid(field, format!("'{value}' must use http or https")));
-    }
-    if url.fragment().is_some() {
-        return Err(DomainError::invalid(field, format!("'{value}' must not have a fragment")));
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ pub mod realm;
 pub mod role;
 pub mod session;
 pub mod time;
+pub mod uri;
 pub mod user;
 
 pub use client::{Client, ClientKind, Protocol};

@@ -40,6 +40,23 @@ impl Default for SessionLimits {
     }
 }
 
+/// The longest any session timeout or lifespan may be: ten years. Bounded so that no
+/// `start + lifespan` can overflow, and no typo makes a session immortal.
+pub const MAX_SESSION_SECS: i64 = 10 * 365 * 24 * 60 * 60;
+/// The longest an access token may live: one day (access tokens cannot be refreshed away).
+pub const MAX_ACCESS_TOKEN_SECS: i64 = 24 * 60 * 60;
+
+/// Checks `accessTokenLifespan`.
+pub fn validate_access_token_lifespan(secs: i64) -> Result<(), DomainError> {
+    if !(1..=MAX_ACCESS_TOKEN_SECS).contains(&secs) {
+        return Err(DomainError::invalid(
+            "accessTokenLifespan",
+            format!("must be between 1 and {MAX_ACCESS_TOKEN_SECS} seconds"),
+        ));
+    }
+    Ok(())
+}
+
 impl SessionLimits {
     pub fn validate(&self) -> Result<(), DomainError> {
         let positive = [
@@ -49,16 +66,19 @@ impl SessionLimits {
             ("offlineSessionMaxLifespan", self.offline_max),
         ];
         for (field, value) in positive {
-            if value <= 0 {
-                return Err(DomainError::invalid(field, "must be a positive number of seconds"));
+            if !(1..=MAX_SESSION_SECS).contains(&value) {
+                return Err(DomainError::invalid(field, format!("must be between 1 and {MAX_SESSION_SECS} seconds")));
             }
         }
         for (field, value) in [
             ("ssoSessionIdleTimeoutRememberMe", self.sso_idle_remember_me),
             ("ssoSessionMaxLifespanRememberMe", self.sso_max_remember_me),
         ] {
-            if value < 0 {
-                return Err(DomainError::invalid(field, "must be zero (unset) or a positive number of seconds"));
+            if !(0..=MAX_SESSION_SECS).contains(&value) {
+                return Err(DomainError::invalid(
+                    field,
+                    format!("must be zero (unset) or a number of seconds up to {MAX_SESSION_SECS}"),
+                ));
             }
         }
         Ok(())
@@ -187,5 +207,10 @@ mod tests {
         assert!(err.contains("ssoSessionIdleTimeout"), "{err}");
         limits = SessionLimits { sso_max_remember_me: -1, ..SessionLimits::default() };
         assert!(limits.validate().is_err());
+        limits = SessionLimits { offline_max: i64::MAX, ..SessionLimits::default() };
+        assert!(limits.validate().is_err(), "bounded above: no overflow from start + lifespan");
+        assert!(validate_access_token_lifespan(i64::MAX).is_err());
+        assert!(validate_access_token_lifespan(0).is_err());
+        assert!(validate_access_token_lifespan(300).is_ok());
     }
 }

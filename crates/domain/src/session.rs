@@ -98,10 +98,13 @@ pub enum SessionEnd {
     MaxLifespan,
     /// Logout-all of the realm.
     RealmLogout,
+    /// A rotated refresh token or a used authorization code was presented again: a theft
+    /// signal (RFC 9700), so what was issued from it stops working.
+    TokenReuse,
 }
 
 impl SessionEnd {
-    pub const ALL: [SessionEnd; 9] = [
+    pub const ALL: [SessionEnd; 10] = [
         SessionEnd::SignOut,
         SessionEnd::AdminSignOut,
         SessionEnd::UserLogout,
@@ -111,6 +114,7 @@ impl SessionEnd {
         SessionEnd::IdleTimeout,
         SessionEnd::MaxLifespan,
         SessionEnd::RealmLogout,
+        SessionEnd::TokenReuse,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -124,6 +128,7 @@ impl SessionEnd {
             SessionEnd::IdleTimeout => "IDLE_TIMEOUT",
             SessionEnd::MaxLifespan => "MAX_LIFESPAN",
             SessionEnd::RealmLogout => "REALM_LOGOUT",
+            SessionEnd::TokenReuse => "TOKEN_REUSE",
         }
     }
 }

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
+use latchkey_domain::uri::RedirectPattern;
 use latchkey_domain::{Client, SessionType, Timestamp};
 use latchkey_store::codes::{self, AuthCode};
 use latchkey_store::sessions;
@@ -132,25 +133,19 @@ fn server_base(ctx: &RealmCtx) -> &str {
     ctx.issuer.rsplit_once("/realms/").map_or(ctx.issuer.as_str(), |(base, _)| base)
 }
 
-/// Whether `uri` is one of the client's registered redirect URIs: equal to one, or under one
-/// that ends in `*`. Registered paths (`/console/*`) are resolved against the client's root
-/// URL, or the server's own URL.
+/// Whether `uri` is allowed by one of the client's registered redirect URIs (see
+/// [`RedirectPattern`]: both sides parsed; scheme, host and port equal; a wildcard only as a
+/// whole last path segment). Registered paths (`/console/*`) are resolved against the client's
+/// root URL, or the server's own URL.
 pub fn redirect_allowed(ctx: &RealmCtx, client: &Client, uri: &str) -> bool {
-    let Ok(parsed) = url::Url::parse(uri) else { return false };
-    if parsed.fragment().is_some() || !matches!(parsed.scheme(), "http" | "https") {
-        return false;
-    }
     client.redirect_uris.iter().any(|registered| {
-        let registered = if registered.starts_with('/') {
+        let registered = if registered.starts_with('/') && !registered.starts_with("//") {
             let base = client.root_url.as_deref().unwrap_or(server_base(ctx)).trim_end_matches('/');
             format!("{base}{registered}")
         } else {
             registered.clone()
         };
-        match registered.strip_suffix('*') {
-            Some(prefix) => uri.starts_with(prefix),
-            None => uri == registered,
-        }
+        RedirectPattern::parse(&registered).is_some_and(|pattern| pattern.matches(uri))
     })
 }
 
@@ -302,7 +297,7 @@ async fn authorize(
     realm: &str,
     params: &HashMap<String, String>,
 ) -> HttpResponse {
-    let ctx = match provider.realm_ctx(req, realm).await {
+    let ctx = match provider.realm_ctx(realm).await {
         Ok(ctx) => ctx,
         Err(e) => return Rejection::from(e).into(),
     };
@@ -374,7 +369,7 @@ pub async fn authenticate(
     realm: web::Path<String>,
     form: web::Form<HashMap<String, String>>,
 ) -> HttpResponse {
-    let ctx = match provider.realm_ctx(&req, &realm).await {
+    let ctx = match provider.realm_ctx(&realm).await {
         Ok(ctx) => ctx,
         Err(e) => return Rejection::from(e).into(),
     };

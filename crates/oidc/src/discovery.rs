@@ -2,7 +2,7 @@
 //! Discovery advertises what is implemented, and nothing more.
 
 use actix_web::http::header;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 use serde_json::json;
 
 use crate::error::OAuthError;
@@ -12,10 +12,9 @@ use crate::tokens::KNOWN_SCOPES;
 /// `GET /realms/{realm}/.well-known/openid-configuration`
 pub async fn configuration(
     provider: web::Data<Provider>,
-    req: HttpRequest,
     realm: web::Path<String>,
 ) -> Result<HttpResponse, OAuthError> {
-    let ctx = provider.realm_ctx(&req, &realm).await?;
+    let ctx = provider.realm_ctx(&realm).await?;
     let base = format!("{}/protocol/openid-connect", ctx.issuer);
     Ok(HttpResponse::Ok().json(json!({
         "issuer": ctx.issuer,
@@ -50,11 +49,7 @@ pub async fn configuration(
 }
 
 /// `GET /realms/{realm}/protocol/openid-connect/certs`: every public key that still verifies.
-pub async fn certs(
-    provider: web::Data<Provider>,
-    req: HttpRequest,
-    realm: web::Path<String>,
-) -> Result<HttpResponse, OAuthError> {
-    let ctx = provider.realm_ctx(&req, &realm).await?;
+pub async fn certs(provider: web::Data<Provider>, realm: web::Path<String>) -> Result<HttpResponse, OAuthError> {
+    let ctx = provider.realm_ctx(&realm).await?;
     Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-cache")).json(ctx.keys.jwks()))
 }

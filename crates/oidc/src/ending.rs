@@ -16,7 +16,7 @@ use latchkey_domain::{Client, Liveness, Realm, SessionEnd, SessionType, Timestam
 use latchkey_store::events::{self, AdminEvent};
 use latchkey_store::jobs::{self, Job, JobKind};
 use latchkey_store::outbox::{self, NewMessage};
-use latchkey_store::{clients, codes, realms, sessions, users, ConnectionTrait, StoreError};
+use latchkey_store::{clients, codes, login_failures, realms, sessions, users, ConnectionTrait, StoreError};
 use serde::Serialize;
 use serde_json::json;
 use uuid::Uuid;
@@ -99,27 +99,38 @@ async fn end_in(
     let audit: Vec<AdminEvent> = loaded
         .iter()
         .filter(|(s, _)| ended.contains(&s.id))
-        .map(|(s, held)| AdminEvent {
-            id: Uuid::now_v7(),
-            time: now,
-            realm_id,
-            auth_realm_id: None,
-            auth_client_id: None,
-            auth_user_id: None,
-            ip_address: None,
-            operation_type: "DELETE".into(),
-            resource_type: "USER_SESSION".into(),
-            resource_path: format!("sessions/{}", s.id),
-            representation: Some(
-                json!({"reason": reason.as_str(), "type": s.session_type.as_str(), "userId": s.user_id,
-                    "clients": held.iter().map(|c| c.client_id.as_str()).collect::<Vec<_>>()})
-                .to_string(),
-            ),
-            error: None,
-        })
+        .map(|(s, held)| ending_event(s, format!("sessions/{}", s.id), reason, held, now))
         .collect();
     events::insert_many(db, &audit).await?;
     Ok(ended)
+}
+
+/// The admin event recording that a session (or, with its path, one client session) ended.
+fn ending_event(
+    session: &UserSession,
+    path: String,
+    reason: SessionEnd,
+    clients: &[Client],
+    now: Timestamp,
+) -> AdminEvent {
+    AdminEvent {
+        id: Uuid::now_v7(),
+        time: now,
+        realm_id: session.realm_id,
+        auth_realm_id: None,
+        auth_client_id: None,
+        auth_user_id: None,
+        ip_address: None,
+        operation_type: "DELETE".into(),
+        resource_type: "USER_SESSION".into(),
+        resource_path: path,
+        representation: Some(
+            json!({"reason": reason.as_str(), "type": session.session_type.as_str(), "userId": session.user_id,
+                "clients": clients.iter().map(|c| c.client_id.as_str()).collect::<Vec<_>>()})
+            .to_string(),
+        ),
+        error: None,
+    }
 }
 
 impl Provider {
@@ -132,6 +143,39 @@ impl Provider {
         txn.commit().await?;
         self.after_ending(&ended, reason);
         Ok(ended)
+    }
+
+    /// Ends one client session (a replayed code or refresh token of `client`): its tokens stop
+    /// working, the client is told, and the ending is an admin event. An offline session left
+    /// with no client ends with it. Returns whether there was a client session to end.
+    pub async fn end_client_session(
+        &self,
+        realm: &Realm,
+        session_id: Uuid,
+        client: &Client,
+        reason: SessionEnd,
+    ) -> Result<bool, StoreError> {
+        let now = Timestamp::now();
+        let txn = self.store.begin().await?;
+        let loaded = sessions::load_for_ending(&txn, &[session_id]).await?;
+        let Some((session, held)) = loaded.into_iter().find(|(s, _)| s.realm_id == realm.id) else {
+            return Ok(false);
+        };
+        if !held.iter().any(|c| c.id == client.id) {
+            return Ok(false);
+        }
+        if session.session_type == SessionType::Offline && held.len() == 1 {
+            end_in(&txn, realm.id, &[session_id], reason, false, None, now).await?;
+        } else {
+            notify_client_sessions(&txn, realm.id, client, &[session_id], None, now).await?;
+            let path = format!("sessions/{session_id}/clients/{}", client.id);
+            let event = ending_event(&session, path, reason, std::slice::from_ref(client), now);
+            events::insert_many(&txn, &[event]).await?;
+        }
+        txn.commit().await?;
+        tracing::warn!(session = %session_id, client = %client.client_id, reason = reason.as_str(), "client session ended");
+        self.wake_notifier.notify_one();
+        Ok(true)
     }
 
     /// Ends every session of a user at once (user logout, disabled, deleted): one logout token
@@ -387,19 +431,32 @@ pub struct Reaped {
     pub expired: usize,
     pub client_sessions: usize,
     pub removed: u64,
+    /// Admin events past their retention, and sign-in failure counters past their window.
+    pub events_purged: u64,
+    pub login_failures_purged: u64,
 }
 
 impl Provider {
     /// One pass of the reaper: finishes pending jobs (logout-all, disabled clients), ends
-    /// expired sessions (telling their clients), removes ended rows and expired codes. Every
+    /// expired sessions (telling their clients), removes ended rows, expired codes, admin events
+    /// past their retention and stale sign-in failure counters. Every
     /// transaction handles at most one batch.
     pub async fn reap(&self, now: Timestamp) -> Result<Reaped, StoreError> {
         let mut done = Reaped::default();
         for job in jobs::pending(self.store.conn()).await? {
             self.run_job(&job, now, &mut done).await?;
         }
+        let keep_events = Timestamp::from_millis(now.as_millis() - self.config.event_retention.as_millis() as i64);
         for realm in realms::list(self.store.conn()).await? {
             done.expired += self.expire(&realm, now).await?;
+            done.events_purged += events::purge_before(self.store.conn(), realm.id, keep_events).await?;
+        }
+        done.login_failures_purged +=
+            login_failures::purge_before(self.store.conn(), now.plus_secs(-crate::signin::FAILURE_WINDOW_SECS)).await?;
+        let total = self.unauthenticated_refusals.load(std::sync::atomic::Ordering::Relaxed);
+        let refused = total - self.refusals_reported.swap(total, std::sync::atomic::Ordering::Relaxed);
+        if refused > 0 {
+            tracing::warn!(refused, "admin writes refused for want of a valid token since the last pass");
         }
         loop {
             let removed = sessions::delete_ended(

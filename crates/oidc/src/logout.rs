@@ -57,7 +57,7 @@ async fn rp_logout(
     realm: &str,
     params: &HashMap<String, String>,
 ) -> HttpResponse {
-    let ctx = match provider.realm_ctx(req, realm).await {
+    let ctx = match provider.realm_ctx(realm).await {
         Ok(ctx) => ctx,
         Err(e) => return html::error_page(e.status, &e.description),
     };
@@ -141,7 +141,7 @@ pub async fn logout_post(
     let Some(refresh_token) = field(&form, "refresh_token") else {
         return Ok(rp_logout(&provider, &req, &realm, &form).await);
     };
-    let ctx = provider.realm_ctx(&req, &realm).await?;
+    let ctx = provider.realm_ctx(&realm).await?;
     let client = authenticate_client(&provider, &ctx, &req, &form).await?;
     let (sid, azp) = token_subject(&provider, &ctx, refresh_token)
         .await
@@ -161,7 +161,7 @@ pub async fn logout_confirm(
     realm: web::Path<String>,
     form: web::Form<Form>,
 ) -> HttpResponse {
-    let ctx = match provider.realm_ctx(&req, &realm).await {
+    let ctx = match provider.realm_ctx(&realm).await {
         Ok(ctx) => ctx,
         Err(e) => return html::error_page(e.status, &e.description),
     };

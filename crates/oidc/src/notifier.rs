@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use latchkey_domain::ending::NotificationKind;
+use latchkey_domain::uri::TargetPolicy;
 use latchkey_domain::Timestamp;
 use latchkey_store::outbox::{self, Message};
 use latchkey_store::{realms, StoreError};
@@ -32,14 +33,53 @@ pub const TIMEOUT: Duration = Duration::from_secs(5);
 /// Without a wake-up, how often the outbox is looked at (other nodes' messages, retries).
 const POLL: Duration = Duration::from_millis(500);
 
-pub fn http_client() -> reqwest::Client {
+/// The notifier's HTTP client: no redirects (a receiver cannot bounce a request elsewhere) and
+/// a resolver that drops every address `targets` refuses, so a name cannot lead where an
+/// address could not.
+pub fn http_client(targets: TargetPolicy) -> reqwest::Client {
     reqwest::Client::builder()
+        .dns_resolver(Arc::new(CheckedResolver(targets)))
         .timeout(TIMEOUT)
         .connect_timeout(TIMEOUT)
         .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("latchkey/", env!("CARGO_PKG_VERSION")))
         .build()
         .expect("the HTTP client builds")
+}
+
+/// Resolves names with the system resolver, keeping only the addresses the policy allows.
+struct CheckedResolver(TargetPolicy);
+
+impl reqwest::dns::Resolve for CheckedResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let policy = self.0;
+        Box::pin(async move {
+            let host = name.as_str().to_owned();
+            let found: Vec<std::net::SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let allowed: Vec<std::net::SocketAddr> =
+                found.iter().copied().filter(|a| policy.check_ip(a.ip()).is_ok()).collect();
+            if allowed.is_empty() {
+                let reason = found
+                    .first()
+                    .map_or_else(|| "no address".to_owned(), |a| policy.check_ip(a.ip()).err().unwrap_or_default());
+                return Err(format!("{host} resolves to no allowed address: {reason}").into());
+            }
+            let addrs: reqwest::dns::Addrs = Box::new(allowed.into_iter());
+            Ok(addrs)
+        })
+    }
+}
+
+/// An error and every cause under it, as one line (reqwest's own message hides the cause).
+fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(inner) = cause {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        cause = inner.source();
+    }
+    text
 }
 
 fn backoff(attempts: i32) -> i64 {
@@ -90,7 +130,9 @@ impl Provider {
             .map_err(|e| e.to_string())?
             .ok_or("the realm no longer exists")?;
         let keys = self.keys.get(&self.store, &realm).await.map_err(|e| e.to_string())?;
-        let issuer = format!("{}/realms/{}", self.config.base_url(), realm.name);
+        let issuer = self.issuer(&realm.name);
+        let url = url::Url::parse(&message.url).map_err(|e| format!("{}: {e}", message.url))?;
+        self.config.targets.check_url(&url).map_err(|e| format!("{}: refused: {e}", message.url))?;
         let request = match kind {
             NotificationKind::BackchannelLogout => {
                 let signer = keys.signer(realm.signature_algorithm.into()).ok_or("no signing key")?;
@@ -105,7 +147,7 @@ impl Provider {
                 http.post(&message.url).header("content-type", "text/plain").body(token)
             }
         };
-        let response = request.send().await.map_err(|e| format!("{}: {e}", message.url))?;
+        let response = request.send().await.map_err(|e| format!("{}: {}", message.url, with_causes(&e)))?;
         let status = response.status();
         if status.is_success() {
             Ok(())
@@ -177,7 +219,7 @@ async fn futures_join<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output>
 
 /// The notifier: delivers until `stop` turns true.
 pub async fn run_notifier(provider: Arc<Provider>, mut stop: watch::Receiver<bool>) {
-    let http = http_client();
+    let http = http_client(provider.config.targets);
     loop {
         let handled = match provider.deliver_due(&http).await {
             Ok(n) => n,

@@ -4,10 +4,11 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, RwLock};
 
-use actix_web::{http::header, web, HttpRequest};
+use actix_web::{web, HttpRequest};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine;
-use latchkey_domain::{Client, ClientKind, PasswordHash, Realm, Secret};
+use latchkey_domain::uri::TargetPolicy;
+use latchkey_domain::{Client, ClientKind, PasswordHash, Protocol, Realm, Secret};
 use latchkey_store::{clients, realms, Store};
 use uuid::Uuid;
 
@@ -17,21 +18,16 @@ use crate::keys::{KeyCache, RealmKeys};
 /// Settings of the provider, from the server's configuration.
 #[derive(Debug, Clone, Default)]
 pub struct ProviderConfig {
-    /// The URL clients reach the server at, without a trailing slash. Without it, the issuer
-    /// is built from the `Host` of each request (so it matches the URL the client used).
-    pub public_url: Option<String>,
+    /// The URL clients reach the server at, without a trailing slash: the base of every
+    /// issuer. Never taken from a request's `Host`, so a caller cannot choose the issuer, and
+    /// logout tokens sent outside any request carry the same issuer as the tokens they follow.
+    pub public_url: String,
     /// Peers whose `X-Forwarded-For` is believed; from anyone else it is ignored.
     pub trusted_proxies: Vec<IpAddr>,
-    /// The server's own URL, for the issuer of messages sent outside any request (logout
-    /// tokens) when no public URL is configured.
-    pub bound_url: String,
-}
-
-impl ProviderConfig {
-    /// The base of the issuer of notifications: the public URL, else the bound address.
-    pub fn base_url(&self) -> &str {
-        self.public_url.as_deref().unwrap_or(&self.bound_url)
-    }
+    /// Which addresses notifications (back-channel logout, adapter calls) may be sent to.
+    pub targets: TargetPolicy,
+    /// How long admin events are kept.
+    pub event_retention: std::time::Duration,
 }
 
 /// The provider, shared by every worker.
@@ -46,6 +42,10 @@ pub struct Provider {
     pub(crate) node: String,
     pub(crate) wake_notifier: tokio::sync::Notify,
     pub(crate) wake_reaper: tokio::sync::Notify,
+    /// Admin writes refused for want of a valid token, since start (counted, not stored).
+    pub unauthenticated_refusals: std::sync::atomic::AtomicU64,
+    /// How many of those the reaper has reported in the log.
+    pub(crate) refusals_reported: std::sync::atomic::AtomicU64,
 }
 
 /// How long an authorization code lives, seconds.
@@ -65,6 +65,8 @@ impl Provider {
             node: format!("node-{}", Uuid::new_v4().simple()),
             wake_notifier: tokio::sync::Notify::new(),
             wake_reaper: tokio::sync::Notify::new(),
+            unauthenticated_refusals: Default::default(),
+            refusals_reported: Default::default(),
         }
     }
 
@@ -88,21 +90,14 @@ impl Provider {
             .to_string()
     }
 
-    /// `{base}/realms/{realm}`: the issuer, from the configured public URL or the request's Host.
-    pub fn issuer(&self, req: &HttpRequest, realm: &str) -> String {
-        format!("{}/realms/{realm}", self.base_url(req))
+    /// `{public URL}/realms/{realm}`: the realm's issuer.
+    pub fn issuer(&self, realm: &str) -> String {
+        format!("{}/realms/{realm}", self.config.public_url)
     }
 
-    /// The server's URL as this request reached it: the configured public URL, or the Host.
-    pub fn base_url(&self, req: &HttpRequest) -> String {
-        match &self.config.public_url {
-            Some(url) => url.clone(),
-            None => {
-                let host = req.headers().get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
-                let scheme = if req.app_config().secure() { "https" } else { "http" };
-                format!("{scheme}://{host}")
-            }
-        }
+    /// The server's public URL, without a trailing slash.
+    pub fn base_url(&self) -> &str {
+        &self.config.public_url
     }
 
     /// Checks a confidential client's secret. argon2id is deliberately slow, so a secret
@@ -161,19 +156,20 @@ pub struct RealmCtx {
 
 impl Provider {
     /// Loads the realm named in the path; an unknown or disabled realm is a 404.
-    pub async fn realm_ctx(&self, req: &HttpRequest, name: &str) -> Result<RealmCtx, OAuthError> {
+    pub async fn realm_ctx(&self, name: &str) -> Result<RealmCtx, OAuthError> {
         let realm = realms::find_by_name(self.store.conn(), name).await?;
         let realm = realm.filter(|r| r.enabled).ok_or_else(OAuthError::realm_not_found)?;
         let keys = self.keys.get(&self.store, &realm).await?;
-        Ok(RealmCtx { issuer: self.issuer(req, &realm.name), realm, keys })
+        Ok(RealmCtx { issuer: self.issuer(&realm.name), realm, keys })
     }
 
-    /// The enabled client `client_id` of the realm.
+    /// The enabled OpenID Connect client `client_id` of the realm (a SAML client has no part in
+    /// these flows, whatever it is sent).
     pub async fn find_client(&self, ctx: &RealmCtx, client_id: &str) -> Result<Option<Client>, OAuthError> {
         if client_id.is_empty() || client_id.len() > 255 {
             return Ok(None);
         }
         let client = clients::find_by_client_id(self.store.conn(), ctx.realm.id, client_id).await?;
-        Ok(client.filter(|c| c.enabled))
+        Ok(client.filter(|c| c.enabled && c.protocol == Protocol::OpenIdConnect))
     }
 }

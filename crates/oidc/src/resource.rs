@@ -26,7 +26,7 @@ async fn userinfo(
     realm: &str,
     form: Option<&Form>,
 ) -> Result<HttpResponse, OAuthError> {
-    let ctx = provider.realm_ctx(req, realm).await?;
+    let ctx = provider.realm_ctx(realm).await?;
     let token = bearer(req)
         .or_else(|| form.and_then(|f| field(f, "access_token")).map(str::to_owned))
         .ok_or_else(|| OAuthError::invalid_token("Token not provided"))?;
@@ -99,7 +99,7 @@ pub async fn introspect(
     realm: web::Path<String>,
     form: web::Form<Form>,
 ) -> Result<HttpResponse, OAuthError> {
-    let ctx = provider.realm_ctx(&req, &realm).await?;
+    let ctx = provider.realm_ctx(&realm).await?;
     let client = authenticate_client(&provider, &ctx, &req, &form).await?;
     if client.is_public() {
         return Err(OAuthError::invalid_client("Public clients are not allowed to introspect tokens"));
@@ -158,7 +158,7 @@ pub async fn revoke(
     realm: web::Path<String>,
     form: web::Form<Form>,
 ) -> Result<HttpResponse, OAuthError> {
-    let ctx = provider.realm_ctx(&req, &realm).await?;
+    let ctx = provider.realm_ctx(&realm).await?;
     let client = authenticate_client(&provider, &ctx, &req, &form).await?;
     let token =
         bounded(&form, "token", 16 * 1024)?.ok_or_else(|| OAuthError::invalid_request("Missing parameter: token"))?;

@@ -35,41 +35,62 @@ impl LoginFailure {
     }
 }
 
-/// Failures allowed before waiting starts, per user and per address.
-const FREE_FAILURES_USER: u32 = 5;
-const FREE_FAILURES_ADDRESS: u32 = 20;
-/// The longest wait, seconds: a user is slowed down, never locked out for good.
-const MAX_WAIT_SECS: i64 = 15 * 60;
-
-/// Seconds to wait after `failures` failures, of which `free` cost nothing: 1, 2, 4, … 900.
-fn wait_after(failures: u32, free: u32) -> i64 {
-    if failures < free {
-        return 0;
-    }
-    let doublings = (failures - free).min(20);
-    (1i64 << doublings).min(MAX_WAIT_SECS)
+/// How sign-in failures are limited. Every attempt is counted before its password is checked
+/// (so parallel guesses cannot slip past a limit), on three counters at once; a success takes
+/// its count back. After `free` failures within [`FAILURE_WINDOW_SECS`], each further attempt
+/// waits 1 s, 2 s, 4 s … up to `max_wait` after the last one. A counter with no failure for a
+/// whole window starts again from zero, and is purged by the reaper.
+///
+/// - this user from this address: 5 free, then up to 15 minutes — the guesser's own lane;
+/// - this user from anywhere: 20 free, then at most 60 s — looser, so an attacker spreading
+///   guesses over many addresses cannot lock the real person out for longer than a minute;
+/// - this address, whatever the user: 50 free, then up to 15 minutes (credential stuffing).
+struct Limit {
+    free: u32,
+    max_wait: i64,
 }
 
-async fn throttled(
+const PER_USER_AND_ADDRESS: Limit = Limit { free: 5, max_wait: 15 * 60 };
+const PER_USER: Limit = Limit { free: 20, max_wait: 60 };
+const PER_ADDRESS: Limit = Limit { free: 50, max_wait: 15 * 60 };
+/// Failures older than this no longer count.
+pub const FAILURE_WINDOW_SECS: i64 = 15 * 60;
+
+/// Seconds to wait after `failures` failures, of which `free` cost nothing: 1, 2, 4, … `max`.
+fn wait_after(failures: u32, limit: &Limit) -> i64 {
+    if failures < limit.free {
+        return 0;
+    }
+    let doublings = (failures - limit.free).min(20);
+    (1i64 << doublings).min(limit.max_wait)
+}
+
+/// Counts an attempt on every subject, or says how long to wait. A subject refusing stops
+/// the count there: the attempt is not checked at all.
+async fn count_attempt(
     provider: &Provider,
     realm: &Realm,
-    subjects: &[(String, u32)],
+    subjects: &[(String, &Limit)],
     now: Timestamp,
 ) -> Result<Option<i64>, StoreError> {
-    let mut longest = 0;
-    for (subject, free) in subjects {
-        if let Some((failures, last)) = login_failures::get(provider.store.conn(), realm.id, subject).await? {
-            let until = last.plus_secs(wait_after(failures, *free));
-            if until > now {
-                longest = longest.max((until.as_millis() - now.as_millis() + 999) / 1000);
-            }
+    let window_start = now.plus_secs(-FAILURE_WINDOW_SECS);
+    for (subject, limit) in subjects {
+        let wait = |failures: u32, last: Timestamp| {
+            let wait = wait_after(failures, limit);
+            let until = last.plus_secs(wait);
+            (wait > 0 && until > now).then(|| (until.as_millis() - now.as_millis() + 999) / 1000)
+        };
+        if let Err(seconds) =
+            login_failures::attempt(provider.store.conn(), realm.id, subject, now, window_start, wait).await?
+        {
+            return Ok(Some(seconds));
         }
     }
-    Ok((longest > 0).then_some(longest))
+    Ok(None)
 }
 
 /// Checks a username (or email) and password. Unknown users are checked against a dummy hash
-/// so that they take as long as a wrong password; failures are counted per user and address.
+/// so that they take as long as a wrong password; attempts are limited as [`Limit`] says.
 pub async fn check_credentials(
     provider: &Provider,
     realm: &Realm,
@@ -78,9 +99,14 @@ pub async fn check_credentials(
     ip: &str,
     now: Timestamp,
 ) -> Result<Result<User, LoginFailure>, OAuthError> {
-    let lower = username.trim().to_lowercase();
-    let subjects = [(format!("user:{lower}"), FREE_FAILURES_USER), (format!("ip:{ip}"), FREE_FAILURES_ADDRESS)];
-    if let Some(retry_after) = throttled(provider, realm, &subjects, now).await? {
+    let lower: String = username.trim().to_lowercase().chars().take(320).collect();
+    let subjects = [
+        (format!("user+ip:{lower}|{ip}"), &PER_USER_AND_ADDRESS),
+        (format!("user:{lower}"), &PER_USER),
+        (format!("ip:{ip}"), &PER_ADDRESS),
+    ];
+    if let Some(retry_after) = count_attempt(provider, realm, &subjects, now).await? {
+        tracing::info!(realm = %realm.name, %ip, "sign-in throttled");
         return Ok(Err(LoginFailure::Throttled { retry_after }));
     }
     let user = if username.len() > 320 || password.len() > 1024 {
@@ -97,7 +123,10 @@ pub async fn check_credentials(
     let matches = web::block(move || hash.verify(&candidate)).await.unwrap_or(false);
     match user {
         Some(user) if matches && user.password.is_some() => {
-            login_failures::clear(provider.store.conn(), realm.id, &subjects[0].0).await?;
+            let db = provider.store.conn();
+            login_failures::clear(db, realm.id, &subjects[0].0).await?;
+            login_failures::clear(db, realm.id, &subjects[1].0).await?;
+            login_failures::uncount(db, realm.id, &subjects[2].0).await?;
             if user.enabled {
                 Ok(Ok(user))
             } else {
@@ -105,9 +134,6 @@ pub async fn check_credentials(
             }
         }
         _ => {
-            for (subject, _) in &subjects {
-                login_failures::record(provider.store.conn(), realm.id, subject, now).await?;
-            }
             tracing::info!(realm = %realm.name, %ip, "failed sign-in");
             Ok(Err(LoginFailure::Invalid))
         }
@@ -194,14 +220,15 @@ pub async fn live_session(
 
 #[cfg(test)]
 mod tests {
-    use super::wait_after;
+    use super::{wait_after, PER_USER, PER_USER_AND_ADDRESS};
 
     #[test]
     fn waiting_doubles_after_the_free_failures_and_is_capped() {
-        assert_eq!(wait_after(4, 5), 0);
-        assert_eq!(wait_after(5, 5), 1);
-        assert_eq!(wait_after(6, 5), 2);
-        assert_eq!(wait_after(9, 5), 16);
-        assert_eq!(wait_after(40, 5), 900);
+        assert_eq!(wait_after(4, &PER_USER_AND_ADDRESS), 0);
+        assert_eq!(wait_after(5, &PER_USER_AND_ADDRESS), 1);
+        assert_eq!(wait_after(6, &PER_USER_AND_ADDRESS), 2);
+        assert_eq!(wait_after(9, &PER_USER_AND_ADDRESS), 16);
+        assert_eq!(wait_after(40, &PER_USER_AND_ADDRESS), 900);
+        assert_eq!(wait_after(40, &PER_USER), 60, "the per-user lane never locks anyone out for long");
     }
 }

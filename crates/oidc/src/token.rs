@@ -5,8 +5,9 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine;
-use latchkey_domain::{Client, Cutoffs, Liveness, SessionType, Timestamp, User, UserSession};
-use latchkey_store::{codes, sessions, users, StoreError};
+use latchkey_domain::{Client, Cutoffs, Liveness, SessionEnd, SessionType, Timestamp, User, UserSession};
+use latchkey_store::codes::{self, Taken};
+use latchkey_store::{sessions, users, StoreError};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -14,6 +15,7 @@ use crate::authorize::code_hash;
 use crate::client_auth::{authenticate_client, bounded, field, Form};
 use crate::error::OAuthError;
 use crate::provider::{sha256, Provider, RealmCtx, TOUCH_GRANULARITY_MS};
+use crate::resource::token_subject;
 use crate::signin::{self, live_session, LoginFailure, Origin};
 use crate::tokens::{self, Grant, Scopes};
 
@@ -24,7 +26,7 @@ pub async fn token(
     realm: web::Path<String>,
     form: web::Form<Form>,
 ) -> Result<HttpResponse, OAuthError> {
-    let ctx = provider.realm_ctx(&req, &realm).await?;
+    let ctx = provider.realm_ctx(&realm).await?;
     let grant_type =
         field(&form, "grant_type").ok_or_else(|| OAuthError::invalid_request("Missing form parameter: grant_type"))?;
     let now = Timestamp::now();
@@ -69,23 +71,34 @@ async fn code_grant(
     let code = bounded(form, "code", 256)?.ok_or_else(|| OAuthError::invalid_request("Missing parameter: code"))?;
     let redirect_uri = bounded(form, "redirect_uri", 2048)?;
     let verifier = bounded(form, "code_verifier", 128)?;
-    let stored = codes::take(provider.store.conn(), &code_hash(code), now)
-        .await?
-        .filter(|c| c.realm_id == ctx.realm.id)
-        .ok_or_else(|| OAuthError::invalid_grant("Code not valid"))?;
+    let stored = match codes::take(provider.store.conn(), &code_hash(code), now).await? {
+        Taken::Fresh(stored) if stored.realm_id == ctx.realm.id => stored,
+        Taken::Replayed(used) if used.realm_id == ctx.realm.id && used.client_id == client.id => {
+            // A code used twice was stolen or leaked: what was issued from it stops working.
+            provider.end_client_session(&ctx.realm, used.user_session_id, &client, SessionEnd::TokenReuse).await?;
+            return Err(OAuthError::invalid_grant("Code not valid"));
+        }
+        _ => return Err(OAuthError::invalid_grant("Code not valid")),
+    };
     if stored.client_id != client.id {
         return Err(OAuthError::invalid_grant("Code not valid"));
     }
     if redirect_uri != Some(stored.redirect_uri.as_str()) {
         return Err(OAuthError::invalid_grant("Incorrect redirect_uri"));
     }
-    if let Some(challenge) = &stored.code_challenge {
-        let verifier = verifier.ok_or_else(|| OAuthError::invalid_grant("PKCE code verifier not specified"))?;
-        let valid_shape =
-            verifier.len() >= 43 && verifier.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
-        if !valid_shape || B64.encode(sha256(verifier.as_bytes())) != *challenge {
-            return Err(OAuthError::invalid_grant("PKCE verification failed: Code mismatch"));
+    match (&stored.code_challenge, verifier) {
+        (Some(challenge), Some(verifier)) => {
+            let valid_shape =
+                verifier.len() >= 43 && verifier.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
+            if !valid_shape || B64.encode(sha256(verifier.as_bytes())) != *challenge {
+                return Err(OAuthError::invalid_grant("PKCE verification failed: Code mismatch"));
+            }
         }
+        (Some(_), None) => return Err(OAuthError::invalid_grant("PKCE code verifier not specified")),
+        (None, Some(_)) => {
+            return Err(OAuthError::invalid_grant("PKCE code verifier sent for a code issued without a challenge"))
+        }
+        (None, None) => {}
     }
     let (session, user, _) = live_session(provider, &ctx.realm, stored.user_session_id, now)
         .await?
@@ -117,8 +130,11 @@ async fn refresh_grant(
     let client = authenticate_client(provider, ctx, req, form).await?;
     let presented = bounded(form, "refresh_token", 8192)?
         .ok_or_else(|| OAuthError::invalid_request("Missing parameter: refresh_token"))?;
-    let active =
-        tokens::active_refresh_token(provider, ctx, presented, now).await?.map_err(OAuthError::invalid_grant)?;
+    let active = match tokens::active_refresh_token(provider, ctx, presented, now).await? {
+        Ok(active) => active,
+        Err(tokens::STALE) => return Err(refresh_token_reused(provider, ctx, &client, presented).await?),
+        Err(reason) => return Err(OAuthError::invalid_grant(reason)),
+    };
     if active.claims.azp != client.client_id {
         return Err(OAuthError::invalid_grant("Invalid refresh token. Token client and authorized client don't match"));
     }
@@ -128,7 +144,7 @@ async fn refresh_grant(
         sessions::rotate_refresh_token(provider.store.conn(), session.id, client.id, &active.claims.jti, &rotated, now)
             .await?;
     if !won {
-        return Err(OAuthError::invalid_grant("Stale token"));
+        return Err(refresh_token_reused(provider, ctx, &client, presented).await?);
     }
     sessions::touch(provider.store.conn(), session.id, now, TOUCH_GRANULARITY_MS).await?;
     let scope = Scopes::from_stored(&active.claims.scope.split_whitespace().map(str::to_owned).collect::<Vec<_>>());
@@ -142,6 +158,23 @@ async fn refresh_grant(
         rotated_refresh_id: Some(rotated),
     };
     tokens::issue(provider, ctx, grant, now).await
+}
+
+/// A refresh token that rotation had already replaced was presented again: one of its two
+/// holders is not the client (RFC 9700, 4.14.2). The client session it belongs to ends — the
+/// client is told, the ending recorded — and the request is refused.
+async fn refresh_token_reused(
+    provider: &Provider,
+    ctx: &RealmCtx,
+    client: &Client,
+    presented: &str,
+) -> Result<OAuthError, OAuthError> {
+    if let Some((Some(sid), azp)) = token_subject(provider, ctx, presented).await {
+        if azp == client.client_id {
+            provider.end_client_session(&ctx.realm, sid, client, SessionEnd::TokenReuse).await?;
+        }
+    }
+    Ok(OAuthError::invalid_grant("Stale token: this refresh token was already used, so its session was ended"))
 }
 
 async fn password_grant(

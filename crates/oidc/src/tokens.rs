@@ -109,6 +109,8 @@ pub struct RefreshClaims {
 }
 
 pub const TYP_BEARER: &str = "Bearer";
+/// Why a genuine refresh token of a live client session is refused: rotation replaced it.
+pub const STALE: &str = "Stale token";
 pub const TYP_REFRESH: &str = "Refresh";
 pub const TYP_OFFLINE: &str = "Offline";
 
@@ -379,7 +381,7 @@ pub async fn active_refresh_token(
     let Some(session_ref) = session.as_ref() else { return Ok(Err("Session not active")) };
     let current = sessions::find_client_session(provider.store.conn(), session_ref.id, client.id).await?;
     if current.and_then(|c| c.refresh_token_id).as_deref() != Some(claims.jti.as_str()) {
-        return Ok(Err("Stale token"));
+        return Ok(Err(STALE));
     }
     Ok(Ok(ActiveToken { claims, user, client, session }))
 }

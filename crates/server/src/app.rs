@@ -87,12 +87,19 @@ impl Application {
         let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{address}"));
         let info = ServerInfo { public_url: public_url.clone() };
 
+        if config.allow_private_targets {
+            tracing::warn!(
+                "notifications may go to loopback and private addresses (allow_private_targets{})",
+                if config.demo { ", on for --demo" } else { "" }
+            );
+        }
         let provider = Arc::new(latchkey_oidc::Provider::new(
             store.clone(),
             latchkey_oidc::ProviderConfig {
-                public_url: config.public_url.clone(),
+                public_url: public_url.clone(),
                 trusted_proxies: config.trusted_proxies.clone(),
-                bound_url: format!("http://{address}"),
+                targets: latchkey_domain::uri::TargetPolicy { allow_private: config.allow_private_targets },
+                event_retention: config.event_retention,
             },
         ));
         let (stop_workers, stopped) = watch::channel(false);

@@ -104,8 +104,9 @@ pub struct ServeArgs {
     #[arg(long, env = "LATCHKEY_LISTEN", value_name = "HOST:PORT")]
     pub listen: Option<String>,
 
-    /// The URL clients reach this server at (issuer base), as `https://id.example.com`.
-    /// [default: http://<listen>]
+    /// The URL clients reach this server at, as `https://id.example.com`: the base of every
+    /// issuer, token, logout token and discovery document. Required when listening on an
+    /// address other than loopback. [default: http://<listen>]
     #[arg(long, env = "LATCHKEY_PUBLIC_URL", value_name = "URL")]
     pub public_url: Option<String>,
 
@@ -123,9 +124,24 @@ pub struct ServeArgs {
     #[arg(long, env = "LATCHKEY_ADMIN_USER", value_name = "NAME")]
     pub admin_user: Option<String>,
 
-    /// Password of the first administrator (see --admin-user).
+    /// Password of the first administrator (see --admin-user). Prefer the environment
+    /// variable or --admin-password-file: a flag shows in the process list.
     #[arg(long, env = "LATCHKEY_ADMIN_PASSWORD", value_name = "PASSWORD", hide_env_values = true)]
     pub admin_password: Option<String>,
+
+    /// A file holding the first administrator's password (its first line).
+    #[arg(long, env = "LATCHKEY_ADMIN_PASSWORD_FILE", value_name = "FILE", conflicts_with = "admin_password")]
+    pub admin_password_file: Option<PathBuf>,
+
+    /// Let administrators point notification URLs (back-channel logout, admin URL) at
+    /// loopback and private networks. Link-local addresses (cloud metadata) are refused even
+    /// then. `--demo` turns this on, for its receiver on localhost. [default: off]
+    #[arg(long, env = "LATCHKEY_ALLOW_PRIVATE_TARGETS")]
+    pub allow_private_targets: bool,
+
+    /// Days admin events are kept before they are purged. [default: 90]
+    #[arg(long, env = "LATCHKEY_EVENT_RETENTION_DAYS", value_name = "DAYS")]
+    pub event_retention_days: Option<String>,
 
     /// Also create realm `demo` with users and clients to look at (once; kept afterwards).
     #[arg(long, env = "LATCHKEY_DEMO")]

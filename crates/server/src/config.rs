@@ -30,7 +30,7 @@ pub struct Config {
     pub listen: SocketAddr,
     pub database_url: DatabaseUrl,
     /// Where clients reach this server, without a trailing slash; `None` means
-    /// `http://<bound address>`.
+    /// `http://<bound address>`, allowed only when listening on loopback.
     pub public_url: Option<String>,
     /// Peers whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<IpAddr>,
@@ -45,6 +45,10 @@ pub struct Config {
     pub console_dir: Option<PathBuf>,
     /// Browser origins allowed to call the API across origins.
     pub cors_origins: Vec<String>,
+    /// Whether notification URLs may point at loopback and private networks.
+    pub allow_private_targets: bool,
+    /// How long admin events are kept.
+    pub event_retention: std::time::Duration,
 }
 
 /// Settings for commands that only open the database.
@@ -83,6 +87,8 @@ struct FileConfig {
     log_level: Option<String>,
     console_dir: Option<PathBuf>,
     cors_origins: Option<Vec<String>>,
+    allow_private_targets: Option<bool>,
+    event_retention_days: Option<u32>,
 }
 
 impl FileConfig {
@@ -100,6 +106,7 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 /// Where `scripts/console` puts the built console.
 pub const DEFAULT_CONSOLE_DIR: &str = "frontend/dist";
 pub const DEFAULT_DATA_DIR: &str = "data";
+pub const DEFAULT_EVENT_RETENTION_DAYS: u32 = 90;
 
 impl DatabaseConfig {
     pub fn resolve(args: &CommonArgs) -> Result<Self, ConfigError> {
@@ -137,6 +144,15 @@ impl Config {
         })?;
 
         let public_url = args.public_url.as_deref().or(file.public_url.as_deref()).map(parse_public_url).transpose()?;
+        if public_url.is_none() && !listen.ip().is_loopback() {
+            return Err(invalid(
+                "public URL",
+                format!(
+                    "set --public-url (LATCHKEY_PUBLIC_URL, public_url) when listening on {listen}: the issuer of \
+                     every token must be the one URL clients use, never whatever Host a caller sends"
+                ),
+            ));
+        }
 
         let trusted_proxies = match (&args.trusted_proxies, &file.trusted_proxies) {
             (Some(list), _) => parse_proxies(list.split(',').map(str::trim).filter(|s| !s.is_empty()))?,
@@ -150,22 +166,25 @@ impl Config {
         }
         .ok_or_else(|| invalid("workers", "must be a whole number greater than 0"))?;
 
-        let admin =
-            match (&args.admin_user, &args.admin_password) {
-                (Some(user), Some(password)) => {
-                    if password.is_empty() {
-                        return Err(invalid("LATCHKEY_ADMIN_PASSWORD", "must not be empty"));
-                    }
-                    latchkey_domain::user::normalize_username(user)
-                        .map_err(|e| invalid("LATCHKEY_ADMIN_USER", e.to_string()))?;
-                    Some(AdminCredentials { username: user.clone(), password: Secret::new(password.clone()) })
+        let file_password = match &args.admin_password_file {
+            Some(path) => Some(read_password_file(path)?),
+            None => None,
+        };
+        let admin = match (&args.admin_user, &args.admin_password.clone().or(file_password)) {
+            (Some(user), Some(password)) => {
+                if password.is_empty() {
+                    return Err(invalid("LATCHKEY_ADMIN_PASSWORD", "must not be empty"));
                 }
-                (None, None) => None,
-                _ => return Err(invalid(
-                    "administrator",
-                    "set both LATCHKEY_ADMIN_USER and LATCHKEY_ADMIN_PASSWORD (or --admin-user and --admin-password)",
-                )),
-            };
+                latchkey_domain::user::normalize_username(user)
+                    .map_err(|e| invalid("LATCHKEY_ADMIN_USER", e.to_string()))?;
+                Some(AdminCredentials { username: user.clone(), password: Secret::new(password.clone()) })
+            }
+            (None, None) => None,
+            _ => return Err(invalid(
+                "administrator",
+                "set both LATCHKEY_ADMIN_USER and LATCHKEY_ADMIN_PASSWORD (or --admin-user and --admin-password-file)",
+            )),
+        };
 
         let console_dir = match args.console_dir.clone().or_else(|| file.console_dir.clone()) {
             Some(dir) if dir.join("index.html").is_file() => Some(dir),
@@ -183,6 +202,12 @@ impl Config {
             (None, None) => Vec::new(),
         };
 
+        let event_retention_days = match args.event_retention_days.as_deref() {
+            Some(raw) => raw.parse::<u32>().ok().filter(|d| (1..=36_500).contains(d)),
+            None => Some(file.event_retention_days.unwrap_or(DEFAULT_EVENT_RETENTION_DAYS)).filter(|d| *d >= 1),
+        }
+        .ok_or_else(|| invalid("event retention days", "must be a whole number of days from 1 to 36500"))?;
+
         Ok(Config {
             listen,
             database_url: db.database_url,
@@ -196,6 +221,10 @@ impl Config {
             reaper_interval: std::time::Duration::from_secs(10),
             console_dir,
             cors_origins,
+            allow_private_targets: args.allow_private_targets
+                || file.allow_private_targets.unwrap_or(false)
+                || args.demo,
+            event_retention: std::time::Duration::from_secs(u64::from(event_retention_days) * 24 * 60 * 60),
         })
     }
 
@@ -215,6 +244,8 @@ impl Config {
             reaper_interval: std::time::Duration::from_secs(10),
             console_dir: None,
             cors_origins: Vec::new(),
+            allow_private_targets: false,
+            event_retention: std::time::Duration::from_secs(u64::from(DEFAULT_EVENT_RETENTION_DAYS) * 24 * 60 * 60),
         }
     }
 }
@@ -238,6 +269,17 @@ fn parse_origins<'a>(items: impl Iterator<Item = &'a str>) -> Result<Vec<String>
             Ok(origin)
         })
         .collect()
+}
+
+/// The first line of a password file, which must not be empty.
+fn read_password_file(path: &Path) -> Result<String, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| invalid("admin password file", format!("cannot read {}: {e}", path.display())))?;
+    let password = text.lines().next().unwrap_or_default().to_owned();
+    if password.is_empty() {
+        return Err(invalid("admin password file", format!("{} is empty", path.display())));
+    }
+    Ok(password)
 }
 
 fn default_workers() -> usize {
@@ -287,6 +329,9 @@ mod tests {
         assert!(err(|a| a.common.database_url = Some("mysql://x/y".into())).starts_with("database URL:"));
         assert!(err(|a| a.public_url = Some("ftp://x".into())).starts_with("public URL:"));
         assert!(err(|a| a.public_url = Some("https://x/?a=b".into())).starts_with("public URL:"));
+        assert!(err(|a| a.listen = Some("0.0.0.0:8080".into())).starts_with("public URL:"), "required off loopback");
+        assert!(err(|a| a.event_retention_days = Some("0".into())).starts_with("event retention days:"));
+        assert!(err(|a| a.admin_password_file = Some("no/such/file".into())).starts_with("admin password file:"));
         assert!(err(|a| a.workers = Some("0".into())).starts_with("workers:"));
         assert!(err(|a| a.trusted_proxies = Some("10.0.0.1,proxy".into())).starts_with("trusted proxies:"));
         assert!(err(|a| a.cors_origins = Some("https://ok.example,https://x.example/path".into()))

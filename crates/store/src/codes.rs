@@ -1,6 +1,7 @@
 //! Authorization codes: short-lived, single-use, stored only as hashes.
 
 use latchkey_domain::Timestamp;
+use sea_orm::sea_query::Expr;
 use sea_orm::ActiveValue::Set;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
@@ -35,20 +36,35 @@ pub async fn insert(db: &impl ConnectionTrait, code: &AuthCode) -> Result<(), St
         nonce: Set(code.nonce.clone()),
         code_challenge: Set(code.code_challenge.clone()),
         expires_at: Set(code.expires_at.as_millis()),
+        used_at: Set(None),
     };
     auth_code::Entity::insert(row).exec(db).await?;
     Ok(())
 }
 
-/// Takes a code out of the store: it is returned once, to the one caller whose delete removed
-/// it, and only if it has not expired. A second use finds nothing.
-pub async fn take(db: &impl ConnectionTrait, code_hash: &str, now: Timestamp) -> Result<Option<AuthCode>, StoreError> {
-    let Some(row) = auth_code::Entity::find_by_id(code_hash).one(db).await? else { return Ok(None) };
-    let deleted = auth_code::Entity::delete_by_id(code_hash).exec(db).await?.rows_affected;
-    if deleted != 1 || row.expires_at <= now.as_millis() {
-        return Ok(None);
-    }
-    Ok(Some(AuthCode {
+/// What presenting a code found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Taken {
+    /// The first use of a live code: it is now marked used.
+    Fresh(AuthCode),
+    /// A code that was already used: whatever was issued from it must be revoked.
+    Replayed(AuthCode),
+    /// No such code, or an expired one.
+    Unknown,
+}
+
+/// Uses a code: the one caller whose update marked it used gets [`Taken::Fresh`]; every later
+/// use, until the code is purged after it expires, gets [`Taken::Replayed`].
+pub async fn take(db: &impl ConnectionTrait, code_hash: &str, now: Timestamp) -> Result<Taken, StoreError> {
+    let Some(row) = auth_code::Entity::find_by_id(code_hash).one(db).await? else { return Ok(Taken::Unknown) };
+    let marked = auth_code::Entity::update_many()
+        .col_expr(auth_code::Column::UsedAt, Expr::value(now.as_millis()))
+        .filter(auth_code::Column::CodeHash.eq(code_hash))
+        .filter(auth_code::Column::UsedAt.is_null())
+        .exec(db)
+        .await?
+        .rows_affected;
+    let code = AuthCode {
         code_hash: row.code_hash,
         realm_id: row.realm_id,
         client_id: row.client_id,
@@ -58,7 +74,14 @@ pub async fn take(db: &impl ConnectionTrait, code_hash: &str, now: Timestamp) ->
         nonce: row.nonce,
         code_challenge: row.code_challenge,
         expires_at: Timestamp::from_millis(row.expires_at),
-    }))
+    };
+    Ok(if marked != 1 {
+        Taken::Replayed(code)
+    } else if row.expires_at <= now.as_millis() {
+        Taken::Unknown
+    } else {
+        Taken::Fresh(code)
+    })
 }
 
 /// Removes expired codes; returns how many.

@@ -88,6 +88,7 @@ pub(crate) fn client_row(c: &Client) -> client::ActiveModel {
         standard_flow: Set(c.standard_flow),
         service_accounts: Set(c.service_accounts),
         pkce_required: Set(c.pkce_required),
+        admin_api_access: Set(c.admin_api_access),
         not_before: Set(c.not_before),
         created_at: Set(c.created_at.as_millis()),
     }
@@ -120,6 +121,7 @@ pub(crate) fn client_from(m: client::Model) -> Result<Client, StoreError> {
         standard_flow: m.standard_flow,
         service_accounts: m.service_accounts,
         pkce_required: m.pkce_required,
+        admin_api_access: m.admin_api_access,
         not_before: m.not_before,
         created_at: Timestamp::from_millis(m.created_at),
     })

@@ -118,3 +118,13 @@ pub async fn list(
         })
         .collect())
 }
+
+/// Removes a realm's events older than `before` (retention); returns how many.
+pub async fn purge_before(db: &impl ConnectionTrait, realm_id: Uuid, before: Timestamp) -> Result<u64, StoreError> {
+    let result = admin_event::Entity::delete_many()
+        .filter(admin_event::Column::RealmId.eq(realm_id))
+        .filter(admin_event::Column::Time.lt(before.as_millis()))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected)
+}

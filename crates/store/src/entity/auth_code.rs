@@ -13,6 +13,7 @@ pub struct Model {
     pub nonce: Option<String>,
     pub code_challenge: Option<String>,
     pub expires_at: i64,
+    pub used_at: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -27,6 +27,7 @@ pub struct Model {
     pub standard_flow: bool,
     pub service_accounts: bool,
     pub pkce_required: bool,
+    pub admin_api_access: bool,
     pub not_before: i64,
     pub created_at: i64,
 }

@@ -7,6 +7,7 @@ mod m20261127_000001_initial;
 mod m20261127_000002_oidc;
 mod m20261127_000003_jobs;
 mod m20261127_000004_session_counts;
+mod m20261128_000005_trust;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000002_oidc::Migration),
             Box::new(m20261127_000003_jobs::Migration),
             Box::new(m20261127_000004_session_counts::Migration),
+            Box::new(m20261128_000005_trust::Migration),
         ]
     }
 }
