@@ -1,5 +1,6 @@
 //! Whole-system tests: the real server and store, on SQLite and on PostgreSQL.
 
+mod abuse;
 mod admin;
 mod bootstrap;
 mod console;

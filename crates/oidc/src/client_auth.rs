@@ -74,7 +74,7 @@ pub async fn authenticate_client(
         return Ok(client);
     }
     let secret = secret.ok_or_else(invalid)?;
-    if secret.len() > 1024 || !provider.verify_client_secret(&client, &secret).await {
+    if secret.len() > 1024 || !provider.verify_client_secret(&client, &secret, &provider.client_ip(req)).await? {
         return Err(invalid());
     }
     Ok(client)

@@ -15,11 +15,13 @@ pub struct OAuthError {
     pub description: String,
     /// Sent as `WWW-Authenticate` (401s of the token and userinfo endpoints).
     pub challenge: Option<String>,
+    /// Sent as `Retry-After`, seconds (429 and 503).
+    pub retry_after: Option<i64>,
 }
 
 impl OAuthError {
     fn new(status: StatusCode, error: &'static str, description: impl Into<String>) -> Self {
-        OAuthError { status, error, description: description.into(), challenge: None }
+        OAuthError { status, error, description: description.into(), challenge: None, retry_after: None }
     }
 
     pub fn invalid_request(d: impl Into<String>) -> Self {
@@ -56,11 +58,35 @@ impl OAuthError {
     }
 
     pub fn too_many_attempts(retry_after: i64) -> Self {
-        Self::new(
+        let mut e = Self::new(
             StatusCode::TOO_MANY_REQUESTS,
             "invalid_grant",
             format!("Too many failed sign-in attempts; try again in {retry_after} seconds"),
-        )
+        );
+        e.retry_after = Some(retry_after);
+        e
+    }
+
+    /// Too many failed client authentications of this client from this address.
+    pub fn client_throttled(retry_after: i64) -> Self {
+        let mut e = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "invalid_client",
+            format!("Too many failed client authentications; try again in {retry_after} seconds"),
+        );
+        e.retry_after = Some(retry_after);
+        e
+    }
+
+    /// Every password-hashing slot is taken: answered at once rather than queued.
+    pub fn busy() -> Self {
+        let mut e = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "temporarily_unavailable",
+            "The server is busy checking credentials; try again shortly",
+        );
+        e.retry_after = Some(1);
+        e
     }
 
     pub fn realm_not_found() -> Self {
@@ -89,6 +115,9 @@ impl ResponseError for OAuthError {
         answer.insert_header((header::CACHE_CONTROL, "no-store")).insert_header((header::PRAGMA, "no-cache"));
         if let Some(challenge) = &self.challenge {
             answer.insert_header((header::WWW_AUTHENTICATE, challenge.clone()));
+        }
+        if let Some(seconds) = self.retry_after {
+            answer.insert_header((header::RETRY_AFTER, seconds.to_string()));
         }
         answer.json(json!({"error": self.error, "error_description": self.description}))
     }

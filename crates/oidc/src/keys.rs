@@ -10,7 +10,8 @@
 //! which forces a reload. It never decides whether a session is alive.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use aws_lc_rs::hmac;
@@ -249,11 +250,35 @@ impl RealmKeys {
 pub struct KeyCache {
     entries: RwLock<HashMap<Uuid, (Arc<RealmKeys>, Instant)>>,
     ttl: Duration,
+    /// Key ids a reload did not find, per realm, and when: a token naming one is refused
+    /// without reading the store again (anyone can send a token with a made-up `kid`).
+    unknown: Mutex<HashMap<(Uuid, String), Instant>>,
+    /// When each realm was last reloaded for an unknown `kid`: at most once per
+    /// [`UNKNOWN_KID_RELOAD_EVERY`], however many such tokens arrive.
+    forced: Mutex<HashMap<Uuid, Instant>>,
+    /// Reloads from the store, since start.
+    reloads: AtomicU64,
+    /// Held while this node creates keys a realm lacks.
+    generating: tokio::sync::Mutex<()>,
 }
+
+/// How long a `kid` a reload did not find stays known as unknown.
+const UNKNOWN_KID_TTL: Duration = Duration::from_secs(60);
+/// At most this many unknown `kid`s are remembered; past it the memory starts over.
+const UNKNOWN_KID_MAX: usize = 10_000;
+/// The shortest interval between two reloads of one realm's keys for unknown `kid`s.
+pub const UNKNOWN_KID_RELOAD_EVERY: Duration = Duration::from_secs(1);
 
 impl Default for KeyCache {
     fn default() -> Self {
-        KeyCache { entries: RwLock::default(), ttl: Duration::from_secs(60) }
+        KeyCache {
+            entries: RwLock::default(),
+            ttl: Duration::from_secs(60),
+            unknown: Mutex::default(),
+            forced: Mutex::default(),
+            reloads: AtomicU64::new(0),
+            generating: tokio::sync::Mutex::new(()),
+        }
     }
 }
 
@@ -269,15 +294,54 @@ impl KeyCache {
         self.reload(store, realm).await
     }
 
-    /// Reads the realm's keys from the store again (a `kid` this node has not seen yet).
+    /// The keys of a realm that should hold `kid`, which this node's copy lacks (a key added
+    /// by another node): reloads them unless `kid` is known not to exist or the realm was
+    /// reloaded for an unknown `kid` less than [`UNKNOWN_KID_RELOAD_EVERY`] ago. `None` means
+    /// the token cannot be verified.
+    pub async fn with_unknown_kid(&self, store: &Store, realm: &Realm, kid: &str) -> Option<Arc<RealmKeys>> {
+        let key = (realm.id, kid.to_owned());
+        if self.unknown.lock().expect("key cache lock").get(&key).is_some_and(|at| at.elapsed() < UNKNOWN_KID_TTL) {
+            return None;
+        }
+        {
+            let mut forced = self.forced.lock().expect("key cache lock");
+            if forced.get(&realm.id).is_some_and(|at| at.elapsed() < UNKNOWN_KID_RELOAD_EVERY) {
+                return None;
+            }
+            forced.insert(realm.id, Instant::now());
+        }
+        let keys = self.reload(store, realm).await.ok()?;
+        if keys.verifier(kid).is_none() {
+            let mut unknown = self.unknown.lock().expect("key cache lock");
+            if unknown.len() >= UNKNOWN_KID_MAX {
+                unknown.clear();
+            }
+            unknown.insert(key, Instant::now());
+        }
+        Some(keys)
+    }
+
+    /// How many times keys were read from the store since start.
+    pub fn reload_count(&self) -> u64 {
+        self.reloads.load(Ordering::Relaxed)
+    }
+
+    /// Reads the realm's keys from the store again.
     pub async fn reload(&self, store: &Store, realm: &Realm) -> Result<Arc<RealmKeys>, KeyError> {
-        let mut stored = keys::list(store.conn(), realm.id).await?;
+        self.reloads.fetch_add(1, Ordering::Relaxed);
         let needed = [Alg::Rs256, Alg::Hs256, realm.signature_algorithm.into()];
-        let missing: Vec<Alg> =
-            needed.into_iter().filter(|alg| !stored.iter().any(|k| k.active && k.algorithm == alg.as_str())).collect();
-        if !missing.is_empty() {
+        let missing = |stored: &[StoredKey]| -> Vec<Alg> {
+            needed.into_iter().filter(|alg| !stored.iter().any(|k| k.active && k.algorithm == alg.as_str())).collect()
+        };
+        let mut stored = keys::list(store.conn(), realm.id).await?;
+        if !missing(&stored).is_empty() {
+            // Many first requests to a new realm arrive at once: one makes the keys, on this
+            // node (the mutex) and across nodes (the realm's row locked), the others read them.
+            let _turn = self.generating.lock().await;
             let txn = store.begin().await?;
-            for alg in missing {
+            keys::lock_realm(&txn, realm.id).await?;
+            stored = keys::list(&txn, realm.id).await?;
+            for alg in missing(&stored) {
                 let key = generate(alg, realm.id, Timestamp::now())?;
                 keys::insert(&txn, &key).await?;
                 tracing::info!(realm = %realm.name, kid = %key.kid, alg = alg.as_str(), "generated a signing key");

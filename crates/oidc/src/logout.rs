@@ -89,8 +89,13 @@ async fn rp_logout(
         }
     }
     let state = get("state");
-    let Some(hint) = hint else {
-        // Without proof of who asks, a person confirms: a forged link must not sign anyone out.
+    let browser_session = cookies::sso_session(&ctx, req);
+    let hinted = hint.as_ref().and_then(|h| h.sid.as_deref()).and_then(|s| s.parse::<Uuid>().ok());
+    // Without proof that the request comes from the application this browser signed in to, a
+    // person confirms: a forged link — with no hint, or with a hint of someone else's session
+    // (any attacker has an ID token of their own) — must not sign the browser out.
+    let silent = hint.is_some() && browser_session.is_none_or(|own| Some(own) == hinted);
+    if !silent {
         let (csrf, new_cookie) = cookies::csrf_token(&ctx, req);
         let mut hidden = html::hidden("csrf_token", &csrf);
         for (name, value) in [("client_id", client_id), ("post_logout_redirect_uri", redirect), ("state", state)] {
@@ -103,15 +108,11 @@ async fn rp_logout(
             let _ = page.add_cookie(&cookie);
         }
         return page;
-    };
-    let mut ended = Vec::new();
-    if let Some(sid) = hint.sid.as_deref().and_then(|s| s.parse::<Uuid>().ok()) {
-        ended.push(sid);
     }
-    if let Some(sid) = cookies::sso_session(&ctx, req) {
-        ended.push(sid);
-    }
-    if let Err(e) = provider.end_sessions(&ctx.realm, &ended, SessionEnd::SignOut).await {
+    // The hint's own session ends (only its holder, the application, has the hint).
+    if let Err(e) =
+        provider.end_sessions(&ctx.realm, &hinted.into_iter().collect::<Vec<_>>(), SessionEnd::SignOut).await
+    {
         let e = OAuthError::from(e);
         return html::error_page(e.status, &e.description);
     }

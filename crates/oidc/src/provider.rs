@@ -28,6 +28,8 @@ pub struct ProviderConfig {
     pub targets: TargetPolicy,
     /// How long admin events are kept.
     pub event_retention: std::time::Duration,
+    /// Password and secret hashes checked at once, at most (argon2id costs ~50 ms of a core).
+    pub max_concurrent_hashes: usize,
 }
 
 /// The provider, shared by every worker.
@@ -42,11 +44,19 @@ pub struct Provider {
     pub(crate) node: String,
     pub(crate) wake_notifier: tokio::sync::Notify,
     pub(crate) wake_reaper: tokio::sync::Notify,
+    /// Slots for password hashing, and admission to them (see [`Provider::hash_work`]).
+    hashing: tokio::sync::Semaphore,
+    hashing_admission: tokio::sync::Semaphore,
     /// Admin writes refused for want of a valid token, since start (counted, not stored).
     pub unauthenticated_refusals: std::sync::atomic::AtomicU64,
     /// How many of those the reaper has reported in the log.
     pub(crate) refusals_reported: std::sync::atomic::AtomicU64,
 }
+
+/// Credential checks that may wait for each hashing slot.
+pub const HASH_QUEUE_PER_SLOT: usize = 8;
+/// The longest a credential check waits for a hashing slot.
+pub const HASH_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// How long an authorization code lives, seconds.
 pub const CODE_LIFETIME_SECS: i64 = 60;
@@ -56,6 +66,9 @@ pub const TOUCH_GRANULARITY_MS: i64 = 60_000;
 impl Provider {
     pub fn new(store: Store, config: ProviderConfig) -> Self {
         let dummy_hash = Secret::new(format!("dummy-{}", Uuid::new_v4())).hash().expect("hashing a dummy password");
+        let slots = config.max_concurrent_hashes.max(1);
+        let hashing = tokio::sync::Semaphore::new(slots);
+        let hashing_admission = tokio::sync::Semaphore::new(slots * (1 + HASH_QUEUE_PER_SLOT));
         Provider {
             store,
             keys: KeyCache::default(),
@@ -65,6 +78,8 @@ impl Provider {
             node: format!("node-{}", Uuid::new_v4().simple()),
             wake_notifier: tokio::sync::Notify::new(),
             wake_reaper: tokio::sync::Notify::new(),
+            hashing,
+            hashing_admission,
             unauthenticated_refusals: Default::default(),
             refusals_reported: Default::default(),
         }
@@ -102,19 +117,51 @@ impl Provider {
 
     /// Checks a confidential client's secret. argon2id is deliberately slow, so a secret
     /// verified once is remembered (as its SHA-256, beside the hash it matched) and later
-    /// checks cost a digest; changing the stored hash invalidates the entry.
-    pub async fn verify_client_secret(&self, client: &Client, candidate: &str) -> bool {
-        let ClientKind::Confidential { secret } = &client.kind else { return false };
+    /// checks cost a digest; changing the stored hash invalidates the entry. Anything else is
+    /// hashed only when this client has not failed too often from this address lately (see
+    /// [`crate::signin`]) and a hashing slot is free.
+    pub async fn verify_client_secret(&self, client: &Client, candidate: &str, ip: &str) -> Result<bool, OAuthError> {
+        let ClientKind::Confidential { secret } = &client.kind else { return Ok(false) };
         let digest = sha256(candidate.as_bytes());
         if self.secrets.matches(client.id, secret.as_phc(), &digest) {
-            return true;
+            return Ok(true);
+        }
+        let subject = format!("client:{}|{ip}", client.id);
+        let now = latchkey_domain::Timestamp::now();
+        if let Some(retry_after) = crate::signin::client_must_wait(self, client.realm_id, &subject, now).await? {
+            return Err(OAuthError::client_throttled(retry_after));
         }
         let (hash, given) = (secret.clone(), Secret::new(candidate));
-        let ok = web::block(move || hash.verify(&given)).await.unwrap_or(false);
+        let ok = self.hash_work(move || hash.verify(&given)).await?;
         if ok {
             self.secrets.remember(client.id, secret.as_phc(), digest);
+            let txn = self.store.begin().await?;
+            latchkey_store::login_failures::clear(&txn, client.realm_id, &subject).await?;
+            txn.commit().await.map_err(latchkey_store::StoreError::from)?;
+        } else {
+            crate::signin::client_failed(self, client.realm_id, &subject, now).await?;
         }
-        ok
+        Ok(ok)
+    }
+
+    /// Runs password hashing on the blocking pool in one of the hashing slots. A check may wait
+    /// for a slot in a small waiting room ([`HASH_QUEUE_PER_SLOT`] per slot, at most
+    /// [`HASH_WAIT`]); past either it is answered "busy" at once: a flood of wrong passwords
+    /// cannot build a queue that grows.
+    pub async fn hash_work<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, OAuthError> {
+        let busy = || {
+            tracing::warn!("every password-hashing slot and waiting place is taken; a credential check was refused");
+            OAuthError::busy()
+        };
+        let _admitted = self.hashing_admission.try_acquire().map_err(|_| busy())?;
+        let _slot = tokio::time::timeout(HASH_WAIT, self.hashing.acquire())
+            .await
+            .map_err(|_| busy())?
+            .map_err(OAuthError::server_error)?;
+        web::block(work).await.map_err(OAuthError::server_error)
     }
 }
 

@@ -1,7 +1,6 @@
 //! Signing people in: credentials with throttling, starting and joining sessions, and the
 //! liveness checks every token and cookie goes through.
 
-use actix_web::web;
 use latchkey_domain::{
     Client, ClientSession, Cutoffs, Liveness, Realm, Secret, SessionType, Timestamp, User, UserSession,
 };
@@ -53,6 +52,8 @@ struct Limit {
 const PER_USER_AND_ADDRESS: Limit = Limit { free: 5, max_wait: 15 * 60 };
 const PER_USER: Limit = Limit { free: 20, max_wait: 60 };
 const PER_ADDRESS: Limit = Limit { free: 50, max_wait: 15 * 60 };
+/// Client authentication, per client and address: 10 free, then up to 15 minutes.
+const PER_CLIENT_AND_ADDRESS: Limit = Limit { free: 10, max_wait: 15 * 60 };
 /// Failures older than this no longer count.
 pub const FAILURE_WINDOW_SECS: i64 = 15 * 60;
 
@@ -69,24 +70,59 @@ fn wait_after(failures: u32, limit: &Limit) -> i64 {
 /// the count there: the attempt is not checked at all.
 async fn count_attempt(
     provider: &Provider,
-    realm: &Realm,
+    realm_id: Uuid,
     subjects: &[(String, &Limit)],
     now: Timestamp,
 ) -> Result<Option<i64>, StoreError> {
     let window_start = now.plus_secs(-FAILURE_WINDOW_SECS);
+    // One write transaction: on SQLite it takes the write lock up front, so concurrent
+    // attempts queue for it instead of failing on a stale snapshot.
+    let txn = provider.store.begin().await?;
     for (subject, limit) in subjects {
         let wait = |failures: u32, last: Timestamp| {
             let wait = wait_after(failures, limit);
             let until = last.plus_secs(wait);
             (wait > 0 && until > now).then(|| (until.as_millis() - now.as_millis() + 999) / 1000)
         };
-        if let Err(seconds) =
-            login_failures::attempt(provider.store.conn(), realm.id, subject, now, window_start, wait).await?
-        {
+        if let Err(seconds) = login_failures::attempt(&txn, realm_id, subject, now, window_start, wait).await? {
+            txn.commit().await?;
             return Ok(Some(seconds));
         }
     }
+    txn.commit().await?;
     Ok(None)
+}
+
+/// How long a client must wait before its secret is hashed again from this address, if at all.
+/// (Client secrets are checked, then a failure counted: a burst of correct first uses after a
+/// restart is never refused, and the hashing slots bound what a burst of wrong ones costs.)
+pub(crate) async fn client_must_wait(
+    provider: &Provider,
+    realm_id: Uuid,
+    subject: &str,
+    now: Timestamp,
+) -> Result<Option<i64>, StoreError> {
+    let Some((failures, last)) = login_failures::get(provider.store.conn(), realm_id, subject).await? else {
+        return Ok(None);
+    };
+    let failures = if last < now.plus_secs(-FAILURE_WINDOW_SECS) { 0 } else { failures };
+    let until = last.plus_secs(wait_after(failures, &PER_CLIENT_AND_ADDRESS));
+    Ok((failures >= PER_CLIENT_AND_ADDRESS.free && until > now)
+        .then(|| (until.as_millis() - now.as_millis() + 999) / 1000))
+}
+
+/// Counts a failed client authentication.
+pub(crate) async fn client_failed(
+    provider: &Provider,
+    realm_id: Uuid,
+    subject: &str,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    let window_start = now.plus_secs(-FAILURE_WINDOW_SECS);
+    let txn = provider.store.begin().await?;
+    let _ = login_failures::attempt(&txn, realm_id, subject, now, window_start, |_, _| None).await?;
+    txn.commit().await?;
+    Ok(())
 }
 
 /// Checks a username (or email) and password. Unknown users are checked against a dummy hash
@@ -105,7 +141,7 @@ pub async fn check_credentials(
         (format!("user:{lower}"), &PER_USER),
         (format!("ip:{ip}"), &PER_ADDRESS),
     ];
-    if let Some(retry_after) = count_attempt(provider, realm, &subjects, now).await? {
+    if let Some(retry_after) = count_attempt(provider, realm.id, &subjects, now).await? {
         tracing::info!(realm = %realm.name, %ip, "sign-in throttled");
         return Ok(Err(LoginFailure::Throttled { retry_after }));
     }
@@ -120,13 +156,14 @@ pub async fn check_credentials(
     };
     let hash = user.as_ref().and_then(|u| u.password.clone()).unwrap_or_else(|| provider.dummy_hash.clone());
     let candidate = Secret::new(password);
-    let matches = web::block(move || hash.verify(&candidate)).await.unwrap_or(false);
+    let matches = provider.hash_work(move || hash.verify(&candidate)).await?;
     match user {
         Some(user) if matches && user.password.is_some() => {
-            let db = provider.store.conn();
-            login_failures::clear(db, realm.id, &subjects[0].0).await?;
-            login_failures::clear(db, realm.id, &subjects[1].0).await?;
-            login_failures::uncount(db, realm.id, &subjects[2].0).await?;
+            let txn = provider.store.begin().await?;
+            login_failures::clear(&txn, realm.id, &subjects[0].0).await?;
+            login_failures::clear(&txn, realm.id, &subjects[1].0).await?;
+            login_failures::uncount(&txn, realm.id, &subjects[2].0).await?;
+            txn.commit().await.map_err(StoreError::from)?;
             if user.enabled {
                 Ok(Ok(user))
             } else {

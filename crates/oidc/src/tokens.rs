@@ -323,15 +323,16 @@ pub struct ActiveToken<C> {
     pub session: Option<UserSession>,
 }
 
-/// Verifies a token's signature with the realm's keys, reloading them once for an unknown `kid`
-/// (a key added by another node).
+/// Verifies a token's signature with the realm's keys, reloading them for an unknown `kid` (a
+/// key added by another node) — at most once a second per realm, and never again for a `kid`
+/// a reload did not find (see [`crate::keys::KeyCache::with_unknown_kid`]).
 pub async fn verify<C: serde::de::DeserializeOwned>(provider: &Provider, ctx: &RealmCtx, token: &str) -> Option<C> {
     let unverified = jose::parse(token).ok()?;
     let kid = unverified.header.kid.clone()?;
     if let Some(key) = ctx.keys.verifier(&kid) {
         return unverified.verify(key).ok();
     }
-    let keys = provider.keys.reload(&provider.store, &ctx.realm).await.ok()?;
+    let keys = provider.keys.with_unknown_kid(&provider.store, &ctx.realm, &kid).await?;
     unverified.verify(keys.verifier(&kid)?).ok()
 }
 

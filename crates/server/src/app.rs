@@ -100,6 +100,7 @@ impl Application {
                 trusted_proxies: config.trusted_proxies.clone(),
                 targets: latchkey_domain::uri::TargetPolicy { allow_private: config.allow_private_targets },
                 event_retention: config.event_retention,
+                max_concurrent_hashes: config.max_concurrent_hashes,
             },
         ));
         let (stop_workers, stopped) = watch::channel(false);

@@ -27,7 +27,7 @@ pub struct Cli {
 pub enum Command {
     /// Run the server: apply pending migrations, create the master realm and its administrator
     /// on first start, then answer HTTP until SIGTERM or SIGINT.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Apply pending database migrations and exit.
     Migrate(CommonArgs),
     /// Print the OpenAPI document of the HTTP API to standard output.
@@ -138,6 +138,11 @@ pub struct ServeArgs {
     /// then. `--demo` turns this on, for its receiver on localhost. [default: off]
     #[arg(long, env = "LATCHKEY_ALLOW_PRIVATE_TARGETS")]
     pub allow_private_targets: bool,
+
+    /// Password and client-secret hashes checked at once, at most; a credential check beyond
+    /// it is answered 503 at once rather than queued. [default: twice the number of CPUs]
+    #[arg(long, env = "LATCHKEY_MAX_CONCURRENT_HASHES", value_name = "N")]
+    pub max_concurrent_hashes: Option<String>,
 
     /// Days admin events are kept before they are purged. [default: 90]
     #[arg(long, env = "LATCHKEY_EVENT_RETENTION_DAYS", value_name = "DAYS")]

@@ -49,6 +49,8 @@ pub struct Config {
     pub allow_private_targets: bool,
     /// How long admin events are kept.
     pub event_retention: std::time::Duration,
+    /// Password and client-secret hashes checked at once, at most.
+    pub max_concurrent_hashes: usize,
 }
 
 /// Settings for commands that only open the database.
@@ -89,6 +91,7 @@ struct FileConfig {
     cors_origins: Option<Vec<String>>,
     allow_private_targets: Option<bool>,
     event_retention_days: Option<u32>,
+    max_concurrent_hashes: Option<usize>,
 }
 
 impl FileConfig {
@@ -208,6 +211,12 @@ impl Config {
         }
         .ok_or_else(|| invalid("event retention days", "must be a whole number of days from 1 to 36500"))?;
 
+        let max_concurrent_hashes = match args.max_concurrent_hashes.as_deref() {
+            Some(raw) => raw.parse::<usize>().ok().filter(|n| *n > 0),
+            None => file.max_concurrent_hashes.filter(|n| *n > 0).or(Some(2 * default_workers())),
+        }
+        .ok_or_else(|| invalid("max concurrent hashes", "must be a whole number greater than 0"))?;
+
         Ok(Config {
             listen,
             database_url: db.database_url,
@@ -225,6 +234,7 @@ impl Config {
                 || file.allow_private_targets.unwrap_or(false)
                 || args.demo,
             event_retention: std::time::Duration::from_secs(u64::from(event_retention_days) * 24 * 60 * 60),
+            max_concurrent_hashes,
         })
     }
 
@@ -246,6 +256,7 @@ impl Config {
             cors_origins: Vec::new(),
             allow_private_targets: false,
             event_retention: std::time::Duration::from_secs(u64::from(DEFAULT_EVENT_RETENTION_DAYS) * 24 * 60 * 60),
+            max_concurrent_hashes: 2 * default_workers(),
         }
     }
 }

@@ -35,6 +35,11 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(args) => {
             let config = Config::resolve(&args)?;
             telemetry::init(config.log_format, &config.log_filter);
+            if std::env::args().any(|a| a == "--admin-password" || a.starts_with("--admin-password=")) {
+                tracing::warn!(
+                    "--admin-password shows in the process list; use LATCHKEY_ADMIN_PASSWORD or --admin-password-file"
+                );
+            }
             let app = Application::build(config).await?;
             app.run_until_signalled().await?;
         }

@@ -89,3 +89,11 @@ pub async fn delete(db: &impl ConnectionTrait, realm_id: Uuid, kid: &str) -> Res
         .await?;
     Ok(result.rows_affected == 1)
 }
+
+/// Locks the realm's row until the transaction ends, so that nodes creating its first keys at
+/// the same moment take turns (on SQLite the write transaction already serialises them).
+pub async fn lock_realm(db: &impl ConnectionTrait, realm_id: Uuid) -> Result<(), StoreError> {
+    use sea_orm::QuerySelect;
+    crate::entity::realm::Entity::find_by_id(realm_id).lock_exclusive().one(db).await?;
+    Ok(())
+}
