@@ -33,6 +33,8 @@ backend_tests!(
     a_percent_encoded_admin_path_is_still_the_admin_api,
     notifications_never_reach_internal_addresses,
     the_issuer_never_follows_the_host_header,
+    a_realm_update_racing_logout_all_never_undoes_it,
+    a_user_update_racing_a_disable_never_re_enables,
 );
 
 /// Creates a user in `realm` with a password and these admin roles; returns its id.
@@ -471,4 +473,56 @@ async fn the_issuer_never_follows_the_host_header(db: TestDb) {
         latchkey_tests::jwt_claims(tokens["access_token"].as_str().unwrap())["iss"],
         rp::issuer(&server, "demo")
     );
+}
+
+async fn a_realm_update_racing_logout_all_never_undoes_it(db: TestDb) {
+    let (server, realm) = demo(&db).await;
+    let root = master_token(&server).await;
+    let store = db.store().await;
+    for i in 0..20 {
+        let started = Timestamp::now();
+        let rename = json!({"displayName": format!("Demo {i}")});
+        let (ended, renamed) = tokio::join!(
+            call(&server, Some(&root), Method::POST, "/admin/realms/demo/logout-all", None),
+            call(&server, Some(&root), Method::PUT, "/admin/realms/demo", Some(rename)),
+        );
+        assert_eq!((ended.0, renamed.0), (StatusCode::OK, StatusCode::NO_CONTENT));
+        let after = realms::find_by_id(store.conn(), realm.id).await.unwrap().unwrap();
+        assert!(
+            after.session_cutoff.as_millis() >= started.as_millis() - 50 && after.not_before >= started.as_secs() - 1,
+            "round {i}: the update put back an older cut-off ({:?}, not-before {})",
+            after.session_cutoff,
+            after.not_before
+        );
+        assert_eq!(after.display_name.as_deref(), Some(format!("Demo {i}").as_str()));
+    }
+    // Clearing the revocation policy leaves the cut-off where logout-all put it.
+    let cutoff = realms::find_by_id(store.conn(), realm.id).await.unwrap().unwrap().session_cutoff;
+    let clear = json!({"notBefore": 0});
+    assert_eq!(
+        call(&server, Some(&root), Method::PUT, "/admin/realms/demo", Some(clear)).await.0,
+        StatusCode::NO_CONTENT
+    );
+    let after = realms::find_by_id(store.conn(), realm.id).await.unwrap().unwrap();
+    assert_eq!((after.not_before, after.session_cutoff), (0, cutoff));
+}
+
+async fn a_user_update_racing_a_disable_never_re_enables(db: TestDb) {
+    let (server, realm) = demo(&db).await;
+    let root = master_token(&server).await;
+    let store = db.store().await;
+    let eve = user_with_roles(&server, &root, "demo", "eve", &[]).await;
+    let path = format!("/admin/realms/demo/users/{eve}");
+    for i in 0..20 {
+        let enable = json!({"enabled": true});
+        assert_eq!(call(&server, Some(&root), Method::PUT, &path, Some(enable)).await.0, StatusCode::NO_CONTENT);
+        let (disabled, renamed) = tokio::join!(
+            call(&server, Some(&root), Method::PUT, &path, Some(json!({"enabled": false}))),
+            call(&server, Some(&root), Method::PUT, &path, Some(json!({"firstName": format!("Eve {i}")}))),
+        );
+        assert_eq!((disabled.0, renamed.0), (StatusCode::NO_CONTENT, StatusCode::NO_CONTENT));
+        let user = users::find_by_username(store.conn(), realm.id, "eve").await.unwrap().unwrap();
+        assert!(!user.enabled, "round {i}: a rename re-enabled a user being disabled");
+        assert_eq!(user.first_name.as_deref(), Some(format!("Eve {i}").as_str()));
+    }
 }

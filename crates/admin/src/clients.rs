@@ -364,7 +364,7 @@ pub async fn update_client(
     if disabling {
         updated.enabled = true; // the ending operation disables it, with its sessions
     }
-    clients::update(provider.store.conn(), &updated).await?;
+    clients::update_changed(provider.store.conn(), &client, &updated).await?;
     if disabling {
         provider.disable_client(&realm, &updated).await?;
     }
@@ -415,7 +415,7 @@ pub async fn regenerate_secret(
 ) -> Result<HttpResponse, ApiError> {
     let admin = authenticate(&provider, &req).await?;
     let realm = admin.realm(&provider, &path.0, AdminRole::ManageClients).await?;
-    let mut client = find_client(&provider, &realm, &path.1).await?;
+    let client = find_client(&provider, &realm, &path.1).await?;
     may_write(&provider, &admin, &realm, Some(&client), &client)?;
     if client.is_public() {
         return Err(ApiError::BadRequest("A public client has no secret".into()));
@@ -423,8 +423,8 @@ pub async fn regenerate_secret(
     let secret = Secret::generate();
     let value = secret.expose().to_owned();
     let hash = web::block(move || secret.hash()).await.map_err(bad)?.map_err(bad)?;
-    client.kind = ClientKind::Confidential { secret: hash };
-    clients::update(provider.store.conn(), &client).await?;
+    let updated = Client { kind: ClientKind::Confidential { secret: hash }, ..client.clone() };
+    clients::update_changed(provider.store.conn(), &client, &updated).await?;
     crate::audit::record(
         &provider,
         &admin,

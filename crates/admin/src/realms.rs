@@ -83,11 +83,12 @@ pub async fn update_realm(
     body: web::Json<RealmUpdate>,
 ) -> Result<HttpResponse, ApiError> {
     let admin = authenticate(&provider, &req).await?;
-    let mut realm = admin.realm(&provider, &realm, AdminRole::ManageRealm).await?;
+    let before = admin.realm(&provider, &realm, AdminRole::ManageRealm).await?;
     let u = body.into_inner();
     let representation = serde_json::to_value(&u).ok();
+    let mut realm = before.clone();
     apply(&mut realm, u)?;
-    realms::update(provider.store.conn(), &realm).await?;
+    realms::update_changed(provider.store.conn(), &before, &realm).await?;
     provider.keys.invalidate(realm.id);
     crate::audit::record(&provider, &admin, &realm, "UPDATE", "REALM", String::new(), representation).await;
     tracing::info!(realm = %realm.name, admin = %admin.user.username, "realm updated");

@@ -284,7 +284,7 @@ pub async fn update_user(
         provider.disable_user(&realm, &user).await?;
         updated.enabled = false;
     }
-    users::update(provider.store.conn(), &updated).await?;
+    users::update_changed(provider.store.conn(), &user, &updated).await?;
     crate::audit::record(&provider, &admin, &realm, "UPDATE", "USER", format!("users/{}", user.id), representation)
         .await;
     Ok(HttpResponse::NoContent().finish())
@@ -324,9 +324,10 @@ pub async fn reset_password(
 ) -> Result<HttpResponse, ApiError> {
     let admin = authenticate(&provider, &req).await?;
     let realm = admin.realm(&provider, &path.0, AdminRole::ManageUsers).await?;
-    let mut user = find_user_to_change(&provider, &admin, &realm, &path.1).await?;
-    user.password = password_of(Some(vec![body.into_inner()])).await?;
-    users::update(provider.store.conn(), &user).await?;
+    let user = find_user_to_change(&provider, &admin, &realm, &path.1).await?;
+    let mut updated = user.clone();
+    updated.password = password_of(Some(vec![body.into_inner()])).await?;
+    users::update_changed(provider.store.conn(), &user, &updated).await?;
     crate::audit::record(
         &provider,
         &admin,

@@ -208,9 +208,7 @@ impl Provider {
         let ids = sessions::active_ids_of_user(db, user.id).await?;
         let ended = end_in(db, realm.id, &ids, reason, true, None, now).await?;
         if revoke_tokens {
-            let mut updated = user.clone();
-            updated.not_before = now.as_secs();
-            users::update(db, &updated).await?;
+            users::raise_not_before(db, user.id, now.as_secs()).await?;
         }
         Ok(ended)
     }
@@ -219,9 +217,8 @@ impl Provider {
     pub async fn disable_user(&self, realm: &Realm, user: &User) -> Result<Vec<Uuid>, StoreError> {
         let now = Timestamp::now();
         let txn = self.store.begin().await?;
-        let mut disabled = user.clone();
-        disabled.enabled = false;
-        users::update(&txn, &disabled).await?;
+        let disabled = User { enabled: false, ..user.clone() };
+        users::update_changed(&txn, user, &disabled).await?;
         let ended = self.end_user_in(&txn, realm, &disabled, SessionEnd::UserDisabled, false, now).await?;
         txn.commit().await?;
         self.after_ending(&ended, SessionEnd::UserDisabled);
@@ -244,9 +241,8 @@ impl Provider {
     pub async fn disable_client(&self, realm: &Realm, client: &Client) -> Result<(), StoreError> {
         let now = Timestamp::now();
         let txn = self.store.begin().await?;
-        let mut disabled = client.clone();
-        disabled.enabled = false;
-        clients::update(&txn, &disabled).await?;
+        let disabled = Client { enabled: false, ..client.clone() };
+        clients::update_changed(&txn, client, &disabled).await?;
         let job = Job {
             id: Uuid::now_v7(),
             realm_id: realm.id,
@@ -287,20 +283,17 @@ impl Provider {
         let now = Timestamp::now();
         let group = Uuid::now_v7();
         let txn = self.store.begin().await?;
-        let mut updated = realm.clone();
-        updated.not_before = now.as_secs();
-        updated.session_cutoff = now;
-        realms::update(&txn, &updated).await?;
+        let (cutoff, not_before) = realms::cut_off_now(&txn, realm.id).await?;
         let all = clients::list(&txn, realm.id).await?;
         let mut plan = plan_adapter_action(&all, NotificationKind::AdapterLogout);
         plan.not_notified.clear(); // SAML clients are reported per session by the reaper
-        outbox::insert_many(&txn, &messages(realm.id, &plan, Some(group), updated.not_before, now), now).await?;
+        outbox::insert_many(&txn, &messages(realm.id, &plan, Some(group), not_before, now), now).await?;
         let job = Job {
             id: Uuid::now_v7(),
             realm_id: realm.id,
             kind: JobKind::RealmLogout,
             client_id: None,
-            cutoff: now,
+            cutoff,
             request_group: Some(group),
             done_at: None,
         };

@@ -5,6 +5,7 @@ use latchkey_domain::{
     Client, ClientKind, ClientSession, PasswordHash, Realm, SessionLimits, Timestamp, User, UserSession,
 };
 use sea_orm::ActiveValue::Set;
+use sea_orm::{ActiveModelTrait, EntityTrait, Iterable};
 
 use crate::entity::{client, client_session, realm, user, user_session};
 use crate::StoreError;
@@ -51,6 +52,22 @@ pub(crate) fn realm_from(m: realm::Model) -> Result<Realm, StoreError> {
         signature_algorithm: m.signature_algorithm.parse()?,
         created_at: Timestamp::from_millis(m.created_at),
     })
+}
+
+/// An active model setting only the columns in which `after` differs from `before`: an update
+/// made from a snapshot then writes what the request changed and nothing it merely read, so a
+/// concurrent change to another column is never undone.
+pub(crate) fn changed<A: ActiveModelTrait>(before: &A, after: &A) -> A {
+    let mut out = A::default();
+    for column in <A::Entity as EntityTrait>::Column::iter() {
+        let new = after.get(column);
+        if before.get(column) != new {
+            if let Some(value) = new.into_value() {
+                out.set(column, value);
+            }
+        }
+    }
+    out
 }
 
 fn json_list(list: &[String]) -> String {

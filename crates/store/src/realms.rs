@@ -1,9 +1,9 @@
 //! Realms.
 
-use latchkey_domain::Realm;
+use latchkey_domain::{Realm, Timestamp};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
 
-use crate::convert::{realm_from, realm_row};
+use crate::convert::{changed, realm_from, realm_row};
 use crate::entity::realm;
 use crate::error::conflict_as;
 use crate::StoreError;
@@ -51,4 +51,55 @@ pub async fn update(db: &impl ConnectionTrait, r: &Realm) -> Result<bool, StoreE
         crate::counts::recount(db, r.id).await?;
     }
     Ok(result.rows_affected == 1)
+}
+
+/// Writes the fields in which `after` differs from `before` and nothing else, so a request
+/// racing another (a settings change racing logout-all) never puts back what it merely read.
+/// The session cut-off is never written here: only [`cut_off_now`] moves it, and only forward.
+pub async fn update_changed(db: &impl ConnectionTrait, before: &Realm, after: &Realm) -> Result<(), StoreError> {
+    let mut columns = changed(&realm_row(before), &realm_row(after));
+    columns.session_cutoff = sea_orm::ActiveValue::NotSet;
+    if !sea_orm::ActiveModelTrait::is_changed(&columns) {
+        return Ok(());
+    }
+    realm::Entity::update_many()
+        .set(columns)
+        .filter(realm::Column::Id.eq(after.id))
+        .exec(db)
+        .await
+        .map_err(conflict_as(|| format!("realm '{}'", after.name)))?;
+    if before.not_before != after.not_before {
+        crate::counts::recount(db, after.id).await?;
+    }
+    Ok(())
+}
+
+/// Logout-all's cut-off: moves the realm's session cut-off and not-before to the database's
+/// clock — one clock for every node — never backwards, and answers them (epoch milliseconds,
+/// epoch seconds). Every session started up to the cut-off is dead from then on.
+pub async fn cut_off_now(db: &impl ConnectionTrait, realm_id: uuid::Uuid) -> Result<(Timestamp, i64), StoreError> {
+    use sea_orm::{DbBackend, Statement};
+    let backend = db.get_database_backend();
+    let sql = match backend {
+        DbBackend::Postgres => {
+            "UPDATE realms SET \
+               session_cutoff = GREATEST(session_cutoff, FLOOR(EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT), \
+               not_before = GREATEST(not_before, FLOOR(EXTRACT(EPOCH FROM clock_timestamp()))::BIGINT) \
+             WHERE id = $1 RETURNING session_cutoff, not_before"
+        }
+        _ => {
+            "UPDATE realms SET \
+               session_cutoff = MAX(session_cutoff, CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)), \
+               not_before = MAX(not_before, CAST((julianday('now') - 2440587.5) * 86400.0 AS INTEGER)) \
+             WHERE id = ? RETURNING session_cutoff, not_before"
+        }
+    };
+    let row = db
+        .query_one(Statement::from_sql_and_values(backend, sql, [realm_id.into()]))
+        .await?
+        .ok_or_else(|| StoreError::Corrupt(format!("realm {realm_id} vanished during logout-all")))?;
+    let cutoff: i64 = row.try_get("", "session_cutoff")?;
+    let not_before: i64 = row.try_get("", "not_before")?;
+    crate::counts::recount(db, realm_id).await?;
+    Ok((Timestamp::from_millis(cutoff), not_before))
 }

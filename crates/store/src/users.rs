@@ -93,6 +93,34 @@ pub async fn update(db: &impl ConnectionTrait, u: &User) -> Result<bool, StoreEr
     Ok(result.rows_affected == 1)
 }
 
+/// Writes the fields in which `after` differs from `before` and nothing else (see
+/// [`crate::realms::update_changed`]): an update racing a disable never re-enables the user.
+pub async fn update_changed(db: &impl ConnectionTrait, before: &User, after: &User) -> Result<(), StoreError> {
+    let columns = crate::convert::changed(&user_row(before), &user_row(after));
+    if !sea_orm::ActiveModelTrait::is_changed(&columns) {
+        return Ok(());
+    }
+    user::Entity::update_many()
+        .set(columns)
+        .filter(user::Column::Id.eq(after.id))
+        .exec(db)
+        .await
+        .map_err(conflict_as(|| format!("user '{}'", after.username)))?;
+    Ok(())
+}
+
+/// Moves a user's not-before forward to `at` (epoch seconds); never backwards.
+pub async fn raise_not_before(db: &impl ConnectionTrait, user_id: Uuid, at: i64) -> Result<(), StoreError> {
+    use sea_orm::sea_query::Expr;
+    user::Entity::update_many()
+        .col_expr(user::Column::NotBefore, Expr::value(at))
+        .filter(user::Column::Id.eq(user_id))
+        .filter(user::Column::NotBefore.lt(at))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
 /// Takes `role` from a user. Returns whether it was held.
 pub async fn revoke_role(db: &impl ConnectionTrait, user_id: Uuid, role: AdminRole) -> Result<bool, StoreError> {
     let result = role_grant::Entity::delete_by_id((user_id, role.as_str().to_owned())).exec(db).await?;
