@@ -35,6 +35,7 @@ backend_tests!(
     the_issuer_never_follows_the_host_header,
     a_realm_update_racing_logout_all_never_undoes_it,
     a_user_update_racing_a_disable_never_re_enables,
+    answers_with_secrets_are_never_stored_and_https_is_strict,
 );
 
 /// Creates a user in `realm` with a password and these admin roles; returns its id.
@@ -525,4 +526,44 @@ async fn a_user_update_racing_a_disable_never_re_enables(db: TestDb) {
         assert!(!user.enabled, "round {i}: a rename re-enabled a user being disabled");
         assert_eq!(user.first_name.as_deref(), Some(format!("Eve {i}").as_str()));
     }
+}
+
+async fn answers_with_secrets_are_never_stored_and_https_is_strict(db: TestDb) {
+    let server = TestServer::start_with(&db, |c| {
+        c.demo = true;
+        c.public_url = Some("https://id.example.test".into());
+    })
+    .await;
+    let health = rp::http().get(server.url("/health/live")).send().await.unwrap();
+    assert_eq!(health.headers()["strict-transport-security"], "max-age=31536000");
+    let root = token(&server, "master", latchkey_tests::ADMIN_USER, latchkey_tests::ADMIN_PASSWORD).await;
+    let created = rp::http()
+        .post(server.url("/admin/realms/demo/clients"))
+        .bearer_auth(&root)
+        .json(&json!({"clientId": "with-secret", "publicClient": false}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+    assert_eq!(created.headers()["cache-control"], "no-store", "a generated secret is shown once, never cached");
+    let id = created.headers()["location"].to_str().unwrap().rsplit('/').next().unwrap().to_owned();
+    let secret = rp::http()
+        .post(server.url(&format!("/admin/realms/demo/clients/{id}/client-secret")))
+        .bearer_auth(&root)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(secret.headers()["cache-control"], "no-store");
+    let tokens = rp::http()
+        .post(rp::endpoint(&server, "demo", "token"))
+        .basic_auth("demo-web", Some("demo-web-secret"))
+        .form(&[("grant_type", "password"), ("username", "alice"), ("password", "alice-password")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tokens.headers()["cache-control"], "no-store");
+
+    let plain = TestServer::start_with(&TestDb::sqlite(), |c| c.demo = true).await;
+    let health = rp::http().get(plain.url("/health/live")).send().await.unwrap();
+    assert!(!health.headers().contains_key("strict-transport-security"), "no HSTS over plain http");
 }

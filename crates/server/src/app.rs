@@ -18,7 +18,7 @@ use utoipa_actix_web::AppExt;
 
 use crate::bootstrap::{self, BootstrapError};
 use crate::config::Config;
-use crate::{console, error, health, openapi};
+use crate::{console, error, headers, health, openapi};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -111,18 +111,21 @@ impl Application {
         let provider_data = web::Data::from(provider.clone());
         let store = web::Data::new(store);
         let info = web::Data::new(info);
+        let hsts = web::Data::new(headers::Hsts(public_url.starts_with("https://")));
         let console_dir = config.console_dir.clone();
         let cors_origins = config.cors_origins.clone();
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(actix_web::middleware::from_fn(latchkey_admin::auth::admin_calls_need_a_token))
                 .wrap(actix_web::middleware::from_fn(latchkey_admin::audit::record_refusals))
+                .wrap(actix_web::middleware::from_fn(headers::security_headers))
                 .wrap(actix_web::middleware::NormalizePath::trim())
-                .wrap(tracing_actix())
+                .wrap(headers::request_log())
                 // Outermost: a preflight is answered before any authentication.
                 .wrap(cors(&cors_origins))
                 .app_data(store.clone())
                 .app_data(info.clone())
+                .app_data(hsts.clone())
                 .app_data(provider_data.clone())
                 .app_data(extractor_errors::form())
                 .app_data(extractor_errors::query())
@@ -210,11 +213,6 @@ async fn shutdown_signal() -> &'static str {
 
 async fn docs_index() -> HttpResponse {
     HttpResponse::Found().insert_header(("Location", "/docs/index.html")).finish()
-}
-
-/// One log line per request: method, path, status and duration.
-fn tracing_actix() -> actix_web::middleware::Logger {
-    actix_web::middleware::Logger::new("%r %s %Dms").log_target("latchkey_server::http")
 }
 
 /// Malformed bodies and query strings are answered with the OAuth-shaped JSON error every

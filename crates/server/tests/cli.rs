@@ -152,6 +152,26 @@ fn serve(dir: &Path, args: &[&str]) -> (Running, String, mpsc::Receiver<String>)
 }
 
 #[tokio::test]
+async fn secrets_in_query_strings_never_reach_the_log() {
+    let dir = Scratch::new();
+    let (_server, address, lines) = serve(&dir.0, &["--demo"]);
+    let hint = "eyJhbGciOiJSUzI1NiJ9.c2VjcmV0LWhpbnQ.do-not-log-me";
+    let url = format!("http://{address}/realms/demo/protocol/openid-connect/logout?id_token_hint={hint}&state=s1");
+    reqwest::get(url).await.unwrap();
+    let code =
+        format!("http://{address}/realms/demo/protocol/openid-connect/auth?client_id=demo-web&code=leaked-code-42");
+    reqwest::get(code).await.unwrap();
+    let mut logged = Vec::new();
+    while let Ok(line) = lines.recv_timeout(Duration::from_secs(2)) {
+        logged.push(line);
+    }
+    let requests: Vec<&String> = logged.iter().filter(|l| l.contains("openid-connect/")).collect();
+    assert_eq!(requests.len(), 2, "each request is logged: {logged:?}");
+    assert!(requests.iter().all(|l| !l.contains("do-not-log-me") && !l.contains("leaked-code-42")), "{requests:?}");
+    assert!(requests[0].contains("id_token_hint=[redacted]") && requests[0].contains("state=s1"), "{requests:?}");
+}
+
+#[tokio::test]
 async fn serve_answers_until_sigterm_then_stops_gracefully() {
     let dir = Scratch::new();
     let (mut server, address, lines) = serve(&dir.0, &["--demo"]);

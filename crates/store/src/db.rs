@@ -75,13 +75,27 @@ impl FromStr for DatabaseUrl {
 }
 
 /// The URL with any password replaced by `***`.
+/// Query parameters of a database URL that hold a secret (`?password=`, TLS key passwords).
+const SECRET_PARAMS: &[&str] = &["password", "sslpassword", "passfile", "sslkey"];
+
 fn redact(raw: &str) -> String {
     match url::Url::parse(raw) {
-        Ok(mut url) if url.password().is_some() => {
-            let _ = url.set_password(Some("***"));
+        Ok(mut url) => {
+            if url.password().is_some() {
+                let _ = url.set_password(Some("***"));
+            }
+            if url.query_pairs().any(|(k, _)| SECRET_PARAMS.contains(&k.to_ascii_lowercase().as_str())) {
+                let pairs: Vec<(String, String)> = url
+                    .query_pairs()
+                    .map(|(k, v)| {
+                        let secret = SECRET_PARAMS.contains(&k.to_ascii_lowercase().as_str());
+                        (k.into_owned(), if secret { "***".to_owned() } else { v.into_owned() })
+                    })
+                    .collect();
+                url.query_pairs_mut().clear().extend_pairs(pairs);
+            }
             url.to_string()
         }
-        Ok(_) => raw.to_owned(),
         // Unparseable: hide whatever stands between `user:` and `@`.
         Err(_) => match (raw.find("://"), raw.rfind('@')) {
             (Some(scheme_end), Some(at)) if at > scheme_end => {
@@ -253,6 +267,10 @@ mod tests {
         assert_eq!(pg.backend(), Backend::Postgres);
         assert!(!pg.to_string().contains("s3cret"));
         assert!(!format!("{pg:?}").contains("s3cret"));
+        let in_query: DatabaseUrl =
+            "postgres://db.internal/latchkey?user=lk&password=s3cret&sslmode=require".parse().unwrap();
+        assert!(!in_query.to_string().contains("s3cret") && in_query.to_string().contains("sslmode=require"));
+        assert!(!format!("{in_query:?}").contains("s3cret"));
 
         let file: DatabaseUrl = "sqlite://data/latchkey.db?mode=rwc".parse().unwrap();
         assert_eq!(file.sqlite_path(), Some(PathBuf::from("data/latchkey.db")));
