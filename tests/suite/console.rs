@@ -12,7 +12,8 @@ use latchkey_tests::{TestDb, TestServer};
 fn demo_app_sign_in(server: &TestServer) -> String {
     server.url(
         "/realms/demo/protocol/openid-connect/auth?client_id=demo-web&response_type=code&scope=openid\
-         &redirect_uri=http%3A%2F%2Flocalhost%3A3000%2Fcallback&state=s1",
+         &redirect_uri=http%3A%2F%2Flocalhost%3A3000%2Fcallback&state=s1\
+         &code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256",
     )
 }
 
