@@ -64,15 +64,7 @@ pub async fn update(db: &impl ConnectionTrait, c: &Client) -> Result<bool, Store
 /// Writes the fields in which `after` differs from `before` and nothing else (see
 /// [`crate::realms::update_changed`]): an update racing a disable never re-enables the client.
 pub async fn update_changed(db: &impl ConnectionTrait, before: &Client, after: &Client) -> Result<(), StoreError> {
-    let columns = crate::convert::changed(&client_row(before), &client_row(after));
-    if !sea_orm::ActiveModelTrait::is_changed(&columns) {
-        return Ok(());
-    }
-    client::Entity::update_many()
-        .set(columns)
-        .filter(client::Column::Id.eq(after.id))
-        .exec(db)
-        .await
-        .map_err(conflict_as(|| format!("client '{}'", after.client_id)))?;
-    Ok(())
+    let what = || format!("client '{}'", after.client_id);
+    let id = client::Column::Id.eq(after.id);
+    crate::convert::update_changed(db, &client_row(before), &client_row(after), id, what).await
 }

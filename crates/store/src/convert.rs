@@ -5,7 +5,7 @@ use latchkey_domain::{
     Client, ClientKind, ClientSession, PasswordHash, Realm, SessionLimits, Timestamp, User, UserSession,
 };
 use sea_orm::ActiveValue::Set;
-use sea_orm::{ActiveModelTrait, EntityTrait, Iterable};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, Iterable, QueryFilter};
 
 use crate::entity::{client, client_session, realm, user, user_session};
 use crate::StoreError;
@@ -68,6 +68,32 @@ pub(crate) fn changed<A: ActiveModelTrait>(before: &A, after: &A) -> A {
         }
     }
     out
+}
+
+/// Updates the row `filter` selects with the columns in which `after` differs from `before`
+/// (see [`changed`]); nothing at all when they are equal. A unique-key clash is a conflict
+/// named by `what`.
+pub(crate) async fn update_changed<A>(
+    db: &impl ConnectionTrait,
+    before: &A,
+    after: &A,
+    filter: sea_orm::sea_query::SimpleExpr,
+    what: impl FnOnce() -> String,
+) -> Result<(), StoreError>
+where
+    A: ActiveModelTrait + Send,
+{
+    let columns = changed(before, after);
+    if !columns.is_changed() {
+        return Ok(());
+    }
+    <A::Entity as EntityTrait>::update_many()
+        .set(columns)
+        .filter(filter)
+        .exec(db)
+        .await
+        .map_err(crate::error::conflict_as(what))?;
+    Ok(())
 }
 
 fn json_list(list: &[String]) -> String {

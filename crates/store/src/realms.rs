@@ -3,7 +3,7 @@
 use latchkey_domain::{Realm, Timestamp};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
 
-use crate::convert::{changed, realm_from, realm_row};
+use crate::convert::{realm_from, realm_row};
 use crate::entity::realm;
 use crate::error::conflict_as;
 use crate::StoreError;
@@ -57,17 +57,10 @@ pub async fn update(db: &impl ConnectionTrait, r: &Realm) -> Result<bool, StoreE
 /// racing another (a settings change racing logout-all) never puts back what it merely read.
 /// The session cut-off is never written here: only [`cut_off_now`] moves it, and only forward.
 pub async fn update_changed(db: &impl ConnectionTrait, before: &Realm, after: &Realm) -> Result<(), StoreError> {
-    let mut columns = changed(&realm_row(before), &realm_row(after));
-    columns.session_cutoff = sea_orm::ActiveValue::NotSet;
-    if !sea_orm::ActiveModelTrait::is_changed(&columns) {
-        return Ok(());
-    }
-    realm::Entity::update_many()
-        .set(columns)
-        .filter(realm::Column::Id.eq(after.id))
-        .exec(db)
-        .await
-        .map_err(conflict_as(|| format!("realm '{}'", after.name)))?;
+    let (old, mut new) = (realm_row(before), realm_row(after));
+    new.session_cutoff = old.session_cutoff.clone();
+    let what = || format!("realm '{}'", after.name);
+    crate::convert::update_changed(db, &old, &new, realm::Column::Id.eq(after.id), what).await?;
     if before.not_before != after.not_before {
         crate::counts::recount(db, after.id).await?;
     }

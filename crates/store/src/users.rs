@@ -96,17 +96,8 @@ pub async fn update(db: &impl ConnectionTrait, u: &User) -> Result<bool, StoreEr
 /// Writes the fields in which `after` differs from `before` and nothing else (see
 /// [`crate::realms::update_changed`]): an update racing a disable never re-enables the user.
 pub async fn update_changed(db: &impl ConnectionTrait, before: &User, after: &User) -> Result<(), StoreError> {
-    let columns = crate::convert::changed(&user_row(before), &user_row(after));
-    if !sea_orm::ActiveModelTrait::is_changed(&columns) {
-        return Ok(());
-    }
-    user::Entity::update_many()
-        .set(columns)
-        .filter(user::Column::Id.eq(after.id))
-        .exec(db)
-        .await
-        .map_err(conflict_as(|| format!("user '{}'", after.username)))?;
-    Ok(())
+    let what = || format!("user '{}'", after.username);
+    crate::convert::update_changed(db, &user_row(before), &user_row(after), user::Column::Id.eq(after.id), what).await
 }
 
 /// Moves a user's not-before forward to `at` (epoch seconds); never backwards.
