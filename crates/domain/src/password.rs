@@ -29,8 +29,8 @@ impl Secret {
         if self.0.is_empty() {
             return Err(DomainError::invalid("password", "must not be empty"));
         }
-        if self.0.len() > 1024 {
-            return Err(DomainError::invalid("password", "must be at most 1024 bytes"));
+        if self.0.chars().count() > 1024 {
+            return Err(DomainError::invalid("password", "must be at most 1024 characters"));
         }
         let salt = SaltString::generate(&mut OsRng);
         let hash = Argon2::default()
