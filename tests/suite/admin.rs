@@ -373,10 +373,10 @@ async fn bad_input_gets_a_clear_4xx(db: TestDb) {
     let (server, _) = demo(&db).await;
     let admin = master_token(&server).await;
     for (query, needle) in [
-        ("first=-1", "first must not be negative"),
-        ("max=-5", "max must not be negative"),
-        ("max=ten", "query string"),
-        ("type=BOTH", "type 'BOTH'"),
+        ("first=-1", "first: must not be negative"),
+        ("max=-5", "max: must not be negative"),
+        ("max=ten", "max: 'ten' is not a whole number"),
+        ("type=BOTH", "type: unknown variant `BOTH`"),
     ] {
         let (status, _, body) = get(&server, &admin, &format!("/admin/realms/demo/ui-ext/sessions?{query}")).await;
         assert_eq!(status, 400, "{query}");
@@ -497,6 +497,20 @@ async fn clients_through_the_api(db: TestDb) {
     let (status, _, error) = call(&server, Some(&admin), Method::POST, "/admin/realms/demo/clients", Some(bad)).await;
     assert_eq!(status, 400);
     assert!(error["errorMessage"].as_str().unwrap().starts_with("redirectUris"), "{error}");
+    // Created with its secret: the body is JSON `null`. A whole number may be written `300.0`.
+    let given = json!({"clientId": "given", "secret": "given-secret", "notBefore": 300.0});
+    let answer = rp::http()
+        .post(server.url("/admin/realms/demo/clients"))
+        .bearer_auth(&admin)
+        .json(&given)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 201);
+    assert_eq!(answer.headers()["content-type"], "application/json");
+    assert_eq!(answer.json::<Value>().await.unwrap(), Value::Null);
+    let bad = json!({"clientId": "x", "notBefore": 300.5});
+    assert_eq!(call(&server, Some(&admin), Method::POST, "/admin/realms/demo/clients", Some(bad)).await.0, 400);
 
     let path = format!("/admin/realms/demo/clients/{id}");
     assert_eq!(call(&server, Some(&admin), Method::PUT, &path, Some(json!({"enabled": false}))).await.0, 204);

@@ -73,7 +73,8 @@ fn resolve<'a>(contract: &'a Value, value: &'a Value) -> &'a Value {
 
 /// The documented example of a parameter, or of its schema.
 fn parameter_example(contract: &Value, parameter: &Value) -> Option<Value> {
-    parameter.get("example").or_else(|| resolve(contract, &parameter["schema"]).get("example")).cloned()
+    let schema = resolve(contract, &parameter["schema"]);
+    parameter.get("example").or_else(|| schema.get("example")).or_else(|| schema.pointer("/examples/0")).cloned()
 }
 
 /// The documented example body of an operation (the media type's, else its schema's).

@@ -18,6 +18,7 @@ use uuid::Uuid;
 
 use crate::auth::{authenticate, Admin};
 use crate::error::{ApiError, ErrorBody};
+use crate::query::Query;
 
 /// Fields never written to the log.
 const SECRET_FIELDS: &[&str] = &["secret", "credentials", "password", "value"];
@@ -183,7 +184,7 @@ pub struct AdminEventRepresentation {
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase")]
-#[into_params(rename_all = "camelCase")]
+#[into_params(rename_all = "camelCase", parameter_in = Query)]
 pub struct EventSearch {
     /// Comma-separated: `CREATE`, `UPDATE`, `DELETE`, `ACTION`.
     operation_types: Option<String>,
@@ -192,33 +193,62 @@ pub struct EventSearch {
     /// A prefix of the resource path, as `users/…`.
     resource_path: Option<String>,
     /// The acting administrator's user id.
+    #[param(format = Uuid)]
     auth_user: Option<String>,
-    /// From this day, `yyyy-mm-dd` (UTC, as Keycloak), or from this instant in epoch milliseconds.
-    #[param(example = "2026-11-01")]
+    #[param(schema_with = date_from)]
     date_from: Option<String>,
-    /// Through this day, `yyyy-mm-dd` (UTC, the whole day), or up to this instant in epoch milliseconds.
-    #[param(example = "2026-11-30")]
+    #[param(schema_with = date_to)]
     date_to: Option<String>,
     /// Index of the first row (from 0).
-    #[param(example = 0)]
-    /// Index of the first row (from 0).
-    #[param(example = 0)]
+    #[serde(default, deserialize_with = "crate::query::number")]
+    #[param(minimum = 0, example = 0)]
     first: Option<i64>,
-    /// Rows per page (at most 1000).
-    #[param(example = 10)]
-    /// Rows per page (at most 1000).
-    #[param(example = 10)]
+    /// Rows per page; more than 1000 are cut to 1000.
+    #[serde(default, deserialize_with = "crate::query::number")]
+    #[param(minimum = 0, example = 10)]
     max: Option<i64>,
 }
 
+/// Epoch milliseconds as `dateFrom` / `dateTo` take them: an optional `-` and 1 to 18 digits.
+const MILLIS_PATTERN: &str = "^-?[0-9]{1,18}$";
+
+fn date_from() -> utoipa::openapi::Schema {
+    day_or_millis(
+        "From this day, `yyyy-mm-dd` (UTC, as Keycloak), or from this instant in epoch milliseconds.",
+        "2026-11-01",
+    )
+}
+
+fn date_to() -> utoipa::openapi::Schema {
+    day_or_millis(
+        "Through this day, `yyyy-mm-dd` (UTC, the whole day), or up to this instant in epoch milliseconds.",
+        "2026-11-30",
+    )
+}
+
+/// The schema of `dateFrom` / `dateTo`: a calendar date, or epoch milliseconds.
+fn day_or_millis(description: &str, example: &str) -> utoipa::openapi::Schema {
+    use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, OneOfBuilder, SchemaFormat, Type};
+    OneOfBuilder::new()
+        .item(ObjectBuilder::new().schema_type(Type::String).format(Some(SchemaFormat::KnownFormat(KnownFormat::Date))))
+        .item(ObjectBuilder::new().schema_type(Type::String).pattern(Some(MILLIS_PATTERN)))
+        .description(Some(description))
+        .examples([example])
+        .build()
+        .into()
+}
+
 /// A `dateFrom` / `dateTo`: a `yyyy-mm-dd` day (its first instant, or with `end_of_day` its
-/// last) or epoch milliseconds.
+/// last) or epoch milliseconds; nothing else, not even an empty value.
 fn date(name: &str, raw: Option<&str>, end_of_day: bool) -> Result<Option<Timestamp>, ApiError> {
-    let Some(raw) = raw.map(str::trim).filter(|r| !r.is_empty()) else { return Ok(None) };
-    if let Ok(ms) = raw.parse::<i64>() {
-        return Ok(Some(Timestamp::from_millis(ms)));
+    let Some(raw) = raw else { return Ok(None) };
+    let digits = raw.strip_prefix('-').unwrap_or(raw);
+    if (1..=18).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Ok(raw.parse().ok().map(Timestamp::from_millis));
     }
-    let day = Timestamp::from_date(raw).ok_or_else(|| {
+    let shaped = raw.len() == 10
+        && raw.bytes().enumerate().all(|(i, b)| if i == 4 || i == 7 { b == b'-' } else { b.is_ascii_digit() });
+    let day = Timestamp::from_date(raw).filter(|_| shaped).ok_or_else(|| {
         ApiError::BadRequest(format!("{name}: '{raw}' is neither a date (yyyy-mm-dd) nor epoch milliseconds"))
     })?;
     Ok(Some(if end_of_day { Timestamp::from_millis(day.plus_secs(86_400).as_millis() - 1) } else { day }))
@@ -231,21 +261,21 @@ fn list_of(raw: &Option<String>) -> Vec<String> {
 /// The realm's admin events, newest first.
 #[utoipa::path(tag = "audit", params(("realm" = String, Path, description = "Realm name", example = "demo"), EventSearch),
     responses((status = 200, description = "One page of events", body = Vec<AdminEventRepresentation>),
-        (status = 400, description = "Bad filter or paging", body = ErrorBody), (status = 401, description = "No valid token", body = ErrorBody),
-        (status = 403, description = "Not allowed: needs view-realm", body = ErrorBody)),
-    security(("bearer" = [])))]
+        (status = 403, description = "Not allowed: needs view-realm", body = ErrorBody)))]
 #[get("/admin/realms/{realm}/admin-events")]
 pub async fn list_admin_events(
     provider: web::Data<Provider>,
     req: HttpRequest,
     realm: web::Path<String>,
-    q: web::Query<EventSearch>,
+    q: Query<EventSearch>,
 ) -> Result<HttpResponse, ApiError> {
     let admin = authenticate(&provider, &req).await?;
     let realm = admin.realm(&provider, &realm, AdminRole::ViewRealm).await?;
     let (first, max) = crate::sessions::page(q.first, q.max, 100)?;
     let auth_user = match q.auth_user.as_deref() {
-        Some(raw) => Some(raw.parse::<Uuid>().map_err(|_| ApiError::BadRequest("authUser: not a user id".into()))?),
+        Some(raw) => {
+            Some(crate::input::uuid(raw).ok_or_else(|| ApiError::BadRequest("authUser: not a user id".into()))?)
+        }
         None => None,
     };
     let query = EventQuery {

@@ -11,22 +11,22 @@ use latchkey_oidc::Provider;
 use latchkey_store::{clients, StoreError};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-use uuid::Uuid;
 
 use crate::auth::{authenticate, Admin};
+use crate::client_settings::{
+    apply, bad, ClientUpdate, NewClient, ADMIN_API, BACKCHANNEL_OFFLINE, BACKCHANNEL_SESSION, BACKCHANNEL_URL, PKCE,
+};
 use crate::error::{ApiError, ErrorBody};
+use crate::query::Query;
 
-const BACKCHANNEL_URL: &str = "backchannel.logout.url";
-const BACKCHANNEL_SESSION: &str = "backchannel.logout.session.required";
-const BACKCHANNEL_OFFLINE: &str = "backchannel.logout.revoke.offline.tokens";
-const PKCE: &str = "pkce.code.challenge.method";
-const ADMIN_API: &str = "admin.api.access";
-
-/// Keycloak's `ClientRepresentation`, in part. `secret` is accepted, never returned.
+/// Keycloak's `ClientRepresentation`, in part, as the API answers it (never with a secret).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-#[schema(example = json!({"clientId": "web", "protocol": "openid-connect", "publicClient": false, "secret": "change-me",
-    "redirectUris": ["https://app.example/callback"], "attributes": {"backchannel.logout.url": "https://app.example/backchannel-logout"}}))]
+#[schema(example = json!({"id": "3f1b6a52-8d2e-4d55-9a0e-7c1d2e3f4a5b", "clientId": "web", "protocol": "openid-connect",
+    "enabled": true, "publicClient": false, "redirectUris": ["https://app.example/callback"], "webOrigins": [],
+    "directAccessGrantsEnabled": false, "standardFlowEnabled": true, "serviceAccountsEnabled": false,
+    "frontchannelLogout": false, "notBefore": 0,
+    "attributes": {"backchannel.logout.url": "https://app.example/backchannel-logout"}}))]
 pub struct ClientRepresentation {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
@@ -36,8 +36,6 @@ pub struct ClientRepresentation {
     pub protocol: Option<String>,
     pub enabled: Option<bool>,
     pub public_client: Option<bool>,
-    #[serde(skip_serializing)]
-    pub secret: Option<String>,
     pub redirect_uris: Option<Vec<String>>,
     pub web_origins: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -79,7 +77,6 @@ impl From<&Client> for ClientRepresentation {
             protocol: Some(c.protocol.as_str().to_owned()),
             enabled: Some(c.enabled),
             public_client: Some(c.is_public()),
-            secret: None,
             redirect_uris: Some(c.redirect_uris.clone()),
             web_origins: Some(c.web_origins.clone()),
             root_url: c.root_url.clone(),
@@ -92,19 +89,6 @@ impl From<&Client> for ClientRepresentation {
             not_before: Some(c.not_before),
             attributes: Some(attributes),
         }
-    }
-}
-
-fn bad(e: impl std::fmt::Display) -> ApiError {
-    ApiError::BadRequest(e.to_string())
-}
-
-fn flag(attributes: &BTreeMap<String, String>, key: &str) -> Result<Option<bool>, ApiError> {
-    match attributes.get(key).map(String::as_str) {
-        None | Some("") => Ok(None),
-        Some("true") => Ok(Some(true)),
-        Some("false") => Ok(Some(false)),
-        Some(other) => Err(ApiError::BadRequest(format!("attributes.{key}: '{other}' is not true or false"))),
     }
 }
 
@@ -136,115 +120,38 @@ fn may_write(
     Ok(())
 }
 
-/// Applies the fields present to `client`; returns a newly generated secret, if one was made.
-async fn apply(client: &mut Client, r: ClientRepresentation) -> Result<Option<String>, ApiError> {
-    let empty_none = |v: Option<String>| v.filter(|s| !s.is_empty());
-    if let Some(name) = r.name {
-        client.name = (!name.is_empty()).then_some(name);
-    }
-    if let Some(v) = r.enabled {
-        client.enabled = v;
-    }
-    if let Some(v) = r.redirect_uris {
-        client.redirect_uris = v;
-    }
-    if let Some(v) = r.web_origins {
-        client.web_origins = v;
-    }
-    if r.root_url.is_some() {
-        client.root_url = empty_none(r.root_url);
-    }
-    if r.base_url.is_some() {
-        client.base_url = empty_none(r.base_url);
-    }
-    if r.admin_url.is_some() {
-        client.admin_url = empty_none(r.admin_url);
-    }
-    if let Some(v) = r.direct_access_grants_enabled {
-        client.direct_access_grants = v;
-    }
-    if let Some(v) = r.standard_flow_enabled {
-        client.standard_flow = v;
-    }
-    if let Some(v) = r.service_accounts_enabled {
-        client.service_accounts = v;
-    }
-    if let Some(v) = r.frontchannel_logout {
-        client.frontchannel_logout = v;
-    }
-    if let Some(v) = r.not_before {
-        client.not_before = v;
-    }
-    if let Some(attributes) = &r.attributes {
-        if let Some(url) = attributes.get(BACKCHANNEL_URL) {
-            client.backchannel_logout_url = (!url.is_empty()).then(|| url.clone());
-        }
-        if let Some(v) = flag(attributes, BACKCHANNEL_SESSION)? {
-            client.backchannel_logout_session_required = v;
-        }
-        if let Some(v) = flag(attributes, BACKCHANNEL_OFFLINE)? {
-            client.backchannel_logout_revoke_offline = v;
-        }
-        if let Some(v) = flag(attributes, ADMIN_API)? {
-            client.admin_api_access = v;
-        }
-        match attributes.get(PKCE).map(String::as_str) {
-            None => {}
-            Some("S256") => client.pkce_required = true,
-            Some("") => client.pkce_required = false,
-            Some(other) => return Err(ApiError::BadRequest(format!("attributes.{PKCE}: '{other}' is not S256"))),
-        }
-    }
-    let mut generated = None;
-    match (r.public_client, r.secret) {
-        (Some(true), _) => client.kind = ClientKind::Public,
-        (public, Some(secret)) if public == Some(false) || !client.is_public() => {
-            let hash = web::block(move || Secret::new(secret).hash()).await.map_err(bad)?.map_err(bad)?;
-            client.kind = ClientKind::Confidential { secret: hash };
-        }
-        (Some(false), None) if client.is_public() => {
-            let secret = Secret::generate();
-            generated = Some(secret.expose().to_owned());
-            let hash = web::block(move || secret.hash()).await.map_err(bad)?.map_err(bad)?;
-            client.kind = ClientKind::Confidential { secret: hash };
-        }
-        _ => {}
-    }
-    client.validate().map_err(bad)?;
-    Ok(generated)
-}
-
 pub(crate) async fn find_client(provider: &Provider, realm: &Realm, id: &str) -> Result<Client, ApiError> {
     let not_found = || ApiError::NotFound("Could not find client".into());
-    let id: Uuid = id.parse().map_err(|_| not_found())?;
+    let id = crate::input::uuid(id).ok_or_else(not_found)?;
     clients::find_by_id(provider.store.conn(), id).await?.filter(|c| c.realm_id == realm.id).ok_or_else(not_found)
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ClientSearch {
     /// Exactly this clientId.
     #[serde(rename = "clientId")]
     #[param(rename = "clientId")]
     client_id: Option<String>,
     /// Index of the first row (from 0).
-    #[param(example = 0)]
+    #[serde(default, deserialize_with = "crate::query::number")]
+    #[param(minimum = 0, example = 0)]
     first: Option<i64>,
-    /// Rows per page (at most 1000).
-    #[param(example = 10)]
+    /// Rows per page; more than 1000 are cut to 1000.
+    #[serde(default, deserialize_with = "crate::query::number")]
+    #[param(minimum = 0, example = 10)]
     max: Option<i64>,
 }
 
 /// The realm's clients, by clientId.
 #[utoipa::path(tag = "clients", params(("realm" = String, Path, description = "Realm name", example = "demo"), ClientSearch),
-    responses((status = 200, description = "The clients", body = Vec<ClientRepresentation>), (status = 400, description = "Bad paging", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody), (status = 403, description = "Not allowed: needs view-clients", body = ErrorBody)),
-    security(("bearer" = [])))]
+    responses((status = 200, description = "The clients", body = Vec<ClientRepresentation>), (status = 403, description = "Not allowed: needs view-clients", body = ErrorBody)))]
 #[get("/admin/realms/{realm}/clients")]
 pub async fn list_clients(
     provider: web::Data<Provider>,
     req: HttpRequest,
     realm: web::Path<String>,
-    q: web::Query<ClientSearch>,
+    q: Query<ClientSearch>,
 ) -> Result<HttpResponse, ApiError> {
     let admin = authenticate(&provider, &req).await?;
     let realm = admin.realm(&provider, &realm, AdminRole::ViewClients).await?;
@@ -261,10 +168,9 @@ pub async fn list_clients(
 }
 
 /// One client.
-#[utoipa::path(tag = "clients", params(("realm" = String, Path, description = "Realm name", example = "demo"), ("id" = String, Path, description = "Client UUID", example = "3f1b6a52-8d2e-4d55-9a0e-7c1d2e3f4a5b")),
-    responses((status = 200, description = "The client", body = ClientRepresentation), (status = 401, description = "No valid token", body = ErrorBody),
-        (status = 403, description = "Not allowed: needs view-clients", body = ErrorBody), (status = 404, description = "No such client", body = ErrorBody)),
-    security(("bearer" = [])))]
+#[utoipa::path(tag = "clients", params(("realm" = String, Path, description = "Realm name", example = "demo"), ("id" = uuid::Uuid, Path, description = "Client UUID", example = "3f1b6a52-8d2e-4d55-9a0e-7c1d2e3f4a5b")),
+    responses((status = 200, description = "The client", body = ClientRepresentation),
+        (status = 403, description = "Not allowed: needs view-clients", body = ErrorBody), (status = 404, description = "No such realm or client", body = ErrorBody)))]
 #[get("/admin/realms/{realm}/clients/{id}")]
 pub async fn get_client(
     provider: web::Data<Provider>,
@@ -286,30 +192,28 @@ pub struct GeneratedSecret {
 }
 
 /// Creates a client; 201 with its address in `Location`. A confidential client sent without
-/// a secret gets a generated one, returned in the body this once.
-#[utoipa::path(tag = "clients", params(("realm" = String, Path, description = "Realm name", example = "demo")), request_body = ClientRepresentation,
+/// a secret gets a generated one, returned in the body this once; otherwise the body is `null`.
+#[utoipa::path(tag = "clients", params(("realm" = String, Path, description = "Realm name", example = "demo")), request_body = NewClient,
     responses((status = 201, description = "Created", body = Option<GeneratedSecret>, headers(("Location" = String, description = "The new client's URL"))),
-        (status = 400, description = "A field is invalid", body = ErrorBody), (status = 401, description = "No valid token", body = ErrorBody),
-        (status = 403, description = "Not allowed: needs manage-clients", body = ErrorBody), (status = 409, description = "The clientId is taken", body = ErrorBody)),
-    security(("bearer" = [])))]
+        (status = 400, description = "A field is invalid", body = ErrorBody),
+        (status = 403, description = "Not allowed: needs manage-clients", body = ErrorBody), (status = 409, description = "The clientId is taken", body = ErrorBody)))]
 #[post("/admin/realms/{realm}/clients")]
 pub async fn create_client(
     provider: web::Data<Provider>,
     req: HttpRequest,
     realm: web::Path<String>,
-    body: web::Json<ClientRepresentation>,
+    body: web::Json<NewClient>,
 ) -> Result<HttpResponse, ApiError> {
     let admin = authenticate(&provider, &req).await?;
     let realm = admin.realm(&provider, &realm, AdminRole::ManageClients).await?;
-    let mut r = body.into_inner();
-    let representation = serde_json::to_value(&r).ok();
-    let client_id = r.client_id.clone().ok_or_else(|| ApiError::BadRequest("clientId: is required".into()))?;
-    let protocol: Protocol = r.protocol.as_deref().unwrap_or("openid-connect").parse().map_err(bad)?;
+    let representation = serde_json::to_value(&*body).ok();
+    let NewClient { client_id, mut settings } = body.into_inner();
+    let protocol = settings.protocol.map_or(Protocol::OpenIdConnect, Protocol::from);
     let mut client = Client::new(realm.id, &client_id, protocol, Timestamp::now()).map_err(bad)?;
-    if r.public_client.is_none() {
-        r.public_client = Some(r.secret.is_none());
+    if settings.public_client.is_none() {
+        settings.public_client = Some(settings.secret.is_none());
     }
-    let generated = apply(&mut client, r).await?;
+    let generated = apply(&mut client, settings).await?;
     may_write(&provider, &admin, &realm, None, &client)?;
     clients::insert(provider.store.conn(), &client).await.map_err(|e| match e {
         StoreError::Conflict(_) => ApiError::Conflict(format!("Client {client_id} already exists")),
@@ -330,23 +234,21 @@ pub async fn create_client(
     answer.insert_header(("Location", location));
     Ok(match generated {
         Some(value) => answer.json(GeneratedSecret { kind: "secret".into(), value }),
-        None => answer.finish(),
+        None => answer.json(serde_json::Value::Null),
     })
 }
 
 /// Changes the fields present. Disabling a client kills its tokens at once and removes its
 /// client sessions behind the request, telling it about each.
-#[utoipa::path(tag = "clients", params(("realm" = String, Path, description = "Realm name", example = "demo"), ("id" = String, Path, description = "Client UUID", example = "3f1b6a52-8d2e-4d55-9a0e-7c1d2e3f4a5b")), request_body = ClientRepresentation,
-    responses((status = 204, description = "Updated"), (status = 400, description = "A field is invalid", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody), (status = 403, description = "Not allowed: needs manage-clients", body = ErrorBody),
-        (status = 404, description = "No such client", body = ErrorBody), (status = 409, description = "The clientId is taken", body = ErrorBody)),
-    security(("bearer" = [])))]
+#[utoipa::path(tag = "clients", params(("realm" = String, Path, description = "Realm name", example = "demo"), ("id" = uuid::Uuid, Path, description = "Client UUID", example = "3f1b6a52-8d2e-4d55-9a0e-7c1d2e3f4a5b")), request_body = ClientUpdate,
+    responses((status = 204, description = "Updated"), (status = 400, description = "A field is invalid", body = ErrorBody), (status = 403, description = "Not allowed: needs manage-clients", body = ErrorBody),
+        (status = 404, description = "No such realm or client", body = ErrorBody), (status = 409, description = "The clientId is taken", body = ErrorBody)))]
 #[put("/admin/realms/{realm}/clients/{id}")]
 pub async fn update_client(
     provider: web::Data<Provider>,
     req: HttpRequest,
     path: web::Path<(String, String)>,
-    body: web::Json<ClientRepresentation>,
+    body: web::Json<ClientUpdate>,
 ) -> Result<HttpResponse, ApiError> {
     let admin = authenticate(&provider, &req).await?;
     let realm = admin.realm(&provider, &path.0, AdminRole::ManageClients).await?;
@@ -354,11 +256,11 @@ pub async fn update_client(
     let mut updated = client.clone();
     let r = body.into_inner();
     let representation = serde_json::to_value(&r).ok();
-    if let Some(new_id) = r.client_id.clone() {
+    if let Some(new_id) = r.client_id {
         latchkey_domain::Client::new(realm.id, &new_id, client.protocol, client.created_at).map_err(bad)?;
         updated.client_id = new_id;
     }
-    apply(&mut updated, r).await?;
+    apply(&mut updated, r.settings).await?;
     may_write(&provider, &admin, &realm, Some(&client), &updated)?;
     let disabling = client.enabled && !updated.enabled;
     if disabling {
@@ -382,10 +284,9 @@ pub async fn update_client(
 }
 
 /// Deletes a client after telling it about each of its sessions.
-#[utoipa::path(tag = "clients", params(("realm" = String, Path, description = "Realm name", example = "demo"), ("id" = String, Path, description = "Client UUID", example = "3f1b6a52-8d2e-4d55-9a0e-7c1d2e3f4a5b")),
-    responses((status = 204, description = "Deleted"), (status = 401, description = "No valid token", body = ErrorBody),
-        (status = 403, description = "Not allowed: needs manage-clients", body = ErrorBody), (status = 404, description = "No such client", body = ErrorBody)),
-    security(("bearer" = [])))]
+#[utoipa::path(tag = "clients", params(("realm" = String, Path, description = "Realm name", example = "demo"), ("id" = uuid::Uuid, Path, description = "Client UUID", example = "3f1b6a52-8d2e-4d55-9a0e-7c1d2e3f4a5b")),
+    responses((status = 204, description = "Deleted"),
+        (status = 403, description = "Not allowed: needs manage-clients", body = ErrorBody), (status = 404, description = "No such realm or client", body = ErrorBody)))]
 #[delete("/admin/realms/{realm}/clients/{id}")]
 pub async fn delete_client(
     provider: web::Data<Provider>,
@@ -402,11 +303,9 @@ pub async fn delete_client(
 }
 
 /// Generates a new secret for a confidential client and shows it, this once.
-#[utoipa::path(tag = "clients", params(("realm" = String, Path, description = "Realm name", example = "demo"), ("id" = String, Path, description = "Client UUID", example = "3f1b6a52-8d2e-4d55-9a0e-7c1d2e3f4a5b")),
-    responses((status = 200, description = "The new secret", body = GeneratedSecret), (status = 400, description = "A public client has no secret", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody), (status = 403, description = "Not allowed: needs manage-clients", body = ErrorBody),
-        (status = 404, description = "No such client", body = ErrorBody)),
-    security(("bearer" = [])))]
+#[utoipa::path(tag = "clients", params(("realm" = String, Path, description = "Realm name", example = "demo"), ("id" = uuid::Uuid, Path, description = "Client UUID", example = "3f1b6a52-8d2e-4d55-9a0e-7c1d2e3f4a5b")),
+    responses((status = 200, description = "The new secret", body = GeneratedSecret), (status = 400, description = "A public client has no secret", body = ErrorBody), (status = 403, description = "Not allowed: needs manage-clients", body = ErrorBody),
+        (status = 404, description = "No such realm or client", body = ErrorBody)))]
 #[post("/admin/realms/{realm}/clients/{id}/client-secret")]
 pub async fn regenerate_secret(
     provider: web::Data<Provider>,

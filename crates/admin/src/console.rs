@@ -50,10 +50,8 @@ fn spelled_out(held: &[AdminRole]) -> Vec<String> {
     params(("realm" = String, Path, description = "The realm the administrator signed in to", example = "master")),
     responses(
         (status = 200, description = "The administrator and its roles per realm", body = WhoAmI),
-        (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "The token is of another realm", body = ErrorBody),
-    ),
-    security(("bearer" = []))
+    )
 )]
 #[get("/admin/{realm}/console/whoami")]
 pub async fn whoami(

@@ -5,17 +5,20 @@
 
 pub mod audit;
 pub mod auth;
+pub mod client_settings;
 pub mod clients;
 pub mod console;
+pub mod contract;
 pub mod error;
+pub mod input;
 pub mod query;
 pub mod realms;
 pub mod repr;
 pub mod sessions;
 pub mod users;
 
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::Modify;
+pub use contract::{BearerAuth, CommonAnswers};
+
 use utoipa_actix_web::service_config::ServiceConfig;
 
 /// Registers every admin route (and, through it, its OpenAPI operation).
@@ -56,25 +59,4 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(realms::get_realm)
         .service(realms::update_realm)
         .service(realms::delete_realm);
-}
-
-/// Adds the bearer-token security scheme the operations name.
-pub struct BearerAuth;
-
-impl Modify for BearerAuth {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .bearer_format("JWT")
-                    .description(Some(
-                        "An access token from `/realms/{realm}/protocol/openid-connect/token` (e.g. `admin-cli` with the password grant)",
-                    ))
-                    .build(),
-            ),
-        );
-    }
 }

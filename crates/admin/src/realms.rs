@@ -2,7 +2,7 @@
 //! revocation policy `notBefore` among it).
 
 use actix_web::{delete, get, post, put, web, HttpRequest, HttpResponse};
-use latchkey_domain::{AdminRole, Client, Realm, SigningAlgorithm, Timestamp};
+use latchkey_domain::{AdminRole, Client, Realm, Timestamp};
 use latchkey_oidc::Provider;
 use latchkey_store::realms;
 use latchkey_store::{clients, StoreError};
@@ -18,9 +18,7 @@ use crate::repr::{RealmRepresentation, RealmUpdate};
     tag = "realms",
     responses(
         (status = 200, description = "The realms", body = Vec<RealmRepresentation>),
-        (status = 401, description = "No valid token", body = ErrorBody),
-    ),
-    security(("bearer" = []))
+    )
 )]
 #[get("/admin/realms")]
 pub async fn list_realms(provider: web::Data<Provider>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
@@ -43,11 +41,8 @@ pub async fn list_realms(provider: web::Data<Provider>, req: HttpRequest) -> Res
     params(("realm" = String, Path, description = "Realm name", example = "demo")),
     responses(
         (status = 200, description = "The realm", body = RealmRepresentation),
-        (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "Not allowed: needs view-realm", body = ErrorBody),
-        (status = 404, description = "No such realm", body = ErrorBody),
-    ),
-    security(("bearer" = []))
+    )
 )]
 #[get("/admin/realms/{realm}")]
 pub async fn get_realm(
@@ -69,11 +64,8 @@ pub async fn get_realm(
     responses(
         (status = 204, description = "Updated"),
         (status = 400, description = "A field is invalid", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "Not allowed: needs manage-realm", body = ErrorBody),
-        (status = 404, description = "No such realm", body = ErrorBody),
-    ),
-    security(("bearer" = []))
+    )
 )]
 #[put("/admin/realms/{realm}")]
 pub async fn update_realm(
@@ -133,7 +125,7 @@ fn apply(realm: &mut Realm, u: RealmUpdate) -> Result<(), ApiError> {
         realm.access_token_lifespan = lifespan;
     }
     if let Some(alg) = u.default_signature_algorithm {
-        realm.signature_algorithm = alg.parse::<SigningAlgorithm>().map_err(|e| ApiError::BadRequest(e.to_string()))?;
+        realm.signature_algorithm = alg.into();
     }
     Ok(())
 }
@@ -142,6 +134,7 @@ fn apply(realm: &mut Realm, u: RealmUpdate) -> Result<(), ApiError> {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[schema(example = json!({"realm": "acme", "displayName": "ACME", "enabled": true}))]
 pub struct NewRealm {
+    #[schema(schema_with = crate::input::realm_name_schema)]
     pub realm: String,
     #[serde(flatten)]
     pub settings: RealmUpdate,
@@ -154,11 +147,9 @@ pub struct NewRealm {
     responses(
         (status = 201, description = "Created", headers(("Location" = String, description = "The new realm's URL"))),
         (status = 400, description = "A field is invalid", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "Not allowed: only the master realm's admin creates realms", body = ErrorBody),
         (status = 409, description = "The name is taken", body = ErrorBody),
-    ),
-    security(("bearer" = []))
+    )
 )]
 #[post("/admin/realms")]
 pub async fn create_realm(
@@ -194,11 +185,8 @@ pub async fn create_realm(
     responses(
         (status = 204, description = "Deleted"),
         (status = 400, description = "The master realm cannot be deleted", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "Not allowed: only the master realm's admin deletes realms", body = ErrorBody),
-        (status = 404, description = "No such realm", body = ErrorBody),
-    ),
-    security(("bearer" = []))
+    )
 )]
 #[delete("/admin/realms/{realm}")]
 pub async fn delete_realm(

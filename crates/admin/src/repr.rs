@@ -187,22 +187,85 @@ impl From<&Realm> for RealmRepresentation {
     }
 }
 
-/// A partial realm update: only the fields present are applied. `notBefore` may be fractional
-/// (the Keycloak console sends `Date.now() / 1000`); it is truncated to whole seconds.
+/// A partial realm update: only the fields present (and not `null`) are applied. Whole
+/// numbers may be written `300.0`. `notBefore` may be fractional (the Keycloak console sends
+/// `Date.now() / 1000`); it is truncated to whole seconds.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[schema(example = json!({"notBefore": 1764270000}))]
 pub struct RealmUpdate {
+    /// Empty for none.
     pub display_name: Option<String>,
     pub enabled: Option<bool>,
+    /// Epoch seconds: tokens and sessions from before it are refused; 0 clears it.
+    #[schema(minimum = 0)]
     pub not_before: Option<f64>,
+    /// Seconds.
+    #[serde(default, deserialize_with = "crate::input::whole")]
+    #[schema(minimum = 1, maximum = 315360000)]
     pub sso_session_idle_timeout: Option<i64>,
+    /// Seconds.
+    #[serde(default, deserialize_with = "crate::input::whole")]
+    #[schema(minimum = 1, maximum = 315360000)]
     pub sso_session_max_lifespan: Option<i64>,
+    /// Seconds; 0 for the same as `ssoSessionIdleTimeout`.
+    #[serde(default, deserialize_with = "crate::input::whole")]
+    #[schema(minimum = 0, maximum = 315360000)]
     pub sso_session_idle_timeout_remember_me: Option<i64>,
+    /// Seconds; 0 for the same as `ssoSessionMaxLifespan`.
+    #[serde(default, deserialize_with = "crate::input::whole")]
+    #[schema(minimum = 0, maximum = 315360000)]
     pub sso_session_max_lifespan_remember_me: Option<i64>,
+    /// Seconds.
+    #[serde(default, deserialize_with = "crate::input::whole")]
+    #[schema(minimum = 1, maximum = 315360000)]
     pub offline_session_idle_timeout: Option<i64>,
     pub offline_session_max_lifespan_enabled: Option<bool>,
+    /// Seconds.
+    #[serde(default, deserialize_with = "crate::input::whole")]
+    #[schema(minimum = 1, maximum = 315360000)]
     pub offline_session_max_lifespan: Option<i64>,
+    /// Seconds.
+    #[serde(default, deserialize_with = "crate::input::whole")]
+    #[schema(minimum = 1, maximum = 86400)]
     pub access_token_lifespan: Option<i64>,
-    pub default_signature_algorithm: Option<String>,
+    #[schema(inline)]
+    pub default_signature_algorithm: Option<SignatureAlgorithm>,
+}
+
+/// How a realm signs its tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub enum SignatureAlgorithm {
+    RS256,
+    ES256,
+}
+
+impl From<SignatureAlgorithm> for latchkey_domain::SigningAlgorithm {
+    fn from(a: SignatureAlgorithm) -> Self {
+        match a {
+            SignatureAlgorithm::RS256 => latchkey_domain::SigningAlgorithm::Rs256,
+            SignatureAlgorithm::ES256 => latchkey_domain::SigningAlgorithm::Es256,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use latchkey_domain::realm::{MAX_ACCESS_TOKEN_SECS, MAX_SESSION_SECS};
+    use utoipa::openapi::{RefOr, Schema};
+    use utoipa::PartialSchema;
+
+    /// The bounds the contract gives are the domain's.
+    #[test]
+    fn lifespan_bounds_are_the_domains() {
+        let RefOr::T(Schema::Object(update)) = super::RealmUpdate::schema() else { panic!("an object") };
+        let maximum = |field: &str| match &update.properties[field] {
+            RefOr::T(Schema::Object(o)) => o.maximum.clone().map(|m| serde_json::to_value(m).unwrap()),
+            _ => None,
+        };
+        assert_eq!(maximum("ssoSessionIdleTimeout"), Some(MAX_SESSION_SECS.into()));
+        assert_eq!(maximum("ssoSessionMaxLifespanRememberMe"), Some(MAX_SESSION_SECS.into()));
+        assert_eq!(maximum("offlineSessionMaxLifespan"), Some(MAX_SESSION_SECS.into()));
+        assert_eq!(maximum("accessTokenLifespan"), Some(MAX_ACCESS_TOKEN_SECS.into()));
+    }
 }

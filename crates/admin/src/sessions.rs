@@ -9,13 +9,13 @@ use latchkey_oidc::Provider;
 use latchkey_store::listing::{self, SessionFilter};
 use latchkey_store::sessions;
 use serde::Deserialize;
-use utoipa::IntoParams;
-use uuid::Uuid;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::audit;
 use crate::auth::authenticate;
 use crate::clients::find_client;
 use crate::error::{ApiError, ErrorBody};
+use crate::query::Query;
 use crate::repr::{ClientSessionStats, Count, GlobalRequestResult, SessionRepresentation, UserSessionRepresentation};
 use crate::users::find_user;
 
@@ -26,12 +26,15 @@ const SETTLE: Duration = Duration::from_secs(10);
 
 /// Paging, as Keycloak's `first` and `max`.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Paging {
     /// Index of the first row (from 0).
-    #[param(example = 0)]
+    #[serde(default, deserialize_with = "crate::query::number")]
+    #[param(minimum = 0, example = 0)]
     first: Option<i64>,
-    /// Rows per page (at most 1000).
-    #[param(example = 10)]
+    /// Rows per page; more than 1000 are cut to 1000.
+    #[serde(default, deserialize_with = "crate::query::number")]
+    #[param(minimum = 0, example = 10)]
     max: Option<i64>,
 }
 
@@ -45,64 +48,85 @@ impl Paging {
         let first = self.first.unwrap_or(0);
         let max = self.max.unwrap_or(default_max);
         if first < 0 {
-            return Err(ApiError::BadRequest("first must not be negative".into()));
+            return Err(ApiError::BadRequest("first: must not be negative".into()));
         }
         if max < 0 {
-            return Err(ApiError::BadRequest("max must not be negative".into()));
+            return Err(ApiError::BadRequest("max: must not be negative".into()));
         }
         Ok((first as u64, max.min(MAX_PAGE) as u64))
     }
 }
 
-/// Filters of the `ui-ext` session lists.
-#[derive(Debug, Deserialize, IntoParams)]
-pub struct SessionQuery {
-    /// `ALL` (default), `REGULAR` or `OFFLINE`.
-    #[serde(rename = "type")]
-    #[param(rename = "type", example = "REGULAR")]
-    kind: Option<String>,
-    /// Matches usernames and clientIds containing it and IP addresses starting with it, in any case.
-    #[param(example = "alice")]
-    search: Option<String>,
-    /// Index of the first row (from 0).
-    #[param(example = 0)]
-    first: Option<i64>,
-    /// Rows per page (at most 1000).
-    #[param(example = 10)]
-    max: Option<i64>,
+/// Which sessions a list holds, spelled as Keycloak's `SessionType`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum SessionKind {
+    All,
+    Regular,
+    Offline,
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
-pub struct ClientSessionQuery {
-    /// The client's UUID.
-    #[serde(rename = "clientId")]
-    #[param(rename = "clientId")]
-    client_id: String,
-    #[serde(rename = "type")]
-    #[param(rename = "type")]
-    kind: Option<String>,
-    search: Option<String>,
-    /// Index of the first row (from 0).
-    #[param(example = 0)]
-    first: Option<i64>,
-    /// Rows per page (at most 1000).
-    #[param(example = 10)]
-    max: Option<i64>,
-}
-
-fn session_type(raw: Option<&str>) -> Result<Option<SessionType>, ApiError> {
-    match raw.map(str::to_uppercase).as_deref() {
-        None | Some("ALL") | Some("") => Ok(None),
-        Some("REGULAR") => Ok(Some(SessionType::Regular)),
-        Some("OFFLINE") => Ok(Some(SessionType::Offline)),
-        Some(other) => Err(ApiError::BadRequest(format!("type '{other}' is not one of ALL, REGULAR, OFFLINE"))),
+impl SessionKind {
+    fn filter(self) -> Option<SessionType> {
+        match self {
+            SessionKind::All => None,
+            SessionKind::Regular => Some(SessionType::Regular),
+            SessionKind::Offline => Some(SessionType::Offline),
+        }
     }
 }
 
+/// Filters of the `ui-ext` session lists.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SessionQuery {
+    /// `ALL` (default), `REGULAR` or `OFFLINE`.
+    #[serde(rename = "type")]
+    #[param(rename = "type", inline, example = "REGULAR")]
+    kind: Option<SessionKind>,
+    /// Matches usernames and clientIds containing it and IP addresses starting with it, in any
+    /// case (surrounding spaces ignored).
+    #[param(max_length = 255, example = "alice")]
+    search: Option<String>,
+    /// Index of the first row (from 0).
+    #[serde(default, deserialize_with = "crate::query::number")]
+    #[param(minimum = 0, example = 0)]
+    first: Option<i64>,
+    /// Rows per page; more than 1000 are cut to 1000.
+    #[serde(default, deserialize_with = "crate::query::number")]
+    #[param(minimum = 0, example = 10)]
+    max: Option<i64>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ClientSessionQuery {
+    /// The client's UUID.
+    #[serde(rename = "clientId")]
+    #[param(rename = "clientId", format = Uuid)]
+    client_id: String,
+    /// `ALL` (default), `REGULAR` or `OFFLINE`.
+    #[serde(rename = "type")]
+    #[param(rename = "type", inline)]
+    kind: Option<SessionKind>,
+    /// As in `ui-ext/sessions`.
+    #[param(max_length = 255)]
+    search: Option<String>,
+    /// Index of the first row (from 0).
+    #[serde(default, deserialize_with = "crate::query::number")]
+    #[param(minimum = 0, example = 0)]
+    first: Option<i64>,
+    /// Rows per page; more than 1000 are cut to 1000.
+    #[serde(default, deserialize_with = "crate::query::number")]
+    #[param(minimum = 0, example = 10)]
+    max: Option<i64>,
+}
+
+/// The search text: at most 255 characters; blank means no search.
 fn search(raw: Option<&String>) -> Result<Option<String>, ApiError> {
-    match raw.map(|s| s.trim()).filter(|s| !s.is_empty()) {
-        Some(s) if s.len() > 255 => Err(ApiError::BadRequest("search is longer than 255 characters".into())),
-        other => Ok(other.map(str::to_owned)),
+    match raw {
+        Some(s) if s.chars().count() > 255 => Err(ApiError::BadRequest("search: longer than 255 characters".into())),
+        other => Ok(other.map(|s| s.trim()).filter(|s| !s.is_empty()).map(str::to_owned)),
     }
 }
 
@@ -118,24 +142,21 @@ fn listed<T: serde::Serialize>(rows: Vec<T>, total: u64) -> HttpResponse {
     responses(
         (status = 200, description = "One page of sessions; the total is in X-Total-Count",
             body = Vec<SessionRepresentation>, headers(("X-Total-Count" = u64, description = "Sessions matching, on every page"))),
-        (status = 400, description = "Bad paging or filter", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "Not allowed: needs view-realm", body = ErrorBody),
-    ),
-    security(("bearer" = []))
+    )
 )]
 #[get("/admin/realms/{realm}/ui-ext/sessions")]
 pub async fn list_realm_sessions(
     provider: web::Data<Provider>,
     req: HttpRequest,
     realm: web::Path<String>,
-    query: web::Query<SessionQuery>,
+    query: Query<SessionQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let admin = authenticate(&provider, &req).await?;
     let realm = admin.realm(&provider, &realm, AdminRole::ViewRealm).await?;
     let (first, max) = Paging { first: query.first, max: query.max }.resolve(10)?;
     let filter = SessionFilter {
-        session_type: session_type(query.kind.as_deref())?,
+        session_type: query.kind.and_then(SessionKind::filter),
         search: search(query.search.as_ref())?,
         ..Default::default()
     };
@@ -150,27 +171,25 @@ pub async fn list_realm_sessions(
     tag = "sessions",
     params(("realm" = String, Path, description = "Realm name", example = "demo"), ClientSessionQuery),
     responses(
-        (status = 200, description = "One page of sessions; the total is in X-Total-Count", body = Vec<SessionRepresentation>),
-        (status = 400, description = "Bad paging or filter", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 200, description = "One page of sessions; the total is in X-Total-Count",
+            body = Vec<SessionRepresentation>, headers(("X-Total-Count" = u64, description = "Sessions matching, on every page"))),
         (status = 403, description = "Not allowed: needs view-clients", body = ErrorBody),
-        (status = 404, description = "No such client", body = ErrorBody),
-    ),
-    security(("bearer" = []))
+        (status = 404, description = "No such realm or client", body = ErrorBody),
+    )
 )]
 #[get("/admin/realms/{realm}/ui-ext/sessions/client")]
 pub async fn list_client_sessions_ui(
     provider: web::Data<Provider>,
     req: HttpRequest,
     realm: web::Path<String>,
-    query: web::Query<ClientSessionQuery>,
+    query: Query<ClientSessionQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let admin = authenticate(&provider, &req).await?;
     let realm = admin.realm(&provider, &realm, AdminRole::ViewClients).await?;
     let client = find_client(&provider, &realm, &query.client_id).await?;
     let (first, max) = Paging { first: query.first, max: query.max }.resolve(10)?;
     let filter = SessionFilter {
-        session_type: session_type(query.kind.as_deref())?,
+        session_type: query.kind.and_then(SessionKind::filter),
         search: search(query.search.as_ref())?,
         client: Some(client.id),
         ..Default::default()
@@ -187,10 +206,8 @@ pub async fn list_client_sessions_ui(
     params(("realm" = String, Path, description = "Realm name", example = "demo")),
     responses(
         (status = 200, description = "Counts, as strings (as Keycloak sends them)", body = Vec<ClientSessionStats>),
-        (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "Not allowed: needs view-realm", body = ErrorBody),
-    ),
-    security(("bearer" = []))
+    )
 )]
 #[get("/admin/realms/{realm}/client-session-stats")]
 pub async fn client_session_stats(
@@ -236,22 +253,20 @@ async fn client_sessions(
 /// The client's regular (online) sessions.
 #[utoipa::path(
     tag = "sessions",
-    params(("realm" = String, Path, description = "Realm name", example = "demo"), ("id" = String, Path, description = "Client UUID", example = "3f1b6a52-8d2e-4d55-9a0e-7c1d2e3f4a5b"), Paging),
+    params(("realm" = String, Path, description = "Realm name", example = "demo"), ("id" = uuid::Uuid, Path, description = "Client UUID", example = "3f1b6a52-8d2e-4d55-9a0e-7c1d2e3f4a5b"), Paging),
     responses(
-        (status = 200, description = "One page; the total is in X-Total-Count", body = Vec<UserSessionRepresentation>),
-        (status = 400, description = "Bad paging", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 200, description = "One page; the total is in X-Total-Count",
+            body = Vec<UserSessionRepresentation>, headers(("X-Total-Count" = u64, description = "Sessions matching, on every page"))),
         (status = 403, description = "Not allowed: needs view-clients", body = ErrorBody),
-        (status = 404, description = "No such client", body = ErrorBody),
-    ),
-    security(("bearer" = []))
+        (status = 404, description = "No such realm or client", body = ErrorBody),
+    )
 )]
 #[get("/admin/realms/{realm}/clients/{id}/user-sessions")]
 pub async fn list_client_user_sessions(
     provider: web::Data<Provider>,
     req: HttpRequest,
     path: web::Path<(String, String)>,
-    paging: web::Query<Paging>,
+    paging: Query<Paging>,
 ) -> Result<HttpResponse, ApiError> {
     client_sessions(&provider, &req, &path.0, &path.1, &paging, SessionType::Regular).await
 }
@@ -259,22 +274,20 @@ pub async fn list_client_user_sessions(
 /// The client's offline sessions; `lastAccess` is that client's own last use.
 #[utoipa::path(
     tag = "sessions",
-    params(("realm" = String, Path, description = "Realm name", example = "demo"), ("id" = String, Path, description = "Client UUID", example = "3f1b6a52-8d2e-4d55-9a0e-7c1d2e3f4a5b"), Paging),
+    params(("realm" = String, Path, description = "Realm name", example = "demo"), ("id" = uuid::Uuid, Path, description = "Client UUID", example = "3f1b6a52-8d2e-4d55-9a0e-7c1d2e3f4a5b"), Paging),
     responses(
-        (status = 200, description = "One page; the total is in X-Total-Count", body = Vec<UserSessionRepresentation>),
-        (status = 400, description = "Bad paging", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 200, description = "One page; the total is in X-Total-Count",
+            body = Vec<UserSessionRepresentation>, headers(("X-Total-Count" = u64, description = "Sessions matching, on every page"))),
         (status = 403, description = "Not allowed: needs view-clients", body = ErrorBody),
-        (status = 404, description = "No such client", body = ErrorBody),
-    ),
-    security(("bearer" = []))
+        (status = 404, description = "No such realm or client", body = ErrorBody),
+    )
 )]
 #[get("/admin/realms/{realm}/clients/{id}/offline-sessions")]
 pub async fn list_client_offline_sessions(
     provider: web::Data<Provider>,
     req: HttpRequest,
     path: web::Path<(String, String)>,
-    paging: web::Query<Paging>,
+    paging: Query<Paging>,
 ) -> Result<HttpResponse, ApiError> {
     client_sessions(&provider, &req, &path.0, &path.1, &paging, SessionType::Offline).await
 }
@@ -297,14 +310,12 @@ async fn client_count(
 /// How many regular sessions the client has.
 #[utoipa::path(
     tag = "sessions",
-    params(("realm" = String, Path, description = "Realm name", example = "demo"), ("id" = String, Path, description = "Client UUID", example = "3f1b6a52-8d2e-4d55-9a0e-7c1d2e3f4a5b")),
+    params(("realm" = String, Path, description = "Realm name", example = "demo"), ("id" = uuid::Uuid, Path, description = "Client UUID", example = "3f1b6a52-8d2e-4d55-9a0e-7c1d2e3f4a5b")),
     responses(
         (status = 200, description = "The count", body = Count),
-        (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "Not allowed: needs view-clients", body = ErrorBody),
-        (status = 404, description = "No such client", body = ErrorBody),
-    ),
-    security(("bearer" = []))
+        (status = 404, description = "No such realm or client", body = ErrorBody),
+    )
 )]
 #[get("/admin/realms/{realm}/clients/{id}/session-count")]
 pub async fn count_client_sessions(
@@ -318,14 +329,12 @@ pub async fn count_client_sessions(
 /// How many offline sessions the client has.
 #[utoipa::path(
     tag = "sessions",
-    params(("realm" = String, Path, description = "Realm name", example = "demo"), ("id" = String, Path, description = "Client UUID", example = "3f1b6a52-8d2e-4d55-9a0e-7c1d2e3f4a5b")),
+    params(("realm" = String, Path, description = "Realm name", example = "demo"), ("id" = uuid::Uuid, Path, description = "Client UUID", example = "3f1b6a52-8d2e-4d55-9a0e-7c1d2e3f4a5b")),
     responses(
         (status = 200, description = "The count", body = Count),
-        (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "Not allowed: needs view-clients", body = ErrorBody),
-        (status = 404, description = "No such client", body = ErrorBody),
-    ),
-    security(("bearer" = []))
+        (status = 404, description = "No such realm or client", body = ErrorBody),
+    )
 )]
 #[get("/admin/realms/{realm}/clients/{id}/offline-session-count")]
 pub async fn count_client_offline_sessions(
@@ -337,46 +346,44 @@ pub async fn count_client_offline_sessions(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct UserSessionQuery {
     /// `REGULAR` (default, as Keycloak), `OFFLINE` or `ALL`: this user's offline sessions too.
     #[serde(rename = "type")]
-    #[param(rename = "type", example = "ALL")]
-    kind: Option<String>,
+    #[param(rename = "type", inline, example = "ALL")]
+    kind: Option<SessionKind>,
     /// Index of the first row (from 0).
-    #[param(example = 0)]
+    #[serde(default, deserialize_with = "crate::query::number")]
+    #[param(minimum = 0, example = 0)]
     first: Option<i64>,
-    /// Rows per page (at most 1000).
-    #[param(example = 10)]
+    /// Rows per page; more than 1000 are cut to 1000.
+    #[serde(default, deserialize_with = "crate::query::number")]
+    #[param(minimum = 0, example = 10)]
     max: Option<i64>,
 }
 
 /// The user's sessions: regular ones as in Keycloak, offline ones too with `type=ALL|OFFLINE`.
 #[utoipa::path(
     tag = "sessions",
-    params(("realm" = String, Path, description = "Realm name", example = "demo"), ("id" = String, Path, description = "User id", example = "8f6ad3c4-3a4c-4a41-9a62-55f1c3e0b1a2"), UserSessionQuery),
+    params(("realm" = String, Path, description = "Realm name", example = "demo"), ("id" = uuid::Uuid, Path, description = "User id", example = "8f6ad3c4-3a4c-4a41-9a62-55f1c3e0b1a2"), UserSessionQuery),
     responses(
-        (status = 200, description = "The sessions; the total is in X-Total-Count", body = Vec<UserSessionRepresentation>),
-        (status = 400, description = "Bad paging or type", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 200, description = "One page of sessions; the total is in X-Total-Count",
+            body = Vec<UserSessionRepresentation>, headers(("X-Total-Count" = u64, description = "Sessions matching, on every page"))),
         (status = 403, description = "Not allowed: needs view-users", body = ErrorBody),
-        (status = 404, description = "No such user", body = ErrorBody),
-    ),
-    security(("bearer" = []))
+        (status = 404, description = "No such realm or user", body = ErrorBody),
+    )
 )]
 #[get("/admin/realms/{realm}/users/{id}/sessions")]
 pub async fn list_user_sessions(
     provider: web::Data<Provider>,
     req: HttpRequest,
     path: web::Path<(String, String)>,
-    query: web::Query<UserSessionQuery>,
+    query: Query<UserSessionQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let admin = authenticate(&provider, &req).await?;
     let realm = admin.realm(&provider, &path.0, AdminRole::ViewUsers).await?;
     let user = find_user(&provider, &realm, &path.1).await?;
-    let kind = match query.kind.as_deref() {
-        None => Some(SessionType::Regular),
-        other => session_type(other)?,
-    };
+    let kind = query.kind.unwrap_or(SessionKind::Regular).filter();
     let (first, max) = Paging { first: query.first, max: query.max }.resolve(MAX_PAGE)?;
     let filter = SessionFilter { session_type: kind, user: Some(user.id), ..Default::default() };
     let now = Timestamp::now();
@@ -388,14 +395,12 @@ pub async fn list_user_sessions(
 /// The user's offline sessions that hold this client.
 #[utoipa::path(
     tag = "sessions",
-    params(("realm" = String, Path, description = "Realm name", example = "demo"), ("id" = String, Path, description = "User id", example = "8f6ad3c4-3a4c-4a41-9a62-55f1c3e0b1a2"), ("clientUuid" = String, Path, description = "Client UUID", example = "3f1b6a52-8d2e-4d55-9a0e-7c1d2e3f4a5b")),
+    params(("realm" = String, Path, description = "Realm name", example = "demo"), ("id" = uuid::Uuid, Path, description = "User id", example = "8f6ad3c4-3a4c-4a41-9a62-55f1c3e0b1a2"), ("clientUuid" = uuid::Uuid, Path, description = "Client UUID", example = "3f1b6a52-8d2e-4d55-9a0e-7c1d2e3f4a5b")),
     responses(
         (status = 200, description = "The sessions", body = Vec<UserSessionRepresentation>),
-        (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "Not allowed: needs view-users", body = ErrorBody),
-        (status = 404, description = "No such user or client", body = ErrorBody),
-    ),
-    security(("bearer" = []))
+        (status = 404, description = "No such realm, user or client", body = ErrorBody),
+    )
 )]
 #[get("/admin/realms/{realm}/users/{id}/offline-sessions/{clientUuid}")]
 pub async fn list_user_offline_sessions(
@@ -421,14 +426,12 @@ pub async fn list_user_offline_sessions(
 /// Ends all of the user's sessions (its clients are told) and sets its not-before to now.
 #[utoipa::path(
     tag = "sessions",
-    params(("realm" = String, Path, description = "Realm name", example = "demo"), ("id" = String, Path, description = "User id", example = "8f6ad3c4-3a4c-4a41-9a62-55f1c3e0b1a2")),
+    params(("realm" = String, Path, description = "Realm name", example = "demo"), ("id" = uuid::Uuid, Path, description = "User id", example = "8f6ad3c4-3a4c-4a41-9a62-55f1c3e0b1a2")),
     responses(
         (status = 204, description = "Signed out"),
-        (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "Not allowed: needs manage-users", body = ErrorBody),
-        (status = 404, description = "No such user", body = ErrorBody),
-    ),
-    security(("bearer" = []))
+        (status = 404, description = "No such realm or user", body = ErrorBody),
+    )
 )]
 #[post("/admin/realms/{realm}/users/{id}/logout")]
 pub async fn logout_user(
@@ -445,8 +448,10 @@ pub async fn logout_user(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DeleteSessionQuery {
-    /// Whether the session is an offline one (as Keycloak's clients say; either kind is found).
+    /// Whether the session is an offline one (as Keycloak's clients say; either kind is found):
+    /// `true` or `false`, in any case.
     #[serde(rename = "isOffline", default, deserialize_with = "crate::query::flag")]
     #[param(rename = "isOffline", value_type = Option<bool>, example = false)]
     is_offline: Option<bool>,
@@ -455,26 +460,24 @@ pub struct DeleteSessionQuery {
 /// Ends one session; its clients are told.
 #[utoipa::path(
     tag = "sessions",
-    params(("realm" = String, Path, description = "Realm name", example = "demo"), ("id" = String, Path, description = "Session id", example = "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"), DeleteSessionQuery),
+    params(("realm" = String, Path, description = "Realm name", example = "demo"), ("id" = uuid::Uuid, Path, description = "Session id", example = "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"), DeleteSessionQuery),
     responses(
         (status = 204, description = "Ended"),
-        (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "Not allowed: needs manage-users", body = ErrorBody),
-        (status = 404, description = "No such live session", body = ErrorBody),
-    ),
-    security(("bearer" = []))
+        (status = 404, description = "No such realm or live session", body = ErrorBody),
+    )
 )]
 #[delete("/admin/realms/{realm}/sessions/{id}")]
 pub async fn delete_session(
     provider: web::Data<Provider>,
     req: HttpRequest,
     path: web::Path<(String, String)>,
-    query: web::Query<DeleteSessionQuery>,
+    query: Query<DeleteSessionQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let admin = authenticate(&provider, &req).await?;
     let realm = admin.realm(&provider, &path.0, AdminRole::ManageUsers).await?;
     let not_found = || ApiError::NotFound("Session not found".into());
-    let id: Uuid = path.1.parse().map_err(|_| not_found())?;
+    let id = crate::input::uuid(&path.1).ok_or_else(not_found)?;
     let session = sessions::find_user_session(provider.store.conn(), id)
         .await?
         .filter(|s| s.realm_id == realm.id)
@@ -496,10 +499,8 @@ pub async fn delete_session(
     params(("realm" = String, Path, description = "Realm name", example = "demo")),
     responses(
         (status = 200, description = "Every session is dead; what was notified", body = GlobalRequestResult),
-        (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "Not allowed: needs manage-users", body = ErrorBody),
-    ),
-    security(("bearer" = []))
+    )
 )]
 #[post("/admin/realms/{realm}/logout-all")]
 pub async fn logout_all(
@@ -520,10 +521,8 @@ pub async fn logout_all(
     params(("realm" = String, Path, description = "Realm name", example = "demo")),
     responses(
         (status = 200, description = "What was notified", body = GlobalRequestResult),
-        (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "Not allowed: needs manage-realm", body = ErrorBody),
-    ),
-    security(("bearer" = []))
+    )
 )]
 #[post("/admin/realms/{realm}/push-revocation")]
 pub async fn push_realm_revocation(
@@ -541,14 +540,12 @@ pub async fn push_realm_revocation(
 /// Pushes the client's not-before to its admin URL.
 #[utoipa::path(
     tag = "sessions",
-    params(("realm" = String, Path, description = "Realm name", example = "demo"), ("id" = String, Path, description = "Client UUID", example = "3f1b6a52-8d2e-4d55-9a0e-7c1d2e3f4a5b")),
+    params(("realm" = String, Path, description = "Realm name", example = "demo"), ("id" = uuid::Uuid, Path, description = "Client UUID", example = "3f1b6a52-8d2e-4d55-9a0e-7c1d2e3f4a5b")),
     responses(
         (status = 200, description = "What was notified", body = GlobalRequestResult),
-        (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "Not allowed: needs manage-clients", body = ErrorBody),
-        (status = 404, description = "No such client", body = ErrorBody),
-    ),
-    security(("bearer" = []))
+        (status = 404, description = "No such realm or client", body = ErrorBody),
+    )
 )]
 #[post("/admin/realms/{realm}/clients/{id}/push-revocation")]
 pub async fn push_client_revocation(

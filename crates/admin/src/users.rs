@@ -10,10 +10,10 @@ use latchkey_store::users::{self, UserQuery};
 use latchkey_store::StoreError;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-use uuid::Uuid;
 
 use crate::auth::{authenticate, Admin};
 use crate::error::{ApiError, ErrorBody};
+use crate::query::Query;
 
 /// Keycloak's `UserRepresentation`, in part.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -60,41 +60,102 @@ impl From<&User> for UserRepresentation {
 pub struct CredentialRepresentation {
     /// Only `password` is supported.
     #[serde(rename = "type")]
-    pub kind: Option<String>,
+    #[schema(inline)]
+    pub kind: Option<CredentialType>,
+    /// The password: 1 to 1024 characters.
+    #[schema(min_length = 1, max_length = 1024)]
     pub value: String,
+    /// Accepted and ignored: a password is never temporary here.
     pub temporary: Option<bool>,
 }
 
-/// A user to create, or the fields of a user to change (absent fields stay as they are).
+/// The credential types there are.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum CredentialType {
+    Password,
+}
+
+/// The fields of a user to set; absent (or `null`) ones stay as they are, and so does an
+/// empty `email`, `firstName` or `lastName`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-#[schema(example = json!({"username": "dora", "email": "dora@example.com", "enabled": true,
-    "credentials": [{"type": "password", "value": "s3cret-pass", "temporary": false}]}))]
-pub struct UserInput {
-    pub username: Option<String>,
+pub struct UserSettings {
+    #[schema(schema_with = crate::input::email_schema)]
     pub email: Option<String>,
+    #[schema(max_length = 255)]
     pub first_name: Option<String>,
+    #[schema(max_length = 255)]
     pub last_name: Option<String>,
     pub enabled: Option<bool>,
     pub email_verified: Option<bool>,
+}
+
+/// A user to create.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(example = json!({"username": "dora", "email": "dora@example.com", "enabled": true,
+    "credentials": [{"type": "password", "value": "s3cret-pass", "temporary": false}]}))]
+pub struct NewUser {
+    #[schema(schema_with = username_schema)]
+    pub username: String,
+    /// The user's password, as the first credential; each one must be valid.
     pub credentials: Option<Vec<CredentialRepresentation>>,
+    #[serde(flatten)]
+    pub settings: UserSettings,
+}
+
+/// The fields of a user to change. A representation read from the API may be sent back
+/// whole: usernames cannot change, so a `username` must be the user's own (in any case), and
+/// what else it holds (`id`, `createdTimestamp`, `credentials`, …) is ignored; passwords are
+/// set with `reset-password`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(example = json!({"firstName": "Dora", "lastName": "Marquez", "enabled": true}))]
+pub struct UserUpdate {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(read_only)]
+    pub username: Option<String>,
+    #[serde(flatten)]
+    pub settings: UserSettings,
+}
+
+fn username_schema() -> utoipa::openapi::Schema {
+    crate::input::name_schema("Unique in the realm, in any case; kept in lower case.", false)
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct UserSearch {
     /// Username, email, first or last name containing it, in any case.
     #[param(example = "ali")]
     search: Option<String>,
     username: Option<String>,
     email: Option<String>,
-    /// With `username` or `email`: match exactly.
+    /// With `username` or `email`: match exactly. `true` or `false`, in any case.
+    #[serde(default, deserialize_with = "crate::query::flag")]
+    exact: Option<bool>,
+}
+
+/// [`UserSearch`] with paging.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct UserPage {
+    /// Username, email, first or last name containing it, in any case.
+    #[param(example = "ali")]
+    search: Option<String>,
+    username: Option<String>,
+    email: Option<String>,
+    /// With `username` or `email`: match exactly. `true` or `false`, in any case.
     #[serde(default, deserialize_with = "crate::query::flag")]
     exact: Option<bool>,
     /// Index of the first row (from 0).
-    #[param(example = 0)]
+    #[serde(default, deserialize_with = "crate::query::number")]
+    #[param(minimum = 0, example = 0)]
     first: Option<i64>,
-    /// Rows per page (at most 1000).
-    #[param(example = 10)]
+    /// Rows per page; more than 1000 are cut to 1000.
+    #[serde(default, deserialize_with = "crate::query::number")]
+    #[param(minimum = 0, example = 10)]
     max: Option<i64>,
 }
 
@@ -109,9 +170,16 @@ impl UserSearch {
     }
 }
 
+impl UserPage {
+    fn query(&self) -> UserQuery {
+        let UserPage { search, username, email, exact, .. } = self;
+        UserSearch { search: search.clone(), username: username.clone(), email: email.clone(), exact: *exact }.query()
+    }
+}
+
 pub(crate) async fn find_user(provider: &Provider, realm: &Realm, id: &str) -> Result<User, ApiError> {
     let not_found = || ApiError::NotFound("User not found".into());
-    let id: Uuid = id.parse().map_err(|_| not_found())?;
+    let id = crate::input::uuid(id).ok_or_else(not_found)?;
     users::find_by_id(provider.store.conn(), id)
         .await?
         .filter(|u| u.realm_id == realm.id && u.service_account_of.is_none())
@@ -141,30 +209,33 @@ fn bounded(field: &'static str, value: Option<String>, max: usize) -> Result<Opt
     }
 }
 
+/// The password the credentials set (the first one's), each credential checked.
 async fn password_of(
     credentials: Option<Vec<CredentialRepresentation>>,
 ) -> Result<Option<latchkey_domain::PasswordHash>, ApiError> {
-    let Some(credential) = credentials.and_then(|c| c.into_iter().next()) else { return Ok(None) };
-    if credential.kind.as_deref().is_some_and(|k| k != "password") {
-        return Err(ApiError::BadRequest("credentials: only the 'password' type is supported".into()));
+    let credentials = credentials.unwrap_or_default();
+    for credential in &credentials {
+        let length = credential.value.chars().count();
+        if !(1..=1024).contains(&length) {
+            return Err(ApiError::BadRequest("password: must be 1 to 1024 characters".into()));
+        }
     }
+    let Some(credential) = credentials.into_iter().next() else { return Ok(None) };
     let secret = Secret::new(credential.value);
     let hash = web::block(move || secret.hash()).await.map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(Some(hash.map_err(|e| ApiError::BadRequest(e.to_string()))?))
 }
 
 /// Users of the realm, by username.
-#[utoipa::path(tag = "users", params(("realm" = String, Path, description = "Realm name", example = "demo"), UserSearch),
+#[utoipa::path(tag = "users", params(("realm" = String, Path, description = "Realm name", example = "demo"), UserPage),
     responses((status = 200, description = "One page of users", body = Vec<UserRepresentation>),
-        (status = 400, description = "Bad paging", body = ErrorBody), (status = 401, description = "No valid token", body = ErrorBody),
-        (status = 403, description = "Not allowed: needs view-users", body = ErrorBody)),
-    security(("bearer" = [])))]
+        (status = 403, description = "Not allowed: needs view-users", body = ErrorBody)))]
 #[get("/admin/realms/{realm}/users")]
 pub async fn list_users(
     provider: web::Data<Provider>,
     req: HttpRequest,
     realm: web::Path<String>,
-    q: web::Query<UserSearch>,
+    q: Query<UserPage>,
 ) -> Result<HttpResponse, ApiError> {
     let admin = authenticate(&provider, &req).await?;
     let realm = admin.realm(&provider, &realm, AdminRole::ViewUsers).await?;
@@ -175,15 +246,14 @@ pub async fn list_users(
 
 /// How many users match (a bare number, as Keycloak answers).
 #[utoipa::path(tag = "users", params(("realm" = String, Path, description = "Realm name", example = "demo"), UserSearch),
-    responses((status = 200, description = "The number of users", body = u64, content_type = "application/json"), (status = 401, description = "No valid token", body = ErrorBody),
-        (status = 403, description = "Not allowed: needs view-users", body = ErrorBody)),
-    security(("bearer" = [])))]
+    responses((status = 200, description = "The number of users", body = u64, content_type = "application/json"),
+        (status = 403, description = "Not allowed: needs view-users", body = ErrorBody)))]
 #[get("/admin/realms/{realm}/users/count")]
 pub async fn count_users(
     provider: web::Data<Provider>,
     req: HttpRequest,
     realm: web::Path<String>,
-    q: web::Query<UserSearch>,
+    q: Query<UserSearch>,
 ) -> Result<HttpResponse, ApiError> {
     let admin = authenticate(&provider, &req).await?;
     let realm = admin.realm(&provider, &realm, AdminRole::ViewUsers).await?;
@@ -191,11 +261,10 @@ pub async fn count_users(
 }
 
 /// One user.
-#[utoipa::path(tag = "users", params(("realm" = String, Path, description = "Realm name", example = "demo"), ("id" = String, Path, description = "User id", example = "8f6ad3c4-3a4c-4a41-9a62-55f1c3e0b1a2")),
-    responses((status = 200, description = "The user", body = UserRepresentation), (status = 401, description = "No valid token", body = ErrorBody),
-        (status = 403, description = "Not allowed: needs view-users", body = ErrorBody), (status = 404, description = "No such user", body = ErrorBody)),
-    security(("bearer" = [])))]
-#[get("/admin/realms/{realm}/users/{id}")]
+#[utoipa::path(tag = "users", params(("realm" = String, Path, description = "Realm name", example = "demo"), ("id" = uuid::Uuid, Path, description = "User id", example = "8f6ad3c4-3a4c-4a41-9a62-55f1c3e0b1a2")),
+    responses((status = 200, description = "The user", body = UserRepresentation),
+        (status = 403, description = "Not allowed: needs view-users", body = ErrorBody), (status = 404, description = "No such realm or user", body = ErrorBody)))]
+#[get("/admin/realms/{realm}/users/{id:[-0-9a-fA-F]+}")]
 pub async fn get_user(
     provider: web::Data<Provider>,
     req: HttpRequest,
@@ -207,27 +276,25 @@ pub async fn get_user(
 }
 
 /// Creates a user; answers 201 with its address in `Location`.
-#[utoipa::path(tag = "users", params(("realm" = String, Path, description = "Realm name", example = "demo")), request_body = UserInput,
+#[utoipa::path(tag = "users", params(("realm" = String, Path, description = "Realm name", example = "demo")), request_body = NewUser,
     responses((status = 201, description = "Created", headers(("Location" = String, description = "The new user's URL"))),
-        (status = 400, description = "A field is invalid", body = ErrorBody), (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 400, description = "A field is invalid", body = ErrorBody),
         (status = 403, description = "Not allowed: needs manage-users", body = ErrorBody),
-        (status = 409, description = "The username is taken", body = ErrorBody)),
-    security(("bearer" = [])))]
+        (status = 409, description = "The username is taken", body = ErrorBody)))]
 #[post("/admin/realms/{realm}/users")]
 pub async fn create_user(
     provider: web::Data<Provider>,
     req: HttpRequest,
     realm: web::Path<String>,
-    body: web::Json<UserInput>,
+    body: web::Json<NewUser>,
 ) -> Result<HttpResponse, ApiError> {
     let admin = authenticate(&provider, &req).await?;
     let realm = admin.realm(&provider, &realm, AdminRole::ManageUsers).await?;
-    let input = body.into_inner();
-    let representation = serde_json::to_value(&input).ok();
-    let username = input.username.clone().ok_or_else(|| ApiError::BadRequest("username: is required".into()))?;
+    let representation = serde_json::to_value(&*body).ok();
+    let NewUser { username, credentials, settings } = body.into_inner();
     let mut user = User::new(realm.id, &username, Timestamp::now()).map_err(|e| ApiError::BadRequest(e.to_string()))?;
-    apply(&mut user, input.clone())?;
-    user.password = password_of(input.credentials).await?;
+    apply(&mut user, settings)?;
+    user.password = password_of(credentials).await?;
     users::insert(provider.store.conn(), &user).await.map_err(|e| match e {
         StoreError::Conflict(_) => ApiError::Conflict("User exists with same username".into()),
         other => other.into(),
@@ -238,7 +305,7 @@ pub async fn create_user(
     Ok(HttpResponse::Created().insert_header(("Location", location)).finish())
 }
 
-fn apply(user: &mut User, input: UserInput) -> Result<(), ApiError> {
+fn apply(user: &mut User, input: UserSettings) -> Result<(), ApiError> {
     if let Some(email) = bounded("email", input.email, 320)? {
         user.email = Some(normalize_email(&email).map_err(|e| ApiError::BadRequest(e.to_string()))?);
     }
@@ -258,17 +325,15 @@ fn apply(user: &mut User, input: UserInput) -> Result<(), ApiError> {
 }
 
 /// Changes the fields present. Disabling ends the user's sessions (its applications are told).
-#[utoipa::path(tag = "users", params(("realm" = String, Path, description = "Realm name", example = "demo"), ("id" = String, Path, description = "User id", example = "8f6ad3c4-3a4c-4a41-9a62-55f1c3e0b1a2")), request_body = UserInput,
-    responses((status = 204, description = "Updated"), (status = 400, description = "A field is invalid", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody), (status = 403, description = "Not allowed: needs manage-users", body = ErrorBody),
-        (status = 404, description = "No such user", body = ErrorBody)),
-    security(("bearer" = [])))]
-#[put("/admin/realms/{realm}/users/{id}")]
+#[utoipa::path(tag = "users", params(("realm" = String, Path, description = "Realm name", example = "demo"), ("id" = uuid::Uuid, Path, description = "User id", example = "8f6ad3c4-3a4c-4a41-9a62-55f1c3e0b1a2")), request_body = UserUpdate,
+    responses((status = 204, description = "Updated"), (status = 400, description = "A field is invalid", body = ErrorBody), (status = 403, description = "Not allowed: needs manage-users", body = ErrorBody),
+        (status = 404, description = "No such realm or user", body = ErrorBody)))]
+#[put("/admin/realms/{realm}/users/{id:[-0-9a-fA-F]+}")]
 pub async fn update_user(
     provider: web::Data<Provider>,
     req: HttpRequest,
     path: web::Path<(String, String)>,
-    body: web::Json<UserInput>,
+    body: web::Json<UserUpdate>,
 ) -> Result<HttpResponse, ApiError> {
     let admin = authenticate(&provider, &req).await?;
     let realm = admin.realm(&provider, &path.0, AdminRole::ManageUsers).await?;
@@ -279,7 +344,7 @@ pub async fn update_user(
         return Err(ApiError::BadRequest("username: cannot be changed".into()));
     }
     let mut updated = user.clone();
-    apply(&mut updated, input)?;
+    apply(&mut updated, input.settings)?;
     if user.enabled && !updated.enabled {
         provider.disable_user(&realm, &user).await?;
         updated.enabled = false;
@@ -291,11 +356,10 @@ pub async fn update_user(
 }
 
 /// Deletes a user after ending its sessions (its applications are told).
-#[utoipa::path(tag = "users", params(("realm" = String, Path, description = "Realm name", example = "demo"), ("id" = String, Path, description = "User id", example = "8f6ad3c4-3a4c-4a41-9a62-55f1c3e0b1a2")),
-    responses((status = 204, description = "Deleted"), (status = 401, description = "No valid token", body = ErrorBody),
-        (status = 403, description = "Not allowed: needs manage-users", body = ErrorBody), (status = 404, description = "No such user", body = ErrorBody)),
-    security(("bearer" = [])))]
-#[delete("/admin/realms/{realm}/users/{id}")]
+#[utoipa::path(tag = "users", params(("realm" = String, Path, description = "Realm name", example = "demo"), ("id" = uuid::Uuid, Path, description = "User id", example = "8f6ad3c4-3a4c-4a41-9a62-55f1c3e0b1a2")),
+    responses((status = 204, description = "Deleted"),
+        (status = 403, description = "Not allowed: needs manage-users", body = ErrorBody), (status = 404, description = "No such realm or user", body = ErrorBody)))]
+#[delete("/admin/realms/{realm}/users/{id:[-0-9a-fA-F]+}")]
 pub async fn delete_user(
     provider: web::Data<Provider>,
     req: HttpRequest,
@@ -310,11 +374,9 @@ pub async fn delete_user(
 }
 
 /// Sets a user's password.
-#[utoipa::path(tag = "users", params(("realm" = String, Path, description = "Realm name", example = "demo"), ("id" = String, Path, description = "User id", example = "8f6ad3c4-3a4c-4a41-9a62-55f1c3e0b1a2")), request_body = CredentialRepresentation,
-    responses((status = 204, description = "Set"), (status = 400, description = "Not a usable password", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody), (status = 403, description = "Not allowed: needs manage-users", body = ErrorBody),
-        (status = 404, description = "No such user", body = ErrorBody)),
-    security(("bearer" = [])))]
+#[utoipa::path(tag = "users", params(("realm" = String, Path, description = "Realm name", example = "demo"), ("id" = uuid::Uuid, Path, description = "User id", example = "8f6ad3c4-3a4c-4a41-9a62-55f1c3e0b1a2")), request_body = CredentialRepresentation,
+    responses((status = 204, description = "Set"), (status = 400, description = "Not a usable password", body = ErrorBody), (status = 403, description = "Not allowed: needs manage-users", body = ErrorBody),
+        (status = 404, description = "No such realm or user", body = ErrorBody)))]
 #[put("/admin/realms/{realm}/users/{id}/reset-password")]
 pub async fn reset_password(
     provider: web::Data<Provider>,
@@ -342,11 +404,9 @@ pub async fn reset_password(
 }
 
 /// The realm-management roles a user holds (`view-users`, `manage-users`, …, `realm-admin`).
-#[utoipa::path(tag = "users", params(("realm" = String, Path, description = "Realm name", example = "demo"), ("id" = String, Path, description = "User id", example = "8f6ad3c4-3a4c-4a41-9a62-55f1c3e0b1a2")),
-    responses((status = 200, description = "Role names", body = Vec<String>, example = json!(["view-users"])),
-        (status = 401, description = "No valid token", body = ErrorBody), (status = 403, description = "Not allowed: needs view-users", body = ErrorBody),
-        (status = 404, description = "No such user", body = ErrorBody)),
-    security(("bearer" = [])))]
+#[utoipa::path(tag = "users", params(("realm" = String, Path, description = "Realm name", example = "demo"), ("id" = uuid::Uuid, Path, description = "User id", example = "8f6ad3c4-3a4c-4a41-9a62-55f1c3e0b1a2")),
+    responses((status = 200, description = "Role names", body = Vec<RoleName>, example = json!(["view-users"])), (status = 403, description = "Not allowed: needs view-users", body = ErrorBody),
+        (status = 404, description = "No such realm or user", body = ErrorBody)))]
 #[get("/admin/realms/{realm}/users/{id}/admin-roles")]
 pub async fn get_admin_roles(
     provider: web::Data<Provider>,
@@ -360,6 +420,21 @@ pub async fn get_admin_roles(
     Ok(HttpResponse::Ok().json(roles.iter().map(|r| r.as_str()).collect::<Vec<_>>()))
 }
 
+/// The name of a realm-management role; `admin` exists in the master realm only.
+pub struct RoleName;
+
+impl utoipa::PartialSchema for RoleName {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::Type::String)
+            .enum_values(Some(AdminRole::ALL.map(AdminRole::as_str)))
+            .description(Some("A realm-management role; `admin` exists in the master realm only."))
+            .into()
+    }
+}
+
+impl ToSchema for RoleName {}
+
 fn may_grant(admin: &Admin, realm: &Realm, role: AdminRole) -> Result<(), ApiError> {
     if role == AdminRole::Admin && !realm.is_master() {
         return Err(ApiError::BadRequest("role: 'admin' exists in the master realm only".into()));
@@ -369,12 +444,10 @@ fn may_grant(admin: &Admin, realm: &Realm, role: AdminRole) -> Result<(), ApiErr
 
 /// Replaces the realm-management roles a user holds. Only a `realm-admin` (or the master
 /// `admin`) grants them; only the master `admin` grants `admin`.
-#[utoipa::path(tag = "users", params(("realm" = String, Path, description = "Realm name", example = "demo"), ("id" = String, Path, description = "User id", example = "8f6ad3c4-3a4c-4a41-9a62-55f1c3e0b1a2")),
-    request_body(content = Vec<String>, example = json!(["view-users", "manage-users"])),
-    responses((status = 204, description = "Replaced"), (status = 400, description = "An unknown role", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody), (status = 403, description = "Not allowed: needs realm-admin", body = ErrorBody),
-        (status = 404, description = "No such user", body = ErrorBody)),
-    security(("bearer" = [])))]
+#[utoipa::path(tag = "users", params(("realm" = String, Path, description = "Realm name", example = "demo"), ("id" = uuid::Uuid, Path, description = "User id", example = "8f6ad3c4-3a4c-4a41-9a62-55f1c3e0b1a2")),
+    request_body(content = Vec<RoleName>, example = json!(["view-users", "manage-users"])),
+    responses((status = 204, description = "Replaced"), (status = 400, description = "`admin` outside the master realm", body = ErrorBody), (status = 403, description = "Not allowed: needs realm-admin", body = ErrorBody),
+        (status = 404, description = "No such realm or user", body = ErrorBody)))]
 #[put("/admin/realms/{realm}/users/{id}/admin-roles")]
 pub async fn set_admin_roles(
     provider: web::Data<Provider>,

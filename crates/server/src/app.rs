@@ -135,7 +135,9 @@ impl Application {
                 .openapi(openapi::base())
                 .configure(routes)
                 // The document at /openapi.json, and a docs page that needs no internet access.
-                .openapi_service(|doc| utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", doc))
+                .openapi_service(|doc| {
+                    utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", openapi::finish(doc))
+                })
                 .into_app()
                 .route("/docs", web::get().to(docs_index))
                 .configure(|cfg| console::configure(cfg, console_dir.as_deref()))

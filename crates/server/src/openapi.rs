@@ -7,7 +7,8 @@ use utoipa::OpenApi;
 use utoipa_actix_web::AppExt;
 
 use crate::error::ErrorBody;
-use latchkey_admin::BearerAuth;
+use latchkey_admin::client_settings::PublicClientRule;
+use latchkey_admin::{BearerAuth, CommonAnswers};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -37,6 +38,15 @@ pub fn base() -> utoipa::openapi::OpenApi {
 /// The whole document, as `/openapi.json` serves it.
 pub fn document() -> utoipa::openapi::OpenApi {
     let (_, doc) = App::new().into_utoipa_app().openapi(base()).configure(crate::app::routes).split_for_parts();
+    finish(doc)
+}
+
+/// Completes the document the routes were collected into: what every admin operation says
+/// alike (the bearer token, the common error answers) is added to each, and the rule about
+/// public clients that no field alone can carry.
+pub fn finish(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    utoipa::Modify::modify(&CommonAnswers, &mut doc);
+    utoipa::Modify::modify(&PublicClientRule, &mut doc);
     doc
 }
 

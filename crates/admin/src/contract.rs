@@ -1,0 +1,93 @@
+//! What every admin operation's contract says alike, said once here instead of on each
+//! handler: the bearer token it needs, and the error answers any of them may give — 401
+//! without a valid token, 404 for a realm that does not exist, 413 for a body over the limit,
+//! 400 for a body or query string that cannot be read. What differs per operation (the role a
+//! 403 names, the missing user or client of a 404, a 409) stays on the handler.
+
+use utoipa::openapi::header::HeaderBuilder;
+use utoipa::openapi::path::{Operation, ParameterIn, PathItem};
+use utoipa::openapi::response::{Response, ResponseBuilder};
+use utoipa::openapi::schema::Type;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, OpenApi, Ref, RefOr};
+use utoipa::Modify;
+
+/// Adds the bearer-token security scheme the operations name.
+pub struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some(
+                        "An access token from `/realms/{realm}/protocol/openid-connect/token` (e.g. `admin-cli` with the password grant)",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// Adds to every operation under `/admin/` the bearer requirement and the common error
+/// answers (see the module's description). Runs on the whole document, once the routes have
+/// added their operations.
+pub struct CommonAnswers;
+
+impl Modify for CommonAnswers {
+    fn modify(&self, openapi: &mut OpenApi) {
+        for (path, item) in openapi.paths.paths.iter_mut().filter(|(path, _)| path.starts_with("/admin/")) {
+            let in_a_realm = path.starts_with("/admin/realms/{realm}");
+            for operation in operations(item) {
+                operation
+                    .security
+                    .get_or_insert_with(|| vec![SecurityRequirement::new("bearer", Vec::<String>::new())]);
+                let reads_query =
+                    operation.parameters.iter().flatten().any(|p| matches!(p.parameter_in, ParameterIn::Query));
+                let reads_body = operation.request_body.is_some();
+                let answers = &mut operation.responses.responses;
+                answers.entry("401".into()).or_insert_with(unauthorized);
+                if in_a_realm {
+                    answers.entry("404".into()).or_insert_with(|| error("No such realm"));
+                }
+                if reads_body {
+                    answers.entry("400".into()).or_insert_with(|| error("The body is not JSON of this shape"));
+                    answers.entry("413".into()).or_insert_with(|| error("The body is larger than 1 MiB"));
+                }
+                if reads_query {
+                    answers
+                        .entry("400".into())
+                        .or_insert_with(|| error("A query parameter cannot be read or is out of its range"));
+                }
+            }
+        }
+    }
+}
+
+fn operations(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
+    [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch].into_iter().flatten()
+}
+
+fn error_builder(description: &str) -> ResponseBuilder {
+    let body = ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build();
+    ResponseBuilder::new().description(description).content("application/json", body)
+}
+
+fn error(description: &str) -> RefOr<Response> {
+    error_builder(description).build().into()
+}
+
+fn unauthorized() -> RefOr<Response> {
+    let challenge = HeaderBuilder::new()
+        .schema(utoipa::openapi::schema::ObjectBuilder::new().schema_type(Type::String))
+        .description(Some("`Bearer realm=\"latchkey\"`"))
+        .build();
+    error_builder("No valid token: none, expired, or issued to a client the admin API does not accept")
+        .header("WWW-Authenticate", challenge)
+        .build()
+        .into()
+}
