@@ -6,6 +6,7 @@ use serde_json::{json, Value};
 backend_tests!(
     health_says_up_when_the_database_answers,
     unknown_paths_get_a_json_404,
+    undocumented_methods_get_a_json_405_naming_the_documented_ones,
     the_openapi_document_is_served,
     the_docs_page_is_served_from_the_server_itself
 );
@@ -37,6 +38,28 @@ async fn unknown_paths_get_a_json_404(db: TestDb) {
             "errorMessage": "no resource at POST /no/such/thing"
         })
     );
+}
+
+async fn undocumented_methods_get_a_json_405_naming_the_documented_ones(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let admin = crate::admin::master_token(&server).await;
+    for (method, path, allow) in [
+        ("TRACE", "/admin/realms", "GET, POST"),
+        ("PATCH", "/admin/realms/master", "DELETE, GET, PUT"),
+        ("OPTIONS", "/admin/realms/master/users/count", "GET"),
+        ("HEAD", "/health/live", "GET"),
+    ] {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let answer = server.http.request(method.clone(), server.url(path)).bearer_auth(&admin).send().await.unwrap();
+        assert_eq!(answer.status(), 405, "{method} {path}");
+        assert_eq!(answer.headers()["allow"], allow, "{method} {path}");
+        if method != reqwest::Method::HEAD {
+            assert_eq!(answer.json::<Value>().await.unwrap()["error"], "method_not_allowed");
+        }
+    }
+    // Without a token, the admin API answers 401 before anything else.
+    let answer = server.http.request(reqwest::Method::TRACE, server.url("/admin/realms")).send().await.unwrap();
+    assert_eq!(answer.status(), 401);
 }
 
 async fn the_openapi_document_is_served(db: TestDb) {
@@ -133,6 +156,9 @@ async fn cross_origin_calls_only_from_configured_origins() {
     assert_eq!(allowed.headers()["access-control-allow-origin"], "https://console.example.com");
     let refused = preflight("https://evil.example.com").await.unwrap();
     assert!(refused.headers().get("access-control-allow-origin").is_none());
+    assert_eq!(refused.status(), 400);
+    assert_eq!(refused.headers()["content-type"], "application/json", "a refusal is a JSON error like any other");
+    assert_eq!(refused.json::<Value>().await.unwrap()["errorMessage"], "Origin is not allowed to make this request");
     let answer = server
         .http
         .get(server.url("/health/live"))

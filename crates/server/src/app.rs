@@ -18,7 +18,7 @@ use utoipa_actix_web::AppExt;
 
 use crate::bootstrap::{self, BootstrapError};
 use crate::config::Config;
-use crate::{console, error, headers, health, openapi};
+use crate::{console, fallback, headers, health, openapi};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -114,6 +114,7 @@ impl Application {
         let hsts = web::Data::new(headers::Hsts(public_url.starts_with("https://")));
         let console_dir = config.console_dir.clone();
         let cors_origins = config.cors_origins.clone();
+        let paths = web::Data::new(fallback::Paths::of(&openapi::document()));
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(actix_web::middleware::from_fn(latchkey_admin::auth::admin_calls_need_a_token))
@@ -121,12 +122,14 @@ impl Application {
                 .wrap(actix_web::middleware::from_fn(headers::security_headers))
                 .wrap(actix_web::middleware::NormalizePath::trim())
                 .wrap(headers::request_log())
-                // Outermost: a preflight is answered before any authentication.
+                // A preflight is answered before any authentication; a refused one in JSON.
                 .wrap(cors(&cors_origins))
+                .wrap(actix_web::middleware::from_fn(fallback::cors_refusals_as_json))
                 .app_data(store.clone())
                 .app_data(info.clone())
                 .app_data(hsts.clone())
                 .app_data(provider_data.clone())
+                .app_data(paths.clone())
                 .app_data(extractor_errors::form())
                 .app_data(extractor_errors::query())
                 .app_data(latchkey_admin::error::json_config())
@@ -141,7 +144,7 @@ impl Application {
                 .into_app()
                 .route("/docs", web::get().to(docs_index))
                 .configure(|cfg| console::configure(cfg, console_dir.as_deref()))
-                .default_service(web::to(error::not_found))
+                .default_service(web::to(fallback::not_found_or_not_allowed))
         })
         .workers(config.workers)
         .shutdown_timeout(30)

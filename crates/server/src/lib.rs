@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 mod console;
 pub mod error;
+mod fallback;
 pub mod headers;
 pub mod health;
 pub mod openapi;
