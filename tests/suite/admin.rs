@@ -399,6 +399,17 @@ async fn bad_input_gets_a_clear_4xx(db: TestDb) {
     assert_eq!(status, 404);
     let (status, _, _) = get(&server, &admin, &format!("/admin/realms/demo/users/{}/sessions", Uuid::new_v4())).await;
     assert_eq!(status, 404);
+    // NUL, which PostgreSQL can neither store nor compare, is refused alike on every backend.
+    for (method, path, body) in [
+        (Method::PUT, "/admin/realms/demo", Some(json!({"displayName": "a\u{0}b"}))),
+        (Method::POST, "/admin/realms/demo/clients", Some(json!({"clientId": "nul", "attributes": {"k\u{0}": "v"}}))),
+        (Method::GET, "/admin/realms/demo/users?search=a%00b", None),
+    ] {
+        let (status, _, error) = call(&server, Some(&admin), method, path, body).await;
+        assert_eq!(status, 400, "{path}: {error}");
+        assert!(error["errorMessage"].as_str().unwrap().contains("must not contain the NUL character"), "{error}");
+    }
+    assert_eq!(get(&server, &admin, "/admin/realms/a%00b").await.0, 404);
 }
 
 async fn users_and_their_roles_through_the_api(db: TestDb) {

@@ -124,6 +124,9 @@ async fn record_refusal(
     resource_path: String,
     error: String,
 ) {
+    if latchkey_domain::realm::validate_realm_name(realm).is_err() {
+        return;
+    }
     let realm = match latchkey_store::realms::find_by_name(provider.store.conn(), realm).await {
         Ok(Some(realm)) => realm,
         Ok(None) => return,

@@ -46,9 +46,10 @@ impl Admin {
             self.require(role)?;
             return Ok(self.home.clone());
         }
-        realms::find_by_name(provider.store.conn(), name)
-            .await?
-            .ok_or_else(|| ApiError::NotFound("Realm not found".into()))
+        let not_found = || ApiError::NotFound("Realm not found".into());
+        // A name no realm can have (a NUL character, which PostgreSQL cannot compare) is not looked up.
+        latchkey_domain::realm::validate_realm_name(name).map_err(|_| not_found())?;
+        realms::find_by_name(provider.store.conn(), name).await?.ok_or_else(not_found)
     }
 
     /// Refuses unless the administrator may act on a user holding `target_roles`: every admin

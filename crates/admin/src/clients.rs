@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::{authenticate, Admin};
+use crate::body::Json;
 use crate::client_settings::{
     apply, bad, ClientUpdate, NewClient, ADMIN_API, BACKCHANNEL_OFFLINE, BACKCHANNEL_SESSION, BACKCHANNEL_URL, PKCE,
 };
@@ -202,7 +203,7 @@ pub async fn create_client(
     provider: web::Data<Provider>,
     req: HttpRequest,
     realm: web::Path<String>,
-    body: web::Json<NewClient>,
+    body: Json<NewClient>,
 ) -> Result<HttpResponse, ApiError> {
     let admin = authenticate(&provider, &req).await?;
     let realm = admin.realm(&provider, &realm, AdminRole::ManageClients).await?;
@@ -248,7 +249,7 @@ pub async fn update_client(
     provider: web::Data<Provider>,
     req: HttpRequest,
     path: web::Path<(String, String)>,
-    body: web::Json<ClientUpdate>,
+    body: Json<ClientUpdate>,
 ) -> Result<HttpResponse, ApiError> {
     let admin = authenticate(&provider, &req).await?;
     let realm = admin.realm(&provider, &path.0, AdminRole::ManageClients).await?;

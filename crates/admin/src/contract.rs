@@ -2,14 +2,17 @@
 //! handler: the bearer token it needs, and the error answers any of them may give — 401
 //! without a valid token, 404 for a realm that does not exist, 413 for a body over the limit,
 //! 400 for a body or query string that cannot be read. What differs per operation (the role a
-//! 403 names, the missing user or client of a 404, a 409) stays on the handler.
+//! 403 names, the missing user or client of a 404, a 409) stays on the handler. And what holds
+//! for every string a request carries: no NUL character.
+
+use std::collections::BTreeSet;
 
 use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::path::{Operation, ParameterIn, PathItem};
 use utoipa::openapi::response::{Response, ResponseBuilder};
-use utoipa::openapi::schema::Type;
+use utoipa::openapi::schema::{AdditionalProperties, ArrayItems, ObjectBuilder, SchemaType, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
-use utoipa::openapi::{ContentBuilder, OpenApi, Ref, RefOr};
+use utoipa::openapi::{ContentBuilder, OpenApi, Ref, RefOr, Schema};
 use utoipa::Modify;
 
 /// Adds the bearer-token security scheme the operations name.
@@ -90,4 +93,79 @@ fn unauthorized() -> RefOr<Response> {
         .header("WWW-Authenticate", challenge)
         .build()
         .into()
+}
+
+/// A string without the NUL character.
+pub const NO_NUL: &str = r"^[^\u0000]*$";
+
+/// Gives every string a request carries — query parameters, and the values and keys of request
+/// bodies — that has no pattern, format or enum of its own the pattern [`NO_NUL`]: the server
+/// refuses NUL everywhere ([`crate::body`], [`crate::query`]), as PostgreSQL cannot store it.
+/// Only schemas that requests alone use are reached.
+pub struct NoNul;
+
+impl Modify for NoNul {
+    fn modify(&self, openapi: &mut OpenApi) {
+        let mut referenced = BTreeSet::new();
+        for item in openapi.paths.paths.values_mut() {
+            for operation in operations(item) {
+                let queries = operation.parameters.iter_mut().flatten();
+                for parameter in queries.filter(|p| matches!(p.parameter_in, ParameterIn::Query)) {
+                    parameter.schema.iter_mut().for_each(|s| without_nul(s, &mut referenced));
+                }
+                let bodies = operation.request_body.iter_mut().flat_map(|b| b.content.values_mut());
+                bodies.flat_map(|c| c.schema.iter_mut()).for_each(|s| without_nul(s, &mut referenced));
+            }
+        }
+        let Some(components) = openapi.components.as_mut() else { return };
+        let mut done = BTreeSet::new();
+        while let Some(name) = referenced.iter().find(|n| !done.contains(*n)).cloned() {
+            done.insert(name.clone());
+            if let Some(schema) = components.schemas.get_mut(&name) {
+                without_nul(schema, &mut referenced);
+            }
+        }
+    }
+}
+
+/// Adds [`NO_NUL`] throughout `schema`; collects the names of the components it refers to.
+fn without_nul(schema: &mut RefOr<Schema>, referenced: &mut BTreeSet<String>) {
+    let schema = match schema {
+        RefOr::Ref(reference) => {
+            referenced.extend(reference.ref_location.rsplit('/').next().map(str::to_owned));
+            return;
+        }
+        RefOr::T(schema) => schema,
+    };
+    match schema {
+        Schema::Object(object) => {
+            let free = object.pattern.is_none() && object.format.is_none() && object.enum_values.is_none();
+            if free && is_string(&object.schema_type) {
+                object.pattern = Some(NO_NUL.to_owned());
+            }
+            object.properties.values_mut().for_each(|p| without_nul(p, referenced));
+            if let Some(AdditionalProperties::RefOr(values)) = object.additional_properties.as_deref_mut() {
+                without_nul(values, referenced);
+                let keys = ObjectBuilder::new().schema_type(Type::String).pattern(Some(NO_NUL)).build();
+                object.property_names = Some(Box::new(keys.into()));
+            }
+        }
+        Schema::Array(array) => {
+            if let ArrayItems::RefOrSchema(items) = &mut array.items {
+                without_nul(items, referenced);
+            }
+        }
+        Schema::AllOf(all) => all.items.iter_mut().for_each(|s| without_nul(s, referenced)),
+        Schema::OneOf(one) => one.items.iter_mut().for_each(|s| without_nul(s, referenced)),
+        Schema::AnyOf(any) => any.items.iter_mut().for_each(|s| without_nul(s, referenced)),
+        _ => {}
+    }
+}
+
+fn is_string(kind: &SchemaType) -> bool {
+    match kind {
+        SchemaType::Type(t) => *t == Type::String,
+        SchemaType::Array(types) => types.contains(&Type::String),
+        SchemaType::AnyValue => false,
+    }
 }

@@ -32,8 +32,14 @@ impl<T: DeserializeOwned> FromRequest for Query<T> {
     }
 }
 
-/// Reads a query string into `T`; see [`Query`].
+/// Reads a query string into `T`; see [`Query`]. No name or value may hold the NUL
+/// character, which PostgreSQL cannot compare with.
 pub fn parse<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
+    if let Some((name, _)) =
+        form_urlencoded::parse(query.as_bytes()).find(|(k, v)| k.contains('\0') || v.contains('\0'))
+    {
+        return Err(ApiError::BadRequest(format!("{name}: must not contain the NUL character")));
+    }
     let pairs = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
     serde_path_to_error::deserialize(pairs).map_err(|err| {
         let parameter = err.path().to_string();
@@ -119,5 +125,9 @@ mod tests {
         }
         assert_eq!(max_of("max=9223372036854775808").unwrap_err(), "max: 9223372036854775808 is out of range");
         assert!(parse::<Required>("").unwrap_err().to_string().contains("missing field `clientId`"));
+        assert_eq!(
+            parse::<Q>("clientId=a%00b").unwrap_err().to_string(),
+            "clientId: must not contain the NUL character"
+        );
     }
 }

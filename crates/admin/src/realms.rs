@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::auth::authenticate;
+use crate::body::Json;
 use crate::error::{ApiError, ErrorBody};
 use crate::repr::{RealmRepresentation, RealmUpdate};
 
@@ -72,7 +73,7 @@ pub async fn update_realm(
     provider: web::Data<Provider>,
     req: HttpRequest,
     realm: web::Path<String>,
-    body: web::Json<RealmUpdate>,
+    body: Json<RealmUpdate>,
 ) -> Result<HttpResponse, ApiError> {
     let admin = authenticate(&provider, &req).await?;
     let before = admin.realm(&provider, &realm, AdminRole::ManageRealm).await?;
@@ -155,7 +156,7 @@ pub struct NewRealm {
 pub async fn create_realm(
     provider: web::Data<Provider>,
     req: HttpRequest,
-    body: web::Json<NewRealm>,
+    body: Json<NewRealm>,
 ) -> Result<HttpResponse, ApiError> {
     let admin = authenticate(&provider, &req).await?;
     if !(admin.home.is_master() && admin.roles.contains(&AdminRole::Admin)) {

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::{authenticate, Admin};
+use crate::body::Json;
 use crate::error::{ApiError, ErrorBody};
 use crate::query::Query;
 
@@ -286,7 +287,7 @@ pub async fn create_user(
     provider: web::Data<Provider>,
     req: HttpRequest,
     realm: web::Path<String>,
-    body: web::Json<NewUser>,
+    body: Json<NewUser>,
 ) -> Result<HttpResponse, ApiError> {
     let admin = authenticate(&provider, &req).await?;
     let realm = admin.realm(&provider, &realm, AdminRole::ManageUsers).await?;
@@ -333,7 +334,7 @@ pub async fn update_user(
     provider: web::Data<Provider>,
     req: HttpRequest,
     path: web::Path<(String, String)>,
-    body: web::Json<UserUpdate>,
+    body: Json<UserUpdate>,
 ) -> Result<HttpResponse, ApiError> {
     let admin = authenticate(&provider, &req).await?;
     let realm = admin.realm(&provider, &path.0, AdminRole::ManageUsers).await?;
@@ -382,7 +383,7 @@ pub async fn reset_password(
     provider: web::Data<Provider>,
     req: HttpRequest,
     path: web::Path<(String, String)>,
-    body: web::Json<CredentialRepresentation>,
+    body: Json<CredentialRepresentation>,
 ) -> Result<HttpResponse, ApiError> {
     let admin = authenticate(&provider, &req).await?;
     let realm = admin.realm(&provider, &path.0, AdminRole::ManageUsers).await?;
@@ -453,7 +454,7 @@ pub async fn set_admin_roles(
     provider: web::Data<Provider>,
     req: HttpRequest,
     path: web::Path<(String, String)>,
-    body: web::Json<Vec<String>>,
+    body: Json<Vec<String>>,
 ) -> Result<HttpResponse, ApiError> {
     let admin = authenticate(&provider, &req).await?;
     let realm = admin.realm(&provider, &path.0, AdminRole::RealmAdmin).await?;

@@ -8,6 +8,7 @@ use utoipa_actix_web::AppExt;
 
 use crate::error::ErrorBody;
 use latchkey_admin::client_settings::PublicClientRule;
+use latchkey_admin::contract::NoNul;
 use latchkey_admin::{BearerAuth, CommonAnswers};
 
 #[derive(OpenApi)]
@@ -42,11 +43,12 @@ pub fn document() -> utoipa::openapi::OpenApi {
 }
 
 /// Completes the document the routes were collected into: what every admin operation says
-/// alike (the bearer token, the common error answers) is added to each, and the rule about
-/// public clients that no field alone can carry.
+/// alike (the bearer token, the common error answers) is added to each, the rule about public
+/// clients that no field alone can carry, and the absence of NUL from every request string.
 pub fn finish(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
     utoipa::Modify::modify(&CommonAnswers, &mut doc);
     utoipa::Modify::modify(&PublicClientRule, &mut doc);
+    utoipa::Modify::modify(&NoNul, &mut doc);
     doc
 }
 
