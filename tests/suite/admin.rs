@@ -457,7 +457,12 @@ async fn users_and_their_roles_through_the_api(db: TestDb) {
     let path = format!("/admin/realms/demo/users/{id}/admin-roles");
     assert_eq!(call(&server, Some(&manager), Method::PUT, &path, Some(json!(["view-users"]))).await.0, 204);
     assert_eq!(get(&server, &manager, &path).await.2, json!(["view-users"]));
-    assert_eq!(call(&server, Some(&manager), Method::PUT, &path, Some(json!(["admin"]))).await.0, 400);
+    assert_eq!(call(&server, Some(&manager), Method::PUT, &path, Some(json!(["admin"]))).await.0, 403);
+    assert_eq!(
+        call(&server, Some(&admin), Method::PUT, &path, Some(json!(["admin"]))).await.0,
+        403,
+        "not even by admin"
+    );
     assert_eq!(call(&server, Some(&manager), Method::PUT, &path, Some(json!(["superuser"]))).await.0, 400);
     let auditor = token(&server, "demo", "auditor", "auditor-password").await;
     assert_eq!(call(&server, Some(&auditor), Method::PUT, &path, Some(json!([]))).await.0, 403);
@@ -522,6 +527,18 @@ async fn clients_through_the_api(db: TestDb) {
     assert_eq!(answer.json::<Value>().await.unwrap(), Value::Null);
     let bad = json!({"clientId": "x", "notBefore": 300.5});
     assert_eq!(call(&server, Some(&admin), Method::POST, "/admin/realms/demo/clients", Some(bad)).await.0, 400);
+    // A public client cannot have a service account: asked in one request, that is a 400; made
+    // wrong only by what the client already is, a 409 (and a public client has no secret).
+    let spa = json!({"clientId": "spa"});
+    let answer =
+        rp::http().post(server.url("/admin/realms/demo/clients")).bearer_auth(&admin).json(&spa).send().await.unwrap();
+    let spa = answer.headers()["location"].to_str().unwrap().rsplit('/').next().unwrap().to_owned();
+    let spa = format!("/admin/realms/demo/clients/{spa}");
+    let both = json!({"publicClient": true, "serviceAccountsEnabled": true});
+    assert_eq!(call(&server, Some(&admin), Method::PUT, &spa, Some(both)).await.0, 400);
+    let account = json!({"serviceAccountsEnabled": true});
+    assert_eq!(call(&server, Some(&admin), Method::PUT, &spa, Some(account)).await.0, 409);
+    assert_eq!(call(&server, Some(&admin), Method::POST, &format!("{spa}/client-secret"), None).await.0, 409);
 
     let path = format!("/admin/realms/demo/clients/{id}");
     assert_eq!(call(&server, Some(&admin), Method::PUT, &path, Some(json!({"enabled": false}))).await.0, 204);

@@ -145,27 +145,31 @@ fn attributes_schema() -> Schema {
         .into()
 }
 
-/// Adds to `NewClient` what the contract can say of a client as a whole: one created public
-/// (`publicClient: true`, or neither it nor a `secret` given) cannot have a service account.
+/// Adds to `NewClient` and `ClientUpdate` what the contract can say of a client as a whole: a
+/// public client cannot have a service account. A request that says both is invalid, and so
+/// is a creation that makes the client public by giving neither `publicClient` nor a `secret`.
+/// (An update that would give an already public client a service account, or make one with a
+/// service account public, is refused with 409: only the client's state makes it wrong.)
 pub struct PublicClientRule;
 
 impl Modify for PublicClientRule {
     fn modify(&self, openapi: &mut OpenApi) {
         let Some(components) = openapi.components.as_mut() else { return };
-        let Some(RefOr::T(Schema::AllOf(all_of))) = components.schemas.get_mut("NewClient") else { return };
-        let service_account = json!({"const": true});
-        let public = json!({"anyOf": [
-            {"required": ["serviceAccountsEnabled", "publicClient"],
-             "properties": {"serviceAccountsEnabled": service_account, "publicClient": {"const": true}}},
-            {"required": ["serviceAccountsEnabled"],
-             "properties": {"serviceAccountsEnabled": service_account, "publicClient": {"type": "null"},
-                            "secret": {"type": "null"}}},
-        ]});
-        let rule = ObjectBuilder::new()
-            .schema_type(SchemaType::AnyValue)
-            .extensions(Some(utoipa::openapi::extensions::Extensions::from_iter([("not", public)])))
-            .build();
-        all_of.items.push(rule.into());
+        let with_account = json!({"const": true});
+        let said_public = json!({"required": ["serviceAccountsEnabled", "publicClient"],
+            "properties": {"serviceAccountsEnabled": with_account, "publicClient": {"const": true}}});
+        let made_public = json!({"required": ["serviceAccountsEnabled"],
+            "properties": {"serviceAccountsEnabled": with_account, "publicClient": {"type": "null"},
+                           "secret": {"type": "null"}}});
+        for (name, rule) in
+            [("NewClient", json!({"anyOf": [said_public, made_public]})), ("ClientUpdate", said_public.clone())]
+        {
+            let Some(RefOr::T(Schema::AllOf(all_of))) = components.schemas.get_mut(name) else { continue };
+            let not = utoipa::openapi::extensions::Extensions::from_iter([("not", rule)]);
+            all_of
+                .items
+                .push(ObjectBuilder::new().schema_type(SchemaType::AnyValue).extensions(Some(not)).build().into());
+        }
     }
 }
 
@@ -207,6 +211,7 @@ pub(crate) async fn apply(client: &mut Client, r: ClientSettings) -> Result<Opti
     let empty_none = |v: Option<String>| v.filter(|s| !s.is_empty());
     // Checked now, answered after the domain's own checks, whose messages say more.
     let patterns = check_urls(&r);
+    let public_with_account = r.public_client == Some(true) && r.service_accounts_enabled == Some(true);
     if let Some(secret) = &r.secret {
         if secret.is_empty() || secret.chars().count() > 1024 {
             return Err(ApiError::BadRequest("secret: must be 1 to 1024 characters".into()));
@@ -285,6 +290,10 @@ pub(crate) async fn apply(client: &mut Client, r: ClientSettings) -> Result<Opti
             client.kind = ClientKind::Confidential { secret: hash };
         }
         _ => {}
+    }
+    if client.is_public() && client.service_accounts && !public_with_account {
+        // Wrong only because of what the client already is (public, or with a service account).
+        return Err(ApiError::Conflict("serviceAccountsEnabled: a public client cannot have a service account".into()));
     }
     client.validate().map_err(bad)?;
     patterns?;

@@ -243,7 +243,8 @@ pub async fn create_client(
 /// client sessions behind the request, telling it about each.
 #[utoipa::path(tag = "clients", params(("realm" = String, Path, description = "Realm name", example = "demo"), ("id" = uuid::Uuid, Path, description = "Client UUID", example = "3f1b6a52-8d2e-4d55-9a0e-7c1d2e3f4a5b")), request_body = ClientUpdate,
     responses((status = 204, description = "Updated"), (status = 400, description = "A field is invalid", body = ErrorBody), (status = 403, description = "Not allowed: needs manage-clients", body = ErrorBody),
-        (status = 404, description = "No such realm or client", body = ErrorBody), (status = 409, description = "The clientId is taken", body = ErrorBody)))]
+        (status = 404, description = "No such realm or client", body = ErrorBody),
+        (status = 409, description = "The clientId is taken, or the change does not fit the client as it is (a public client cannot have a service account)", body = ErrorBody)))]
 #[put("/admin/realms/{realm}/clients/{id}")]
 pub async fn update_client(
     provider: web::Data<Provider>,
@@ -305,7 +306,7 @@ pub async fn delete_client(
 
 /// Generates a new secret for a confidential client and shows it, this once.
 #[utoipa::path(tag = "clients", params(("realm" = String, Path, description = "Realm name", example = "demo"), ("id" = uuid::Uuid, Path, description = "Client UUID", example = "3f1b6a52-8d2e-4d55-9a0e-7c1d2e3f4a5b")),
-    responses((status = 200, description = "The new secret", body = GeneratedSecret), (status = 400, description = "A public client has no secret", body = ErrorBody), (status = 403, description = "Not allowed: needs manage-clients", body = ErrorBody),
+    responses((status = 200, description = "The new secret", body = GeneratedSecret), (status = 409, description = "The client is public: it has no secret", body = ErrorBody), (status = 403, description = "Not allowed: needs manage-clients", body = ErrorBody),
         (status = 404, description = "No such realm or client", body = ErrorBody)))]
 #[post("/admin/realms/{realm}/clients/{id}/client-secret")]
 pub async fn regenerate_secret(
@@ -318,7 +319,7 @@ pub async fn regenerate_secret(
     let client = find_client(&provider, &realm, &path.1).await?;
     may_write(&provider, &admin, &realm, Some(&client), &client)?;
     if client.is_public() {
-        return Err(ApiError::BadRequest("A public client has no secret".into()));
+        return Err(ApiError::Conflict("A public client has no secret".into()));
     }
     let secret = Secret::generate();
     let value = secret.expose().to_owned();

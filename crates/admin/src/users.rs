@@ -438,7 +438,7 @@ impl ToSchema for RoleName {}
 
 fn may_grant(admin: &Admin, realm: &Realm, role: AdminRole) -> Result<(), ApiError> {
     if role == AdminRole::Admin && !realm.is_master() {
-        return Err(ApiError::BadRequest("role: 'admin' exists in the master realm only".into()));
+        return Err(ApiError::Forbidden("The 'admin' role is granted in the master realm only".into()));
     }
     admin.require(if role == AdminRole::Admin { AdminRole::Admin } else { AdminRole::RealmAdmin })
 }
@@ -447,7 +447,8 @@ fn may_grant(admin: &Admin, realm: &Realm, role: AdminRole) -> Result<(), ApiErr
 /// `admin`) grants them; only the master `admin` grants `admin`.
 #[utoipa::path(tag = "users", params(("realm" = String, Path, description = "Realm name", example = "demo"), ("id" = uuid::Uuid, Path, description = "User id", example = "8f6ad3c4-3a4c-4a41-9a62-55f1c3e0b1a2")),
     request_body(content = Vec<RoleName>, example = json!(["view-users", "manage-users"])),
-    responses((status = 204, description = "Replaced"), (status = 400, description = "`admin` outside the master realm", body = ErrorBody), (status = 403, description = "Not allowed: needs realm-admin", body = ErrorBody),
+    responses((status = 204, description = "Replaced"),
+        (status = 403, description = "Not allowed: needs realm-admin, and `admin` (master realm only) needs the master `admin`", body = ErrorBody),
         (status = 404, description = "No such realm or user", body = ErrorBody)))]
 #[put("/admin/realms/{realm}/users/{id}/admin-roles")]
 pub async fn set_admin_roles(
