@@ -445,7 +445,7 @@ impl Provider {
             done.events_purged += events::purge_before(self.store.conn(), realm.id, keep_events).await?;
         }
         done.login_failures_purged +=
-            login_failures::purge_before(self.store.conn(), now.plus_secs(-crate::signin::FAILURE_WINDOW_SECS)).await?;
+            login_failures::purge_before(self.store.conn(), now.plus_secs(-self.failure_window_secs())).await?;
         let total = self.unauthenticated_refusals.load(std::sync::atomic::Ordering::Relaxed);
         let refused = total - self.refusals_reported.swap(total, std::sync::atomic::Ordering::Relaxed);
         if refused > 0 {

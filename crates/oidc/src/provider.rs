@@ -30,6 +30,9 @@ pub struct ProviderConfig {
     pub event_retention: std::time::Duration,
     /// Password and secret hashes checked at once, at most (argon2id costs ~50 ms of a core).
     pub max_concurrent_hashes: usize,
+    /// How long a sign-in or client-authentication failure counts; counters idle for longer
+    /// start again and are purged. Zero means the default (15 minutes).
+    pub failure_window: std::time::Duration,
 }
 
 /// The provider, shared by every worker.
@@ -142,6 +145,14 @@ impl Provider {
             crate::signin::client_failed(self, client.realm_id, &subject, now).await?;
         }
         Ok(ok)
+    }
+
+    /// The failure window in seconds (see [`ProviderConfig::failure_window`]).
+    pub fn failure_window_secs(&self) -> i64 {
+        match self.config.failure_window.as_secs() {
+            0 => crate::signin::DEFAULT_FAILURE_WINDOW_SECS,
+            secs => secs as i64,
+        }
     }
 
     /// Runs password hashing on the blocking pool in one of the hashing slots. A check may wait

@@ -36,7 +36,8 @@ impl LoginFailure {
 
 /// How sign-in failures are limited. Every attempt is counted before its password is checked
 /// (so parallel guesses cannot slip past a limit), on three counters at once; a success takes
-/// its count back. After `free` failures within [`FAILURE_WINDOW_SECS`], each further attempt
+/// its count back. After `free` failures within the failure window (15 minutes unless
+/// configured; [`Provider::failure_window_secs`]), each further attempt
 /// waits 1 s, 2 s, 4 s … up to `max_wait` after the last one. A counter with no failure for a
 /// whole window starts again from zero, and is purged by the reaper.
 ///
@@ -54,8 +55,8 @@ const PER_USER: Limit = Limit { free: 20, max_wait: 60 };
 const PER_ADDRESS: Limit = Limit { free: 50, max_wait: 15 * 60 };
 /// Client authentication, per client and address: 10 free, then up to 15 minutes.
 const PER_CLIENT_AND_ADDRESS: Limit = Limit { free: 10, max_wait: 15 * 60 };
-/// Failures older than this no longer count.
-pub const FAILURE_WINDOW_SECS: i64 = 15 * 60;
+/// Failures older than this no longer count, unless configured otherwise.
+pub const DEFAULT_FAILURE_WINDOW_SECS: i64 = 15 * 60;
 
 /// Seconds to wait after `failures` failures, of which `free` cost nothing: 1, 2, 4, … `max`.
 fn wait_after(failures: u32, limit: &Limit) -> i64 {
@@ -74,7 +75,7 @@ async fn count_attempt(
     subjects: &[(String, &Limit)],
     now: Timestamp,
 ) -> Result<Option<i64>, StoreError> {
-    let window_start = now.plus_secs(-FAILURE_WINDOW_SECS);
+    let window_start = now.plus_secs(-provider.failure_window_secs());
     // One write transaction: on SQLite it takes the write lock up front, so concurrent
     // attempts queue for it instead of failing on a stale snapshot.
     let txn = provider.store.begin().await?;
@@ -105,7 +106,7 @@ pub(crate) async fn client_must_wait(
     let Some((failures, last)) = login_failures::get(provider.store.conn(), realm_id, subject).await? else {
         return Ok(None);
     };
-    let failures = if last < now.plus_secs(-FAILURE_WINDOW_SECS) { 0 } else { failures };
+    let failures = if last < now.plus_secs(-provider.failure_window_secs()) { 0 } else { failures };
     let until = last.plus_secs(wait_after(failures, &PER_CLIENT_AND_ADDRESS));
     Ok((failures >= PER_CLIENT_AND_ADDRESS.free && until > now)
         .then(|| (until.as_millis() - now.as_millis() + 999) / 1000))
@@ -118,7 +119,7 @@ pub(crate) async fn client_failed(
     subject: &str,
     now: Timestamp,
 ) -> Result<(), StoreError> {
-    let window_start = now.plus_secs(-FAILURE_WINDOW_SECS);
+    let window_start = now.plus_secs(-provider.failure_window_secs());
     let txn = provider.store.begin().await?;
     let _ = login_failures::attempt(&txn, realm_id, subject, now, window_start, |_, _| None).await?;
     txn.commit().await?;

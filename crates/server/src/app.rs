@@ -101,6 +101,7 @@ impl Application {
                 targets: latchkey_domain::uri::TargetPolicy { allow_private: config.allow_private_targets },
                 event_retention: config.event_retention,
                 max_concurrent_hashes: config.max_concurrent_hashes,
+                failure_window: config.failure_window,
             },
         ));
         let (stop_workers, stopped) = watch::channel(false);

@@ -144,6 +144,11 @@ pub struct ServeArgs {
     #[arg(long, env = "LATCHKEY_MAX_CONCURRENT_HASHES", value_name = "N")]
     pub max_concurrent_hashes: Option<String>,
 
+    /// Minutes a failed sign-in or client authentication counts towards throttling; counters
+    /// idle for longer start again and are purged. [default: 15]
+    #[arg(long, env = "LATCHKEY_FAILURE_WINDOW_MINUTES", value_name = "MINUTES")]
+    pub failure_window_minutes: Option<String>,
+
     /// Days admin events are kept before they are purged. [default: 90]
     #[arg(long, env = "LATCHKEY_EVENT_RETENTION_DAYS", value_name = "DAYS")]
     pub event_retention_days: Option<String>,

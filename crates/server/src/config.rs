@@ -51,6 +51,8 @@ pub struct Config {
     pub event_retention: std::time::Duration,
     /// Password and client-secret hashes checked at once, at most.
     pub max_concurrent_hashes: usize,
+    /// How long a failed sign-in or client authentication counts towards throttling.
+    pub failure_window: std::time::Duration,
 }
 
 /// Settings for commands that only open the database.
@@ -92,6 +94,7 @@ struct FileConfig {
     allow_private_targets: Option<bool>,
     event_retention_days: Option<u32>,
     max_concurrent_hashes: Option<usize>,
+    failure_window_minutes: Option<u32>,
 }
 
 impl FileConfig {
@@ -110,6 +113,7 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_CONSOLE_DIR: &str = "frontend/dist";
 pub const DEFAULT_DATA_DIR: &str = "data";
 pub const DEFAULT_EVENT_RETENTION_DAYS: u32 = 90;
+pub const DEFAULT_FAILURE_WINDOW_MINUTES: u32 = 15;
 
 impl DatabaseConfig {
     pub fn resolve(args: &CommonArgs) -> Result<Self, ConfigError> {
@@ -217,6 +221,13 @@ impl Config {
         }
         .ok_or_else(|| invalid("max concurrent hashes", "must be a whole number greater than 0"))?;
 
+        let failure_window_minutes = match args.failure_window_minutes.as_deref() {
+            Some(raw) => raw.parse::<u32>().ok(),
+            None => Some(file.failure_window_minutes.unwrap_or(DEFAULT_FAILURE_WINDOW_MINUTES)),
+        }
+        .filter(|m| (1..=1440).contains(m))
+        .ok_or_else(|| invalid("failure window minutes", "must be a whole number of minutes from 1 to 1440"))?;
+
         Ok(Config {
             listen,
             database_url: db.database_url,
@@ -235,6 +246,7 @@ impl Config {
                 || args.demo,
             event_retention: std::time::Duration::from_secs(u64::from(event_retention_days) * 24 * 60 * 60),
             max_concurrent_hashes,
+            failure_window: std::time::Duration::from_secs(u64::from(failure_window_minutes) * 60),
         })
     }
 
@@ -257,6 +269,7 @@ impl Config {
             allow_private_targets: false,
             event_retention: std::time::Duration::from_secs(u64::from(DEFAULT_EVENT_RETENTION_DAYS) * 24 * 60 * 60),
             max_concurrent_hashes: 2 * default_workers(),
+            failure_window: std::time::Duration::from_secs(u64::from(DEFAULT_FAILURE_WINDOW_MINUTES) * 60),
         }
     }
 }
@@ -342,6 +355,7 @@ mod tests {
         assert!(err(|a| a.public_url = Some("https://x/?a=b".into())).starts_with("public URL:"));
         assert!(err(|a| a.listen = Some("0.0.0.0:8080".into())).starts_with("public URL:"), "required off loopback");
         assert!(err(|a| a.event_retention_days = Some("0".into())).starts_with("event retention days:"));
+        assert!(err(|a| a.failure_window_minutes = Some("0".into())).starts_with("failure window minutes:"));
         assert!(err(|a| a.admin_password_file = Some("no/such/file".into())).starts_with("admin password file:"));
         assert!(err(|a| a.workers = Some("0".into())).starts_with("workers:"));
         assert!(err(|a| a.trusted_proxies = Some("10.0.0.1,proxy".into())).starts_with("trusted proxies:"));

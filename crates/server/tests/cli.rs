@@ -89,6 +89,12 @@ fn bad_settings_are_named_and_nothing_starts() {
             vec![("LATCHKEY_ADMIN_USER", "admin"), ("LATCHKEY_ADMIN_PASSWORD", "pw")],
             "cannot open the database at postgres://nobody:***@127.0.0.1:1/latchkey",
         ),
+        (
+            vec!["--database-url", "postgres://nobody@127.0.0.1:1/latchkey?password=secret-pw&sslmode=disable"],
+            vec![("LATCHKEY_ADMIN_USER", "admin"), ("LATCHKEY_ADMIN_PASSWORD", "pw")],
+            "password=***&sslmode=disable",
+        ),
+        (vec!["--listen", "0.0.0.0:0"], vec![], "public URL: set --public-url"),
     ];
     for (args, env, expected) in cases {
         let (out, stderr) = run(latchkey(&dir.0).arg("serve").args(&args).envs(env.iter().copied()));
@@ -149,6 +155,30 @@ fn serve(dir: &Path, args: &[&str]) -> (Running, String, mpsc::Receiver<String>)
             return (child, event["address"].as_str().unwrap().to_owned(), lines);
         }
     }
+}
+
+#[tokio::test]
+async fn the_first_administrators_password_can_come_from_a_file() {
+    let dir = Scratch::new();
+    std::fs::write(dir.0.join("admin-password"), "from-a-file-pw\n").unwrap();
+    let mut child = latchkey(&dir.0)
+        .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json", "--admin-password-file", "admin-password"])
+        .env("LATCHKEY_ADMIN_USER", "admin")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
+    let child = Running(child);
+    let listening = stderr.by_ref().map_while(Result::ok).find(|l| l.contains("latchkey is listening"));
+    std::thread::spawn(move || stderr.for_each(drop)); // keep reading: the server logs on
+    let event: serde_json::Value = serde_json::from_str(&listening.expect("the server starts")).unwrap();
+    let address = event["address"].as_str().unwrap().to_owned();
+    let form =
+        [("grant_type", "password"), ("client_id", "admin-cli"), ("username", "admin"), ("password", "from-a-file-pw")];
+    let url = format!("http://{address}/realms/master/protocol/openid-connect/token");
+    let answer = reqwest::Client::new().post(url).form(&form).send().await.unwrap();
+    assert_eq!(answer.status(), 200, "the password from the file signs the administrator in");
+    drop(child);
 }
 
 #[tokio::test]
