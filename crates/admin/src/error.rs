@@ -40,6 +40,8 @@ pub enum ApiError {
     #[error("{0}")]
     TooLarge(String),
     #[error("{0}")]
+    TooManyRequests(String),
+    #[error("{0}")]
     Unavailable(String),
     #[error("internal error")]
     Internal(String),
@@ -55,6 +57,7 @@ impl ApiError {
             ApiError::MethodNotAllowed(_) => "method_not_allowed",
             ApiError::Conflict(_) => "conflict",
             ApiError::TooLarge(_) => "payload_too_large",
+            ApiError::TooManyRequests(_) => "too_many_requests",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::Internal(_) => "server_error",
         }
@@ -72,10 +75,16 @@ impl From<StoreError> for ApiError {
 
 impl From<latchkey_oidc::OAuthError> for ApiError {
     fn from(err: latchkey_oidc::OAuthError) -> Self {
+        // Every refusal keeps its meaning; only a server error stays one.
         match err.status.as_u16() {
-            404 => ApiError::NotFound(err.description),
             400 => ApiError::BadRequest(err.description),
             401 => ApiError::Unauthorized(err.description),
+            403 => ApiError::Forbidden(err.description),
+            404 => ApiError::NotFound(err.description),
+            409 => ApiError::Conflict(err.description),
+            413 => ApiError::TooLarge(err.description),
+            429 => ApiError::TooManyRequests(err.description),
+            503 => ApiError::Unavailable(err.description),
             _ => ApiError::Internal(err.to_string()),
         }
     }
@@ -91,6 +100,7 @@ impl ResponseError for ApiError {
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -125,4 +135,22 @@ pub fn json_config() -> actix_web::web::JsonConfig {
             other => ApiError::BadRequest(format!("the body is not valid JSON for this request: {other}")).into(),
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::ResponseError;
+
+    use super::ApiError;
+
+    #[test]
+    fn protocol_refusals_keep_their_status() {
+        let e = latchkey_oidc::OAuthError::too_many_attempts(3);
+        assert_eq!(ApiError::from(e).status_code().as_u16(), 429);
+        assert_eq!(ApiError::from(latchkey_oidc::OAuthError::busy()).status_code().as_u16(), 503);
+        let e = latchkey_oidc::OAuthError::invalid_client("no");
+        assert_eq!(ApiError::from(e).status_code().as_u16(), 401);
+        let e = latchkey_oidc::OAuthError::server_error("boom");
+        assert_eq!(ApiError::from(e).status_code().as_u16(), 500);
+    }
 }

@@ -329,9 +329,16 @@ impl KeyCache {
     /// Reads the realm's keys from the store again.
     pub async fn reload(&self, store: &Store, realm: &Realm) -> Result<Arc<RealmKeys>, KeyError> {
         self.reloads.fetch_add(1, Ordering::Relaxed);
-        let needed = [Alg::Rs256, Alg::Hs256, realm.signature_algorithm.into()];
+        let mut needed = vec![Alg::Rs256, Alg::Hs256];
+        if !needed.contains(&realm.signature_algorithm.into()) {
+            needed.push(realm.signature_algorithm.into());
+        }
         let missing = |stored: &[StoredKey]| -> Vec<Alg> {
-            needed.into_iter().filter(|alg| !stored.iter().any(|k| k.active && k.algorithm == alg.as_str())).collect()
+            needed
+                .iter()
+                .copied()
+                .filter(|alg| !stored.iter().any(|k| k.active && k.algorithm == alg.as_str()))
+                .collect()
         };
         let mut stored = keys::list(store.conn(), realm.id).await?;
         if !missing(&stored).is_empty() {

@@ -123,6 +123,7 @@ impl Application {
                 .wrap(actix_web::middleware::from_fn(headers::security_headers))
                 .wrap(actix_web::middleware::NormalizePath::trim())
                 .wrap(headers::request_log())
+                .wrap(actix_web::middleware::from_fn(headers::request_span))
                 // A preflight is answered before any authentication; a refused one in JSON.
                 .wrap(cors(&cors_origins))
                 .wrap(actix_web::middleware::from_fn(fallback::cors_refusals_as_json))

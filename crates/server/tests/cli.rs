@@ -182,6 +182,33 @@ async fn the_first_administrators_password_can_come_from_a_file() {
 }
 
 #[tokio::test]
+async fn each_request_has_an_id_in_its_answer_and_its_log_lines() {
+    let dir = Scratch::new();
+    let (_server, address, lines) = serve(&dir.0, &["--demo"]);
+    let http = reqwest::Client::new();
+    let url = format!("http://{address}/realms/demo/.well-known/openid-configuration");
+    let traced = http.get(&url).header("x-request-id", "trace-me-123").send().await.unwrap();
+    assert_eq!(traced.headers()["x-request-id"], "trace-me-123");
+    let fresh = http.get(&url).header("x-request-id", "bad id\twith spaces").send().await.unwrap();
+    let generated = fresh.headers()["x-request-id"].to_str().unwrap().to_owned();
+    assert!(generated.len() == 32 && generated.bytes().all(|b| b.is_ascii_hexdigit()), "{generated}");
+    let mut logged = Vec::new();
+    while let Ok(line) = lines.recv_timeout(Duration::from_secs(2)) {
+        logged.push(line);
+    }
+    for id in ["trace-me-123", generated.as_str()] {
+        let request_line = format!("request_id={id}");
+        assert!(logged.iter().any(|l| l.contains("openid-configuration") && l.contains(&request_line)), "{logged:?}");
+    }
+    // What the server does for a request is logged in its span: the first request of the demo
+    // realm makes its signing keys.
+    let keys_made = logged.iter().find(|l| l.contains("generated a signing key")).expect("keys were made");
+    let event: serde_json::Value = serde_json::from_str(keys_made).unwrap();
+    assert_eq!(event["spans"][0]["request_id"], "trace-me-123", "{event}");
+    assert_eq!(logged.iter().filter(|l| l.contains("generated a signing key")).count(), 2, "one RS256, one HMAC");
+}
+
+#[tokio::test]
 async fn secrets_in_query_strings_never_reach_the_log() {
     let dir = Scratch::new();
     let (_server, address, lines) = serve(&dir.0, &["--demo"]);
@@ -195,7 +222,8 @@ async fn secrets_in_query_strings_never_reach_the_log() {
     while let Ok(line) = lines.recv_timeout(Duration::from_secs(2)) {
         logged.push(line);
     }
-    let requests: Vec<&String> = logged.iter().filter(|l| l.contains("openid-connect/")).collect();
+    let requests: Vec<&String> =
+        logged.iter().filter(|l| l.contains("openid-connect/") && l.contains("latchkey_server::http")).collect();
     assert_eq!(requests.len(), 2, "each request is logged: {logged:?}");
     assert!(requests.iter().all(|l| !l.contains("do-not-log-me") && !l.contains("leaked-code-42")), "{requests:?}");
     assert!(requests[0].contains("id_token_hint=[redacted]") && requests[0].contains("state=s1"), "{requests:?}");
