@@ -324,6 +324,9 @@ async fn ending_sessions_through_the_api(db: TestDb) {
         claims["sid"].as_str().unwrap().to_owned()
     };
 
+    // `isOffline` says which kind the id names: a regular session is not found among offline ones.
+    let wrong_kind = format!("/admin/realms/demo/sessions/{}?isOffline=true", sid(&alice_tokens));
+    assert_eq!(call(&server, Some(&admin), Method::DELETE, &wrong_kind, None).await.0, StatusCode::NOT_FOUND);
     let path = format!("/admin/realms/demo/sessions/{}?isOffline=false", sid(&alice_tokens));
     let (status, _, _) = call(&server, Some(&admin), Method::DELETE, &path, Some(json!({}))).await;
     assert_eq!(status, 204);

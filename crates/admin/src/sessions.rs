@@ -450,7 +450,8 @@ pub async fn logout_user(
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct DeleteSessionQuery {
-    /// Whether the session is an offline one (as Keycloak's clients say; either kind is found):
+    /// Which kind of session the id names, as in Keycloak: `true` looks among offline sessions,
+    /// `false` among regular ones (a session of the other kind is not found); absent, either.
     /// `true` or `false`, in any case.
     #[serde(rename = "isOffline", default, deserialize_with = "crate::query::flag")]
     #[param(rename = "isOffline", value_type = Option<bool>, example = false)]
@@ -481,8 +482,8 @@ pub async fn delete_session(
     let session = sessions::find_user_session(provider.store.conn(), id)
         .await?
         .filter(|s| s.realm_id == realm.id)
+        .filter(|s| query.is_offline.is_none_or(|offline| offline == (s.session_type == SessionType::Offline)))
         .ok_or_else(not_found)?;
-    let _ = query.is_offline;
     let reason =
         if session.session_type == SessionType::Offline { SessionEnd::Revoked } else { SessionEnd::AdminSignOut };
     let ended = provider.end_sessions(&realm, &[session.id], reason).await?;

@@ -61,6 +61,8 @@ impl AuthRequest {
 pub struct Validated {
     pub client: Client,
     pub redirect_uri: String,
+    /// The same, parsed (the answer's parameters are added to it).
+    pub redirect: url::Url,
     pub scopes: Scopes,
     pub state: Option<String>,
     pub nonce: Option<String>,
@@ -97,8 +99,8 @@ fn found(url: &str) -> HttpResponse {
         .finish()
 }
 
-fn with_params(base: &str, params: &[(&str, Option<&str>)]) -> String {
-    let mut url = url::Url::parse(base).expect("redirect URIs were checked");
+fn with_params(base: &url::Url, params: &[(&str, Option<&str>)]) -> String {
+    let mut url = base.clone();
     {
         let mut query = url.query_pairs_mut();
         for (k, v) in params {
@@ -112,7 +114,7 @@ fn with_params(base: &str, params: &[(&str, Option<&str>)]) -> String {
 
 fn error_redirect(
     ctx: &RealmCtx,
-    redirect_uri: &str,
+    redirect_uri: &url::Url,
     state: Option<&str>,
     error: &str,
     description: &str,
@@ -171,7 +173,9 @@ pub async fn validate(provider: &Provider, ctx: &RealmCtx, auth: &AuthRequest) -
         return Err(OAuthError::invalid_request("Invalid parameter: redirect_uri").into());
     }
     let state = auth.get("state");
-    let back = |error: &str, description: &str| error_redirect(ctx, redirect_uri, state, error, description);
+    let redirect =
+        url::Url::parse(redirect_uri).map_err(|_| OAuthError::invalid_request("Invalid parameter: redirect_uri"))?;
+    let back = |error: &str, description: &str| error_redirect(ctx, &redirect, state, error, description);
 
     match auth.get("response_type") {
         Some("code") => {}
@@ -217,6 +221,7 @@ pub async fn validate(provider: &Provider, ctx: &RealmCtx, auth: &AuthRequest) -
     Ok(Validated {
         client,
         redirect_uri: redirect_uri.to_owned(),
+        redirect: redirect.clone(),
         scopes,
         state: state.map(str::to_owned),
         nonce: auth.get("nonce").map(str::to_owned),
@@ -257,7 +262,7 @@ async fn redirect_with_code(
     codes::insert(provider.store.conn(), &stored).await?;
     let session_state = session_id.to_string();
     Ok(with_params(
-        &v.redirect_uri,
+        &v.redirect,
         &[
             ("code", Some(&code)),
             ("state", v.state.as_deref()),
@@ -316,7 +321,7 @@ async fn authorize(
         }
     }
     if v.prompt.as_deref() == Some("none") {
-        return error_redirect(&ctx, &v.redirect_uri, v.state.as_deref(), "login_required", "No active session").into();
+        return error_redirect(&ctx, &v.redirect, v.state.as_deref(), "login_required", "No active session").into();
     }
     login_form(&ctx, req, &auth, auth.get("login_hint").unwrap_or_default(), None)
 }
@@ -422,6 +427,11 @@ pub async fn authenticate(
         max.unwrap_or(ctx.realm.limits.sso_max)
     });
     let mut answer = found(&url);
-    let _ = answer.add_cookie(&cookies::sso_cookie(&ctx, session.id, max_age));
+    match cookies::sso_cookie(&ctx, session.id, max_age) {
+        Ok(cookie) => {
+            let _ = answer.add_cookie(&cookie);
+        }
+        Err(e) => return Rejection::from(e).into(),
+    }
     answer
 }

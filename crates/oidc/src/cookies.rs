@@ -11,6 +11,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine;
 use uuid::Uuid;
 
+use crate::error::OAuthError;
 use crate::keys::Alg;
 use crate::provider::{constant_time_eq, RealmCtx};
 
@@ -26,8 +27,8 @@ fn secure(ctx: &RealmCtx) -> bool {
 }
 
 /// The SSO cookie for a session; persistent (for the session's max lifespan) with remember-me.
-pub fn sso_cookie(ctx: &RealmCtx, session_id: Uuid, max_age_secs: Option<i64>) -> Cookie<'static> {
-    let signer = ctx.keys.signer(Alg::Hs256).expect("every realm has an HMAC key");
+pub fn sso_cookie(ctx: &RealmCtx, session_id: Uuid, max_age_secs: Option<i64>) -> Result<Cookie<'static>, OAuthError> {
+    let signer = ctx.keys.signer(Alg::Hs256).ok_or_else(|| OAuthError::server_error("the realm has no HMAC key"))?;
     let signature = signer.sign(format!("sso:{}:{session_id}", ctx.realm.id).as_bytes()).unwrap_or_default();
     let value = format!("{session_id}.{}.{}", signer.kid, B64.encode(signature));
     let mut cookie = Cookie::build(SSO_COOKIE, value)
@@ -39,7 +40,7 @@ pub fn sso_cookie(ctx: &RealmCtx, session_id: Uuid, max_age_secs: Option<i64>) -
     if let Some(secs) = max_age_secs {
         cookie.set_max_age(CookieDuration::seconds(secs));
     }
-    cookie
+    Ok(cookie)
 }
 
 /// The session an SSO cookie names, if the cookie is genuine (the session may still be dead).

@@ -136,6 +136,7 @@ fn ending_event(
 impl Provider {
     /// Ends these sessions (sign-out, an administrator's "Sign out", revocation of an offline
     /// session) and tells their clients. Returns the ids that were still active.
+    #[tracing::instrument(skip_all, fields(realm = %realm.name, sessions = ids.len(), reason = reason.as_str()))]
     pub async fn end_sessions(&self, realm: &Realm, ids: &[Uuid], reason: SessionEnd) -> Result<Vec<Uuid>, StoreError> {
         let now = Timestamp::now();
         let txn = self.store.begin().await?;
@@ -148,6 +149,7 @@ impl Provider {
     /// Ends one client session (a replayed code or refresh token of `client`): its tokens stop
     /// working, the client is told, and the ending is an admin event. An offline session left
     /// with no client ends with it. Returns whether there was a client session to end.
+    #[tracing::instrument(skip_all, fields(realm = %realm.name, session = %session_id, client = %client.client_id, reason = reason.as_str()))]
     pub async fn end_client_session(
         &self,
         realm: &Realm,
@@ -181,6 +183,7 @@ impl Provider {
     /// Ends every session of a user at once (user logout, disabled, deleted): one logout token
     /// per client, naming the user and no session. With `revoke_tokens` the user's not-before
     /// moves to now, as Keycloak's user logout does.
+    #[tracing::instrument(skip_all, fields(realm = %realm.name, user = %user.id, reason = reason.as_str()))]
     pub async fn end_user_sessions(
         &self,
         realm: &Realm,
@@ -214,6 +217,7 @@ impl Provider {
     }
 
     /// Disables a user; its sessions end and its clients are told.
+    #[tracing::instrument(skip_all, fields(realm = %realm.name, user = %user.id))]
     pub async fn disable_user(&self, realm: &Realm, user: &User) -> Result<Vec<Uuid>, StoreError> {
         let now = Timestamp::now();
         let txn = self.store.begin().await?;
@@ -226,6 +230,7 @@ impl Provider {
     }
 
     /// Deletes a user; its sessions end (its clients are told) before the row goes.
+    #[tracing::instrument(skip_all, fields(realm = %realm.name, user = %user.id))]
     pub async fn delete_user(&self, realm: &Realm, user: &User) -> Result<Vec<Uuid>, StoreError> {
         let now = Timestamp::now();
         let txn = self.store.begin().await?;
@@ -238,6 +243,7 @@ impl Provider {
 
     /// Disables a client. Its tokens stop working at once (every check reads `enabled`); its
     /// client sessions are removed and it is told about each, by the reaper, in batches.
+    #[tracing::instrument(skip_all, fields(realm = %realm.name, client = %client.client_id))]
     pub async fn disable_client(&self, realm: &Realm, client: &Client) -> Result<(), StoreError> {
         let now = Timestamp::now();
         let txn = self.store.begin().await?;
@@ -259,6 +265,7 @@ impl Provider {
     }
 
     /// Deletes a client after telling it about every one of its client sessions.
+    #[tracing::instrument(skip_all, fields(realm = %realm.name, client = %client.client_id))]
     pub async fn delete_client(&self, realm: &Realm, client: &Client) -> Result<(), StoreError> {
         let now = Timestamp::now();
         let txn = self.store.begin().await?;
@@ -279,6 +286,7 @@ impl Provider {
     /// cut-off, so every regular and offline session is dead when this returns; tells adapters
     /// (`k_logout`) and, through the reaper, every back-channel client about every session.
     /// Answers after deliveries settle or `wait` passes, whichever is first.
+    #[tracing::instrument(skip_all, fields(realm = %realm.name))]
     pub async fn logout_all(&self, realm: &Realm, wait: Duration) -> Result<GlobalRequestResult, StoreError> {
         let now = Timestamp::now();
         let group = Uuid::now_v7();
@@ -307,6 +315,7 @@ impl Provider {
 
     /// Pushes the not-before of the realm (or of one client) to every client with an admin URL
     /// (`k_push_not_before`).
+    #[tracing::instrument(skip_all, fields(realm = %realm.name, client = only.map(|c| c.client_id.as_str())))]
     pub async fn push_revocation(
         &self,
         realm: &Realm,

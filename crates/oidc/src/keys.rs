@@ -286,7 +286,8 @@ impl KeyCache {
     /// The realm's keys, generating any it lacks (first use of a realm, or a realm that just
     /// switched to ES256).
     pub async fn get(&self, store: &Store, realm: &Realm) -> Result<Arc<RealmKeys>, KeyError> {
-        if let Some((keys, at)) = self.entries.read().expect("key cache lock").get(&realm.id) {
+        if let Some((keys, at)) = self.entries.read().unwrap_or_else(std::sync::PoisonError::into_inner).get(&realm.id)
+        {
             if at.elapsed() < self.ttl && keys.signer(realm.signature_algorithm.into()).is_some() {
                 return Ok(keys.clone());
             }
@@ -300,11 +301,17 @@ impl KeyCache {
     /// the token cannot be verified.
     pub async fn with_unknown_kid(&self, store: &Store, realm: &Realm, kid: &str) -> Option<Arc<RealmKeys>> {
         let key = (realm.id, kid.to_owned());
-        if self.unknown.lock().expect("key cache lock").get(&key).is_some_and(|at| at.elapsed() < UNKNOWN_KID_TTL) {
+        if self
+            .unknown
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&key)
+            .is_some_and(|at| at.elapsed() < UNKNOWN_KID_TTL)
+        {
             return None;
         }
         {
-            let mut forced = self.forced.lock().expect("key cache lock");
+            let mut forced = self.forced.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             if forced.get(&realm.id).is_some_and(|at| at.elapsed() < UNKNOWN_KID_RELOAD_EVERY) {
                 return None;
             }
@@ -312,7 +319,7 @@ impl KeyCache {
         }
         let keys = self.reload(store, realm).await.ok()?;
         if keys.verifier(kid).is_none() {
-            let mut unknown = self.unknown.lock().expect("key cache lock");
+            let mut unknown = self.unknown.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             if unknown.len() >= UNKNOWN_KID_MAX {
                 unknown.clear();
             }
@@ -357,13 +364,16 @@ impl KeyCache {
             stored = keys::list(store.conn(), realm.id).await?;
         }
         let parsed = Arc::new(RealmKeys::parse(&stored)?);
-        self.entries.write().expect("key cache lock").insert(realm.id, (parsed.clone(), Instant::now()));
+        self.entries
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(realm.id, (parsed.clone(), Instant::now()));
         Ok(parsed)
     }
 
     /// Forgets a realm's keys (after a rotation on this node).
     pub fn invalidate(&self, realm_id: Uuid) {
-        self.entries.write().expect("key cache lock").remove(&realm_id);
+        self.entries.write().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&realm_id);
     }
 }
 

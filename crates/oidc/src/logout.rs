@@ -39,9 +39,8 @@ fn logout_action(ctx: &RealmCtx) -> String {
 
 /// Where to send the browser after signing out, if anywhere.
 fn after_logout(redirect: Option<&str>, state: Option<&str>) -> HttpResponse {
-    match redirect {
-        Some(uri) => {
-            let mut url = url::Url::parse(uri).expect("checked against the client's redirect URIs");
+    match redirect.and_then(|uri| url::Url::parse(uri).ok()) {
+        Some(mut url) => {
             if let Some(state) = state {
                 url.query_pairs_mut().append_pair("state", state);
             }

@@ -181,12 +181,12 @@ struct SecretCache(RwLock<HashMap<Uuid, (String, [u8; 32])>>);
 
 impl SecretCache {
     fn matches(&self, client: Uuid, phc: &str, digest: &[u8; 32]) -> bool {
-        let entries = self.0.read().expect("secret cache lock");
+        let entries = self.0.read().unwrap_or_else(std::sync::PoisonError::into_inner);
         entries.get(&client).is_some_and(|(known_phc, known)| known_phc == phc && constant_time_eq(known, digest))
     }
 
     fn remember(&self, client: Uuid, phc: &str, digest: [u8; 32]) {
-        self.0.write().expect("secret cache lock").insert(client, (phc.to_owned(), digest));
+        self.0.write().unwrap_or_else(std::sync::PoisonError::into_inner).insert(client, (phc.to_owned(), digest));
     }
 }
 

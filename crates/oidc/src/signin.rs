@@ -128,6 +128,7 @@ pub(crate) async fn client_failed(
 
 /// Checks a username (or email) and password. Unknown users are checked against a dummy hash
 /// so that they take as long as a wrong password; attempts are limited as [`Limit`] says.
+#[tracing::instrument(skip_all, fields(realm = %realm.name, %ip))]
 pub async fn check_credentials(
     provider: &Provider,
     realm: &Realm,
@@ -186,6 +187,7 @@ pub struct Origin<'a> {
 
 /// Starts a session of `user` with one client in it, in one transaction.
 #[allow(clippy::too_many_arguments)]
+#[tracing::instrument(skip_all, fields(realm = %realm.name, user = %user.id, client = %client.client_id, kind = %session_type))]
 pub async fn start_session(
     provider: &Provider,
     realm: &Realm,

@@ -147,6 +147,7 @@ fn secs_until(t: Timestamp, now: Timestamp) -> i64 {
 
 /// Issues the token response of a grant: access token, ID token when `openid` was asked,
 /// refresh token when there is a session (offline when `offline_access` was asked).
+#[tracing::instrument(skip_all, fields(realm = %ctx.realm.name, client = %grant.client.client_id, user = %grant.user.id))]
 pub async fn issue(provider: &Provider, ctx: &RealmCtx, grant: Grant<'_>, now: Timestamp) -> Result<Value, OAuthError> {
     let realm = &ctx.realm;
     let user = grant.user;
