@@ -601,6 +601,20 @@ async fn admin_writes_and_session_endings_are_audited(db: TestDb) {
     let (_, _, only_sessions) =
         get(&server, &admin, "/admin/realms/demo/admin-events?resourceTypes=USER_SESSION").await;
     assert_eq!(only_sessions.as_array().unwrap().len(), 1);
+
+    // Ending one session is one action and one event, written with the ending, naming who.
+    let eve_token = token(&server, "demo", "eve", "eve-secret-password").await;
+    let sid = latchkey_tests::jwt_claims(&eve_token)["sid"].as_str().unwrap().to_owned();
+    let path = format!("/admin/realms/demo/sessions/{sid}");
+    assert_eq!(call(&server, Some(&admin), Method::DELETE, &path, None).await.0, 204);
+    let (_, _, recorded) =
+        get(&server, &admin, &format!("/admin/realms/demo/admin-events?resourcePath=sessions/{sid}")).await;
+    let recorded = recorded.as_array().unwrap();
+    assert_eq!(recorded.len(), 1, "{recorded:?}");
+    let master_admin_id =
+        users::find_by_username(store.conn(), master.id, ADMIN_USER).await.unwrap().unwrap().id.to_string();
+    assert_eq!(recorded[0]["authDetails"]["userId"], master_admin_id.as_str());
+    assert!(recorded[0]["representation"].as_str().unwrap().contains("ADMIN_SIGN_OUT"));
     let auditor = token(&server, "demo", "auditor", "auditor-password").await;
     assert_eq!(get(&server, &auditor, "/admin/realms/demo/admin-events").await.0, 403);
 

@@ -52,6 +52,16 @@ impl Admin {
         realms::find_by_name(provider.store.conn(), name).await?.ok_or_else(not_found)
     }
 
+    /// This administrator, as the ending step records who ended sessions.
+    pub fn actor(&self) -> latchkey_oidc::ending::Actor {
+        latchkey_oidc::ending::Actor {
+            realm_id: Some(self.home.id),
+            client_id: Some(self.client_id.clone()),
+            user_id: Some(self.user.id),
+            ip: Some(self.ip.clone()),
+        }
+    }
+
     /// Refuses unless the administrator may act on a user holding `target_roles`: every admin
     /// role the target holds must be held by the caller too (the rule for granting), so a user
     /// manager cannot take over a stronger administrator by resetting their password.

@@ -486,11 +486,10 @@ pub async fn delete_session(
         .ok_or_else(not_found)?;
     let reason =
         if session.session_type == SessionType::Offline { SessionEnd::Revoked } else { SessionEnd::AdminSignOut };
-    let ended = provider.end_sessions(&realm, &[session.id], reason).await?;
+    let ended = provider.end_sessions_by(&realm, &[session.id], reason, Some(&admin.actor())).await?;
     if ended.is_empty() {
         return Err(not_found());
     }
-    audit::record(&provider, &admin, &realm, "DELETE", "USER_SESSION", format!("sessions/{}", session.id), None).await;
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -80,17 +80,41 @@ fn messages(realm_id: Uuid, plan: &Plan, group: Option<Uuid>, not_before: i64, n
     out
 }
 
+/// The administrator who ended sessions, for the admin events of the ending (none when the
+/// person, an application or the server itself ended them).
+#[derive(Debug, Clone, Default)]
+pub struct Actor {
+    pub realm_id: Option<Uuid>,
+    pub client_id: Option<String>,
+    pub user_id: Option<Uuid>,
+    pub ip: Option<String>,
+}
+
+/// How sessions end: why, whether all of a user's at once (one logout token per client, no
+/// `sid`), the request group of the notifications, and who ended them.
+struct How<'a> {
+    reason: SessionEnd,
+    user_wide: bool,
+    group: Option<Uuid>,
+    actor: Option<&'a Actor>,
+}
+
+impl How<'_> {
+    fn because(reason: SessionEnd) -> Self {
+        How { reason, user_wide: false, group: None, actor: None }
+    }
+}
+
 /// Ends `ids` (those still active) inside the caller's transaction and writes their
-/// notifications. The single ending step every operation below uses.
+/// notifications and their admin events. The single ending step every operation below uses.
 async fn end_in(
     db: &impl ConnectionTrait,
     realm_id: Uuid,
     ids: &[Uuid],
-    reason: SessionEnd,
-    user_wide: bool,
-    group: Option<Uuid>,
+    how: &How<'_>,
     now: Timestamp,
 ) -> Result<Vec<Uuid>, StoreError> {
+    let (reason, user_wide, group) = (how.reason, how.user_wide, how.group);
     let loaded = sessions::load_for_ending(db, ids).await?;
     let ended = sessions::end_sessions(db, &loaded.iter().map(|(s, _)| s.id).collect::<Vec<_>>(), reason, now).await?;
     let plan =
@@ -99,7 +123,16 @@ async fn end_in(
     let audit: Vec<AdminEvent> = loaded
         .iter()
         .filter(|(s, _)| ended.contains(&s.id))
-        .map(|(s, held)| ending_event(s, format!("sessions/{}", s.id), reason, held, now))
+        .map(|(s, held)| {
+            let mut event = ending_event(s, format!("sessions/{}", s.id), reason, held, now);
+            if let Some(actor) = how.actor {
+                event.auth_realm_id = actor.realm_id;
+                event.auth_client_id = actor.client_id.clone();
+                event.auth_user_id = actor.user_id;
+                event.ip_address = actor.ip.clone();
+            }
+            event
+        })
         .collect();
     events::insert_many(db, &audit).await?;
     Ok(ended)
@@ -136,11 +169,23 @@ fn ending_event(
 impl Provider {
     /// Ends these sessions (sign-out, an administrator's "Sign out", revocation of an offline
     /// session) and tells their clients. Returns the ids that were still active.
-    #[tracing::instrument(skip_all, fields(realm = %realm.name, sessions = ids.len(), reason = reason.as_str()))]
     pub async fn end_sessions(&self, realm: &Realm, ids: &[Uuid], reason: SessionEnd) -> Result<Vec<Uuid>, StoreError> {
+        self.end_sessions_by(realm, ids, reason, None).await
+    }
+
+    /// [`Provider::end_sessions`], by an administrator: the ending's admin events, written in
+    /// the same transaction, name them — the one record of the action.
+    #[tracing::instrument(skip_all, fields(realm = %realm.name, sessions = ids.len(), reason = reason.as_str()))]
+    pub async fn end_sessions_by(
+        &self,
+        realm: &Realm,
+        ids: &[Uuid],
+        reason: SessionEnd,
+        actor: Option<&Actor>,
+    ) -> Result<Vec<Uuid>, StoreError> {
         let now = Timestamp::now();
         let txn = self.store.begin().await?;
-        let ended = end_in(&txn, realm.id, ids, reason, false, None, now).await?;
+        let ended = end_in(&txn, realm.id, ids, &How { actor, ..How::because(reason) }, now).await?;
         txn.commit().await?;
         self.after_ending(&ended, reason);
         Ok(ended)
@@ -167,7 +212,7 @@ impl Provider {
             return Ok(false);
         }
         if session.session_type == SessionType::Offline && held.len() == 1 {
-            end_in(&txn, realm.id, &[session_id], reason, false, None, now).await?;
+            end_in(&txn, realm.id, &[session_id], &How::because(reason), now).await?;
         } else {
             notify_client_sessions(&txn, realm.id, client, &[session_id], None, now).await?;
             let path = format!("sessions/{session_id}/clients/{}", client.id);
@@ -209,7 +254,7 @@ impl Provider {
         now: Timestamp,
     ) -> Result<Vec<Uuid>, StoreError> {
         let ids = sessions::active_ids_of_user(db, user.id).await?;
-        let ended = end_in(db, realm.id, &ids, reason, true, None, now).await?;
+        let ended = end_in(db, realm.id, &ids, &How { user_wide: true, ..How::because(reason) }, now).await?;
         if revoke_tokens {
             users::raise_not_before(db, user.id, now.as_secs()).await?;
         }
@@ -485,9 +530,8 @@ impl Provider {
             let finished = match job.kind {
                 JobKind::RealmLogout => {
                     let ids = sessions::active_started_up_to(&txn, job.realm_id, job.cutoff, BATCH).await?;
-                    let ended =
-                        end_in(&txn, job.realm_id, &ids, SessionEnd::RealmLogout, false, job.request_group, now)
-                            .await?;
+                    let how = How { group: job.request_group, ..How::because(SessionEnd::RealmLogout) };
+                    let ended = end_in(&txn, job.realm_id, &ids, &how, now).await?;
                     done.cut_off += ended.len();
                     ids.is_empty()
                 }
@@ -547,7 +591,7 @@ impl Provider {
                 }
                 let txn = self.store.begin().await?;
                 for (reason, ids) in by_reason.values() {
-                    ended += end_in(&txn, realm.id, ids, *reason, false, None, now).await?.len();
+                    ended += end_in(&txn, realm.id, ids, &How::because(*reason), now).await?.len();
                 }
                 txn.commit().await?;
                 if (candidates.len() as u64) < BATCH {
