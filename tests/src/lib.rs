@@ -117,8 +117,8 @@ impl Drop for TestDb {
 pub struct TestServer {
     pub address: std::net::SocketAddr,
     pub http: reqwest::Client,
-    /// The server's provider: the session operations (ending, logout-all, revocation).
-    pub provider: std::sync::Arc<latchkey_oidc::Provider>,
+    /// The session lifecycle: the application state and the session operations (ending, logout-all, revocation).
+    pub life: std::sync::Arc<latchkey_lifecycle::Lifecycle>,
     handle: latchkey_server::app::ServerHandle,
 }
 
@@ -139,9 +139,9 @@ impl TestServer {
         let app = Application::build(config).await?;
         let address = app.address();
         let handle = app.handle();
-        let provider = app.provider();
+        let life = app.life();
         tokio::spawn(app.run_until_stopped());
-        Ok(TestServer { address, http: reqwest::Client::new(), provider, handle })
+        Ok(TestServer { address, http: reqwest::Client::new(), life, handle })
     }
 
     /// Stops the server and waits until it no longer listens (so its port can be reused by a

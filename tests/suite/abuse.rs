@@ -116,7 +116,7 @@ async fn failures_age_out_and_their_counters_are_purged(db: TestDb) {
         }
     }
     assert_eq!(sign_in(&server, "carol", "carol-password", "10.7.0.1").await.0, StatusCode::OK, "old failures age out");
-    server.provider.reap(Timestamp::now()).await.unwrap();
+    server.life.reap(Timestamp::now()).await.unwrap();
     assert_eq!(login_failures::get(store.conn(), realm.id, "user:guessed-name").await.unwrap(), None, "purged");
 }
 
@@ -213,14 +213,14 @@ async fn made_up_key_ids_do_not_reach_the_database(db: TestDb) {
     let payload = b64(serde_json::json!({"sub": "x", "typ": "Bearer", "exp": 4_000_000_000_i64}));
     // Warm the realm's keys, then count reloads from here.
     rp::http().get(rp::endpoint(&server, "demo", "certs")).send().await.unwrap();
-    let before = server.provider.keys.reload_count();
+    let before = server.life.keys.reload_count();
     for i in 0..60 {
         let kid = if i % 2 == 0 { format!("made-up-{i}") } else { "made-up-again".to_owned() };
         let token = format!("{}.{payload}.c2ln", b64(serde_json::json!({"alg": "RS256", "kid": kid})));
         let answer = rp::http().get(rp::endpoint(&server, "demo", "userinfo")).bearer_auth(token).send().await.unwrap();
         assert_eq!(answer.status(), StatusCode::UNAUTHORIZED);
     }
-    let reloads = server.provider.keys.reload_count() - before;
+    let reloads = server.life.keys.reload_count() - before;
     assert!(reloads <= 3, "60 made-up key ids within a moment cost {reloads} reloads");
 }
 
@@ -244,7 +244,7 @@ async fn admin_events_past_their_retention_are_purged(db: TestDb) {
         error: None,
     };
     events::insert_many(store.conn(), &[event(2 * 86_400_000, "old"), event(60_000, "recent")]).await.unwrap();
-    server.provider.reap(Timestamp::now()).await.unwrap();
+    server.life.reap(Timestamp::now()).await.unwrap();
     let left = events::list(store.conn(), realm.id, &EventQuery::default(), 0, 100).await.unwrap();
     let paths: Vec<&str> = left.iter().map(|e| e.resource_path.as_str()).collect();
     assert!(paths.contains(&"recent") && !paths.contains(&"old"), "{paths:?}");

@@ -622,9 +622,9 @@ async fn admin_writes_and_session_endings_are_audited(db: TestDb) {
     // callers without a valid token are counted, not stored (anyone could fill the table).
     let path = format!("/admin/realms/demo/users/{}", eve.id);
     assert_eq!(call(&server, Some(&auditor), Method::DELETE, &path, None).await.0, 403);
-    let anonymous_before = server.provider.unauthenticated_refusals.load(std::sync::atomic::Ordering::Relaxed);
+    let anonymous_before = server.life.unauthenticated_refusals.load(std::sync::atomic::Ordering::Relaxed);
     assert_eq!(call(&server, None, Method::POST, "/admin/realms/demo/logout-all", None).await.0, 401);
-    let anonymous_after = server.provider.unauthenticated_refusals.load(std::sync::atomic::Ordering::Relaxed);
+    let anonymous_after = server.life.unauthenticated_refusals.load(std::sync::atomic::Ordering::Relaxed);
     assert_eq!(anonymous_after, anonymous_before + 1);
     let taken = json!({"username": "alice"});
     assert_eq!(call(&server, Some(&admin), Method::POST, "/admin/realms/demo/users", Some(taken)).await.0, 409);

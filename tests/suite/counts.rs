@@ -147,7 +147,7 @@ async fn maintained_counts_equal_an_exact_count_through_every_ending(db: TestDb)
     cs.user_session_id = stale.id;
     sessions::insert_client_session(store.conn(), &cs).await.unwrap();
     assert_counts_exact(&db, &server, &admin, "a timed-out session").await;
-    server.provider.reap(Timestamp::now()).await.unwrap();
+    server.life.reap(Timestamp::now()).await.unwrap();
     assert_counts_exact(&db, &server, &admin, "the reaper").await;
 
     // Endings, one kind at a time.
@@ -168,7 +168,7 @@ async fn maintained_counts_equal_an_exact_count_through_every_ending(db: TestDb)
 
     let path = format!("/admin/realms/demo/clients/{}", spa.id);
     assert_eq!(call(&server, Some(&admin), Method::PUT, &path, Some(json!({"enabled": false}))).await.0, 204);
-    server.provider.reap(Timestamp::now()).await.unwrap();
+    server.life.reap(Timestamp::now()).await.unwrap();
     assert_counts_exact(&db, &server, &admin, "disabling a client").await;
     assert_eq!(call(&server, Some(&admin), Method::DELETE, &path, None).await.0, 204);
     assert_counts_exact(&db, &server, &admin, "deleting a client").await;
@@ -190,7 +190,7 @@ async fn maintained_counts_equal_an_exact_count_through_every_ending(db: TestDb)
     let (status, _, _) = call(&server, Some(&admin), Method::POST, "/admin/realms/demo/logout-all", None).await;
     assert_eq!(status, 200);
     assert_eq!(assert_counts_exact(&db, &server, &admin, "logout-all").await, 0);
-    server.provider.reap(Timestamp::now()).await.unwrap();
+    server.life.reap(Timestamp::now()).await.unwrap();
     assert_eq!(assert_counts_exact(&db, &server, &admin, "the reaper after logout-all").await, 0);
 
     // Sessions after the cut-off count again.

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use latchkey_domain::{Client, ClientKind, Protocol, Realm, Secret, SessionEnd, SessionState, Timestamp};
-use latchkey_oidc::ending::GlobalRequestResult;
+use latchkey_lifecycle::ending::GlobalRequestResult;
 use latchkey_store::{clients, outbox, realms, sessions, users};
 use latchkey_tests::receiver::{verify_logout_token, Receiver};
 use latchkey_tests::rp::{self, authorization, code_flow, relying_party, Browser, Step};
@@ -160,7 +160,7 @@ async fn an_administrator_ending_one_session_tells_front_channel_clients_too(db:
     let tokens = sign_in(&setup.server, &Browser::new(&setup.server), "bob").await;
     let other = sign_in(&setup.server, &Browser::new(&setup.server), "carol").await;
     let ended =
-        setup.server.provider.end_sessions(&setup.realm, &[sid_of(&tokens)], SessionEnd::AdminSignOut).await.unwrap();
+        setup.server.life.end_sessions(&setup.realm, &[sid_of(&tokens)], SessionEnd::AdminSignOut).await.unwrap();
     assert_eq!(ended, vec![sid_of(&tokens)]);
     setup.receiver.wait_for(1, WAIT).await;
     let got = logout_tokens(&setup, "/web/bcl", "demo-web").await;
@@ -178,8 +178,7 @@ async fn a_user_wide_ending_names_the_user_and_no_session(db: TestDb) {
     let second = sign_in(&setup.server, &Browser::new(&setup.server), "alice").await;
     let store = db.store().await;
     let alice = users::find_by_username(store.conn(), setup.realm.id, "alice").await.unwrap().unwrap();
-    let ended =
-        setup.server.provider.end_user_sessions(&setup.realm, &alice, SessionEnd::UserLogout, true).await.unwrap();
+    let ended = setup.server.life.end_user_sessions(&setup.realm, &alice, SessionEnd::UserLogout, true).await.unwrap();
     assert_eq!(ended.len(), 2);
     setup.receiver.wait_for(1, WAIT).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -200,8 +199,8 @@ async fn disabling_or_deleting_a_user_tells_its_clients(db: TestDb) {
     let bob = users::find_by_username(store.conn(), setup.realm.id, "bob").await.unwrap().unwrap();
     let carol = users::find_by_username(store.conn(), setup.realm.id, "carol").await.unwrap().unwrap();
 
-    setup.server.provider.disable_user(&setup.realm, &bob).await.unwrap();
-    setup.server.provider.delete_user(&setup.realm, &carol).await.unwrap();
+    setup.server.life.disable_user(&setup.realm, &bob).await.unwrap();
+    setup.server.life.delete_user(&setup.realm, &carol).await.unwrap();
     setup.receiver.wait_for(2, WAIT).await;
     let subjects: Vec<Value> =
         logout_tokens(&setup, "/web/bcl", "demo-web").await.into_iter().map(|c| c["sub"].clone()).collect();
@@ -219,7 +218,7 @@ async fn disabling_a_client_ends_its_client_sessions_behind_the_request(db: Test
     let tokens = sign_in(&setup.server, &Browser::new(&setup.server), "alice").await;
     let store = db.store().await;
     let web = clients::find_by_client_id(store.conn(), setup.realm.id, "demo-web").await.unwrap().unwrap();
-    setup.server.provider.disable_client(&setup.realm, &web).await.unwrap();
+    setup.server.life.disable_client(&setup.realm, &web).await.unwrap();
     assert!(!introspect(&setup.server, tokens.access_token().secret()).await, "a disabled client's tokens die at once");
     setup.receiver.wait_for(1, WAIT).await;
     let got = logout_tokens(&setup, "/web/bcl", "demo-web").await;
@@ -300,7 +299,7 @@ async fn logout_all_ends_everything_and_tells_everyone(db: TestDb) {
     };
     sessions::insert_client_session(store.conn(), &saml_session).await.unwrap();
 
-    let result = setup.server.provider.logout_all(&setup.realm, WAIT).await.unwrap();
+    let result = setup.server.life.logout_all(&setup.realm, WAIT).await.unwrap();
     assert_eq!(
         result,
         GlobalRequestResult {
@@ -363,7 +362,7 @@ async fn a_receiver_that_was_down_gets_its_token_once_even_across_a_restart(db: 
     clients::update(store.conn(), &web).await.unwrap();
 
     let tokens = sign_in(&first, &Browser::new(&first), "alice").await;
-    first.provider.end_sessions(&realm, &[sid_of(&tokens)], SessionEnd::AdminSignOut).await.unwrap();
+    first.life.end_sessions(&realm, &[sid_of(&tokens)], SessionEnd::AdminSignOut).await.unwrap();
     // The first attempt fails: nothing listens.
     let failed_once = async {
         loop {
@@ -418,8 +417,8 @@ async fn two_nodes_deliver_each_notification_once(db: TestDb) {
     // Both nodes race for the same outbox.
     let (a, b) = session_ids.split_at(6);
     let (ra, rb) = tokio::join!(
-        setup.server.provider.end_sessions(&setup.realm, a, SessionEnd::AdminSignOut),
-        second.provider.end_sessions(&setup.realm, b, SessionEnd::AdminSignOut),
+        setup.server.life.end_sessions(&setup.realm, a, SessionEnd::AdminSignOut),
+        second.life.end_sessions(&setup.realm, b, SessionEnd::AdminSignOut),
     );
     assert_eq!(ra.unwrap().len() + rb.unwrap().len(), 12);
     setup.receiver.wait_for(12, WAIT).await;
@@ -452,7 +451,7 @@ async fn a_refresh_racing_an_ending_never_outlives_it(db: TestDb) {
             ])
             .send();
         let sid = [sid_of(&tokens)];
-        let ending = setup.server.provider.end_sessions(&setup.realm, &sid, SessionEnd::AdminSignOut);
+        let ending = setup.server.life.end_sessions(&setup.realm, &sid, SessionEnd::AdminSignOut);
         let (refreshed, ended) = tokio::join!(refresh, ending);
         assert_eq!(ended.unwrap().len(), 1);
         let body: Value = refreshed.unwrap().json().await.unwrap();
@@ -486,7 +485,7 @@ async fn push_revocation_reaches_adapters(db: TestDb) {
     realm.not_before = Timestamp::now().as_secs();
     realms::update(store.conn(), &realm).await.unwrap();
 
-    let result = setup.server.provider.push_revocation(&realm, None, WAIT).await.unwrap();
+    let result = setup.server.life.push_revocation(&realm, None, WAIT).await.unwrap();
     assert_eq!(result.success_requests, vec![setup.receiver.url("/legacy/k_push_not_before")]);
     assert_eq!(result.not_notified_clients, vec!["demo-saml".to_owned()]);
     let pushed = setup.receiver.received().into_iter().find(|r| r.path == "/legacy/k_push_not_before").unwrap();
@@ -495,6 +494,6 @@ async fn push_revocation_reaches_adapters(db: TestDb) {
     assert_eq!(action["notBefore"], realm.not_before);
 
     setup.receiver.answer(503);
-    let result = setup.server.provider.push_revocation(&realm, Some(&adapter), WAIT).await.unwrap();
+    let result = setup.server.life.push_revocation(&realm, Some(&adapter), WAIT).await.unwrap();
     assert_eq!(result.failed_requests, vec![setup.receiver.url("/legacy/k_push_not_before")]);
 }

@@ -566,7 +566,7 @@ async fn keys_rotate_without_breaking_tokens_in_flight(db: TestDb) {
 
     let store = db.store().await;
     let demo = realms::find_by_name(store.conn(), "demo").await.unwrap().unwrap();
-    let new_kid = latchkey_oidc::keys::rotate(&store, &demo).await.unwrap();
+    let new_kid = latchkey_lifecycle::keys::rotate(&store, &demo).await.unwrap();
     let address = first.address;
     first.stop().await;
     // Another node at the same address, with nothing cached, sees both keys.

@@ -375,7 +375,7 @@ async fn hostile_redirect_uris_are_refused(db: TestDb) {
 
 async fn a_percent_encoded_admin_path_is_still_the_admin_api(db: TestDb) {
     let (server, _) = demo(&db).await;
-    let before = server.provider.unauthenticated_refusals.load(Ordering::Relaxed);
+    let before = server.life.unauthenticated_refusals.load(Ordering::Relaxed);
     for path in ["/%61dmin/realms/demo/users", "/admin/%72ealms/demo/users", "/%61%64%6d%69%6e/realms/demo/users"] {
         let answer = rp::http()
             .post(server.url(path))
@@ -386,7 +386,7 @@ async fn a_percent_encoded_admin_path_is_still_the_admin_api(db: TestDb) {
             .unwrap();
         assert_eq!(answer.status(), StatusCode::UNAUTHORIZED, "{path}: authenticated before the body is read");
     }
-    let after = server.provider.unauthenticated_refusals.load(Ordering::Relaxed);
+    let after = server.life.unauthenticated_refusals.load(Ordering::Relaxed);
     assert_eq!(after, before + 3, "and counted as refused admin writes");
 }
 
@@ -439,7 +439,7 @@ async fn notifications_never_reach_internal_addresses(db: TestDb) {
             .unwrap()
             .parse()
             .unwrap();
-        server.provider.end_sessions(&realm, &[sid], SessionEnd::AdminSignOut).await.unwrap();
+        server.life.end_sessions(&realm, &[sid], SessionEnd::AdminSignOut).await.unwrap();
         tokio::time::sleep(Duration::from_secs(2)).await;
         assert!(receiver.received().is_empty(), "{url} was called");
         let log = latchkey_store::outbox::for_client(store.conn(), web.id, 100).await.unwrap();

@@ -9,7 +9,7 @@ use actix_web::http::Method;
 use actix_web::middleware::Next;
 use actix_web::{get, web, HttpRequest, HttpResponse};
 use latchkey_domain::{AdminRole, Realm, Timestamp};
-use latchkey_oidc::Provider;
+use latchkey_lifecycle::Lifecycle;
 use latchkey_store::events::{self, AdminEvent, EventQuery};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -35,7 +35,7 @@ fn redact(mut value: Value) -> Value {
 /// Records a successful admin write. A failure to record is logged, not returned: the write
 /// itself has happened.
 pub async fn record(
-    provider: &Provider,
+    life: &Lifecycle,
     admin: &Admin,
     realm: &Realm,
     operation: &str,
@@ -57,7 +57,7 @@ pub async fn record(
         representation: representation.map(|r| redact(r).to_string()),
         error: None,
     };
-    if let Err(error) = events::insert_many(provider.store.conn(), &[event]).await {
+    if let Err(error) = events::insert_many(life.store.conn(), &[event]).await {
         tracing::error!(%error, "an admin event could not be recorded");
     }
 }
@@ -108,15 +108,15 @@ pub async fn record_refusals(
             None => status.to_string(),
         };
         let request = answer.request();
-        if let Some(provider) = request.app_data::<web::Data<Provider>>() {
-            record_refusal(provider, request, &realm, operation, resource_type, resource_path, error).await;
+        if let Some(life) = request.app_data::<web::Data<Lifecycle>>() {
+            record_refusal(life, request, &realm, operation, resource_type, resource_path, error).await;
         }
     }
     Ok(answer)
 }
 
 async fn record_refusal(
-    provider: &Provider,
+    life: &Lifecycle,
     request: &HttpRequest,
     realm: &str,
     operation: &str,
@@ -127,14 +127,14 @@ async fn record_refusal(
     if latchkey_domain::realm::validate_realm_name(realm).is_err() {
         return;
     }
-    let realm = match latchkey_store::realms::find_by_name(provider.store.conn(), realm).await {
+    let realm = match latchkey_store::realms::find_by_name(life.store.conn(), realm).await {
         Ok(Some(realm)) => realm,
         Ok(None) => return,
         Err(error) => return tracing::error!(%error, "an admin event could not be recorded"),
     };
-    let Ok(admin) = authenticate(provider, request).await else {
+    let Ok(admin) = authenticate(life, request).await else {
         // Anyone can send these; storing each would let them fill the table. They are counted.
-        provider.unauthenticated_refusals.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        life.unauthenticated_refusals.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         return;
     };
     let admin = Some(admin);
@@ -145,14 +145,14 @@ async fn record_refusal(
         auth_realm_id: admin.as_ref().map(|a| a.home.id),
         auth_client_id: admin.as_ref().map(|a| a.client_id.clone()),
         auth_user_id: admin.as_ref().map(|a| a.user.id),
-        ip_address: Some(provider.client_ip(request)),
+        ip_address: Some(crate::auth::client_ip(life, request)),
         operation_type: operation.to_owned(),
         resource_type: resource_type.to_owned(),
         resource_path,
         representation: None,
         error: Some(error),
     };
-    if let Err(error) = events::insert_many(provider.store.conn(), &[event]).await {
+    if let Err(error) = events::insert_many(life.store.conn(), &[event]).await {
         tracing::error!(%error, "an admin event could not be recorded");
     }
 }
@@ -267,13 +267,13 @@ fn list_of(raw: &Option<String>) -> Vec<String> {
         (status = 403, description = "Not allowed: needs view-realm", body = ErrorBody)))]
 #[get("/admin/realms/{realm}/admin-events")]
 pub async fn list_admin_events(
-    provider: web::Data<Provider>,
+    life: web::Data<Lifecycle>,
     req: HttpRequest,
     realm: web::Path<String>,
     q: Query<EventSearch>,
 ) -> Result<HttpResponse, ApiError> {
-    let admin = authenticate(&provider, &req).await?;
-    let realm = admin.realm(&provider, &realm, AdminRole::ViewRealm).await?;
+    let admin = authenticate(&life, &req).await?;
+    let realm = admin.realm(&life, &realm, AdminRole::ViewRealm).await?;
     let (first, max) = crate::sessions::page(q.first, q.max, 100)?;
     let auth_user = match q.auth_user.as_deref() {
         Some(raw) => {
@@ -289,7 +289,7 @@ pub async fn list_admin_events(
         from: date("dateFrom", q.date_from.as_deref(), false)?,
         to: date("dateTo", q.date_to.as_deref(), true)?,
     };
-    let found = events::list(provider.store.conn(), realm.id, &query, first, max).await?;
+    let found = events::list(life.store.conn(), realm.id, &query, first, max).await?;
     let body: Vec<AdminEventRepresentation> = found
         .into_iter()
         .map(|e| AdminEventRepresentation {

@@ -14,8 +14,8 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::{http::header, web, HttpMessage, HttpRequest, HttpResponse};
 use latchkey_domain::{AdminRole, Realm, Timestamp, User};
-use latchkey_oidc::tokens;
-use latchkey_oidc::Provider;
+use latchkey_lifecycle::tokens;
+use latchkey_lifecycle::Lifecycle;
 use latchkey_store::{realms, users};
 
 use crate::error::ApiError;
@@ -38,7 +38,7 @@ impl Admin {
     }
 
     /// The realm named in the path, if this administrator may act in it with `role`.
-    pub async fn realm(&self, provider: &Provider, name: &str, role: AdminRole) -> Result<Realm, ApiError> {
+    pub async fn realm(&self, life: &Lifecycle, name: &str, role: AdminRole) -> Result<Realm, ApiError> {
         if !self.manages_every_realm() {
             if name != self.home.name {
                 return Err(ApiError::Forbidden("You do not have access to this realm".into()));
@@ -49,12 +49,12 @@ impl Admin {
         let not_found = || ApiError::NotFound("Realm not found".into());
         // A name no realm can have (a NUL character, which PostgreSQL cannot compare) is not looked up.
         latchkey_domain::realm::validate_realm_name(name).map_err(|_| not_found())?;
-        realms::find_by_name(provider.store.conn(), name).await?.ok_or_else(not_found)
+        realms::find_by_name(life.store.conn(), name).await?.ok_or_else(not_found)
     }
 
     /// This administrator, as the ending step records who ended sessions.
-    pub fn actor(&self) -> latchkey_oidc::ending::Actor {
-        latchkey_oidc::ending::Actor {
+    pub fn actor(&self) -> latchkey_lifecycle::ending::Actor {
+        latchkey_lifecycle::ending::Actor {
             realm_id: Some(self.home.id),
             client_id: Some(self.client_id.clone()),
             user_id: Some(self.user.id),
@@ -96,8 +96,8 @@ pub async fn admin_calls_need_a_token(
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
     if is_admin_path(req.match_info().as_str()) {
-        if let Some(provider) = req.app_data::<web::Data<Provider>>().cloned() {
-            match find_admin(&provider, req.request()).await {
+        if let Some(life) = req.app_data::<web::Data<Lifecycle>>().cloned() {
+            match find_admin(&life, req.request()).await {
                 Ok(admin) => {
                     req.extensions_mut().insert(admin);
                 }
@@ -120,25 +120,30 @@ pub fn is_admin_path(routed: &str) -> bool {
 }
 
 /// The administrator calling: found once per request (see [`admin_calls_need_a_token`]).
-pub async fn authenticate(provider: &Provider, req: &HttpRequest) -> Result<Admin, ApiError> {
+pub async fn authenticate(life: &Lifecycle, req: &HttpRequest) -> Result<Admin, ApiError> {
     if let Some(admin) = req.extensions().get::<Admin>() {
         return Ok(admin.clone());
     }
-    find_admin(provider, req).await
+    find_admin(life, req).await
+}
+
+/// The address a request came from (see [`Lifecycle::client_ip`]).
+pub fn client_ip(life: &Lifecycle, req: &HttpRequest) -> String {
+    let forwarded = req.headers().get_all("x-forwarded-for").filter_map(|v| v.to_str().ok());
+    life.client_ip(req.peer_addr().map(|a| a.ip()), forwarded)
 }
 
 /// Authenticates the request's bearer token.
-async fn find_admin(provider: &Provider, req: &HttpRequest) -> Result<Admin, ApiError> {
+async fn find_admin(life: &Lifecycle, req: &HttpRequest) -> Result<Admin, ApiError> {
     let value = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).ok_or_else(unauthorized)?;
     let token =
         value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")).ok_or_else(unauthorized)?.trim();
     // The token names its realm in its issuer; it is then judged by that realm's rules.
-    let claims = latchkey_oidc::jose::peek_claims(token).ok_or_else(unauthorized)?;
+    let claims = latchkey_lifecycle::jose::peek_claims(token).ok_or_else(unauthorized)?;
     let realm_name = claims["iss"].as_str().and_then(|iss| iss.rsplit_once("/realms/")).map(|(_, r)| r.to_owned());
     let realm_name = realm_name.ok_or_else(unauthorized)?;
-    let ctx = provider.realm_ctx(&realm_name).await.map_err(|_| unauthorized())?;
-    let active =
-        tokens::active_access_token(provider, &ctx, token, Timestamp::now()).await?.map_err(|_| unauthorized())?;
+    let ctx = life.realm_ctx(&realm_name).await.map_err(|_| unauthorized())?;
+    let active = tokens::active_access_token(life, &ctx, token, Timestamp::now()).await?.map_err(|_| unauthorized())?;
     let own_service_account = active.user.service_account_of == Some(active.client.id);
     if !(active.client.may_call_admin_api() || own_service_account) {
         return Err(ApiError::Unauthorized(format!(
@@ -146,6 +151,6 @@ async fn find_admin(provider: &Provider, req: &HttpRequest) -> Result<Admin, Api
             active.client.client_id
         )));
     }
-    let roles = users::roles_of(provider.store.conn(), active.user.id).await?;
-    Ok(Admin { user: active.user, home: ctx.realm, roles, client_id: active.claims.azp, ip: provider.client_ip(req) })
+    let roles = users::roles_of(life.store.conn(), active.user.id).await?;
+    Ok(Admin { user: active.user, home: ctx.realm, roles, client_id: active.claims.azp, ip: client_ip(life, req) })
 }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use actix_web::{delete, get, post, put, web, HttpRequest, HttpResponse};
 use latchkey_domain::{AdminRole, Client, ClientKind, Protocol, Realm, Secret, Timestamp};
-use latchkey_oidc::Provider;
+use latchkey_lifecycle::Lifecycle;
 use latchkey_store::{clients, StoreError};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -99,7 +99,7 @@ impl From<&Client> for ClientRepresentation {
 /// write needs `admin` (a client there — its redirect URIs above all — reaches every realm's
 /// administrators); letting a client's tokens call the admin API needs `realm-admin`.
 fn may_write(
-    provider: &Provider,
+    life: &Lifecycle,
     admin: &Admin,
     realm: &Realm,
     before: Option<&Client>,
@@ -109,7 +109,7 @@ fn may_write(
         [("adminUrl", &after.admin_url), ("attributes.backchannel.logout.url", &after.backchannel_logout_url)]
     {
         if let Some(parsed) = url.as_deref().and_then(|u| url::Url::parse(u).ok()) {
-            provider.config.targets.check_url(&parsed).map_err(|e| ApiError::BadRequest(format!("{field}: {e}")))?;
+            life.config.targets.check_url(&parsed).map_err(|e| ApiError::BadRequest(format!("{field}: {e}")))?;
         }
     }
     if realm.is_master() {
@@ -121,10 +121,10 @@ fn may_write(
     Ok(())
 }
 
-pub(crate) async fn find_client(provider: &Provider, realm: &Realm, id: &str) -> Result<Client, ApiError> {
+pub(crate) async fn find_client(life: &Lifecycle, realm: &Realm, id: &str) -> Result<Client, ApiError> {
     let not_found = || ApiError::NotFound("Could not find client".into());
     let id = crate::input::uuid(id).ok_or_else(not_found)?;
-    clients::find_by_id(provider.store.conn(), id).await?.filter(|c| c.realm_id == realm.id).ok_or_else(not_found)
+    clients::find_by_id(life.store.conn(), id).await?.filter(|c| c.realm_id == realm.id).ok_or_else(not_found)
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -149,15 +149,15 @@ pub struct ClientSearch {
     responses((status = 200, description = "The clients", body = Vec<ClientRepresentation>), (status = 403, description = "Not allowed: needs view-clients", body = ErrorBody)))]
 #[get("/admin/realms/{realm}/clients")]
 pub async fn list_clients(
-    provider: web::Data<Provider>,
+    life: web::Data<Lifecycle>,
     req: HttpRequest,
     realm: web::Path<String>,
     q: Query<ClientSearch>,
 ) -> Result<HttpResponse, ApiError> {
-    let admin = authenticate(&provider, &req).await?;
-    let realm = admin.realm(&provider, &realm, AdminRole::ViewClients).await?;
+    let admin = authenticate(&life, &req).await?;
+    let realm = admin.realm(&life, &realm, AdminRole::ViewClients).await?;
     let (first, max) = crate::sessions::page(q.first, q.max, 100)?;
-    let all = clients::list(provider.store.conn(), realm.id).await?;
+    let all = clients::list(life.store.conn(), realm.id).await?;
     let page: Vec<ClientRepresentation> = all
         .iter()
         .filter(|c| q.client_id.as_deref().is_none_or(|id| id == c.client_id))
@@ -174,13 +174,13 @@ pub async fn list_clients(
         (status = 403, description = "Not allowed: needs view-clients", body = ErrorBody), (status = 404, description = "No such realm or client", body = ErrorBody)))]
 #[get("/admin/realms/{realm}/clients/{id}")]
 pub async fn get_client(
-    provider: web::Data<Provider>,
+    life: web::Data<Lifecycle>,
     req: HttpRequest,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    let admin = authenticate(&provider, &req).await?;
-    let realm = admin.realm(&provider, &path.0, AdminRole::ViewClients).await?;
-    Ok(HttpResponse::Ok().json(ClientRepresentation::from(&find_client(&provider, &realm, &path.1).await?)))
+    let admin = authenticate(&life, &req).await?;
+    let realm = admin.realm(&life, &path.0, AdminRole::ViewClients).await?;
+    Ok(HttpResponse::Ok().json(ClientRepresentation::from(&find_client(&life, &realm, &path.1).await?)))
 }
 
 /// A secret shown once.
@@ -200,13 +200,13 @@ pub struct GeneratedSecret {
         (status = 403, description = "Not allowed: needs manage-clients", body = ErrorBody), (status = 409, description = "The clientId is taken", body = ErrorBody)))]
 #[post("/admin/realms/{realm}/clients")]
 pub async fn create_client(
-    provider: web::Data<Provider>,
+    life: web::Data<Lifecycle>,
     req: HttpRequest,
     realm: web::Path<String>,
     body: Json<NewClient>,
 ) -> Result<HttpResponse, ApiError> {
-    let admin = authenticate(&provider, &req).await?;
-    let realm = admin.realm(&provider, &realm, AdminRole::ManageClients).await?;
+    let admin = authenticate(&life, &req).await?;
+    let realm = admin.realm(&life, &realm, AdminRole::ManageClients).await?;
     let representation = serde_json::to_value(&*body).ok();
     let NewClient { client_id, mut settings } = body.into_inner();
     let protocol = settings.protocol.map_or(Protocol::OpenIdConnect, Protocol::from);
@@ -215,22 +215,14 @@ pub async fn create_client(
         settings.public_client = Some(settings.secret.is_none());
     }
     let generated = apply(&mut client, settings).await?;
-    may_write(&provider, &admin, &realm, None, &client)?;
-    clients::insert(provider.store.conn(), &client).await.map_err(|e| match e {
+    may_write(&life, &admin, &realm, None, &client)?;
+    clients::insert(life.store.conn(), &client).await.map_err(|e| match e {
         StoreError::Conflict(_) => ApiError::Conflict(format!("Client {client_id} already exists")),
         other => other.into(),
     })?;
-    crate::audit::record(
-        &provider,
-        &admin,
-        &realm,
-        "CREATE",
-        "CLIENT",
-        format!("clients/{}", client.id),
-        representation,
-    )
-    .await;
-    let location = format!("{}/admin/realms/{}/clients/{}", provider.base_url(), realm.name, client.id);
+    crate::audit::record(&life, &admin, &realm, "CREATE", "CLIENT", format!("clients/{}", client.id), representation)
+        .await;
+    let location = format!("{}/admin/realms/{}/clients/{}", life.base_url(), realm.name, client.id);
     let mut answer = HttpResponse::Created();
     answer.insert_header(("Location", location));
     Ok(match generated {
@@ -247,14 +239,14 @@ pub async fn create_client(
         (status = 409, description = "The clientId is taken, or the change does not fit the client as it is (a public client cannot have a service account)", body = ErrorBody)))]
 #[put("/admin/realms/{realm}/clients/{id}")]
 pub async fn update_client(
-    provider: web::Data<Provider>,
+    life: web::Data<Lifecycle>,
     req: HttpRequest,
     path: web::Path<(String, String)>,
     body: Json<ClientUpdate>,
 ) -> Result<HttpResponse, ApiError> {
-    let admin = authenticate(&provider, &req).await?;
-    let realm = admin.realm(&provider, &path.0, AdminRole::ManageClients).await?;
-    let client = find_client(&provider, &realm, &path.1).await?;
+    let admin = authenticate(&life, &req).await?;
+    let realm = admin.realm(&life, &path.0, AdminRole::ManageClients).await?;
+    let client = find_client(&life, &realm, &path.1).await?;
     let mut updated = client.clone();
     let r = body.into_inner();
     let representation = serde_json::to_value(&r).ok();
@@ -263,25 +255,17 @@ pub async fn update_client(
         updated.client_id = new_id;
     }
     apply(&mut updated, r.settings).await?;
-    may_write(&provider, &admin, &realm, Some(&client), &updated)?;
+    may_write(&life, &admin, &realm, Some(&client), &updated)?;
     let disabling = client.enabled && !updated.enabled;
     if disabling {
         updated.enabled = true; // the ending operation disables it, with its sessions
     }
-    clients::update_changed(provider.store.conn(), &client, &updated).await?;
+    clients::update_changed(life.store.conn(), &client, &updated).await?;
     if disabling {
-        provider.disable_client(&realm, &updated).await?;
+        life.disable_client(&realm, &updated).await?;
     }
-    crate::audit::record(
-        &provider,
-        &admin,
-        &realm,
-        "UPDATE",
-        "CLIENT",
-        format!("clients/{}", client.id),
-        representation,
-    )
-    .await;
+    crate::audit::record(&life, &admin, &realm, "UPDATE", "CLIENT", format!("clients/{}", client.id), representation)
+        .await;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -291,16 +275,16 @@ pub async fn update_client(
         (status = 403, description = "Not allowed: needs manage-clients", body = ErrorBody), (status = 404, description = "No such realm or client", body = ErrorBody)))]
 #[delete("/admin/realms/{realm}/clients/{id}")]
 pub async fn delete_client(
-    provider: web::Data<Provider>,
+    life: web::Data<Lifecycle>,
     req: HttpRequest,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    let admin = authenticate(&provider, &req).await?;
-    let realm = admin.realm(&provider, &path.0, AdminRole::ManageClients).await?;
-    let client = find_client(&provider, &realm, &path.1).await?;
-    may_write(&provider, &admin, &realm, Some(&client), &client)?;
-    provider.delete_client(&realm, &client).await?;
-    crate::audit::record(&provider, &admin, &realm, "DELETE", "CLIENT", format!("clients/{}", client.id), None).await;
+    let admin = authenticate(&life, &req).await?;
+    let realm = admin.realm(&life, &path.0, AdminRole::ManageClients).await?;
+    let client = find_client(&life, &realm, &path.1).await?;
+    may_write(&life, &admin, &realm, Some(&client), &client)?;
+    life.delete_client(&realm, &client).await?;
+    crate::audit::record(&life, &admin, &realm, "DELETE", "CLIENT", format!("clients/{}", client.id), None).await;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -310,14 +294,14 @@ pub async fn delete_client(
         (status = 404, description = "No such realm or client", body = ErrorBody)))]
 #[post("/admin/realms/{realm}/clients/{id}/client-secret")]
 pub async fn regenerate_secret(
-    provider: web::Data<Provider>,
+    life: web::Data<Lifecycle>,
     req: HttpRequest,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    let admin = authenticate(&provider, &req).await?;
-    let realm = admin.realm(&provider, &path.0, AdminRole::ManageClients).await?;
-    let client = find_client(&provider, &realm, &path.1).await?;
-    may_write(&provider, &admin, &realm, Some(&client), &client)?;
+    let admin = authenticate(&life, &req).await?;
+    let realm = admin.realm(&life, &path.0, AdminRole::ManageClients).await?;
+    let client = find_client(&life, &realm, &path.1).await?;
+    may_write(&life, &admin, &realm, Some(&client), &client)?;
     if client.is_public() {
         return Err(ApiError::Conflict("A public client has no secret".into()));
     }
@@ -325,9 +309,9 @@ pub async fn regenerate_secret(
     let value = secret.expose().to_owned();
     let hash = web::block(move || secret.hash()).await.map_err(bad)?.map_err(bad)?;
     let updated = Client { kind: ClientKind::Confidential { secret: hash }, ..client.clone() };
-    clients::update_changed(provider.store.conn(), &client, &updated).await?;
+    clients::update_changed(life.store.conn(), &client, &updated).await?;
     crate::audit::record(
-        &provider,
+        &life,
         &admin,
         &realm,
         "ACTION",

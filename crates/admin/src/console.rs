@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use actix_web::{get, web, HttpRequest, HttpResponse};
 use latchkey_domain::AdminRole;
-use latchkey_oidc::Provider;
+use latchkey_lifecycle::Lifecycle;
 use latchkey_store::realms;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -55,18 +55,18 @@ fn spelled_out(held: &[AdminRole]) -> Vec<String> {
 )]
 #[get("/admin/{realm}/console/whoami")]
 pub async fn whoami(
-    provider: web::Data<Provider>,
+    life: web::Data<Lifecycle>,
     req: HttpRequest,
     realm: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let admin = authenticate(&provider, &req).await?;
+    let admin = authenticate(&life, &req).await?;
     if admin.home.name != *realm {
         return Err(ApiError::Forbidden("The token is not of this realm".into()));
     }
     let every_realm = admin.home.is_master() && admin.roles.contains(&AdminRole::Admin);
     let mut realm_access = BTreeMap::new();
     if every_realm {
-        for r in realms::list(provider.store.conn()).await? {
+        for r in realms::list(life.store.conn()).await? {
             realm_access.insert(r.name, spelled_out(&[AdminRole::RealmAdmin]));
         }
     } else {

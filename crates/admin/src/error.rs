@@ -4,6 +4,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
+use latchkey_lifecycle::LifecycleError;
 use latchkey_store::StoreError;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -73,19 +74,18 @@ impl From<StoreError> for ApiError {
     }
 }
 
-impl From<latchkey_oidc::OAuthError> for ApiError {
-    fn from(err: latchkey_oidc::OAuthError) -> Self {
-        // Every refusal keeps its meaning; only a server error stays one.
-        match err.status.as_u16() {
-            400 => ApiError::BadRequest(err.description),
-            401 => ApiError::Unauthorized(err.description),
-            403 => ApiError::Forbidden(err.description),
-            404 => ApiError::NotFound(err.description),
-            409 => ApiError::Conflict(err.description),
-            413 => ApiError::TooLarge(err.description),
-            429 => ApiError::TooManyRequests(err.description),
-            503 => ApiError::Unavailable(err.description),
-            _ => ApiError::Internal(err.to_string()),
+/// Each kind of lifecycle error keeps its meaning: a busy server is 503, a throttled client
+/// 429, an unknown realm 404; only a fault of the server is a 500.
+impl From<LifecycleError> for ApiError {
+    fn from(err: LifecycleError) -> Self {
+        match err {
+            LifecycleError::RealmNotFound => ApiError::NotFound("Realm not found".into()),
+            LifecycleError::Busy => {
+                ApiError::Unavailable("The server is busy checking credentials; try again shortly".into())
+            }
+            LifecycleError::ClientThrottled { .. } => ApiError::TooManyRequests(err.to_string()),
+            LifecycleError::Store(err) => err.into(),
+            LifecycleError::Key(_) | LifecycleError::Internal(_) => ApiError::Internal(err.to_string()),
         }
     }
 }
@@ -141,16 +141,18 @@ pub fn json_config() -> actix_web::web::JsonConfig {
 mod tests {
     use actix_web::ResponseError;
 
+    use latchkey_lifecycle::LifecycleError;
+    use latchkey_store::StoreError;
+
     use super::ApiError;
 
     #[test]
-    fn protocol_refusals_keep_their_status() {
-        let e = latchkey_oidc::OAuthError::too_many_attempts(3);
-        assert_eq!(ApiError::from(e).status_code().as_u16(), 429);
-        assert_eq!(ApiError::from(latchkey_oidc::OAuthError::busy()).status_code().as_u16(), 503);
-        let e = latchkey_oidc::OAuthError::invalid_client("no");
-        assert_eq!(ApiError::from(e).status_code().as_u16(), 401);
-        let e = latchkey_oidc::OAuthError::server_error("boom");
-        assert_eq!(ApiError::from(e).status_code().as_u16(), 500);
+    fn lifecycle_refusals_keep_their_meaning() {
+        let status = |e: LifecycleError| ApiError::from(e).status_code().as_u16();
+        assert_eq!(status(LifecycleError::ClientThrottled { retry_after: 3 }), 429);
+        assert_eq!(status(LifecycleError::Busy), 503);
+        assert_eq!(status(LifecycleError::RealmNotFound), 404);
+        assert_eq!(status(LifecycleError::Store(StoreError::Conflict("User".into()))), 409);
+        assert_eq!(status(LifecycleError::internal("boom")), 500);
     }
 }

@@ -3,7 +3,7 @@
 
 use actix_web::{delete, get, post, put, web, HttpRequest, HttpResponse};
 use latchkey_domain::{AdminRole, Client, Realm, Timestamp};
-use latchkey_oidc::Provider;
+use latchkey_lifecycle::Lifecycle;
 use latchkey_store::realms;
 use latchkey_store::{clients, StoreError};
 use serde::{Deserialize, Serialize};
@@ -22,9 +22,9 @@ use crate::repr::{RealmRepresentation, RealmUpdate};
     )
 )]
 #[get("/admin/realms")]
-pub async fn list_realms(provider: web::Data<Provider>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    let admin = authenticate(&provider, &req).await?;
-    let all = realms::list(provider.store.conn()).await?;
+pub async fn list_realms(life: web::Data<Lifecycle>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let admin = authenticate(&life, &req).await?;
+    let all = realms::list(life.store.conn()).await?;
     let visible: Vec<RealmRepresentation> = all
         .iter()
         .filter(|r| {
@@ -47,12 +47,12 @@ pub async fn list_realms(provider: web::Data<Provider>, req: HttpRequest) -> Res
 )]
 #[get("/admin/realms/{realm}")]
 pub async fn get_realm(
-    provider: web::Data<Provider>,
+    life: web::Data<Lifecycle>,
     req: HttpRequest,
     realm: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let admin = authenticate(&provider, &req).await?;
-    let realm = admin.realm(&provider, &realm, AdminRole::ViewRealm).await?;
+    let admin = authenticate(&life, &req).await?;
+    let realm = admin.realm(&life, &realm, AdminRole::ViewRealm).await?;
     Ok(HttpResponse::Ok().json(RealmRepresentation::from(&realm)))
 }
 
@@ -70,20 +70,20 @@ pub async fn get_realm(
 )]
 #[put("/admin/realms/{realm}")]
 pub async fn update_realm(
-    provider: web::Data<Provider>,
+    life: web::Data<Lifecycle>,
     req: HttpRequest,
     realm: web::Path<String>,
     body: Json<RealmUpdate>,
 ) -> Result<HttpResponse, ApiError> {
-    let admin = authenticate(&provider, &req).await?;
-    let before = admin.realm(&provider, &realm, AdminRole::ManageRealm).await?;
+    let admin = authenticate(&life, &req).await?;
+    let before = admin.realm(&life, &realm, AdminRole::ManageRealm).await?;
     let u = body.into_inner();
     let representation = serde_json::to_value(&u).ok();
     let mut realm = before.clone();
     apply(&mut realm, u)?;
-    realms::update_changed(provider.store.conn(), &before, &realm).await?;
-    provider.keys.invalidate(realm.id);
-    crate::audit::record(&provider, &admin, &realm, "UPDATE", "REALM", String::new(), representation).await;
+    realms::update_changed(life.store.conn(), &before, &realm).await?;
+    life.keys.invalidate(realm.id);
+    crate::audit::record(&life, &admin, &realm, "UPDATE", "REALM", String::new(), representation).await;
     tracing::info!(realm = %realm.name, admin = %admin.user.username, "realm updated");
     Ok(HttpResponse::NoContent().finish())
 }
@@ -154,11 +154,11 @@ pub struct NewRealm {
 )]
 #[post("/admin/realms")]
 pub async fn create_realm(
-    provider: web::Data<Provider>,
+    life: web::Data<Lifecycle>,
     req: HttpRequest,
     body: Json<NewRealm>,
 ) -> Result<HttpResponse, ApiError> {
-    let admin = authenticate(&provider, &req).await?;
+    let admin = authenticate(&life, &req).await?;
     if !(admin.home.is_master() && admin.roles.contains(&AdminRole::Admin)) {
         return Err(ApiError::Forbidden("Only the master realm's admin creates realms".into()));
     }
@@ -168,14 +168,14 @@ pub async fn create_realm(
     let mut realm = Realm::new(&name, now).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     apply(&mut realm, settings)?;
     let defaults = Client::realm_defaults(realm.id, now).map_err(|e| ApiError::Internal(e.to_string()))?;
-    let txn = provider.store.begin().await?;
+    let txn = life.store.begin().await?;
     realms::insert(&txn, &realm).await?;
     for client in &defaults {
         clients::insert(&txn, client).await?;
     }
     txn.commit().await.map_err(StoreError::from)?;
-    crate::audit::record(&provider, &admin, &realm, "CREATE", "REALM", String::new(), representation).await;
-    let location = format!("{}/admin/realms/{}", provider.base_url(), realm.name);
+    crate::audit::record(&life, &admin, &realm, "CREATE", "REALM", String::new(), representation).await;
+    let location = format!("{}/admin/realms/{}", life.base_url(), realm.name);
     Ok(HttpResponse::Created().insert_header(("Location", location)).finish())
 }
 
@@ -191,20 +191,20 @@ pub async fn create_realm(
 )]
 #[delete("/admin/realms/{realm}")]
 pub async fn delete_realm(
-    provider: web::Data<Provider>,
+    life: web::Data<Lifecycle>,
     req: HttpRequest,
     realm: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let admin = authenticate(&provider, &req).await?;
+    let admin = authenticate(&life, &req).await?;
     if !(admin.home.is_master() && admin.roles.contains(&AdminRole::Admin)) {
         return Err(ApiError::Forbidden("Only the master realm's admin deletes realms".into()));
     }
-    let realm = admin.realm(&provider, &realm, AdminRole::ManageRealm).await?;
+    let realm = admin.realm(&life, &realm, AdminRole::ManageRealm).await?;
     if realm.is_master() {
         return Err(ApiError::BadRequest("The master realm cannot be deleted".into()));
     }
-    realms::delete(provider.store.conn(), realm.id).await?;
-    provider.keys.invalidate(realm.id);
-    crate::audit::record(&provider, &admin, &realm, "DELETE", "REALM", String::new(), None).await;
+    realms::delete(life.store.conn(), realm.id).await?;
+    life.keys.invalidate(realm.id);
+    crate::audit::record(&life, &admin, &realm, "DELETE", "REALM", String::new(), None).await;
     Ok(HttpResponse::NoContent().finish())
 }

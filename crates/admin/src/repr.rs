@@ -127,8 +127,8 @@ pub struct GlobalRequestResult {
     pub not_notified_clients: Vec<String>,
 }
 
-impl From<latchkey_oidc::ending::GlobalRequestResult> for GlobalRequestResult {
-    fn from(r: latchkey_oidc::ending::GlobalRequestResult) -> Self {
+impl From<latchkey_lifecycle::ending::GlobalRequestResult> for GlobalRequestResult {
+    fn from(r: latchkey_lifecycle::ending::GlobalRequestResult) -> Self {
         GlobalRequestResult {
             success_requests: r.success_requests,
             failed_requests: r.failed_requests,

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use actix_web::{delete, get, post, web, HttpRequest, HttpResponse};
 use latchkey_domain::{AdminRole, SessionEnd, SessionType, Timestamp};
-use latchkey_oidc::Provider;
+use latchkey_lifecycle::Lifecycle;
 use latchkey_store::listing::{self, SessionFilter};
 use latchkey_store::sessions;
 use serde::Deserialize;
@@ -147,13 +147,13 @@ fn listed<T: serde::Serialize>(rows: Vec<T>, total: u64) -> HttpResponse {
 )]
 #[get("/admin/realms/{realm}/ui-ext/sessions")]
 pub async fn list_realm_sessions(
-    provider: web::Data<Provider>,
+    life: web::Data<Lifecycle>,
     req: HttpRequest,
     realm: web::Path<String>,
     query: Query<SessionQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let admin = authenticate(&provider, &req).await?;
-    let realm = admin.realm(&provider, &realm, AdminRole::ViewRealm).await?;
+    let admin = authenticate(&life, &req).await?;
+    let realm = admin.realm(&life, &realm, AdminRole::ViewRealm).await?;
     let (first, max) = Paging { first: query.first, max: query.max }.resolve(10)?;
     let filter = SessionFilter {
         session_type: query.kind.and_then(SessionKind::filter),
@@ -161,8 +161,8 @@ pub async fn list_realm_sessions(
         ..Default::default()
     };
     let now = Timestamp::now();
-    let rows = listing::list(provider.store.conn(), &realm, &filter, first, max, now).await?;
-    let total = listing::count(provider.store.conn(), &realm, &filter, now).await?;
+    let rows = listing::list(life.store.conn(), &realm, &filter, first, max, now).await?;
+    let total = listing::count(life.store.conn(), &realm, &filter, now).await?;
     Ok(listed(rows.iter().map(SessionRepresentation::from).collect(), total))
 }
 
@@ -179,14 +179,14 @@ pub async fn list_realm_sessions(
 )]
 #[get("/admin/realms/{realm}/ui-ext/sessions/client")]
 pub async fn list_client_sessions_ui(
-    provider: web::Data<Provider>,
+    life: web::Data<Lifecycle>,
     req: HttpRequest,
     realm: web::Path<String>,
     query: Query<ClientSessionQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let admin = authenticate(&provider, &req).await?;
-    let realm = admin.realm(&provider, &realm, AdminRole::ViewClients).await?;
-    let client = find_client(&provider, &realm, &query.client_id).await?;
+    let admin = authenticate(&life, &req).await?;
+    let realm = admin.realm(&life, &realm, AdminRole::ViewClients).await?;
+    let client = find_client(&life, &realm, &query.client_id).await?;
     let (first, max) = Paging { first: query.first, max: query.max }.resolve(10)?;
     let filter = SessionFilter {
         session_type: query.kind.and_then(SessionKind::filter),
@@ -195,8 +195,8 @@ pub async fn list_client_sessions_ui(
         ..Default::default()
     };
     let now = Timestamp::now();
-    let rows = listing::list(provider.store.conn(), &realm, &filter, first, max, now).await?;
-    let total = listing::count(provider.store.conn(), &realm, &filter, now).await?;
+    let rows = listing::list(life.store.conn(), &realm, &filter, first, max, now).await?;
+    let total = listing::count(life.store.conn(), &realm, &filter, now).await?;
     Ok(listed(rows.iter().map(SessionRepresentation::from).collect(), total))
 }
 
@@ -211,13 +211,13 @@ pub async fn list_client_sessions_ui(
 )]
 #[get("/admin/realms/{realm}/client-session-stats")]
 pub async fn client_session_stats(
-    provider: web::Data<Provider>,
+    life: web::Data<Lifecycle>,
     req: HttpRequest,
     realm: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let admin = authenticate(&provider, &req).await?;
-    let realm = admin.realm(&provider, &realm, AdminRole::ViewRealm).await?;
-    let stats = listing::client_stats(provider.store.conn(), &realm, Timestamp::now()).await?;
+    let admin = authenticate(&life, &req).await?;
+    let realm = admin.realm(&life, &realm, AdminRole::ViewRealm).await?;
+    let stats = listing::client_stats(life.store.conn(), &realm, Timestamp::now()).await?;
     let body: Vec<ClientSessionStats> = stats
         .into_iter()
         .map(|(id, client_id, active, offline)| ClientSessionStats {
@@ -231,21 +231,21 @@ pub async fn client_session_stats(
 }
 
 async fn client_sessions(
-    provider: &Provider,
+    life: &Lifecycle,
     req: &HttpRequest,
     realm: &str,
     id: &str,
     paging: &Paging,
     kind: SessionType,
 ) -> Result<HttpResponse, ApiError> {
-    let admin = authenticate(provider, req).await?;
-    let realm = admin.realm(provider, realm, AdminRole::ViewClients).await?;
-    let client = find_client(provider, &realm, id).await?;
+    let admin = authenticate(life, req).await?;
+    let realm = admin.realm(life, realm, AdminRole::ViewClients).await?;
+    let client = find_client(life, &realm, id).await?;
     let (first, max) = paging.resolve(100)?;
     let filter = SessionFilter { session_type: Some(kind), client: Some(client.id), ..Default::default() };
     let now = Timestamp::now();
-    let rows = listing::list(provider.store.conn(), &realm, &filter, first, max, now).await?;
-    let total = listing::count(provider.store.conn(), &realm, &filter, now).await?;
+    let rows = listing::list(life.store.conn(), &realm, &filter, first, max, now).await?;
+    let total = listing::count(life.store.conn(), &realm, &filter, now).await?;
     let offline = kind == SessionType::Offline;
     Ok(listed(rows.iter().map(|r| UserSessionRepresentation::from_listed(r, offline)).collect(), total))
 }
@@ -263,12 +263,12 @@ async fn client_sessions(
 )]
 #[get("/admin/realms/{realm}/clients/{id}/user-sessions")]
 pub async fn list_client_user_sessions(
-    provider: web::Data<Provider>,
+    life: web::Data<Lifecycle>,
     req: HttpRequest,
     path: web::Path<(String, String)>,
     paging: Query<Paging>,
 ) -> Result<HttpResponse, ApiError> {
-    client_sessions(&provider, &req, &path.0, &path.1, &paging, SessionType::Regular).await
+    client_sessions(&life, &req, &path.0, &path.1, &paging, SessionType::Regular).await
 }
 
 /// The client's offline sessions; `lastAccess` is that client's own last use.
@@ -284,26 +284,26 @@ pub async fn list_client_user_sessions(
 )]
 #[get("/admin/realms/{realm}/clients/{id}/offline-sessions")]
 pub async fn list_client_offline_sessions(
-    provider: web::Data<Provider>,
+    life: web::Data<Lifecycle>,
     req: HttpRequest,
     path: web::Path<(String, String)>,
     paging: Query<Paging>,
 ) -> Result<HttpResponse, ApiError> {
-    client_sessions(&provider, &req, &path.0, &path.1, &paging, SessionType::Offline).await
+    client_sessions(&life, &req, &path.0, &path.1, &paging, SessionType::Offline).await
 }
 
 async fn client_count(
-    provider: &Provider,
+    life: &Lifecycle,
     req: &HttpRequest,
     realm: &str,
     id: &str,
     kind: SessionType,
 ) -> Result<HttpResponse, ApiError> {
-    let admin = authenticate(provider, req).await?;
-    let realm = admin.realm(provider, realm, AdminRole::ViewClients).await?;
-    let client = find_client(provider, &realm, id).await?;
+    let admin = authenticate(life, req).await?;
+    let realm = admin.realm(life, realm, AdminRole::ViewClients).await?;
+    let client = find_client(life, &realm, id).await?;
     let filter = SessionFilter { session_type: Some(kind), client: Some(client.id), ..Default::default() };
-    let count = listing::count(provider.store.conn(), &realm, &filter, Timestamp::now()).await?;
+    let count = listing::count(life.store.conn(), &realm, &filter, Timestamp::now()).await?;
     Ok(HttpResponse::Ok().json(Count { count }))
 }
 
@@ -319,11 +319,11 @@ async fn client_count(
 )]
 #[get("/admin/realms/{realm}/clients/{id}/session-count")]
 pub async fn count_client_sessions(
-    provider: web::Data<Provider>,
+    life: web::Data<Lifecycle>,
     req: HttpRequest,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    client_count(&provider, &req, &path.0, &path.1, SessionType::Regular).await
+    client_count(&life, &req, &path.0, &path.1, SessionType::Regular).await
 }
 
 /// How many offline sessions the client has.
@@ -338,11 +338,11 @@ pub async fn count_client_sessions(
 )]
 #[get("/admin/realms/{realm}/clients/{id}/offline-session-count")]
 pub async fn count_client_offline_sessions(
-    provider: web::Data<Provider>,
+    life: web::Data<Lifecycle>,
     req: HttpRequest,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    client_count(&provider, &req, &path.0, &path.1, SessionType::Offline).await
+    client_count(&life, &req, &path.0, &path.1, SessionType::Offline).await
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -375,20 +375,20 @@ pub struct UserSessionQuery {
 )]
 #[get("/admin/realms/{realm}/users/{id}/sessions")]
 pub async fn list_user_sessions(
-    provider: web::Data<Provider>,
+    life: web::Data<Lifecycle>,
     req: HttpRequest,
     path: web::Path<(String, String)>,
     query: Query<UserSessionQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let admin = authenticate(&provider, &req).await?;
-    let realm = admin.realm(&provider, &path.0, AdminRole::ViewUsers).await?;
-    let user = find_user(&provider, &realm, &path.1).await?;
+    let admin = authenticate(&life, &req).await?;
+    let realm = admin.realm(&life, &path.0, AdminRole::ViewUsers).await?;
+    let user = find_user(&life, &realm, &path.1).await?;
     let kind = query.kind.unwrap_or(SessionKind::Regular).filter();
     let (first, max) = Paging { first: query.first, max: query.max }.resolve(MAX_PAGE)?;
     let filter = SessionFilter { session_type: kind, user: Some(user.id), ..Default::default() };
     let now = Timestamp::now();
-    let rows = listing::list(provider.store.conn(), &realm, &filter, first, max, now).await?;
-    let total = listing::count(provider.store.conn(), &realm, &filter, now).await?;
+    let rows = listing::list(life.store.conn(), &realm, &filter, first, max, now).await?;
+    let total = listing::count(life.store.conn(), &realm, &filter, now).await?;
     Ok(listed(rows.iter().map(|r| UserSessionRepresentation::from_listed(r, false)).collect(), total))
 }
 
@@ -404,21 +404,21 @@ pub async fn list_user_sessions(
 )]
 #[get("/admin/realms/{realm}/users/{id}/offline-sessions/{clientUuid}")]
 pub async fn list_user_offline_sessions(
-    provider: web::Data<Provider>,
+    life: web::Data<Lifecycle>,
     req: HttpRequest,
     path: web::Path<(String, String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    let admin = authenticate(&provider, &req).await?;
-    let realm = admin.realm(&provider, &path.0, AdminRole::ViewUsers).await?;
-    let user = find_user(&provider, &realm, &path.1).await?;
-    let client = find_client(&provider, &realm, &path.2).await?;
+    let admin = authenticate(&life, &req).await?;
+    let realm = admin.realm(&life, &path.0, AdminRole::ViewUsers).await?;
+    let user = find_user(&life, &realm, &path.1).await?;
+    let client = find_client(&life, &realm, &path.2).await?;
     let filter = SessionFilter {
         session_type: Some(SessionType::Offline),
         user: Some(user.id),
         client: Some(client.id),
         ..Default::default()
     };
-    let rows = listing::list(provider.store.conn(), &realm, &filter, 0, MAX_PAGE as u64, Timestamp::now()).await?;
+    let rows = listing::list(life.store.conn(), &realm, &filter, 0, MAX_PAGE as u64, Timestamp::now()).await?;
     Ok(HttpResponse::Ok()
         .json(rows.iter().map(|r| UserSessionRepresentation::from_listed(r, true)).collect::<Vec<_>>()))
 }
@@ -435,15 +435,15 @@ pub async fn list_user_offline_sessions(
 )]
 #[post("/admin/realms/{realm}/users/{id}/logout")]
 pub async fn logout_user(
-    provider: web::Data<Provider>,
+    life: web::Data<Lifecycle>,
     req: HttpRequest,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    let admin = authenticate(&provider, &req).await?;
-    let realm = admin.realm(&provider, &path.0, AdminRole::ManageUsers).await?;
-    let user = crate::users::find_user_to_change(&provider, &admin, &realm, &path.1).await?;
-    provider.end_user_sessions(&realm, &user, SessionEnd::UserLogout, true).await?;
-    audit::record(&provider, &admin, &realm, "ACTION", "USER", format!("users/{}/logout", user.id), None).await;
+    let admin = authenticate(&life, &req).await?;
+    let realm = admin.realm(&life, &path.0, AdminRole::ManageUsers).await?;
+    let user = crate::users::find_user_to_change(&life, &admin, &realm, &path.1).await?;
+    life.end_user_sessions(&realm, &user, SessionEnd::UserLogout, true).await?;
+    audit::record(&life, &admin, &realm, "ACTION", "USER", format!("users/{}/logout", user.id), None).await;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -470,23 +470,23 @@ pub struct DeleteSessionQuery {
 )]
 #[delete("/admin/realms/{realm}/sessions/{id}")]
 pub async fn delete_session(
-    provider: web::Data<Provider>,
+    life: web::Data<Lifecycle>,
     req: HttpRequest,
     path: web::Path<(String, String)>,
     query: Query<DeleteSessionQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let admin = authenticate(&provider, &req).await?;
-    let realm = admin.realm(&provider, &path.0, AdminRole::ManageUsers).await?;
+    let admin = authenticate(&life, &req).await?;
+    let realm = admin.realm(&life, &path.0, AdminRole::ManageUsers).await?;
     let not_found = || ApiError::NotFound("Session not found".into());
     let id = crate::input::uuid(&path.1).ok_or_else(not_found)?;
-    let session = sessions::find_user_session(provider.store.conn(), id)
+    let session = sessions::find_user_session(life.store.conn(), id)
         .await?
         .filter(|s| s.realm_id == realm.id)
         .filter(|s| query.is_offline.is_none_or(|offline| offline == (s.session_type == SessionType::Offline)))
         .ok_or_else(not_found)?;
     let reason =
         if session.session_type == SessionType::Offline { SessionEnd::Revoked } else { SessionEnd::AdminSignOut };
-    let ended = provider.end_sessions_by(&realm, &[session.id], reason, Some(&admin.actor())).await?;
+    let ended = life.end_sessions_by(&realm, &[session.id], reason, Some(&admin.actor())).await?;
     if ended.is_empty() {
         return Err(not_found());
     }
@@ -504,14 +504,14 @@ pub async fn delete_session(
 )]
 #[post("/admin/realms/{realm}/logout-all")]
 pub async fn logout_all(
-    provider: web::Data<Provider>,
+    life: web::Data<Lifecycle>,
     req: HttpRequest,
     realm: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let admin = authenticate(&provider, &req).await?;
-    let realm = admin.realm(&provider, &realm, AdminRole::ManageUsers).await?;
-    let result = provider.logout_all(&realm, SETTLE).await?;
-    audit::record(&provider, &admin, &realm, "ACTION", "REALM", "logout-all".into(), None).await;
+    let admin = authenticate(&life, &req).await?;
+    let realm = admin.realm(&life, &realm, AdminRole::ManageUsers).await?;
+    let result = life.logout_all(&realm, SETTLE).await?;
+    audit::record(&life, &admin, &realm, "ACTION", "REALM", "logout-all".into(), None).await;
     Ok(HttpResponse::Ok().json(GlobalRequestResult::from(result)))
 }
 
@@ -526,14 +526,14 @@ pub async fn logout_all(
 )]
 #[post("/admin/realms/{realm}/push-revocation")]
 pub async fn push_realm_revocation(
-    provider: web::Data<Provider>,
+    life: web::Data<Lifecycle>,
     req: HttpRequest,
     realm: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let admin = authenticate(&provider, &req).await?;
-    let realm = admin.realm(&provider, &realm, AdminRole::ManageRealm).await?;
-    let result = provider.push_revocation(&realm, None, SETTLE).await?;
-    audit::record(&provider, &admin, &realm, "ACTION", "REALM", "push-revocation".into(), None).await;
+    let admin = authenticate(&life, &req).await?;
+    let realm = admin.realm(&life, &realm, AdminRole::ManageRealm).await?;
+    let result = life.push_revocation(&realm, None, SETTLE).await?;
+    audit::record(&life, &admin, &realm, "ACTION", "REALM", "push-revocation".into(), None).await;
     Ok(HttpResponse::Ok().json(GlobalRequestResult::from(result)))
 }
 
@@ -549,23 +549,15 @@ pub async fn push_realm_revocation(
 )]
 #[post("/admin/realms/{realm}/clients/{id}/push-revocation")]
 pub async fn push_client_revocation(
-    provider: web::Data<Provider>,
+    life: web::Data<Lifecycle>,
     req: HttpRequest,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    let admin = authenticate(&provider, &req).await?;
-    let realm = admin.realm(&provider, &path.0, AdminRole::ManageClients).await?;
-    let client = find_client(&provider, &realm, &path.1).await?;
-    let result = provider.push_revocation(&realm, Some(&client), SETTLE).await?;
-    audit::record(
-        &provider,
-        &admin,
-        &realm,
-        "ACTION",
-        "CLIENT",
-        format!("clients/{}/push-revocation", client.id),
-        None,
-    )
-    .await;
+    let admin = authenticate(&life, &req).await?;
+    let realm = admin.realm(&life, &path.0, AdminRole::ManageClients).await?;
+    let client = find_client(&life, &realm, &path.1).await?;
+    let result = life.push_revocation(&realm, Some(&client), SETTLE).await?;
+    audit::record(&life, &admin, &realm, "ACTION", "CLIENT", format!("clients/{}/push-revocation", client.id), None)
+        .await;
     Ok(HttpResponse::Ok().json(GlobalRequestResult::from(result)))
 }

@@ -5,7 +5,7 @@
 use actix_web::{delete, get, post, put, web, HttpRequest, HttpResponse};
 use latchkey_domain::user::normalize_email;
 use latchkey_domain::{AdminRole, Realm, Secret, Timestamp, User};
-use latchkey_oidc::Provider;
+use latchkey_lifecycle::Lifecycle;
 use latchkey_store::users::{self, UserQuery};
 use latchkey_store::StoreError;
 use serde::{Deserialize, Serialize};
@@ -178,10 +178,10 @@ impl UserPage {
     }
 }
 
-pub(crate) async fn find_user(provider: &Provider, realm: &Realm, id: &str) -> Result<User, ApiError> {
+pub(crate) async fn find_user(life: &Lifecycle, realm: &Realm, id: &str) -> Result<User, ApiError> {
     let not_found = || ApiError::NotFound("User not found".into());
     let id = crate::input::uuid(id).ok_or_else(not_found)?;
-    users::find_by_id(provider.store.conn(), id)
+    users::find_by_id(life.store.conn(), id)
         .await?
         .filter(|u| u.realm_id == realm.id && u.service_account_of.is_none())
         .ok_or_else(not_found)
@@ -190,13 +190,13 @@ pub(crate) async fn find_user(provider: &Provider, realm: &Realm, id: &str) -> R
 /// A user the administrator may change: one of the realm holding no admin role the
 /// administrator lacks (see [`Admin::require_at_least`]).
 pub(crate) async fn find_user_to_change(
-    provider: &Provider,
+    life: &Lifecycle,
     admin: &Admin,
     realm: &Realm,
     id: &str,
 ) -> Result<User, ApiError> {
-    let user = find_user(provider, realm, id).await?;
-    admin.require_at_least(&users::roles_of(provider.store.conn(), user.id).await?)?;
+    let user = find_user(life, realm, id).await?;
+    admin.require_at_least(&users::roles_of(life.store.conn(), user.id).await?)?;
     Ok(user)
 }
 
@@ -233,15 +233,15 @@ async fn password_of(
         (status = 403, description = "Not allowed: needs view-users", body = ErrorBody)))]
 #[get("/admin/realms/{realm}/users")]
 pub async fn list_users(
-    provider: web::Data<Provider>,
+    life: web::Data<Lifecycle>,
     req: HttpRequest,
     realm: web::Path<String>,
     q: Query<UserPage>,
 ) -> Result<HttpResponse, ApiError> {
-    let admin = authenticate(&provider, &req).await?;
-    let realm = admin.realm(&provider, &realm, AdminRole::ViewUsers).await?;
+    let admin = authenticate(&life, &req).await?;
+    let realm = admin.realm(&life, &realm, AdminRole::ViewUsers).await?;
     let (first, max) = crate::sessions::page(q.first, q.max, 100)?;
-    let found = users::search(provider.store.conn(), realm.id, &q.query(), first, max).await?;
+    let found = users::search(life.store.conn(), realm.id, &q.query(), first, max).await?;
     Ok(HttpResponse::Ok().json(found.iter().map(UserRepresentation::from).collect::<Vec<_>>()))
 }
 
@@ -251,14 +251,14 @@ pub async fn list_users(
         (status = 403, description = "Not allowed: needs view-users", body = ErrorBody)))]
 #[get("/admin/realms/{realm}/users/count")]
 pub async fn count_users(
-    provider: web::Data<Provider>,
+    life: web::Data<Lifecycle>,
     req: HttpRequest,
     realm: web::Path<String>,
     q: Query<UserSearch>,
 ) -> Result<HttpResponse, ApiError> {
-    let admin = authenticate(&provider, &req).await?;
-    let realm = admin.realm(&provider, &realm, AdminRole::ViewUsers).await?;
-    Ok(HttpResponse::Ok().json(users::count(provider.store.conn(), realm.id, &q.query()).await?))
+    let admin = authenticate(&life, &req).await?;
+    let realm = admin.realm(&life, &realm, AdminRole::ViewUsers).await?;
+    Ok(HttpResponse::Ok().json(users::count(life.store.conn(), realm.id, &q.query()).await?))
 }
 
 /// One user.
@@ -267,13 +267,13 @@ pub async fn count_users(
         (status = 403, description = "Not allowed: needs view-users", body = ErrorBody), (status = 404, description = "No such realm or user", body = ErrorBody)))]
 #[get("/admin/realms/{realm}/users/{id:[-0-9a-fA-F]+}")]
 pub async fn get_user(
-    provider: web::Data<Provider>,
+    life: web::Data<Lifecycle>,
     req: HttpRequest,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    let admin = authenticate(&provider, &req).await?;
-    let realm = admin.realm(&provider, &path.0, AdminRole::ViewUsers).await?;
-    Ok(HttpResponse::Ok().json(UserRepresentation::from(&find_user(&provider, &realm, &path.1).await?)))
+    let admin = authenticate(&life, &req).await?;
+    let realm = admin.realm(&life, &path.0, AdminRole::ViewUsers).await?;
+    Ok(HttpResponse::Ok().json(UserRepresentation::from(&find_user(&life, &realm, &path.1).await?)))
 }
 
 /// Creates a user; answers 201 with its address in `Location`.
@@ -284,25 +284,24 @@ pub async fn get_user(
         (status = 409, description = "The username is taken", body = ErrorBody)))]
 #[post("/admin/realms/{realm}/users")]
 pub async fn create_user(
-    provider: web::Data<Provider>,
+    life: web::Data<Lifecycle>,
     req: HttpRequest,
     realm: web::Path<String>,
     body: Json<NewUser>,
 ) -> Result<HttpResponse, ApiError> {
-    let admin = authenticate(&provider, &req).await?;
-    let realm = admin.realm(&provider, &realm, AdminRole::ManageUsers).await?;
+    let admin = authenticate(&life, &req).await?;
+    let realm = admin.realm(&life, &realm, AdminRole::ManageUsers).await?;
     let representation = serde_json::to_value(&*body).ok();
     let NewUser { username, credentials, settings } = body.into_inner();
     let mut user = User::new(realm.id, &username, Timestamp::now()).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     apply(&mut user, settings)?;
     user.password = password_of(credentials).await?;
-    users::insert(provider.store.conn(), &user).await.map_err(|e| match e {
+    users::insert(life.store.conn(), &user).await.map_err(|e| match e {
         StoreError::Conflict(_) => ApiError::Conflict("User exists with same username".into()),
         other => other.into(),
     })?;
-    crate::audit::record(&provider, &admin, &realm, "CREATE", "USER", format!("users/{}", user.id), representation)
-        .await;
-    let location = format!("{}/admin/realms/{}/users/{}", provider.base_url(), realm.name, user.id);
+    crate::audit::record(&life, &admin, &realm, "CREATE", "USER", format!("users/{}", user.id), representation).await;
+    let location = format!("{}/admin/realms/{}/users/{}", life.base_url(), realm.name, user.id);
     Ok(HttpResponse::Created().insert_header(("Location", location)).finish())
 }
 
@@ -331,14 +330,14 @@ fn apply(user: &mut User, input: UserSettings) -> Result<(), ApiError> {
         (status = 404, description = "No such realm or user", body = ErrorBody)))]
 #[put("/admin/realms/{realm}/users/{id:[-0-9a-fA-F]+}")]
 pub async fn update_user(
-    provider: web::Data<Provider>,
+    life: web::Data<Lifecycle>,
     req: HttpRequest,
     path: web::Path<(String, String)>,
     body: Json<UserUpdate>,
 ) -> Result<HttpResponse, ApiError> {
-    let admin = authenticate(&provider, &req).await?;
-    let realm = admin.realm(&provider, &path.0, AdminRole::ManageUsers).await?;
-    let user = find_user_to_change(&provider, &admin, &realm, &path.1).await?;
+    let admin = authenticate(&life, &req).await?;
+    let realm = admin.realm(&life, &path.0, AdminRole::ManageUsers).await?;
+    let user = find_user_to_change(&life, &admin, &realm, &path.1).await?;
     let input = body.into_inner();
     let representation = serde_json::to_value(&input).ok();
     if input.username.as_deref().is_some_and(|n| n.to_lowercase() != user.username) {
@@ -347,12 +346,11 @@ pub async fn update_user(
     let mut updated = user.clone();
     apply(&mut updated, input.settings)?;
     if user.enabled && !updated.enabled {
-        provider.disable_user(&realm, &user).await?;
+        life.disable_user(&realm, &user).await?;
         updated.enabled = false;
     }
-    users::update_changed(provider.store.conn(), &user, &updated).await?;
-    crate::audit::record(&provider, &admin, &realm, "UPDATE", "USER", format!("users/{}", user.id), representation)
-        .await;
+    users::update_changed(life.store.conn(), &user, &updated).await?;
+    crate::audit::record(&life, &admin, &realm, "UPDATE", "USER", format!("users/{}", user.id), representation).await;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -362,15 +360,15 @@ pub async fn update_user(
         (status = 403, description = "Not allowed: needs manage-users", body = ErrorBody), (status = 404, description = "No such realm or user", body = ErrorBody)))]
 #[delete("/admin/realms/{realm}/users/{id:[-0-9a-fA-F]+}")]
 pub async fn delete_user(
-    provider: web::Data<Provider>,
+    life: web::Data<Lifecycle>,
     req: HttpRequest,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    let admin = authenticate(&provider, &req).await?;
-    let realm = admin.realm(&provider, &path.0, AdminRole::ManageUsers).await?;
-    let user = find_user_to_change(&provider, &admin, &realm, &path.1).await?;
-    provider.delete_user(&realm, &user).await?;
-    crate::audit::record(&provider, &admin, &realm, "DELETE", "USER", format!("users/{}", user.id), None).await;
+    let admin = authenticate(&life, &req).await?;
+    let realm = admin.realm(&life, &path.0, AdminRole::ManageUsers).await?;
+    let user = find_user_to_change(&life, &admin, &realm, &path.1).await?;
+    life.delete_user(&realm, &user).await?;
+    crate::audit::record(&life, &admin, &realm, "DELETE", "USER", format!("users/{}", user.id), None).await;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -380,27 +378,19 @@ pub async fn delete_user(
         (status = 404, description = "No such realm or user", body = ErrorBody)))]
 #[put("/admin/realms/{realm}/users/{id}/reset-password")]
 pub async fn reset_password(
-    provider: web::Data<Provider>,
+    life: web::Data<Lifecycle>,
     req: HttpRequest,
     path: web::Path<(String, String)>,
     body: Json<CredentialRepresentation>,
 ) -> Result<HttpResponse, ApiError> {
-    let admin = authenticate(&provider, &req).await?;
-    let realm = admin.realm(&provider, &path.0, AdminRole::ManageUsers).await?;
-    let user = find_user_to_change(&provider, &admin, &realm, &path.1).await?;
+    let admin = authenticate(&life, &req).await?;
+    let realm = admin.realm(&life, &path.0, AdminRole::ManageUsers).await?;
+    let user = find_user_to_change(&life, &admin, &realm, &path.1).await?;
     let mut updated = user.clone();
     updated.password = password_of(Some(vec![body.into_inner()])).await?;
-    users::update_changed(provider.store.conn(), &user, &updated).await?;
-    crate::audit::record(
-        &provider,
-        &admin,
-        &realm,
-        "ACTION",
-        "USER",
-        format!("users/{}/reset-password", user.id),
-        None,
-    )
-    .await;
+    users::update_changed(life.store.conn(), &user, &updated).await?;
+    crate::audit::record(&life, &admin, &realm, "ACTION", "USER", format!("users/{}/reset-password", user.id), None)
+        .await;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -410,14 +400,14 @@ pub async fn reset_password(
         (status = 404, description = "No such realm or user", body = ErrorBody)))]
 #[get("/admin/realms/{realm}/users/{id}/admin-roles")]
 pub async fn get_admin_roles(
-    provider: web::Data<Provider>,
+    life: web::Data<Lifecycle>,
     req: HttpRequest,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    let admin = authenticate(&provider, &req).await?;
-    let realm = admin.realm(&provider, &path.0, AdminRole::ViewUsers).await?;
-    let user = find_user(&provider, &realm, &path.1).await?;
-    let roles = users::roles_of(provider.store.conn(), user.id).await?;
+    let admin = authenticate(&life, &req).await?;
+    let realm = admin.realm(&life, &path.0, AdminRole::ViewUsers).await?;
+    let user = find_user(&life, &realm, &path.1).await?;
+    let roles = users::roles_of(life.store.conn(), user.id).await?;
     Ok(HttpResponse::Ok().json(roles.iter().map(|r| r.as_str()).collect::<Vec<_>>()))
 }
 
@@ -452,23 +442,23 @@ fn may_grant(admin: &Admin, realm: &Realm, role: AdminRole) -> Result<(), ApiErr
         (status = 404, description = "No such realm or user", body = ErrorBody)))]
 #[put("/admin/realms/{realm}/users/{id}/admin-roles")]
 pub async fn set_admin_roles(
-    provider: web::Data<Provider>,
+    life: web::Data<Lifecycle>,
     req: HttpRequest,
     path: web::Path<(String, String)>,
     body: Json<Vec<String>>,
 ) -> Result<HttpResponse, ApiError> {
-    let admin = authenticate(&provider, &req).await?;
-    let realm = admin.realm(&provider, &path.0, AdminRole::RealmAdmin).await?;
-    let user = find_user(&provider, &realm, &path.1).await?;
+    let admin = authenticate(&life, &req).await?;
+    let realm = admin.realm(&life, &path.0, AdminRole::RealmAdmin).await?;
+    let user = find_user(&life, &realm, &path.1).await?;
     let wanted: Vec<AdminRole> = body
         .iter()
         .map(|r| r.parse().map_err(|e: latchkey_domain::DomainError| ApiError::BadRequest(e.to_string())))
         .collect::<Result<_, _>>()?;
-    let held = users::roles_of(provider.store.conn(), user.id).await?;
+    let held = users::roles_of(life.store.conn(), user.id).await?;
     for role in wanted.iter().chain(held.iter()) {
         may_grant(&admin, &realm, *role)?;
     }
-    let txn = provider.store.begin().await?;
+    let txn = life.store.begin().await?;
     for role in held.iter().filter(|r| !wanted.contains(r)) {
         users::revoke_role(&txn, user.id, *role).await?;
     }
@@ -478,7 +468,7 @@ pub async fn set_admin_roles(
     txn.commit().await.map_err(StoreError::from)?;
     let granted = serde_json::json!(wanted.iter().map(|r| r.as_str()).collect::<Vec<_>>());
     crate::audit::record(
-        &provider,
+        &life,
         &admin,
         &realm,
         "UPDATE",

@@ -13,9 +13,10 @@ use latchkey_store::sessions;
 use crate::cookies;
 use crate::error::OAuthError;
 use crate::html;
-use crate::provider::{random_token, sha256, Provider, RealmCtx, CODE_LIFETIME_SECS, TOUCH_GRANULARITY_MS};
-use crate::signin::{self, live_session, new_client_session, LoginFailure, Origin};
 use crate::tokens::Scopes;
+use latchkey_lifecycle::signin::{self, live_session, new_client_session, LoginFailure, Origin};
+use latchkey_lifecycle::state::TOUCH_GRANULARITY_MS;
+use latchkey_lifecycle::{random_token, sha256, Lifecycle, RealmCtx};
 
 /// The parameters of an authorization request, carried through the sign-in form.
 const PARAMS: &[&str] = &[
@@ -34,6 +35,8 @@ const PARAMS: &[&str] = &[
 
 /// Longest accepted value of any authorization parameter.
 const MAX_PARAM: usize = 2048;
+/// How long an authorization code lives, seconds.
+pub const CODE_LIFETIME_SECS: i64 = 60;
 
 #[derive(Debug, Clone, Default)]
 pub struct AuthRequest(HashMap<&'static str, String>);
@@ -89,6 +92,12 @@ impl From<Rejection> for HttpResponse {
 impl From<OAuthError> for Rejection {
     fn from(e: OAuthError) -> Self {
         Rejection::Page(html::error_page(e.status, &e.description))
+    }
+}
+
+impl From<latchkey_lifecycle::LifecycleError> for Rejection {
+    fn from(e: latchkey_lifecycle::LifecycleError) -> Self {
+        OAuthError::from(e).into()
     }
 }
 
@@ -157,12 +166,12 @@ fn valid_pkce_value(v: &str) -> bool {
 
 /// Checks an authorization request in the order the spec requires: client and redirect URI
 /// first (errors there never redirect), then everything else (errors go back to the client).
-pub async fn validate(provider: &Provider, ctx: &RealmCtx, auth: &AuthRequest) -> Result<Validated, Rejection> {
+pub async fn validate(life: &Lifecycle, ctx: &RealmCtx, auth: &AuthRequest) -> Result<Validated, Rejection> {
     if let Some(name) = PARAMS.iter().find(|name| auth.get(name).is_some_and(|v| v.len() > MAX_PARAM)) {
         return Err(OAuthError::invalid_request(format!("{name} is longer than {MAX_PARAM} characters")).into());
     }
     let client_id = auth.get("client_id").ok_or_else(|| OAuthError::invalid_request("Missing parameter: client_id"))?;
-    let client = provider
+    let client = life
         .find_client(ctx, client_id)
         .await
         .map_err(Rejection::from)?
@@ -241,7 +250,7 @@ pub fn code_hash(code: &str) -> String {
 
 /// Issues a code for a session and answers with the redirect that carries it.
 async fn redirect_with_code(
-    provider: &Provider,
+    life: &Lifecycle,
     ctx: &RealmCtx,
     v: &Validated,
     session_id: uuid::Uuid,
@@ -259,7 +268,7 @@ async fn redirect_with_code(
         code_challenge: v.code_challenge.clone(),
         expires_at: now.plus_secs(CODE_LIFETIME_SECS),
     };
-    codes::insert(provider.store.conn(), &stored).await?;
+    codes::insert(life.store.conn(), &stored).await?;
     let session_state = session_id.to_string();
     Ok(with_params(
         &v.redirect,
@@ -296,25 +305,20 @@ fn login_form(
     page
 }
 
-async fn authorize(
-    provider: &Provider,
-    req: &HttpRequest,
-    realm: &str,
-    params: &HashMap<String, String>,
-) -> HttpResponse {
-    let ctx = match provider.realm_ctx(realm).await {
+async fn authorize(life: &Lifecycle, req: &HttpRequest, realm: &str, params: &HashMap<String, String>) -> HttpResponse {
+    let ctx = match life.realm_ctx(realm).await {
         Ok(ctx) => ctx,
         Err(e) => return Rejection::from(e).into(),
     };
     let auth = AuthRequest::from_map(params);
-    let v = match validate(provider, &ctx, &auth).await {
+    let v = match validate(life, &ctx, &auth).await {
         Ok(v) => v,
         Err(rejection) => return rejection.into(),
     };
     let now = Timestamp::now();
     let wants_login = v.prompt.as_deref().is_some_and(|p| p.split_whitespace().any(|x| x == "login"));
     if !wants_login {
-        match join_sso_session(provider, &ctx, req, &v, now).await {
+        match join_sso_session(life, &ctx, req, &v, now).await {
             Ok(Some(url)) => return found(&url),
             Ok(None) => {}
             Err(e) => return Rejection::from(e).into(),
@@ -329,57 +333,57 @@ async fn authorize(
 /// With a live SSO session, the client joins it: a client session is added (or refreshed)
 /// and a code issued, without asking the person anything.
 async fn join_sso_session(
-    provider: &Provider,
+    life: &Lifecycle,
     ctx: &RealmCtx,
     req: &HttpRequest,
     v: &Validated,
     now: Timestamp,
 ) -> Result<Option<String>, OAuthError> {
     let Some(session_id) = cookies::sso_session(ctx, req) else { return Ok(None) };
-    let Some((session, _, _)) = live_session(provider, &ctx.realm, session_id, now).await? else { return Ok(None) };
+    let Some((session, _, _)) = live_session(life, &ctx.realm, session_id, now).await? else { return Ok(None) };
     if session.session_type != SessionType::Regular {
         return Ok(None);
     }
     let client_session = new_client_session(&session, &v.client, v.scopes.as_slice(), Some(&v.redirect_uri), now);
-    sessions::upsert_client_session(provider.store.conn(), &client_session).await?;
-    sessions::touch(provider.store.conn(), session.id, now, TOUCH_GRANULARITY_MS).await?;
+    sessions::upsert_client_session(life.store.conn(), &client_session).await?;
+    sessions::touch(life.store.conn(), session.id, now, TOUCH_GRANULARITY_MS).await?;
     tracing::info!(session = %session.id, client = %v.client.client_id, "client joined an SSO session");
-    redirect_with_code(provider, ctx, v, session.id, now).await.map(Some)
+    redirect_with_code(life, ctx, v, session.id, now).await.map(Some)
 }
 
 /// `GET /realms/{realm}/protocol/openid-connect/auth`
 pub async fn authorize_get(
-    provider: web::Data<Provider>,
+    life: web::Data<Lifecycle>,
     req: HttpRequest,
     realm: web::Path<String>,
     query: web::Query<HashMap<String, String>>,
 ) -> HttpResponse {
-    authorize(&provider, &req, &realm, &query).await
+    authorize(&life, &req, &realm, &query).await
 }
 
 /// `POST /realms/{realm}/protocol/openid-connect/auth` (a form-posted authorization request)
 pub async fn authorize_post(
-    provider: web::Data<Provider>,
+    life: web::Data<Lifecycle>,
     req: HttpRequest,
     realm: web::Path<String>,
     form: web::Form<HashMap<String, String>>,
 ) -> HttpResponse {
-    authorize(&provider, &req, &realm, &form).await
+    authorize(&life, &req, &realm, &form).await
 }
 
 /// `POST /realms/{realm}/login-actions/authenticate`: the sign-in form.
 pub async fn authenticate(
-    provider: web::Data<Provider>,
+    life: web::Data<Lifecycle>,
     req: HttpRequest,
     realm: web::Path<String>,
     form: web::Form<HashMap<String, String>>,
 ) -> HttpResponse {
-    let ctx = match provider.realm_ctx(&realm).await {
+    let ctx = match life.realm_ctx(&realm).await {
         Ok(ctx) => ctx,
         Err(e) => return Rejection::from(e).into(),
     };
     let auth = AuthRequest::from_map(&form);
-    let v = match validate(&provider, &ctx, &auth).await {
+    let v = match validate(&life, &ctx, &auth).await {
         Ok(v) => v,
         Err(rejection) => return rejection.into(),
     };
@@ -392,8 +396,8 @@ pub async fn authenticate(
         return login_form(&ctx, &req, &auth, username, Some(&LoginFailure::Invalid.message()));
     }
     let now = Timestamp::now();
-    let ip = provider.client_ip(&req);
-    let user = match signin::check_credentials(&provider, &ctx.realm, username, password, &ip, now).await {
+    let ip = crate::client_ip(&life, &req);
+    let user = match signin::check_credentials(&life, &ctx.realm, username, password, &ip, now).await {
         Ok(Ok(user)) => user,
         Ok(Err(failure)) => return login_form(&ctx, &req, &auth, username, Some(&failure.message())),
         Err(e) => return Rejection::from(e).into(),
@@ -402,7 +406,7 @@ pub async fn authenticate(
     let user_agent = req.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok());
     let origin = Origin { ip: &ip, user_agent };
     let started = signin::start_session(
-        &provider,
+        &life,
         &ctx.realm,
         &user,
         &v.client,
@@ -418,7 +422,7 @@ pub async fn authenticate(
         Ok(session) => session,
         Err(e) => return Rejection::from(e).into(),
     };
-    let url = match redirect_with_code(&provider, &ctx, &v, session.id, now).await {
+    let url = match redirect_with_code(&life, &ctx, &v, session.id, now).await {
         Ok(url) => url,
         Err(e) => return Rejection::from(e).into(),
     };

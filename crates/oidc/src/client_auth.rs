@@ -9,7 +9,7 @@ use base64::Engine;
 use latchkey_domain::Client;
 
 use crate::error::OAuthError;
-use crate::provider::{Provider, RealmCtx};
+use latchkey_lifecycle::state::{Lifecycle, RealmCtx};
 
 /// A form body, by field name. Empty fields count as absent: clients send `code=` and
 /// `redirect_uri=` with the password grant.
@@ -51,7 +51,7 @@ fn form_decode(s: &str) -> String {
 
 /// The client making this request, authenticated.
 pub async fn authenticate_client(
-    provider: &Provider,
+    life: &Lifecycle,
     ctx: &RealmCtx,
     req: &HttpRequest,
     form: &Form,
@@ -69,12 +69,12 @@ pub async fn authenticate_client(
         }
     };
     let invalid = || OAuthError::invalid_client("Invalid client or Invalid client credentials");
-    let client = provider.find_client(ctx, &client_id).await?.ok_or_else(invalid)?;
+    let client = life.find_client(ctx, &client_id).await?.ok_or_else(invalid)?;
     if client.is_public() {
         return Ok(client);
     }
     let secret = secret.ok_or_else(invalid)?;
-    if secret.len() > 1024 || !provider.verify_client_secret(&client, &secret, &provider.client_ip(req)).await? {
+    if secret.len() > 1024 || !life.verify_client_secret(&client, &secret, &crate::client_ip(life, req)).await? {
         return Err(invalid());
     }
     Ok(client)

@@ -12,8 +12,8 @@ use base64::Engine;
 use uuid::Uuid;
 
 use crate::error::OAuthError;
-use crate::keys::Alg;
-use crate::provider::{constant_time_eq, RealmCtx};
+use latchkey_lifecycle::keys::Alg;
+use latchkey_lifecycle::state::{constant_time_eq, RealmCtx};
 
 pub const SSO_COOKIE: &str = "LATCHKEY_IDENTITY";
 pub const CSRF_COOKIE: &str = "LATCHKEY_CSRF";
@@ -67,7 +67,7 @@ pub fn csrf_token(ctx: &RealmCtx, req: &HttpRequest) -> (String, Option<Cookie<'
     if let Some(existing) = req.cookie(CSRF_COOKIE).filter(|c| c.value().len() >= 32) {
         return (existing.value().to_owned(), None);
     }
-    let token = crate::provider::random_token();
+    let token = latchkey_lifecycle::state::random_token();
     let cookie = Cookie::build(CSRF_COOKIE, token.clone())
         .path(path(ctx))
         .http_only(true)

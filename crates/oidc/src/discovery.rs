@@ -6,15 +6,12 @@ use actix_web::{web, HttpResponse};
 use serde_json::json;
 
 use crate::error::OAuthError;
-use crate::provider::Provider;
 use crate::tokens::KNOWN_SCOPES;
+use latchkey_lifecycle::state::Lifecycle;
 
 /// `GET /realms/{realm}/.well-known/openid-configuration`
-pub async fn configuration(
-    provider: web::Data<Provider>,
-    realm: web::Path<String>,
-) -> Result<HttpResponse, OAuthError> {
-    let ctx = provider.realm_ctx(&realm).await?;
+pub async fn configuration(life: web::Data<Lifecycle>, realm: web::Path<String>) -> Result<HttpResponse, OAuthError> {
+    let ctx = life.realm_ctx(&realm).await?;
     let base = format!("{}/protocol/openid-connect", ctx.issuer);
     Ok(HttpResponse::Ok().json(json!({
         "issuer": ctx.issuer,
@@ -49,7 +46,7 @@ pub async fn configuration(
 }
 
 /// `GET /realms/{realm}/protocol/openid-connect/certs`: every public key that still verifies.
-pub async fn certs(provider: web::Data<Provider>, realm: web::Path<String>) -> Result<HttpResponse, OAuthError> {
-    let ctx = provider.realm_ctx(&realm).await?;
+pub async fn certs(life: web::Data<Lifecycle>, realm: web::Path<String>) -> Result<HttpResponse, OAuthError> {
+    let ctx = life.realm_ctx(&realm).await?;
     Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-cache")).json(ctx.keys.jwks()))
 }

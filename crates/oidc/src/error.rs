@@ -6,7 +6,7 @@ use actix_web::{HttpResponse, ResponseError};
 use latchkey_store::StoreError;
 use serde_json::json;
 
-use crate::keys::KeyError;
+use latchkey_lifecycle::LifecycleError;
 
 #[derive(Debug, Clone)]
 pub struct OAuthError {
@@ -129,8 +129,17 @@ impl From<StoreError> for OAuthError {
     }
 }
 
-impl From<KeyError> for OAuthError {
-    fn from(err: KeyError) -> Self {
-        OAuthError::server_error(err)
+/// Each kind of lifecycle error answered as OAuth says: a busy server is 503
+/// `temporarily_unavailable`, a throttled client 429 `invalid_client`, an unknown realm 404.
+impl From<LifecycleError> for OAuthError {
+    fn from(err: LifecycleError) -> Self {
+        match err {
+            LifecycleError::RealmNotFound => OAuthError::realm_not_found(),
+            LifecycleError::Busy => OAuthError::busy(),
+            LifecycleError::ClientThrottled { retry_after } => OAuthError::client_throttled(retry_after),
+            LifecycleError::Store(_) | LifecycleError::Key(_) | LifecycleError::Internal(_) => {
+                OAuthError::server_error(err)
+            }
+        }
     }
 }

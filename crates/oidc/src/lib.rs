@@ -3,31 +3,32 @@
 //! its sign-in form, token, userinfo, introspection, revocation and logout.
 //!
 //! Every sign-in creates or joins a stored session, and every token is judged against live
-//! session state, so what administrators see and end is what is really in use.
+//! session state (`latchkey-lifecycle`), so what administrators see and end is what is really
+//! in use. This crate keeps the protocol: endpoints, token issuing, cookies and pages.
 
 pub mod authorize;
 pub mod client_auth;
 pub mod cookies;
 pub mod discovery;
-pub mod ending;
 pub mod error;
 pub mod html;
-pub mod jose;
-pub mod keys;
 pub mod logout;
-pub mod notifier;
-pub mod provider;
 pub mod resource;
-pub mod signin;
 pub mod token;
 pub mod tokens;
 
-use actix_web::web;
+use actix_web::{web, HttpRequest};
+use latchkey_lifecycle::Lifecycle;
 
 pub use error::OAuthError;
-pub use provider::{Provider, ProviderConfig};
 
-/// Registers the provider's routes. Needs a `web::Data<Provider>` in the app.
+/// The address a request came from (see [`Lifecycle::client_ip`]).
+pub fn client_ip(life: &Lifecycle, req: &HttpRequest) -> String {
+    let forwarded = req.headers().get_all("x-forwarded-for").filter_map(|v| v.to_str().ok());
+    life.client_ip(req.peer_addr().map(|a| a.ip()), forwarded)
+}
+
+/// Registers the provider's routes. Needs a `web::Data<Lifecycle>` in the app.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     let oidc = "/realms/{realm}/protocol/openid-connect";
     cfg.route("/realms/{realm}/.well-known/openid-configuration", web::get().to(discovery::configuration))

@@ -15,9 +15,9 @@ use crate::client_auth::{authenticate_client, field, Form};
 use crate::cookies;
 use crate::error::OAuthError;
 use crate::html;
-use crate::provider::{Provider, RealmCtx};
 use crate::resource::token_subject;
 use crate::tokens;
+use latchkey_lifecycle::state::{Lifecycle, RealmCtx};
 
 /// The claims of an ID token that logout reads.
 #[derive(Debug, Deserialize)]
@@ -27,6 +27,11 @@ struct IdTokenHint {
     typ: String,
     #[serde(default)]
     sid: Option<String>,
+}
+
+/// A protocol error as the page a browser shows.
+fn error_page(e: OAuthError) -> HttpResponse {
+    html::error_page(e.status, &e.description)
 }
 
 fn page_error(message: &str) -> HttpResponse {
@@ -50,20 +55,15 @@ fn after_logout(redirect: Option<&str>, state: Option<&str>) -> HttpResponse {
     }
 }
 
-async fn rp_logout(
-    provider: &Provider,
-    req: &HttpRequest,
-    realm: &str,
-    params: &HashMap<String, String>,
-) -> HttpResponse {
-    let ctx = match provider.realm_ctx(realm).await {
+async fn rp_logout(life: &Lifecycle, req: &HttpRequest, realm: &str, params: &HashMap<String, String>) -> HttpResponse {
+    let ctx = match life.realm_ctx(realm).await {
         Ok(ctx) => ctx,
-        Err(e) => return html::error_page(e.status, &e.description),
+        Err(e) => return error_page(e.into()),
     };
     let get = |name: &str| params.get(name).map(String::as_str).filter(|v| !v.is_empty() && v.len() <= 8192);
     let hint = match get("id_token_hint") {
         None => None,
-        Some(token) => match tokens::verify::<IdTokenHint>(provider, &ctx, token).await {
+        Some(token) => match tokens::verify::<IdTokenHint>(life, &ctx, token).await {
             Some(h) if h.iss == ctx.issuer && h.typ == "ID" => Some(h),
             _ => return page_error("Invalid parameter: id_token_hint"),
         },
@@ -73,10 +73,10 @@ async fn rp_logout(
         (a, b) => a.or(b),
     };
     let client = match client_id {
-        Some(id) => match provider.find_client(&ctx, id).await {
+        Some(id) => match life.find_client(&ctx, id).await {
             Ok(Some(client)) => Some(client),
             Ok(None) => return page_error("Invalid parameter: client_id"),
-            Err(e) => return html::error_page(e.status, &e.description),
+            Err(e) => return error_page(e.into()),
         },
         None => None,
     };
@@ -109,9 +109,7 @@ async fn rp_logout(
         return page;
     }
     // The hint's own session ends (only its holder, the application, has the hint).
-    if let Err(e) =
-        provider.end_sessions(&ctx.realm, &hinted.into_iter().collect::<Vec<_>>(), SessionEnd::SignOut).await
-    {
+    if let Err(e) = life.end_sessions(&ctx.realm, &hinted.into_iter().collect::<Vec<_>>(), SessionEnd::SignOut).await {
         let e = OAuthError::from(e);
         return html::error_page(e.status, &e.description);
     }
@@ -122,48 +120,48 @@ async fn rp_logout(
 
 /// `GET /realms/{realm}/protocol/openid-connect/logout`
 pub async fn logout_get(
-    provider: web::Data<Provider>,
+    life: web::Data<Lifecycle>,
     req: HttpRequest,
     realm: web::Path<String>,
     query: web::Query<HashMap<String, String>>,
 ) -> HttpResponse {
-    rp_logout(&provider, &req, &realm, &query).await
+    rp_logout(&life, &req, &realm, &query).await
 }
 
 /// `POST /realms/{realm}/protocol/openid-connect/logout`: with `refresh_token`, Keycloak's
 /// adapter logout (client-authenticated, answered 204); otherwise RP-initiated logout.
 pub async fn logout_post(
-    provider: web::Data<Provider>,
+    life: web::Data<Lifecycle>,
     req: HttpRequest,
     realm: web::Path<String>,
     form: web::Form<Form>,
 ) -> Result<HttpResponse, OAuthError> {
     let Some(refresh_token) = field(&form, "refresh_token") else {
-        return Ok(rp_logout(&provider, &req, &realm, &form).await);
+        return Ok(rp_logout(&life, &req, &realm, &form).await);
     };
-    let ctx = provider.realm_ctx(&realm).await?;
-    let client = authenticate_client(&provider, &ctx, &req, &form).await?;
-    let (sid, azp) = token_subject(&provider, &ctx, refresh_token)
+    let ctx = life.realm_ctx(&realm).await?;
+    let client = authenticate_client(&life, &ctx, &req, &form).await?;
+    let (sid, azp) = token_subject(&life, &ctx, refresh_token)
         .await
         .ok_or_else(|| OAuthError::invalid_grant("Invalid refresh token"))?;
     if azp != client.client_id {
         return Err(OAuthError::invalid_grant("Invalid refresh token. Token client and authorized client don't match"));
     }
     let sid = sid.ok_or_else(|| OAuthError::invalid_grant("Invalid refresh token"))?;
-    provider.end_sessions(&ctx.realm, &[sid], SessionEnd::SignOut).await?;
+    life.end_sessions(&ctx.realm, &[sid], SessionEnd::SignOut).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
 /// `POST /realms/{realm}/protocol/openid-connect/logout/confirm`: the confirmation form.
 pub async fn logout_confirm(
-    provider: web::Data<Provider>,
+    life: web::Data<Lifecycle>,
     req: HttpRequest,
     realm: web::Path<String>,
     form: web::Form<Form>,
 ) -> HttpResponse {
-    let ctx = match provider.realm_ctx(&realm).await {
+    let ctx = match life.realm_ctx(&realm).await {
         Ok(ctx) => ctx,
-        Err(e) => return html::error_page(e.status, &e.description),
+        Err(e) => return error_page(e.into()),
     };
     if !cookies::csrf_ok(&req, field(&form, "csrf_token")) {
         return page_error("The sign-out form has expired. Please try again.");
@@ -171,7 +169,7 @@ pub async fn logout_confirm(
     let redirect = field(&form, "post_logout_redirect_uri");
     if let Some(uri) = redirect {
         let client = match field(&form, "client_id") {
-            Some(id) => provider.find_client(&ctx, id).await.ok().flatten(),
+            Some(id) => life.find_client(&ctx, id).await.ok().flatten(),
             None => None,
         };
         if !client.is_some_and(|c| redirect_allowed(&ctx, &c, uri)) {
@@ -179,7 +177,7 @@ pub async fn logout_confirm(
         }
     }
     if let Some(sid) = cookies::sso_session(&ctx, &req) {
-        if let Err(e) = provider.end_sessions(&ctx.realm, &[sid], SessionEnd::SignOut).await {
+        if let Err(e) = life.end_sessions(&ctx.realm, &[sid], SessionEnd::SignOut).await {
             let e = OAuthError::from(e);
             return html::error_page(e.status, &e.description);
         }

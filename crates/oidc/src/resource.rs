@@ -10,9 +10,9 @@ use uuid::Uuid;
 
 use crate::client_auth::{authenticate_client, bounded, field, Form};
 use crate::error::OAuthError;
-use crate::provider::{Provider, RealmCtx};
 use crate::token::no_store;
 use crate::tokens::{self, AccessClaims, RefreshClaims};
+use latchkey_lifecycle::state::{Lifecycle, RealmCtx};
 
 fn bearer(req: &HttpRequest) -> Option<String> {
     let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
@@ -21,18 +21,17 @@ fn bearer(req: &HttpRequest) -> Option<String> {
 }
 
 async fn userinfo(
-    provider: &Provider,
+    life: &Lifecycle,
     req: &HttpRequest,
     realm: &str,
     form: Option<&Form>,
 ) -> Result<HttpResponse, OAuthError> {
-    let ctx = provider.realm_ctx(realm).await?;
+    let ctx = life.realm_ctx(realm).await?;
     let token = bearer(req)
         .or_else(|| form.and_then(|f| field(f, "access_token")).map(str::to_owned))
         .ok_or_else(|| OAuthError::invalid_token("Token not provided"))?;
-    let active = tokens::active_access_token(provider, &ctx, &token, Timestamp::now())
-        .await?
-        .map_err(OAuthError::invalid_token)?;
+    let active =
+        tokens::active_access_token(life, &ctx, &token, Timestamp::now()).await?.map_err(OAuthError::invalid_token)?;
     let user = &active.user;
     let mut claims = json!({
         "sub": user.id.to_string(),
@@ -57,21 +56,21 @@ async fn userinfo(
 
 /// `GET /realms/{realm}/protocol/openid-connect/userinfo`
 pub async fn userinfo_get(
-    provider: web::Data<Provider>,
+    life: web::Data<Lifecycle>,
     req: HttpRequest,
     realm: web::Path<String>,
 ) -> Result<HttpResponse, OAuthError> {
-    userinfo(&provider, &req, &realm, None).await
+    userinfo(&life, &req, &realm, None).await
 }
 
 /// `POST /realms/{realm}/protocol/openid-connect/userinfo`
 pub async fn userinfo_post(
-    provider: web::Data<Provider>,
+    life: web::Data<Lifecycle>,
     req: HttpRequest,
     realm: web::Path<String>,
     form: web::Form<Form>,
 ) -> Result<HttpResponse, OAuthError> {
-    userinfo(&provider, &req, &realm, Some(&form)).await
+    userinfo(&life, &req, &realm, Some(&form)).await
 }
 
 fn access_introspection(t: &tokens::ActiveToken<AccessClaims>) -> Value {
@@ -94,13 +93,13 @@ fn refresh_introspection(t: &tokens::ActiveToken<RefreshClaims>) -> Value {
 
 /// `POST /realms/{realm}/protocol/openid-connect/token/introspect`: confidential clients only.
 pub async fn introspect(
-    provider: web::Data<Provider>,
+    life: web::Data<Lifecycle>,
     req: HttpRequest,
     realm: web::Path<String>,
     form: web::Form<Form>,
 ) -> Result<HttpResponse, OAuthError> {
-    let ctx = provider.realm_ctx(&realm).await?;
-    let client = authenticate_client(&provider, &ctx, &req, &form).await?;
+    let ctx = life.realm_ctx(&realm).await?;
+    let client = authenticate_client(&life, &ctx, &req, &form).await?;
     if client.is_public() {
         return Err(OAuthError::invalid_client("Public clients are not allowed to introspect tokens"));
     }
@@ -109,14 +108,14 @@ pub async fn introspect(
     let now = Timestamp::now();
     let refresh_first = field(&form, "token_type_hint") == Some("refresh_token");
     let answer = if refresh_first {
-        match tokens::active_refresh_token(&provider, &ctx, token, now).await? {
+        match tokens::active_refresh_token(&life, &ctx, token, now).await? {
             Ok(t) => refresh_introspection(&t),
-            Err(_) => inactive_or_access(&provider, &ctx, token, now).await?,
+            Err(_) => inactive_or_access(&life, &ctx, token, now).await?,
         }
     } else {
-        match tokens::active_access_token(&provider, &ctx, token, now).await? {
+        match tokens::active_access_token(&life, &ctx, token, now).await? {
             Ok(t) => access_introspection(&t),
-            Err(_) => match tokens::active_refresh_token(&provider, &ctx, token, now).await? {
+            Err(_) => match tokens::active_refresh_token(&life, &ctx, token, now).await? {
                 Ok(t) => refresh_introspection(&t),
                 Err(_) => json!({"active": false}),
             },
@@ -126,12 +125,12 @@ pub async fn introspect(
 }
 
 async fn inactive_or_access(
-    provider: &Provider,
+    life: &Lifecycle,
     ctx: &RealmCtx,
     token: &str,
     now: Timestamp,
 ) -> Result<Value, OAuthError> {
-    Ok(match tokens::active_access_token(provider, ctx, token, now).await? {
+    Ok(match tokens::active_access_token(life, ctx, token, now).await? {
         Ok(t) => access_introspection(&t),
         Err(_) => json!({"active": false}),
     })
@@ -139,13 +138,13 @@ async fn inactive_or_access(
 
 /// The session and client a token was issued for, from its signature alone (revocation and
 /// logout act on tokens whether or not they are still active).
-pub async fn token_subject(provider: &Provider, ctx: &RealmCtx, token: &str) -> Option<(Option<Uuid>, String)> {
-    if let Some(c) = tokens::verify::<RefreshClaims>(provider, ctx, token).await {
+pub async fn token_subject(life: &Lifecycle, ctx: &RealmCtx, token: &str) -> Option<(Option<Uuid>, String)> {
+    if let Some(c) = tokens::verify::<RefreshClaims>(life, ctx, token).await {
         if c.iss == ctx.issuer && matches!(c.typ.as_str(), tokens::TYP_REFRESH | tokens::TYP_OFFLINE) {
             return Some((c.sid.parse().ok(), c.azp));
         }
     }
-    let c = tokens::verify::<AccessClaims>(provider, ctx, token).await?;
+    let c = tokens::verify::<AccessClaims>(life, ctx, token).await?;
     (c.iss == ctx.issuer && c.typ == tokens::TYP_BEARER).then(|| (c.sid.and_then(|s| s.parse().ok()), c.azp))
 }
 
@@ -153,29 +152,29 @@ pub async fn token_subject(provider: &Provider, ctx: &RealmCtx, token: &str) -> 
 /// its refresh token and every access token of that client session stop working. An offline
 /// session left with no client is ended. Unknown or invalid tokens are answered 200 (RFC 7009).
 pub async fn revoke(
-    provider: web::Data<Provider>,
+    life: web::Data<Lifecycle>,
     req: HttpRequest,
     realm: web::Path<String>,
     form: web::Form<Form>,
 ) -> Result<HttpResponse, OAuthError> {
-    let ctx = provider.realm_ctx(&realm).await?;
-    let client = authenticate_client(&provider, &ctx, &req, &form).await?;
+    let ctx = life.realm_ctx(&realm).await?;
+    let client = authenticate_client(&life, &ctx, &req, &form).await?;
     let token =
         bounded(&form, "token", 16 * 1024)?.ok_or_else(|| OAuthError::invalid_request("Missing parameter: token"))?;
-    let Some((sid, azp)) = token_subject(&provider, &ctx, token).await else {
+    let Some((sid, azp)) = token_subject(&life, &ctx, token).await else {
         return Ok(no_store(HttpResponse::Ok()).finish());
     };
     if azp != client.client_id {
         return Err(OAuthError::unauthorized_client("Token was issued to another client"));
     }
     if let Some(sid) = sid {
-        let store = provider.store.conn();
+        let store = life.store.conn();
         let session = sessions::find_user_session(store, sid).await?;
         let held = sessions::client_sessions_of(store, sid).await?;
         let only_this = held.iter().all(|c| c.client_id == client.id);
         if session.is_some_and(|s| s.session_type == SessionType::Offline) && only_this {
             // The offline session has nothing left: it ends, and its client is told.
-            provider.end_sessions(&ctx.realm, &[sid], SessionEnd::Revoked).await?;
+            life.end_sessions(&ctx.realm, &[sid], SessionEnd::Revoked).await?;
         } else {
             sessions::delete_client_session(store, sid, client.id).await?;
         }

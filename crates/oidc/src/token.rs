@@ -14,27 +14,27 @@ use uuid::Uuid;
 use crate::authorize::code_hash;
 use crate::client_auth::{authenticate_client, bounded, field, Form};
 use crate::error::OAuthError;
-use crate::provider::{sha256, Provider, RealmCtx, TOUCH_GRANULARITY_MS};
 use crate::resource::token_subject;
-use crate::signin::{self, live_session, LoginFailure, Origin};
 use crate::tokens::{self, Grant, Scopes};
+use latchkey_lifecycle::signin::{self, live_session, LoginFailure, Origin};
+use latchkey_lifecycle::state::{sha256, Lifecycle, RealmCtx, TOUCH_GRANULARITY_MS};
 
 /// `POST /realms/{realm}/protocol/openid-connect/token`
 pub async fn token(
-    provider: web::Data<Provider>,
+    life: web::Data<Lifecycle>,
     req: HttpRequest,
     realm: web::Path<String>,
     form: web::Form<Form>,
 ) -> Result<HttpResponse, OAuthError> {
-    let ctx = provider.realm_ctx(&realm).await?;
+    let ctx = life.realm_ctx(&realm).await?;
     let grant_type =
         field(&form, "grant_type").ok_or_else(|| OAuthError::invalid_request("Missing form parameter: grant_type"))?;
     let now = Timestamp::now();
     let body = match grant_type {
-        "authorization_code" => code_grant(&provider, &ctx, &req, &form, now).await?,
-        "refresh_token" => refresh_grant(&provider, &ctx, &req, &form, now).await?,
-        "password" => password_grant(&provider, &ctx, &req, &form, now).await?,
-        "client_credentials" => client_credentials_grant(&provider, &ctx, &req, &form, now).await?,
+        "authorization_code" => code_grant(&life, &ctx, &req, &form, now).await?,
+        "refresh_token" => refresh_grant(&life, &ctx, &req, &form, now).await?,
+        "password" => password_grant(&life, &ctx, &req, &form, now).await?,
+        "client_credentials" => client_credentials_grant(&life, &ctx, &req, &form, now).await?,
         other => {
             return Err(OAuthError::unsupported_grant_type(format!("Unsupported grant_type: {}", truncate(other))))
         }
@@ -61,21 +61,21 @@ fn expiry_after_use(ctx: &RealmCtx, session: &UserSession, now: Timestamp) -> Ti
 }
 
 async fn code_grant(
-    provider: &Provider,
+    life: &Lifecycle,
     ctx: &RealmCtx,
     req: &HttpRequest,
     form: &Form,
     now: Timestamp,
 ) -> Result<Value, OAuthError> {
-    let client = authenticate_client(provider, ctx, req, form).await?;
+    let client = authenticate_client(life, ctx, req, form).await?;
     let code = bounded(form, "code", 256)?.ok_or_else(|| OAuthError::invalid_request("Missing parameter: code"))?;
     let redirect_uri = bounded(form, "redirect_uri", 2048)?;
     let verifier = bounded(form, "code_verifier", 128)?;
-    let stored = match codes::take(provider.store.conn(), &code_hash(code), now).await? {
+    let stored = match codes::take(life.store.conn(), &code_hash(code), now).await? {
         Taken::Fresh(stored) if stored.realm_id == ctx.realm.id => stored,
         Taken::Replayed(used) if used.realm_id == ctx.realm.id && used.client_id == client.id => {
             // A code used twice was stolen or leaked: what was issued from it stops working.
-            provider.end_client_session(&ctx.realm, used.user_session_id, &client, SessionEnd::TokenReuse).await?;
+            life.end_client_session(&ctx.realm, used.user_session_id, &client, SessionEnd::TokenReuse).await?;
             return Err(OAuthError::invalid_grant("Code not valid"));
         }
         _ => return Err(OAuthError::invalid_grant("Code not valid")),
@@ -100,10 +100,10 @@ async fn code_grant(
         }
         (None, None) => {}
     }
-    let (session, user, _) = live_session(provider, &ctx.realm, stored.user_session_id, now)
+    let (session, user, _) = live_session(life, &ctx.realm, stored.user_session_id, now)
         .await?
         .ok_or_else(|| OAuthError::invalid_grant("Session not active"))?;
-    if sessions::find_client_session(provider.store.conn(), session.id, client.id).await?.is_none() {
+    if sessions::find_client_session(life.store.conn(), session.id, client.id).await?.is_none() {
         return Err(OAuthError::invalid_grant("Session not active"));
     }
     let scope = Scopes::from_stored(&stored.scope.split_whitespace().map(str::to_owned).collect::<Vec<_>>());
@@ -117,22 +117,22 @@ async fn code_grant(
         nonce: stored.nonce.as_deref(),
         rotated_refresh_id: None,
     };
-    tokens::issue(provider, ctx, grant, now).await
+    tokens::issue(life, ctx, grant, now).await
 }
 
 async fn refresh_grant(
-    provider: &Provider,
+    life: &Lifecycle,
     ctx: &RealmCtx,
     req: &HttpRequest,
     form: &Form,
     now: Timestamp,
 ) -> Result<Value, OAuthError> {
-    let client = authenticate_client(provider, ctx, req, form).await?;
+    let client = authenticate_client(life, ctx, req, form).await?;
     let presented = bounded(form, "refresh_token", 8192)?
         .ok_or_else(|| OAuthError::invalid_request("Missing parameter: refresh_token"))?;
-    let active = match tokens::active_refresh_token(provider, ctx, presented, now).await? {
+    let active = match tokens::active_refresh_token(life, ctx, presented, now).await? {
         Ok(active) => active,
-        Err(tokens::STALE) => return Err(refresh_token_reused(provider, ctx, &client, presented).await?),
+        Err(tokens::STALE) => return Err(refresh_token_reused(life, ctx, &client, presented).await?),
         Err(reason) => return Err(OAuthError::invalid_grant(reason)),
     };
     if active.claims.azp != client.client_id {
@@ -141,12 +141,12 @@ async fn refresh_grant(
     let session = active.session.as_ref().ok_or_else(|| OAuthError::invalid_grant("Session not active"))?;
     let rotated = Uuid::new_v4().to_string();
     let won =
-        sessions::rotate_refresh_token(provider.store.conn(), session.id, client.id, &active.claims.jti, &rotated, now)
+        sessions::rotate_refresh_token(life.store.conn(), session.id, client.id, &active.claims.jti, &rotated, now)
             .await?;
     if !won {
-        return Err(refresh_token_reused(provider, ctx, &client, presented).await?);
+        return Err(refresh_token_reused(life, ctx, &client, presented).await?);
     }
-    sessions::touch(provider.store.conn(), session.id, now, TOUCH_GRANULARITY_MS).await?;
+    sessions::touch(life.store.conn(), session.id, now, TOUCH_GRANULARITY_MS).await?;
     let scope = Scopes::from_stored(&active.claims.scope.split_whitespace().map(str::to_owned).collect::<Vec<_>>());
     let grant = Grant {
         user: &active.user,
@@ -157,34 +157,34 @@ async fn refresh_grant(
         nonce: None,
         rotated_refresh_id: Some(rotated),
     };
-    tokens::issue(provider, ctx, grant, now).await
+    tokens::issue(life, ctx, grant, now).await
 }
 
 /// A refresh token that rotation had already replaced was presented again: one of its two
 /// holders is not the client (RFC 9700, 4.14.2). The client session it belongs to ends — the
 /// client is told, the ending recorded — and the request is refused.
 async fn refresh_token_reused(
-    provider: &Provider,
+    life: &Lifecycle,
     ctx: &RealmCtx,
     client: &Client,
     presented: &str,
 ) -> Result<OAuthError, OAuthError> {
-    if let Some((Some(sid), azp)) = token_subject(provider, ctx, presented).await {
+    if let Some((Some(sid), azp)) = token_subject(life, ctx, presented).await {
         if azp == client.client_id {
-            provider.end_client_session(&ctx.realm, sid, client, SessionEnd::TokenReuse).await?;
+            life.end_client_session(&ctx.realm, sid, client, SessionEnd::TokenReuse).await?;
         }
     }
     Ok(OAuthError::invalid_grant("Stale token: this refresh token was already used, so its session was ended"))
 }
 
 async fn password_grant(
-    provider: &Provider,
+    life: &Lifecycle,
     ctx: &RealmCtx,
     req: &HttpRequest,
     form: &Form,
     now: Timestamp,
 ) -> Result<Value, OAuthError> {
-    let client = authenticate_client(provider, ctx, req, form).await?;
+    let client = authenticate_client(life, ctx, req, form).await?;
     if !client.direct_access_grants {
         return Err(OAuthError::unauthorized_client("Client not allowed for direct access grants"));
     }
@@ -193,8 +193,8 @@ async fn password_grant(
     let password =
         bounded(form, "password", 1024)?.ok_or_else(|| OAuthError::invalid_request("Missing parameter: password"))?;
     let scope = Scopes::parse(bounded(form, "scope", 2048)?)?;
-    let ip = provider.client_ip(req);
-    let user = match signin::check_credentials(provider, &ctx.realm, username, password, &ip, now).await? {
+    let ip = crate::client_ip(life, req);
+    let user = match signin::check_credentials(life, &ctx.realm, username, password, &ip, now).await? {
         Ok(user) => user,
         Err(LoginFailure::Throttled { retry_after }) => return Err(OAuthError::too_many_attempts(retry_after)),
         Err(LoginFailure::Disabled) => return Err(OAuthError::invalid_grant("Account disabled")),
@@ -207,7 +207,7 @@ async fn password_grant(
     let user_agent = req.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok());
     let origin = Origin { ip: &ip, user_agent };
     let session = signin::start_session(
-        provider,
+        life,
         &ctx.realm,
         &user,
         &client,
@@ -228,22 +228,22 @@ async fn password_grant(
         nonce: None,
         rotated_refresh_id: None,
     };
-    tokens::issue(provider, ctx, grant, now).await
+    tokens::issue(life, ctx, grant, now).await
 }
 
 async fn client_credentials_grant(
-    provider: &Provider,
+    life: &Lifecycle,
     ctx: &RealmCtx,
     req: &HttpRequest,
     form: &Form,
     now: Timestamp,
 ) -> Result<Value, OAuthError> {
-    let client = authenticate_client(provider, ctx, req, form).await?;
+    let client = authenticate_client(life, ctx, req, form).await?;
     if client.is_public() || !client.service_accounts {
         return Err(OAuthError::unauthorized_client("Client not enabled to retrieve service account"));
     }
     let scope = Scopes::parse(bounded(form, "scope", 2048)?)?;
-    let user = service_account(provider, ctx, &client, now).await?;
+    let user = service_account(life, ctx, &client, now).await?;
     if !user.enabled {
         return Err(OAuthError::invalid_grant("Service account disabled"));
     }
@@ -256,25 +256,25 @@ async fn client_credentials_grant(
         nonce: None,
         rotated_refresh_id: None,
     };
-    tokens::issue(provider, ctx, grant, now).await
+    tokens::issue(life, ctx, grant, now).await
 }
 
 /// The user a client acts as with client credentials, created on first use.
 async fn service_account(
-    provider: &Provider,
+    life: &Lifecycle,
     ctx: &RealmCtx,
     client: &Client,
     now: Timestamp,
 ) -> Result<User, OAuthError> {
     let username = format!("service-account-{}", client.client_id);
-    if let Some(user) = users::find_by_username(provider.store.conn(), ctx.realm.id, &username).await? {
+    if let Some(user) = users::find_by_username(life.store.conn(), ctx.realm.id, &username).await? {
         return Ok(user);
     }
     let mut user = User::new(ctx.realm.id, &username, now).map_err(OAuthError::server_error)?;
     user.service_account_of = Some(client.id);
-    match users::insert(provider.store.conn(), &user).await {
+    match users::insert(life.store.conn(), &user).await {
         Ok(()) => Ok(user),
-        Err(StoreError::Conflict(_)) => users::find_by_username(provider.store.conn(), ctx.realm.id, &username)
+        Err(StoreError::Conflict(_)) => users::find_by_username(life.store.conn(), ctx.realm.id, &username)
             .await?
             .ok_or_else(|| OAuthError::server_error("service account vanished")),
         Err(e) => Err(e.into()),

@@ -1,19 +1,24 @@
-//! Tokens: what they say, how they are issued, and how a presented token is judged — always
-//! against live session state, so an ended, expired or cut-off session's tokens die at once.
+//! Issuing tokens: scopes, the token response of a grant, ID tokens, refresh tokens and the
+//! offline session `offline_access` starts. What a token says and how a presented one is
+//! judged live in [`latchkey_lifecycle::tokens`].
 
 use std::collections::BTreeMap;
 
 use latchkey_domain::{AdminRole, Client, Realm, SessionType, Timestamp, User, UserSession};
-use latchkey_store::{clients, sessions, users, StoreError};
-use serde::{Deserialize, Serialize};
+use latchkey_lifecycle::jose;
+use latchkey_lifecycle::keys::Alg;
+use latchkey_lifecycle::signin::new_client_session;
+use latchkey_lifecycle::{Lifecycle, RealmCtx};
+use latchkey_store::{sessions, users, StoreError};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
+pub use latchkey_lifecycle::tokens::{
+    active_access_token, active_refresh_token, verify, AccessClaims, ActiveToken, RefreshClaims, Roles, STALE,
+    TYP_BEARER, TYP_OFFLINE, TYP_REFRESH,
+};
+
 use crate::error::OAuthError;
-use crate::jose;
-use crate::keys::Alg;
-use crate::provider::{Provider, RealmCtx};
-use crate::signin::{live_session, new_client_session};
 
 /// Scopes a client may ask for. `profile` and `email` are always granted, as Keycloak's
 /// default client scopes are.
@@ -59,61 +64,6 @@ impl Scopes {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct Roles {
-    pub roles: Vec<String>,
-}
-
-/// The claims of an access token.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct AccessClaims {
-    pub exp: i64,
-    pub iat: i64,
-    pub jti: String,
-    pub iss: String,
-    pub aud: String,
-    pub sub: String,
-    pub typ: String,
-    pub azp: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub auth_time: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sid: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub session_state: Option<String>,
-    pub scope: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub preferred_username: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub email: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub realm_access: Option<Roles>,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub resource_access: BTreeMap<String, Roles>,
-}
-
-/// The claims of a refresh token (HMAC-signed; only this realm ever reads it).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct RefreshClaims {
-    pub exp: i64,
-    pub iat: i64,
-    pub jti: String,
-    pub iss: String,
-    pub aud: String,
-    pub sub: String,
-    /// `Refresh` or `Offline`.
-    pub typ: String,
-    pub azp: String,
-    pub sid: String,
-    pub scope: String,
-}
-
-pub const TYP_BEARER: &str = "Bearer";
-/// Why a genuine refresh token of a live client session is refused: rotation replaced it.
-pub const STALE: &str = "Stale token";
-pub const TYP_REFRESH: &str = "Refresh";
-pub const TYP_OFFLINE: &str = "Offline";
-
 /// The realm-management roles a user holds, as Keycloak puts them in tokens: `admin` of the
 /// master realm in `realm_access`, the rest under `resource_access["realm-management"]`.
 fn role_claims(roles: &[AdminRole]) -> (Option<Roles>, BTreeMap<String, Roles>) {
@@ -148,10 +98,10 @@ fn secs_until(t: Timestamp, now: Timestamp) -> i64 {
 /// Issues the token response of a grant: access token, ID token when `openid` was asked,
 /// refresh token when there is a session (offline when `offline_access` was asked).
 #[tracing::instrument(skip_all, fields(realm = %ctx.realm.name, client = %grant.client.client_id, user = %grant.user.id))]
-pub async fn issue(provider: &Provider, ctx: &RealmCtx, grant: Grant<'_>, now: Timestamp) -> Result<Value, OAuthError> {
+pub async fn issue(life: &Lifecycle, ctx: &RealmCtx, grant: Grant<'_>, now: Timestamp) -> Result<Value, OAuthError> {
     let realm = &ctx.realm;
     let user = grant.user;
-    let roles = users::roles_of(provider.store.conn(), user.id).await?;
+    let roles = users::roles_of(life.store.conn(), user.id).await?;
     let (realm_access, resource_access) = role_claims(&roles);
     let iat = now.as_secs();
     let mut exp = iat + realm.access_token_lifespan;
@@ -195,7 +145,7 @@ pub async fn issue(provider: &Provider, ctx: &RealmCtx, grant: Grant<'_>, now: T
         response["id_token"] = json!(id_token);
     }
     if let Some(session) = grant.session {
-        let (refresh_token, refresh_expires_in) = refresh_token(provider, ctx, &grant, session, now).await?;
+        let (refresh_token, refresh_expires_in) = refresh_token(life, ctx, &grant, session, now).await?;
         response["refresh_token"] = json!(refresh_token);
         response["refresh_expires_in"] = json!(refresh_expires_in);
         response["session_state"] = json!(session.id.to_string());
@@ -248,7 +198,7 @@ fn id_token(
 /// The refresh token of a grant. With `offline_access` on a regular session, an offline
 /// session is started beside it, and the refresh token belongs to that one.
 async fn refresh_token(
-    provider: &Provider,
+    life: &Lifecycle,
     ctx: &RealmCtx,
     grant: &Grant<'_>,
     session: &UserSession,
@@ -260,13 +210,13 @@ async fn refresh_token(
     let (sid, typ, expires_at) = if session.session_type == SessionType::Offline {
         (session.id, TYP_OFFLINE, offline_expiry(realm, session, now))
     } else if wants_offline {
-        let offline = start_offline(provider, grant, session, &jti, now).await?;
+        let offline = start_offline(life, grant, session, &jti, now).await?;
         (offline.id, TYP_OFFLINE, offline_expiry(realm, &offline, now))
     } else {
         (session.id, TYP_REFRESH, grant.session_expires_at.unwrap_or(now))
     };
     if grant.rotated_refresh_id.is_none() && !(wants_offline && session.session_type == SessionType::Regular) {
-        sessions::set_refresh_token(provider.store.conn(), sid, grant.client.id, &jti).await?;
+        sessions::set_refresh_token(life.store.conn(), sid, grant.client.id, &jti).await?;
     }
     let claims = RefreshClaims {
         exp: expires_at.as_secs(),
@@ -295,7 +245,7 @@ fn offline_expiry(realm: &Realm, session: &UserSession, now: Timestamp) -> Times
 }
 
 async fn start_offline(
-    provider: &Provider,
+    life: &Lifecycle,
     grant: &Grant<'_>,
     online: &UserSession,
     refresh_id: &str,
@@ -306,144 +256,12 @@ async fn start_offline(
     offline.user_agent = online.user_agent.clone();
     let mut client_session = new_client_session(&offline, grant.client, grant.scope.as_slice(), None, now);
     client_session.refresh_token_id = Some(refresh_id.to_owned());
-    let txn = provider.store.begin().await?;
+    let txn = life.store.begin().await?;
     sessions::insert_user_session(&txn, &offline).await?;
     sessions::insert_client_session(&txn, &client_session).await?;
     txn.commit().await.map_err(StoreError::from)?;
     tracing::info!(session = %offline.id, online = %online.id, client = %grant.client.client_id, "offline session started");
     Ok(offline)
-}
-
-/// A presented token that is valid now: signed by this realm, not expired, not revoked by a
-/// not-before, and — unless it is a client-credentials token — its session and client session
-/// alive.
-pub struct ActiveToken<C> {
-    pub claims: C,
-    pub user: User,
-    pub client: Client,
-    pub session: Option<UserSession>,
-}
-
-/// Verifies a token's signature with the realm's keys, reloading them for an unknown `kid` (a
-/// key added by another node) — at most once a second per realm, and never again for a `kid`
-/// a reload did not find (see [`crate::keys::KeyCache::with_unknown_kid`]).
-pub async fn verify<C: serde::de::DeserializeOwned>(provider: &Provider, ctx: &RealmCtx, token: &str) -> Option<C> {
-    let unverified = jose::parse(token).ok()?;
-    let kid = unverified.header.kid.clone()?;
-    if let Some(key) = ctx.keys.verifier(&kid) {
-        return unverified.verify(key).ok();
-    }
-    let keys = provider.keys.with_unknown_kid(&provider.store, &ctx.realm, &kid).await?;
-    unverified.verify(keys.verifier(&kid)?).ok()
-}
-
-/// Judges an access token against live state. `Err(reason)` says why it is not active.
-pub async fn active_access_token(
-    provider: &Provider,
-    ctx: &RealmCtx,
-    token: &str,
-    now: Timestamp,
-) -> Result<Result<ActiveToken<AccessClaims>, &'static str>, OAuthError> {
-    let Some(claims) = verify::<AccessClaims>(provider, ctx, token).await else {
-        return Ok(Err("Token verification failed"));
-    };
-    if claims.typ != TYP_BEARER || claims.iss != ctx.issuer {
-        return Ok(Err("Token verification failed"));
-    }
-    if claims.exp <= now.as_secs() {
-        return Ok(Err("Token is not active"));
-    }
-    judge(provider, ctx, claims.iat, &claims.sub, &claims.azp, claims.sid.as_deref(), now)
-        .await
-        .map(|r| r.map(|(user, client, session)| ActiveToken { claims, user, client, session }))
-}
-
-/// Judges a refresh token: valid signature and type, and a live session whose client session
-/// still holds it as its current refresh token.
-pub async fn active_refresh_token(
-    provider: &Provider,
-    ctx: &RealmCtx,
-    token: &str,
-    now: Timestamp,
-) -> Result<Result<ActiveToken<RefreshClaims>, &'static str>, OAuthError> {
-    let Some(claims) = verify::<RefreshClaims>(provider, ctx, token).await else {
-        return Ok(Err("Invalid refresh token"));
-    };
-    if !matches!(claims.typ.as_str(), TYP_REFRESH | TYP_OFFLINE) || claims.iss != ctx.issuer {
-        return Ok(Err("Invalid refresh token"));
-    }
-    if claims.exp <= now.as_secs() {
-        return Ok(Err("Refresh token expired"));
-    }
-    let judged = judge(provider, ctx, claims.iat, &claims.sub, &claims.azp, Some(&claims.sid), now).await?;
-    let (user, client, session) = match judged {
-        Ok(found) => found,
-        Err(reason) => return Ok(Err(reason)),
-    };
-    let Some(session_ref) = session.as_ref() else { return Ok(Err("Session not active")) };
-    let current = sessions::find_client_session(provider.store.conn(), session_ref.id, client.id).await?;
-    if current.and_then(|c| c.refresh_token_id).as_deref() != Some(claims.jti.as_str()) {
-        return Ok(Err(STALE));
-    }
-    Ok(Ok(ActiveToken { claims, user, client, session }))
-}
-
-/// The checks common to every token: user, client, session, client session, not-befores.
-async fn judge(
-    provider: &Provider,
-    ctx: &RealmCtx,
-    iat: i64,
-    sub: &str,
-    azp: &str,
-    sid: Option<&str>,
-    now: Timestamp,
-) -> Result<Result<(User, Client, Option<UserSession>), &'static str>, OAuthError> {
-    let realm = &ctx.realm;
-    let Some(client) = clients::find_by_client_id(provider.store.conn(), realm.id, azp).await? else {
-        return Ok(Err("Client not found"));
-    };
-    if !client.enabled {
-        return Ok(Err("Client disabled"));
-    }
-    if iat < realm.not_before || iat < client.not_before {
-        return Ok(Err("Token is not active"));
-    }
-    let Ok(user_id) = sub.parse::<Uuid>() else { return Ok(Err("Token verification failed")) };
-    let (session, session_user) = match sid {
-        None => (None, None),
-        Some(sid) => {
-            let Ok(sid) = sid.parse::<Uuid>() else { return Ok(Err("Token verification failed")) };
-            let Some((session, user, _)) = live_session(provider, realm, sid, now).await? else {
-                return Ok(Err("Session not active"));
-            };
-            let Some(client_session) = sessions::find_client_session(provider.store.conn(), sid, client.id).await?
-            else {
-                return Ok(Err("Session not active"));
-            };
-            if client_session.started_at.as_secs() < client.not_before {
-                return Ok(Err("Session not active"));
-            }
-            (Some(session), Some(user))
-        }
-    };
-    // The session's user was just read with it; read it again only for a token without a session.
-    let user = match session_user.filter(|u| u.id == user_id) {
-        Some(user) => user,
-        None => match users::find_by_id(provider.store.conn(), user_id).await? {
-            Some(user) => user,
-            None => return Ok(Err("User not found")),
-        },
-    };
-    if !user.enabled || user.realm_id != realm.id {
-        return Ok(Err("User disabled"));
-    }
-    if iat < user.not_before {
-        return Ok(Err("Token is not active"));
-    }
-    if session.as_ref().is_some_and(|s| s.user_id != user.id) {
-        return Ok(Err("Token verification failed"));
-    }
-    Ok(Ok((user, client, session)))
 }
 
 #[cfg(test)]

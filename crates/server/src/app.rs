@@ -10,7 +10,7 @@ pub use actix_web::dev::ServerHandle;
 use actix_web::dev::Server;
 use actix_web::{web, App, HttpResponse, HttpServer};
 use latchkey_domain::Timestamp;
-use latchkey_oidc::notifier;
+use latchkey_lifecycle::{notifier, reaper};
 use latchkey_store::{Store, StoreError};
 use tokio::sync::watch;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -41,7 +41,7 @@ pub struct Application {
     address: SocketAddr,
     public_url: String,
     server: Server,
-    provider: Arc<latchkey_oidc::Provider>,
+    life: Arc<latchkey_lifecycle::Lifecycle>,
     stop_workers: watch::Sender<bool>,
     workers: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -93,9 +93,9 @@ impl Application {
                 if config.demo { ", on for --demo" } else { "" }
             );
         }
-        let provider = Arc::new(latchkey_oidc::Provider::new(
+        let life = Arc::new(latchkey_lifecycle::Lifecycle::new(
             store.clone(),
-            latchkey_oidc::ProviderConfig {
+            latchkey_lifecycle::Settings {
                 public_url: public_url.clone(),
                 trusted_proxies: config.trusted_proxies.clone(),
                 targets: latchkey_domain::uri::TargetPolicy { allow_private: config.allow_private_targets },
@@ -106,10 +106,10 @@ impl Application {
         ));
         let (stop_workers, stopped) = watch::channel(false);
         let workers = vec![
-            tokio::spawn(notifier::run_notifier(provider.clone(), stopped.clone())),
-            tokio::spawn(notifier::run_reaper(provider.clone(), config.reaper_interval, stopped)),
+            tokio::spawn(notifier::run_notifier(life.clone(), stopped.clone())),
+            tokio::spawn(reaper::run_reaper(life.clone(), config.reaper_interval, stopped)),
         ];
-        let provider_data = web::Data::from(provider.clone());
+        let life_data = web::Data::from(life.clone());
         let store = web::Data::new(store);
         let info = web::Data::new(info);
         let hsts = web::Data::new(headers::Hsts(public_url.starts_with("https://")));
@@ -130,7 +130,7 @@ impl Application {
                 .app_data(store.clone())
                 .app_data(info.clone())
                 .app_data(hsts.clone())
-                .app_data(provider_data.clone())
+                .app_data(life_data.clone())
                 .app_data(paths.clone())
                 .app_data(extractor_errors::form())
                 .app_data(extractor_errors::query())
@@ -156,7 +156,7 @@ impl Application {
         .run();
 
         tracing::info!(%address, %public_url, database = %config.database_url, "latchkey is listening");
-        Ok(Application { address, public_url, server, provider, stop_workers, workers })
+        Ok(Application { address, public_url, server, life, stop_workers, workers })
     }
 
     /// The address the server is bound to (with the real port when 0 was asked for).
@@ -172,10 +172,10 @@ impl Application {
         &self.public_url
     }
 
-    /// The provider, with the session operations (ending, logout-all, revocation) that the
+    /// The session lifecycle, with the session operations (ending, logout-all, revocation) that the
     /// admin API and tests call.
-    pub fn provider(&self) -> Arc<latchkey_oidc::Provider> {
-        self.provider.clone()
+    pub fn life(&self) -> Arc<latchkey_lifecycle::Lifecycle> {
+        self.life.clone()
     }
 
     /// A handle that stops the server (gracefully or not) from elsewhere.

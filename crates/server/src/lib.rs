@@ -94,8 +94,9 @@ async fn keys_command(args: cli::KeysArgs) -> anyhow::Result<()> {
             }
         }
         cli::KeysAction::Rotate { .. } => {
-            let kid = latchkey_oidc::keys::rotate(&store, &realm).await?;
-            let hmac = latchkey_oidc::keys::generate(latchkey_oidc::keys::Alg::Hs256, realm.id, Timestamp::now())?;
+            let kid = latchkey_lifecycle::keys::rotate(&store, &realm).await?;
+            let hmac =
+                latchkey_lifecycle::keys::generate(latchkey_lifecycle::keys::Alg::Hs256, realm.id, Timestamp::now())?;
             keys::insert(store.conn(), &hmac).await?;
             println!("{kid}");
         }

@@ -7,8 +7,8 @@ use latchkey_domain::{
 use latchkey_store::{login_failures, sessions, users, StoreError};
 use uuid::Uuid;
 
-use crate::error::OAuthError;
-use crate::provider::Provider;
+use crate::error::LifecycleError;
+use crate::state::Lifecycle;
 
 /// Why credentials were refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,7 +37,7 @@ impl LoginFailure {
 /// How sign-in failures are limited. Every attempt is counted before its password is checked
 /// (so parallel guesses cannot slip past a limit), on three counters at once; a success takes
 /// its count back. After `free` failures within the failure window (15 minutes unless
-/// configured; [`Provider::failure_window_secs`]), each further attempt
+/// configured; [`Lifecycle::failure_window_secs`]), each further attempt
 /// waits 1 s, 2 s, 4 s … up to `max_wait` after the last one. A counter with no failure for a
 /// whole window starts again from zero, and is purged by the reaper.
 ///
@@ -70,15 +70,15 @@ fn wait_after(failures: u32, limit: &Limit) -> i64 {
 /// Counts an attempt on every subject, or says how long to wait. A subject refusing stops
 /// the count there: the attempt is not checked at all.
 async fn count_attempt(
-    provider: &Provider,
+    life: &Lifecycle,
     realm_id: Uuid,
     subjects: &[(String, &Limit)],
     now: Timestamp,
 ) -> Result<Option<i64>, StoreError> {
-    let window_start = now.plus_secs(-provider.failure_window_secs());
+    let window_start = now.plus_secs(-life.failure_window_secs());
     // One write transaction: on SQLite it takes the write lock up front, so concurrent
     // attempts queue for it instead of failing on a stale snapshot.
-    let txn = provider.store.begin().await?;
+    let txn = life.store.begin().await?;
     for (subject, limit) in subjects {
         let wait = |failures: u32, last: Timestamp| {
             let wait = wait_after(failures, limit);
@@ -98,15 +98,15 @@ async fn count_attempt(
 /// (Client secrets are checked, then a failure counted: a burst of correct first uses after a
 /// restart is never refused, and the hashing slots bound what a burst of wrong ones costs.)
 pub(crate) async fn client_must_wait(
-    provider: &Provider,
+    life: &Lifecycle,
     realm_id: Uuid,
     subject: &str,
     now: Timestamp,
 ) -> Result<Option<i64>, StoreError> {
-    let Some((failures, last)) = login_failures::get(provider.store.conn(), realm_id, subject).await? else {
+    let Some((failures, last)) = login_failures::get(life.store.conn(), realm_id, subject).await? else {
         return Ok(None);
     };
-    let failures = if last < now.plus_secs(-provider.failure_window_secs()) { 0 } else { failures };
+    let failures = if last < now.plus_secs(-life.failure_window_secs()) { 0 } else { failures };
     let until = last.plus_secs(wait_after(failures, &PER_CLIENT_AND_ADDRESS));
     Ok((failures >= PER_CLIENT_AND_ADDRESS.free && until > now)
         .then(|| (until.as_millis() - now.as_millis() + 999) / 1000))
@@ -114,13 +114,13 @@ pub(crate) async fn client_must_wait(
 
 /// Counts a failed client authentication.
 pub(crate) async fn client_failed(
-    provider: &Provider,
+    life: &Lifecycle,
     realm_id: Uuid,
     subject: &str,
     now: Timestamp,
 ) -> Result<(), StoreError> {
-    let window_start = now.plus_secs(-provider.failure_window_secs());
-    let txn = provider.store.begin().await?;
+    let window_start = now.plus_secs(-life.failure_window_secs());
+    let txn = life.store.begin().await?;
     let _ = login_failures::attempt(&txn, realm_id, subject, now, window_start, |_, _| None).await?;
     txn.commit().await?;
     Ok(())
@@ -130,38 +130,38 @@ pub(crate) async fn client_failed(
 /// so that they take as long as a wrong password; attempts are limited as [`Limit`] says.
 #[tracing::instrument(skip_all, fields(realm = %realm.name, %ip))]
 pub async fn check_credentials(
-    provider: &Provider,
+    life: &Lifecycle,
     realm: &Realm,
     username: &str,
     password: &str,
     ip: &str,
     now: Timestamp,
-) -> Result<Result<User, LoginFailure>, OAuthError> {
+) -> Result<Result<User, LoginFailure>, LifecycleError> {
     let lower: String = username.trim().to_lowercase().chars().take(320).collect();
     let subjects = [
         (format!("user+ip:{lower}|{ip}"), &PER_USER_AND_ADDRESS),
         (format!("user:{lower}"), &PER_USER),
         (format!("ip:{ip}"), &PER_ADDRESS),
     ];
-    if let Some(retry_after) = count_attempt(provider, realm.id, &subjects, now).await? {
+    if let Some(retry_after) = count_attempt(life, realm.id, &subjects, now).await? {
         tracing::info!(realm = %realm.name, %ip, "sign-in throttled");
         return Ok(Err(LoginFailure::Throttled { retry_after }));
     }
     let user = if username.len() > 320 || password.len() > 1024 {
         None
     } else {
-        match users::find_by_username(provider.store.conn(), realm.id, &lower).await? {
+        match users::find_by_username(life.store.conn(), realm.id, &lower).await? {
             Some(user) => Some(user),
-            None if lower.contains('@') => users::find_by_email(provider.store.conn(), realm.id, &lower).await?,
+            None if lower.contains('@') => users::find_by_email(life.store.conn(), realm.id, &lower).await?,
             None => None,
         }
     };
-    let hash = user.as_ref().and_then(|u| u.password.clone()).unwrap_or_else(|| provider.dummy_hash.clone());
+    let hash = user.as_ref().and_then(|u| u.password.clone()).unwrap_or_else(|| life.dummy_hash.clone());
     let candidate = Secret::new(password);
-    let matches = provider.hash_work(move || hash.verify(&candidate)).await?;
+    let matches = life.hash_work(move || hash.verify(&candidate)).await?;
     match user {
         Some(user) if matches && user.password.is_some() => {
-            let txn = provider.store.begin().await?;
+            let txn = life.store.begin().await?;
             login_failures::clear(&txn, realm.id, &subjects[0].0).await?;
             login_failures::clear(&txn, realm.id, &subjects[1].0).await?;
             login_failures::uncount(&txn, realm.id, &subjects[2].0).await?;
@@ -189,7 +189,7 @@ pub struct Origin<'a> {
 #[allow(clippy::too_many_arguments)]
 #[tracing::instrument(skip_all, fields(realm = %realm.name, user = %user.id, client = %client.client_id, kind = %session_type))]
 pub async fn start_session(
-    provider: &Provider,
+    life: &Lifecycle,
     realm: &Realm,
     user: &User,
     client: &Client,
@@ -199,11 +199,11 @@ pub async fn start_session(
     scopes: &[String],
     redirect_uri: Option<&str>,
     now: Timestamp,
-) -> Result<UserSession, OAuthError> {
+) -> Result<UserSession, LifecycleError> {
     let mut session = UserSession::start(realm.id, user.id, session_type, origin.ip, remember_me, now);
     session.user_agent = origin.user_agent.map(|ua| ua.chars().take(512).collect());
     let client_session = new_client_session(&session, client, scopes, redirect_uri, now);
-    let txn = provider.store.begin().await?;
+    let txn = life.store.begin().await?;
     sessions::insert_user_session(&txn, &session).await?;
     sessions::insert_client_session(&txn, &client_session).await?;
     txn.commit().await.map_err(StoreError::from)?;
@@ -234,16 +234,16 @@ pub fn new_client_session(
 /// A live session of the realm and its enabled user, or `None` when the session is unknown,
 /// ended, expired, cut off, or its user is gone or disabled.
 pub async fn live_session(
-    provider: &Provider,
+    life: &Lifecycle,
     realm: &Realm,
     session_id: Uuid,
     now: Timestamp,
-) -> Result<Option<(UserSession, User, Timestamp)>, OAuthError> {
-    let Some(session) = sessions::find_user_session(provider.store.conn(), session_id).await? else { return Ok(None) };
+) -> Result<Option<(UserSession, User, Timestamp)>, LifecycleError> {
+    let Some(session) = sessions::find_user_session(life.store.conn(), session_id).await? else { return Ok(None) };
     if session.realm_id != realm.id {
         return Ok(None);
     }
-    let Some(user) = users::find_by_id(provider.store.conn(), session.user_id).await? else { return Ok(None) };
+    let Some(user) = users::find_by_id(life.store.conn(), session.user_id).await? else { return Ok(None) };
     if !user.enabled {
         return Ok(None);
     }

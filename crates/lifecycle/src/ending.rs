@@ -12,23 +12,23 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use latchkey_domain::ending::{plan_adapter_action, plan_logout, NotificationKind, Plan};
-use latchkey_domain::{Client, Liveness, Realm, SessionEnd, SessionType, Timestamp, User, UserSession};
+use latchkey_domain::{Client, Realm, SessionEnd, SessionType, Timestamp, User, UserSession};
 use latchkey_store::events::{self, AdminEvent};
 use latchkey_store::jobs::{self, Job, JobKind};
 use latchkey_store::outbox::{self, NewMessage};
-use latchkey_store::{clients, codes, login_failures, realms, sessions, users, ConnectionTrait, StoreError};
+use latchkey_store::{clients, realms, sessions, users, ConnectionTrait, StoreError};
 use serde::Serialize;
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::provider::Provider;
+use crate::state::Lifecycle;
 
 /// How long a notification is retried before it is given up.
 pub const DELIVERY_DEADLINE_SECS: i64 = 24 * 60 * 60;
 /// Sessions ended per transaction by the reaper.
-const BATCH: u64 = 500;
+pub(crate) const BATCH: u64 = 500;
 /// How long ended session rows are kept before the reaper removes them.
-const KEEP_ENDED_MS: i64 = 60_000;
+pub(crate) const KEEP_ENDED_MS: i64 = 60_000;
 
 /// Keycloak's `GlobalRequestResult`, with two additions Keycloak lacks: deliveries still under
 /// way when the answer was given, and clients that cannot be told at all (SAML).
@@ -92,22 +92,22 @@ pub struct Actor {
 
 /// How sessions end: why, whether all of a user's at once (one logout token per client, no
 /// `sid`), the request group of the notifications, and who ended them.
-struct How<'a> {
-    reason: SessionEnd,
-    user_wide: bool,
-    group: Option<Uuid>,
-    actor: Option<&'a Actor>,
+pub(crate) struct How<'a> {
+    pub(crate) reason: SessionEnd,
+    pub(crate) user_wide: bool,
+    pub(crate) group: Option<Uuid>,
+    pub(crate) actor: Option<&'a Actor>,
 }
 
 impl How<'_> {
-    fn because(reason: SessionEnd) -> Self {
+    pub(crate) fn because(reason: SessionEnd) -> Self {
         How { reason, user_wide: false, group: None, actor: None }
     }
 }
 
 /// Ends `ids` (those still active) inside the caller's transaction and writes their
 /// notifications and their admin events. The single ending step every operation below uses.
-async fn end_in(
+pub(crate) async fn end_in(
     db: &impl ConnectionTrait,
     realm_id: Uuid,
     ids: &[Uuid],
@@ -166,14 +166,14 @@ fn ending_event(
     }
 }
 
-impl Provider {
+impl Lifecycle {
     /// Ends these sessions (sign-out, an administrator's "Sign out", revocation of an offline
     /// session) and tells their clients. Returns the ids that were still active.
     pub async fn end_sessions(&self, realm: &Realm, ids: &[Uuid], reason: SessionEnd) -> Result<Vec<Uuid>, StoreError> {
         self.end_sessions_by(realm, ids, reason, None).await
     }
 
-    /// [`Provider::end_sessions`], by an administrator: the ending's admin events, written in
+    /// [`Lifecycle::end_sessions`], by an administrator: the ending's admin events, written in
     /// the same transaction, name them — the one record of the action.
     #[tracing::instrument(skip_all, fields(realm = %realm.name, sessions = ids.len(), reason = reason.as_str()))]
     pub async fn end_sessions_by(
@@ -454,7 +454,7 @@ fn summarize(messages: &[outbox::Message]) -> GlobalRequestResult {
 }
 
 /// Removes the client sessions of `client` in these user sessions and tells the client.
-async fn notify_client_sessions(
+pub(crate) async fn notify_client_sessions(
     db: &impl ConnectionTrait,
     realm_id: Uuid,
     client: &Client,
@@ -469,136 +469,4 @@ async fn notify_client_sessions(
     outbox::insert_many(db, &messages(realm_id, &plan, group, 0, now), now).await?;
     sessions::delete_client_sessions_of(db, client.id, holders).await?;
     Ok(())
-}
-
-/// What one pass of the reaper did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Reaped {
-    pub cut_off: usize,
-    pub expired: usize,
-    pub client_sessions: usize,
-    pub removed: u64,
-    /// Admin events past their retention, and sign-in failure counters past their window.
-    pub events_purged: u64,
-    pub login_failures_purged: u64,
-}
-
-impl Provider {
-    /// One pass of the reaper: finishes pending jobs (logout-all, disabled clients), ends
-    /// expired sessions (telling their clients), removes ended rows, expired codes, admin events
-    /// past their retention and stale sign-in failure counters. Every
-    /// transaction handles at most one batch.
-    pub async fn reap(&self, now: Timestamp) -> Result<Reaped, StoreError> {
-        let mut done = Reaped::default();
-        for job in jobs::pending(self.store.conn()).await? {
-            self.run_job(&job, now, &mut done).await?;
-        }
-        let keep_events = Timestamp::from_millis(now.as_millis() - self.config.event_retention.as_millis() as i64);
-        for realm in realms::list(self.store.conn()).await? {
-            done.expired += self.expire(&realm, now).await?;
-            done.events_purged += events::purge_before(self.store.conn(), realm.id, keep_events).await?;
-        }
-        done.login_failures_purged +=
-            login_failures::purge_before(self.store.conn(), now.plus_secs(-self.failure_window_secs())).await?;
-        let total = self.unauthenticated_refusals.load(std::sync::atomic::Ordering::Relaxed);
-        let refused = total - self.refusals_reported.swap(total, std::sync::atomic::Ordering::Relaxed);
-        if refused > 0 {
-            tracing::warn!(refused, "admin writes refused for want of a valid token since the last pass");
-        }
-        loop {
-            let removed = sessions::delete_ended(
-                self.store.conn(),
-                Timestamp::from_millis(now.as_millis() - KEEP_ENDED_MS),
-                BATCH,
-            )
-            .await?;
-            done.removed += removed;
-            if removed < BATCH {
-                break;
-            }
-        }
-        codes::purge_expired(self.store.conn(), now).await?;
-        if done.cut_off + done.expired + done.client_sessions > 0 {
-            self.wake_notifier.notify_one();
-        }
-        Ok(done)
-    }
-
-    async fn run_job(&self, job: &Job, now: Timestamp, done: &mut Reaped) -> Result<(), StoreError> {
-        loop {
-            let txn = self.store.begin().await?;
-            let finished = match job.kind {
-                JobKind::RealmLogout => {
-                    let ids = sessions::active_started_up_to(&txn, job.realm_id, job.cutoff, BATCH).await?;
-                    let how = How { group: job.request_group, ..How::because(SessionEnd::RealmLogout) };
-                    let ended = end_in(&txn, job.realm_id, &ids, &how, now).await?;
-                    done.cut_off += ended.len();
-                    ids.is_empty()
-                }
-                JobKind::ClientSessions => {
-                    let client = match job.client_id {
-                        Some(id) => clients::find_by_id(&txn, id).await?,
-                        None => None,
-                    };
-                    let holders = match &client {
-                        Some(c) => sessions::with_client(&txn, c.id, BATCH).await?,
-                        None => Vec::new(),
-                    };
-                    if let Some(client) = &client {
-                        notify_client_sessions(&txn, job.realm_id, client, &holders, job.request_group, now).await?;
-                    }
-                    done.client_sessions += holders.len();
-                    holders.is_empty()
-                }
-            };
-            if finished {
-                jobs::finish(&txn, job.id, now).await?;
-            }
-            txn.commit().await?;
-            self.wake_notifier.notify_one();
-            if finished {
-                return Ok(());
-            }
-        }
-    }
-
-    /// Ends the realm's sessions past their idle timeout or max lifespan, in batches.
-    async fn expire(&self, realm: &Realm, now: Timestamp) -> Result<usize, StoreError> {
-        let limits = &realm.limits;
-        let mut ended = 0;
-        for kind in [(SessionType::Regular, false), (SessionType::Regular, true), (SessionType::Offline, false)] {
-            let (idle, max) = latchkey_domain::session::lifetimes(limits, kind.0, kind.1);
-            loop {
-                let mut candidates =
-                    sessions::active_idle_since(self.store.conn(), realm.id, kind, now.plus_secs(-idle), BATCH).await?;
-                if let Some(max) = max {
-                    candidates.extend(
-                        sessions::active_started_before(self.store.conn(), realm.id, kind, now.plus_secs(-max), BATCH)
-                            .await?,
-                    );
-                }
-                let mut by_reason: BTreeMap<&'static str, (SessionEnd, Vec<Uuid>)> = BTreeMap::new();
-                for session in &candidates {
-                    let reason = match session.liveness(limits, &Default::default(), now) {
-                        Liveness::Dead(latchkey_domain::Death::IdleTimeout) => SessionEnd::IdleTimeout,
-                        Liveness::Dead(latchkey_domain::Death::MaxLifespan) => SessionEnd::MaxLifespan,
-                        _ => continue,
-                    };
-                    by_reason.entry(reason.as_str()).or_insert((reason, Vec::new())).1.push(session.id);
-                }
-                if by_reason.is_empty() {
-                    break;
-                }
-                let txn = self.store.begin().await?;
-                for (reason, ids) in by_reason.values() {
-                    ended += end_in(&txn, realm.id, ids, &How::because(*reason), now).await?.len();
-                }
-                txn.commit().await?;
-                if (candidates.len() as u64) < BATCH {
-                    break;
-                }
-            }
-        }
-        Ok(ended)
-    }
 }

@@ -6,17 +6,17 @@
 //! - `token_set/*`: a whole token response's signing work — access token and ID token with the
 //!   realm's algorithm, refresh token with HMAC — claims serialization and base64 included.
 //!
-//! `cargo bench -p latchkey-oidc --bench signing`; results are in `docs/benchmarks.md`.
+//! `cargo bench -p latchkey-lifecycle --bench signing`; results are in `docs/benchmarks.md`.
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use latchkey_domain::Timestamp;
-use latchkey_oidc::jose;
-use latchkey_oidc::keys::{generate, Alg};
+use latchkey_lifecycle::jose;
+use latchkey_lifecycle::keys::{generate, Alg};
 use serde_json::json;
 use uuid::Uuid;
 
-fn keys(alg: Alg) -> latchkey_oidc::keys::SigningKey {
-    latchkey_oidc::keys::parse_signing_key(&generate(alg, Uuid::nil(), Timestamp::from_secs(1)).unwrap()).unwrap()
+fn keys(alg: Alg) -> latchkey_lifecycle::keys::SigningKey {
+    latchkey_lifecycle::keys::parse_signing_key(&generate(alg, Uuid::nil(), Timestamp::from_secs(1)).unwrap()).unwrap()
 }
 
 fn floor(c: &mut Criterion) {

@@ -20,7 +20,7 @@ use tokio::sync::watch;
 
 use crate::jose;
 use crate::keys::Alg;
-use crate::provider::Provider;
+use crate::state::Lifecycle;
 
 /// Deliveries in flight at once, per node.
 pub const CONCURRENCY: usize = 16;
@@ -121,7 +121,7 @@ fn adapter_action(kind: NotificationKind, message: &Message, now: Timestamp) -> 
     })
 }
 
-impl Provider {
+impl Lifecycle {
     /// Delivers one message; `Err` says why it failed.
     async fn deliver(&self, http: &reqwest::Client, message: &Message, now: Timestamp) -> Result<(), String> {
         let kind = NotificationKind::parse(&message.kind).ok_or_else(|| format!("unknown kind {}", message.kind))?;
@@ -218,10 +218,10 @@ async fn futures_join<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output>
 }
 
 /// The notifier: delivers until `stop` turns true.
-pub async fn run_notifier(provider: Arc<Provider>, mut stop: watch::Receiver<bool>) {
-    let http = http_client(provider.config.targets);
+pub async fn run_notifier(life: Arc<Lifecycle>, mut stop: watch::Receiver<bool>) {
+    let http = http_client(life.config.targets);
     loop {
-        let handled = match provider.deliver_due(&http).await {
+        let handled = match life.deliver_due(&http).await {
             Ok(n) => n,
             Err(error) => {
                 tracing::error!(%error, "the notifier could not read the outbox");
@@ -233,24 +233,10 @@ pub async fn run_notifier(provider: Arc<Provider>, mut stop: watch::Receiver<boo
         }
         if handled == 0 {
             tokio::select! {
-                _ = provider.wake_notifier.notified() => {}
+                _ = life.wake_notifier.notified() => {}
                 _ = tokio::time::sleep(POLL) => {}
                 _ = stop.changed() => return,
             }
-        }
-    }
-}
-
-/// The reaper: one pass every `every`, or sooner when woken, until `stop` turns true.
-pub async fn run_reaper(provider: Arc<Provider>, every: Duration, mut stop: watch::Receiver<bool>) {
-    loop {
-        if let Err(error) = provider.reap(Timestamp::now()).await {
-            tracing::error!(%error, "the reaper failed a pass");
-        }
-        tokio::select! {
-            _ = provider.wake_reaper.notified() => {}
-            _ = tokio::time::sleep(every) => {}
-            _ = stop.changed() => return,
         }
     }
 }

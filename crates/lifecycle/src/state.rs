@@ -1,10 +1,10 @@
-//! The provider's shared state and the per-request context every endpoint starts from.
+//! The application state every face of the server shares, and the realm context every realm
+//! endpoint starts from.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, RwLock};
 
-use actix_web::{web, HttpRequest};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine;
 use latchkey_domain::uri::TargetPolicy;
@@ -12,12 +12,12 @@ use latchkey_domain::{Client, ClientKind, PasswordHash, Protocol, Realm, Secret}
 use latchkey_store::{clients, realms, Store};
 use uuid::Uuid;
 
-use crate::error::OAuthError;
+use crate::error::LifecycleError;
 use crate::keys::{KeyCache, RealmKeys};
 
-/// Settings of the provider, from the server's configuration.
+/// Settings of the session lifecycle, from the server's configuration.
 #[derive(Debug, Clone, Default)]
-pub struct ProviderConfig {
+pub struct Settings {
     /// The URL clients reach the server at, without a trailing slash: the base of every
     /// issuer. Never taken from a request's `Host`, so a caller cannot choose the issuer, and
     /// logout tokens sent outside any request carry the same issuer as the tokens they follow.
@@ -35,11 +35,12 @@ pub struct ProviderConfig {
     pub failure_window: std::time::Duration,
 }
 
-/// The provider, shared by every worker.
-pub struct Provider {
+/// The application state: the store, signing keys, settings and hashing slots, shared by every
+/// worker and by both faces of the server (the OpenID Connect endpoints and the admin API).
+pub struct Lifecycle {
     pub store: Store,
     pub keys: KeyCache,
-    pub config: ProviderConfig,
+    pub config: Settings,
     /// Verified against for unknown usernames, so they take as long as wrong passwords.
     pub(crate) dummy_hash: PasswordHash,
     secrets: SecretCache,
@@ -47,7 +48,7 @@ pub struct Provider {
     pub(crate) node: String,
     pub(crate) wake_notifier: tokio::sync::Notify,
     pub(crate) wake_reaper: tokio::sync::Notify,
-    /// Slots for password hashing, and admission to them (see [`Provider::hash_work`]).
+    /// Slots for password hashing, and admission to them (see [`Lifecycle::hash_work`]).
     hashing: tokio::sync::Semaphore,
     hashing_admission: tokio::sync::Semaphore,
     /// Admin writes refused for want of a valid token, since start (counted, not stored).
@@ -61,18 +62,16 @@ pub const HASH_QUEUE_PER_SLOT: usize = 8;
 /// The longest a credential check waits for a hashing slot.
 pub const HASH_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
-/// How long an authorization code lives, seconds.
-pub const CODE_LIFETIME_SECS: i64 = 60;
 /// `last_access` is written at most once per this many milliseconds per session.
 pub const TOUCH_GRANULARITY_MS: i64 = 60_000;
 
-impl Provider {
-    pub fn new(store: Store, config: ProviderConfig) -> Self {
+impl Lifecycle {
+    pub fn new(store: Store, config: Settings) -> Self {
         let dummy_hash = Secret::new(format!("dummy-{}", Uuid::new_v4())).hash().expect("hashing a dummy password");
         let slots = config.max_concurrent_hashes.max(1);
         let hashing = tokio::sync::Semaphore::new(slots);
         let hashing_admission = tokio::sync::Semaphore::new(slots * (1 + HASH_QUEUE_PER_SLOT));
-        Provider {
+        Lifecycle {
             store,
             keys: KeyCache::default(),
             config,
@@ -88,15 +87,15 @@ impl Provider {
         }
     }
 
-    /// The address the request came from: the peer, or — when the peer is a trusted proxy —
-    /// the right-most address in `X-Forwarded-For` that is not itself a trusted proxy.
-    pub fn client_ip(&self, req: &HttpRequest) -> String {
-        let peer = req.peer_addr().map(|a| a.ip());
+    /// The address a request came from: the peer, or — when the peer is a trusted proxy — the
+    /// right-most address in `X-Forwarded-For` (all its values, in order) that is not itself a
+    /// trusted proxy.
+    pub fn client_ip<'a>(&self, peer: Option<IpAddr>, forwarded_for: impl IntoIterator<Item = &'a str>) -> String {
         let Some(peer) = peer else { return "unknown".into() };
         if !self.config.trusted_proxies.contains(&peer) {
             return peer.to_string();
         }
-        let forwarded = req.headers().get_all("x-forwarded-for").filter_map(|v| v.to_str().ok()).collect::<Vec<_>>();
+        let forwarded: Vec<&str> = forwarded_for.into_iter().collect();
         forwarded
             .iter()
             .flat_map(|v| v.split(','))
@@ -123,7 +122,12 @@ impl Provider {
     /// checks cost a digest; changing the stored hash invalidates the entry. Anything else is
     /// hashed only when this client has not failed too often from this address lately (see
     /// [`crate::signin`]) and a hashing slot is free.
-    pub async fn verify_client_secret(&self, client: &Client, candidate: &str, ip: &str) -> Result<bool, OAuthError> {
+    pub async fn verify_client_secret(
+        &self,
+        client: &Client,
+        candidate: &str,
+        ip: &str,
+    ) -> Result<bool, LifecycleError> {
         let ClientKind::Confidential { secret } = &client.kind else { return Ok(false) };
         let digest = sha256(candidate.as_bytes());
         if self.secrets.matches(client.id, secret.as_phc(), &digest) {
@@ -132,7 +136,7 @@ impl Provider {
         let subject = format!("client:{}|{ip}", client.id);
         let now = latchkey_domain::Timestamp::now();
         if let Some(retry_after) = crate::signin::client_must_wait(self, client.realm_id, &subject, now).await? {
-            return Err(OAuthError::client_throttled(retry_after));
+            return Err(LifecycleError::ClientThrottled { retry_after });
         }
         let (hash, given) = (secret.clone(), Secret::new(candidate));
         let ok = self.hash_work(move || hash.verify(&given)).await?;
@@ -147,7 +151,7 @@ impl Provider {
         Ok(ok)
     }
 
-    /// The failure window in seconds (see [`ProviderConfig::failure_window`]).
+    /// The failure window in seconds (see [`Settings::failure_window`]).
     pub fn failure_window_secs(&self) -> i64 {
         match self.config.failure_window.as_secs() {
             0 => crate::signin::DEFAULT_FAILURE_WINDOW_SECS,
@@ -162,17 +166,17 @@ impl Provider {
     pub async fn hash_work<T: Send + 'static>(
         &self,
         work: impl FnOnce() -> T + Send + 'static,
-    ) -> Result<T, OAuthError> {
+    ) -> Result<T, LifecycleError> {
         let busy = || {
             tracing::warn!("every password-hashing slot and waiting place is taken; a credential check was refused");
-            OAuthError::busy()
+            LifecycleError::Busy
         };
         let _admitted = self.hashing_admission.try_acquire().map_err(|_| busy())?;
         let _slot = tokio::time::timeout(HASH_WAIT, self.hashing.acquire())
             .await
             .map_err(|_| busy())?
-            .map_err(OAuthError::server_error)?;
-        web::block(work).await.map_err(OAuthError::server_error)
+            .map_err(LifecycleError::internal)?;
+        tokio::task::spawn_blocking(work).await.map_err(LifecycleError::internal)
     }
 }
 
@@ -212,18 +216,18 @@ pub struct RealmCtx {
     pub keys: Arc<RealmKeys>,
 }
 
-impl Provider {
+impl Lifecycle {
     /// Loads the realm named in the path; an unknown or disabled realm is a 404.
-    pub async fn realm_ctx(&self, name: &str) -> Result<RealmCtx, OAuthError> {
+    pub async fn realm_ctx(&self, name: &str) -> Result<RealmCtx, LifecycleError> {
         let realm = realms::find_by_name(self.store.conn(), name).await?;
-        let realm = realm.filter(|r| r.enabled).ok_or_else(OAuthError::realm_not_found)?;
+        let realm = realm.filter(|r| r.enabled).ok_or(LifecycleError::RealmNotFound)?;
         let keys = self.keys.get(&self.store, &realm).await?;
         Ok(RealmCtx { issuer: self.issuer(&realm.name), realm, keys })
     }
 
     /// The enabled OpenID Connect client `client_id` of the realm (a SAML client has no part in
     /// these flows, whatever it is sent).
-    pub async fn find_client(&self, ctx: &RealmCtx, client_id: &str) -> Result<Option<Client>, OAuthError> {
+    pub async fn find_client(&self, ctx: &RealmCtx, client_id: &str) -> Result<Option<Client>, LifecycleError> {
         if client_id.is_empty() || client_id.len() > 255 {
             return Ok(None);
         }

@@ -1,0 +1,164 @@
+//! The reaper: behind every ending that was left to it, one bounded batch per transaction —
+//! logout-all's cut-off sessions and a disabled client's sessions (pending jobs), sessions past
+//! their idle timeout or max lifespan, ended rows, expired codes, admin events past their
+//! retention and stale sign-in failure counters. Every ending here goes through the one ending
+//! step ([`crate::ending`]), so applications are told as for any other ending.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use latchkey_domain::{Liveness, Realm, SessionEnd, SessionType, Timestamp};
+use latchkey_store::jobs::{self, Job, JobKind};
+use latchkey_store::{clients, codes, events, login_failures, realms, sessions, StoreError};
+use tokio::sync::watch;
+use uuid::Uuid;
+
+use crate::ending::{end_in, notify_client_sessions, How, BATCH, KEEP_ENDED_MS};
+use crate::state::Lifecycle;
+
+/// What one pass of the reaper did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reaped {
+    pub cut_off: usize,
+    pub expired: usize,
+    pub client_sessions: usize,
+    pub removed: u64,
+    /// Admin events past their retention, and sign-in failure counters past their window.
+    pub events_purged: u64,
+    pub login_failures_purged: u64,
+}
+
+impl Lifecycle {
+    /// One pass of the reaper: finishes pending jobs (logout-all, disabled clients), ends
+    /// expired sessions (telling their clients), removes ended rows, expired codes, admin events
+    /// past their retention and stale sign-in failure counters. Every
+    /// transaction handles at most one batch.
+    pub async fn reap(&self, now: Timestamp) -> Result<Reaped, StoreError> {
+        let mut done = Reaped::default();
+        for job in jobs::pending(self.store.conn()).await? {
+            self.run_job(&job, now, &mut done).await?;
+        }
+        let keep_events = Timestamp::from_millis(now.as_millis() - self.config.event_retention.as_millis() as i64);
+        for realm in realms::list(self.store.conn()).await? {
+            done.expired += self.expire(&realm, now).await?;
+            done.events_purged += events::purge_before(self.store.conn(), realm.id, keep_events).await?;
+        }
+        done.login_failures_purged +=
+            login_failures::purge_before(self.store.conn(), now.plus_secs(-self.failure_window_secs())).await?;
+        let total = self.unauthenticated_refusals.load(std::sync::atomic::Ordering::Relaxed);
+        let refused = total - self.refusals_reported.swap(total, std::sync::atomic::Ordering::Relaxed);
+        if refused > 0 {
+            tracing::warn!(refused, "admin writes refused for want of a valid token since the last pass");
+        }
+        loop {
+            let removed = sessions::delete_ended(
+                self.store.conn(),
+                Timestamp::from_millis(now.as_millis() - KEEP_ENDED_MS),
+                BATCH,
+            )
+            .await?;
+            done.removed += removed;
+            if removed < BATCH {
+                break;
+            }
+        }
+        codes::purge_expired(self.store.conn(), now).await?;
+        if done.cut_off + done.expired + done.client_sessions > 0 {
+            self.wake_notifier.notify_one();
+        }
+        Ok(done)
+    }
+
+    async fn run_job(&self, job: &Job, now: Timestamp, done: &mut Reaped) -> Result<(), StoreError> {
+        loop {
+            let txn = self.store.begin().await?;
+            let finished = match job.kind {
+                JobKind::RealmLogout => {
+                    let ids = sessions::active_started_up_to(&txn, job.realm_id, job.cutoff, BATCH).await?;
+                    let how = How { group: job.request_group, ..How::because(SessionEnd::RealmLogout) };
+                    let ended = end_in(&txn, job.realm_id, &ids, &how, now).await?;
+                    done.cut_off += ended.len();
+                    ids.is_empty()
+                }
+                JobKind::ClientSessions => {
+                    let client = match job.client_id {
+                        Some(id) => clients::find_by_id(&txn, id).await?,
+                        None => None,
+                    };
+                    let holders = match &client {
+                        Some(c) => sessions::with_client(&txn, c.id, BATCH).await?,
+                        None => Vec::new(),
+                    };
+                    if let Some(client) = &client {
+                        notify_client_sessions(&txn, job.realm_id, client, &holders, job.request_group, now).await?;
+                    }
+                    done.client_sessions += holders.len();
+                    holders.is_empty()
+                }
+            };
+            if finished {
+                jobs::finish(&txn, job.id, now).await?;
+            }
+            txn.commit().await?;
+            self.wake_notifier.notify_one();
+            if finished {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Ends the realm's sessions past their idle timeout or max lifespan, in batches.
+    async fn expire(&self, realm: &Realm, now: Timestamp) -> Result<usize, StoreError> {
+        let limits = &realm.limits;
+        let mut ended = 0;
+        for kind in [(SessionType::Regular, false), (SessionType::Regular, true), (SessionType::Offline, false)] {
+            let (idle, max) = latchkey_domain::session::lifetimes(limits, kind.0, kind.1);
+            loop {
+                let mut candidates =
+                    sessions::active_idle_since(self.store.conn(), realm.id, kind, now.plus_secs(-idle), BATCH).await?;
+                if let Some(max) = max {
+                    candidates.extend(
+                        sessions::active_started_before(self.store.conn(), realm.id, kind, now.plus_secs(-max), BATCH)
+                            .await?,
+                    );
+                }
+                let mut by_reason: BTreeMap<&'static str, (SessionEnd, Vec<Uuid>)> = BTreeMap::new();
+                for session in &candidates {
+                    let reason = match session.liveness(limits, &Default::default(), now) {
+                        Liveness::Dead(latchkey_domain::Death::IdleTimeout) => SessionEnd::IdleTimeout,
+                        Liveness::Dead(latchkey_domain::Death::MaxLifespan) => SessionEnd::MaxLifespan,
+                        _ => continue,
+                    };
+                    by_reason.entry(reason.as_str()).or_insert((reason, Vec::new())).1.push(session.id);
+                }
+                if by_reason.is_empty() {
+                    break;
+                }
+                let txn = self.store.begin().await?;
+                for (reason, ids) in by_reason.values() {
+                    ended += end_in(&txn, realm.id, ids, &How::because(*reason), now).await?.len();
+                }
+                txn.commit().await?;
+                if (candidates.len() as u64) < BATCH {
+                    break;
+                }
+            }
+        }
+        Ok(ended)
+    }
+}
+
+/// The reaper: one pass every `every`, or sooner when woken, until `stop` turns true.
+pub async fn run_reaper(life: Arc<Lifecycle>, every: Duration, mut stop: watch::Receiver<bool>) {
+    loop {
+        if let Err(error) = life.reap(Timestamp::now()).await {
+            tracing::error!(%error, "the reaper failed a pass");
+        }
+        tokio::select! {
+            _ = life.wake_reaper.notified() => {}
+            _ = tokio::time::sleep(every) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}

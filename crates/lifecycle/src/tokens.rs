@@ -1,0 +1,202 @@
+//! What a token says, and how a presented token is judged: signed by its realm, not expired,
+//! not revoked by a not-before, and — unless it was issued without a session — its session and
+//! client session alive. Every check reads live state, so an ended, expired or cut-off
+//! session's tokens die at once, on every node.
+
+use std::collections::BTreeMap;
+
+use latchkey_domain::{Client, Timestamp, User, UserSession};
+use latchkey_store::{clients, sessions, users};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::error::LifecycleError;
+use crate::jose;
+use crate::signin::live_session;
+use crate::state::{Lifecycle, RealmCtx};
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Roles {
+    pub roles: Vec<String>,
+}
+
+/// The claims of an access token.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AccessClaims {
+    pub exp: i64,
+    pub iat: i64,
+    pub jti: String,
+    pub iss: String,
+    pub aud: String,
+    pub sub: String,
+    pub typ: String,
+    pub azp: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_time: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_state: Option<String>,
+    pub scope: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preferred_username: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub realm_access: Option<Roles>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub resource_access: BTreeMap<String, Roles>,
+}
+
+/// The claims of a refresh token (HMAC-signed; only this realm ever reads it).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RefreshClaims {
+    pub exp: i64,
+    pub iat: i64,
+    pub jti: String,
+    pub iss: String,
+    pub aud: String,
+    pub sub: String,
+    /// `Refresh` or `Offline`.
+    pub typ: String,
+    pub azp: String,
+    pub sid: String,
+    pub scope: String,
+}
+
+pub const TYP_BEARER: &str = "Bearer";
+/// Why a genuine refresh token of a live client session is refused: rotation replaced it.
+pub const STALE: &str = "Stale token";
+pub const TYP_REFRESH: &str = "Refresh";
+pub const TYP_OFFLINE: &str = "Offline";
+
+/// A presented token that is valid now: signed by this realm, not expired, not revoked by a
+/// not-before, and — unless it is a client-credentials token — its session and client session
+/// alive.
+pub struct ActiveToken<C> {
+    pub claims: C,
+    pub user: User,
+    pub client: Client,
+    pub session: Option<UserSession>,
+}
+
+/// Verifies a token's signature with the realm's keys, reloading them for an unknown `kid` (a
+/// key added by another node) — at most once a second per realm, and never again for a `kid`
+/// a reload did not find (see [`crate::keys::KeyCache::with_unknown_kid`]).
+pub async fn verify<C: serde::de::DeserializeOwned>(life: &Lifecycle, ctx: &RealmCtx, token: &str) -> Option<C> {
+    let unverified = jose::parse(token).ok()?;
+    let kid = unverified.header.kid.clone()?;
+    if let Some(key) = ctx.keys.verifier(&kid) {
+        return unverified.verify(key).ok();
+    }
+    let keys = life.keys.with_unknown_kid(&life.store, &ctx.realm, &kid).await?;
+    unverified.verify(keys.verifier(&kid)?).ok()
+}
+
+/// Judges an access token against live state. `Err(reason)` says why it is not active.
+pub async fn active_access_token(
+    life: &Lifecycle,
+    ctx: &RealmCtx,
+    token: &str,
+    now: Timestamp,
+) -> Result<Result<ActiveToken<AccessClaims>, &'static str>, LifecycleError> {
+    let Some(claims) = verify::<AccessClaims>(life, ctx, token).await else {
+        return Ok(Err("Token verification failed"));
+    };
+    if claims.typ != TYP_BEARER || claims.iss != ctx.issuer {
+        return Ok(Err("Token verification failed"));
+    }
+    if claims.exp <= now.as_secs() {
+        return Ok(Err("Token is not active"));
+    }
+    judge(life, ctx, claims.iat, &claims.sub, &claims.azp, claims.sid.as_deref(), now)
+        .await
+        .map(|r| r.map(|(user, client, session)| ActiveToken { claims, user, client, session }))
+}
+
+/// Judges a refresh token: valid signature and type, and a live session whose client session
+/// still holds it as its current refresh token.
+pub async fn active_refresh_token(
+    life: &Lifecycle,
+    ctx: &RealmCtx,
+    token: &str,
+    now: Timestamp,
+) -> Result<Result<ActiveToken<RefreshClaims>, &'static str>, LifecycleError> {
+    let Some(claims) = verify::<RefreshClaims>(life, ctx, token).await else {
+        return Ok(Err("Invalid refresh token"));
+    };
+    if !matches!(claims.typ.as_str(), TYP_REFRESH | TYP_OFFLINE) || claims.iss != ctx.issuer {
+        return Ok(Err("Invalid refresh token"));
+    }
+    if claims.exp <= now.as_secs() {
+        return Ok(Err("Refresh token expired"));
+    }
+    let judged = judge(life, ctx, claims.iat, &claims.sub, &claims.azp, Some(&claims.sid), now).await?;
+    let (user, client, session) = match judged {
+        Ok(found) => found,
+        Err(reason) => return Ok(Err(reason)),
+    };
+    let Some(session_ref) = session.as_ref() else { return Ok(Err("Session not active")) };
+    let current = sessions::find_client_session(life.store.conn(), session_ref.id, client.id).await?;
+    if current.and_then(|c| c.refresh_token_id).as_deref() != Some(claims.jti.as_str()) {
+        return Ok(Err(STALE));
+    }
+    Ok(Ok(ActiveToken { claims, user, client, session }))
+}
+
+/// The checks common to every token: user, client, session, client session, not-befores.
+async fn judge(
+    life: &Lifecycle,
+    ctx: &RealmCtx,
+    iat: i64,
+    sub: &str,
+    azp: &str,
+    sid: Option<&str>,
+    now: Timestamp,
+) -> Result<Result<(User, Client, Option<UserSession>), &'static str>, LifecycleError> {
+    let realm = &ctx.realm;
+    let Some(client) = clients::find_by_client_id(life.store.conn(), realm.id, azp).await? else {
+        return Ok(Err("Client not found"));
+    };
+    if !client.enabled {
+        return Ok(Err("Client disabled"));
+    }
+    if iat < realm.not_before || iat < client.not_before {
+        return Ok(Err("Token is not active"));
+    }
+    let Ok(user_id) = sub.parse::<Uuid>() else { return Ok(Err("Token verification failed")) };
+    let (session, session_user) = match sid {
+        None => (None, None),
+        Some(sid) => {
+            let Ok(sid) = sid.parse::<Uuid>() else { return Ok(Err("Token verification failed")) };
+            let Some((session, user, _)) = live_session(life, realm, sid, now).await? else {
+                return Ok(Err("Session not active"));
+            };
+            let Some(client_session) = sessions::find_client_session(life.store.conn(), sid, client.id).await? else {
+                return Ok(Err("Session not active"));
+            };
+            if client_session.started_at.as_secs() < client.not_before {
+                return Ok(Err("Session not active"));
+            }
+            (Some(session), Some(user))
+        }
+    };
+    // The session's user was just read with it; read it again only for a token without a session.
+    let user = match session_user.filter(|u| u.id == user_id) {
+        Some(user) => user,
+        None => match users::find_by_id(life.store.conn(), user_id).await? {
+            Some(user) => user,
+            None => return Ok(Err("User not found")),
+        },
+    };
+    if !user.enabled || user.realm_id != realm.id {
+        return Ok(Err("User disabled"));
+    }
+    if iat < user.not_before {
+        return Ok(Err("Token is not active"));
+    }
+    if session.as_ref().is_some_and(|s| s.user_id != user.id) {
+        return Ok(Err("Token verification failed"));
+    }
+    Ok(Ok((user, client, session)))
+}
