@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use latchkey_domain::{Client, ClientKind, Protocol, Realm, Secret, SessionEnd, SessionState, Timestamp};
+use latchkey_domain::{Client, ClientKind, Protocol, Realm, Secret, SessionEnd, SessionState, Timestamp, User};
 use latchkey_lifecycle::ending::GlobalRequestResult;
 use latchkey_store::{clients, outbox, realms, sessions, users};
 use latchkey_tests::receiver::{verify_logout_token, Receiver};
@@ -178,7 +178,8 @@ async fn a_user_wide_ending_names_the_user_and_no_session(db: TestDb) {
     let second = sign_in(&setup.server, &Browser::new(&setup.server), "alice").await;
     let store = db.store().await;
     let alice = users::find_by_username(store.conn(), setup.realm.id, "alice").await.unwrap().unwrap();
-    let ended = setup.server.life.end_user_sessions(&setup.realm, &alice, SessionEnd::UserLogout, true).await.unwrap();
+    let ended =
+        setup.server.life.end_user_sessions(&setup.realm, &alice, SessionEnd::UserLogout, true, None).await.unwrap();
     assert_eq!(ended.len(), 2);
     setup.receiver.wait_for(1, WAIT).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -199,8 +200,8 @@ async fn disabling_or_deleting_a_user_tells_its_clients(db: TestDb) {
     let bob = users::find_by_username(store.conn(), setup.realm.id, "bob").await.unwrap().unwrap();
     let carol = users::find_by_username(store.conn(), setup.realm.id, "carol").await.unwrap().unwrap();
 
-    setup.server.life.disable_user(&setup.realm, &bob).await.unwrap();
-    setup.server.life.delete_user(&setup.realm, &carol).await.unwrap();
+    setup.server.life.update_user(&setup.realm, &bob, &User { enabled: false, ..bob.clone() }, None).await.unwrap();
+    setup.server.life.delete_user(&setup.realm, &carol, None).await.unwrap();
     setup.receiver.wait_for(2, WAIT).await;
     let subjects: Vec<Value> =
         logout_tokens(&setup, "/web/bcl", "demo-web").await.into_iter().map(|c| c["sub"].clone()).collect();
@@ -218,7 +219,7 @@ async fn disabling_a_client_ends_its_client_sessions_behind_the_request(db: Test
     let tokens = sign_in(&setup.server, &Browser::new(&setup.server), "alice").await;
     let store = db.store().await;
     let web = clients::find_by_client_id(store.conn(), setup.realm.id, "demo-web").await.unwrap().unwrap();
-    setup.server.life.disable_client(&setup.realm, &web).await.unwrap();
+    setup.server.life.update_client(&setup.realm, &web, &Client { enabled: false, ..web.clone() }, None).await.unwrap();
     assert!(!introspect(&setup.server, tokens.access_token().secret()).await, "a disabled client's tokens die at once");
     setup.receiver.wait_for(1, WAIT).await;
     let got = logout_tokens(&setup, "/web/bcl", "demo-web").await;
@@ -299,7 +300,7 @@ async fn logout_all_ends_everything_and_tells_everyone(db: TestDb) {
     };
     sessions::insert_client_session(store.conn(), &saml_session).await.unwrap();
 
-    let result = setup.server.life.logout_all(&setup.realm, WAIT).await.unwrap();
+    let result = setup.server.life.logout_all(&setup.realm, WAIT, None).await.unwrap();
     assert_eq!(
         result,
         GlobalRequestResult {
@@ -485,7 +486,7 @@ async fn push_revocation_reaches_adapters(db: TestDb) {
     realm.not_before = Timestamp::now().as_secs();
     realms::update(store.conn(), &realm).await.unwrap();
 
-    let result = setup.server.life.push_revocation(&realm, None, WAIT).await.unwrap();
+    let result = setup.server.life.push_revocation(&realm, None, WAIT, None).await.unwrap();
     assert_eq!(result.success_requests, vec![setup.receiver.url("/legacy/k_push_not_before")]);
     assert_eq!(result.not_notified_clients, vec!["demo-saml".to_owned()]);
     let pushed = setup.receiver.received().into_iter().find(|r| r.path == "/legacy/k_push_not_before").unwrap();
@@ -494,6 +495,6 @@ async fn push_revocation_reaches_adapters(db: TestDb) {
     assert_eq!(action["notBefore"], realm.not_before);
 
     setup.receiver.answer(503);
-    let result = setup.server.life.push_revocation(&realm, Some(&adapter), WAIT).await.unwrap();
+    let result = setup.server.life.push_revocation(&realm, Some(&adapter), WAIT, None).await.unwrap();
     assert_eq!(result.failed_requests, vec![setup.receiver.url("/legacy/k_push_not_before")]);
 }

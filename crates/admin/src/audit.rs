@@ -1,5 +1,6 @@
-//! The audit trail of administration: every admin write is recorded as an admin event (session
-//! endings are recorded by the ending step itself), readable with filters and paging. Writes
+//! The audit trail of administration, readable with filters and paging. Every admin write is
+//! recorded as an admin event in its own transaction ([`latchkey_lifecycle::audit`]; session
+//! endings by the ending step itself). Writes
 //! that are refused — a role missing, bad input, a conflict — are recorded too, with their error,
 //! by [`record_refusals`]; those refused for want of a valid token are only counted.
 
@@ -8,59 +9,18 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
 use actix_web::middleware::Next;
 use actix_web::{get, web, HttpRequest, HttpResponse};
-use latchkey_domain::{AdminRole, Realm, Timestamp};
+use latchkey_domain::Timestamp;
 use latchkey_lifecycle::Lifecycle;
 use latchkey_store::events::{self, AdminEvent, EventQuery};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::auth::{authenticate, Admin};
+use crate::auth::authenticate;
+use crate::authorized::{InRealm, ViewRealm};
 use crate::error::{ApiError, ErrorBody};
 use crate::query::Query;
-
-/// Fields never written to the log.
-const SECRET_FIELDS: &[&str] = &["secret", "credentials", "password", "value"];
-
-fn redact(mut value: Value) -> Value {
-    if let Value::Object(map) = &mut value {
-        for field in SECRET_FIELDS {
-            map.remove(*field);
-        }
-    }
-    value
-}
-
-/// Records a successful admin write. A failure to record is logged, not returned: the write
-/// itself has happened.
-pub async fn record(
-    life: &Lifecycle,
-    admin: &Admin,
-    realm: &Realm,
-    operation: &str,
-    resource_type: &str,
-    resource_path: String,
-    representation: Option<Value>,
-) {
-    let event = AdminEvent {
-        id: Uuid::now_v7(),
-        time: Timestamp::now(),
-        realm_id: realm.id,
-        auth_realm_id: Some(admin.home.id),
-        auth_client_id: Some(admin.client_id.clone()),
-        auth_user_id: Some(admin.user.id),
-        ip_address: Some(admin.ip.clone()),
-        operation_type: operation.to_owned(),
-        resource_type: resource_type.to_owned(),
-        resource_path,
-        representation: representation.map(|r| redact(r).to_string()),
-        error: None,
-    };
-    if let Err(error) = events::insert_many(life.store.conn(), &[event]).await {
-        tracing::error!(%error, "an admin event could not be recorded");
-    }
-}
 
 /// What an admin write is, from its method and path: (realm name, operation, resource type,
 /// resource path). `None` for reads and for paths outside the admin API.
@@ -266,14 +226,7 @@ fn list_of(raw: &Option<String>) -> Vec<String> {
     responses((status = 200, description = "One page of events", body = Vec<AdminEventRepresentation>),
         (status = 403, description = "Not allowed: needs view-realm", body = ErrorBody)))]
 #[get("/admin/realms/{realm}/admin-events")]
-pub async fn list_admin_events(
-    life: web::Data<Lifecycle>,
-    req: HttpRequest,
-    realm: web::Path<String>,
-    q: Query<EventSearch>,
-) -> Result<HttpResponse, ApiError> {
-    let admin = authenticate(&life, &req).await?;
-    let realm = admin.realm(&life, &realm, AdminRole::ViewRealm).await?;
+pub async fn list_admin_events(at: InRealm<ViewRealm>, q: Query<EventSearch>) -> Result<HttpResponse, ApiError> {
     let (first, max) = crate::sessions::page(q.first, q.max, 100)?;
     let auth_user = match q.auth_user.as_deref() {
         Some(raw) => {
@@ -289,7 +242,7 @@ pub async fn list_admin_events(
         from: date("dateFrom", q.date_from.as_deref(), false)?,
         to: date("dateTo", q.date_to.as_deref(), true)?,
     };
-    let found = events::list(life.store.conn(), realm.id, &query, first, max).await?;
+    let found = events::list(at.conn(), at.realm.id, &query, first, max).await?;
     let body: Vec<AdminEventRepresentation> = found
         .into_iter()
         .map(|e| AdminEventRepresentation {

@@ -33,7 +33,8 @@ pub struct Admin {
 }
 
 impl Admin {
-    fn manages_every_realm(&self) -> bool {
+    /// The master realm's `admin`: every realm is theirs.
+    pub fn manages_every_realm(&self) -> bool {
         self.home.is_master() && self.roles.contains(&AdminRole::Admin)
     }
 
@@ -53,8 +54,8 @@ impl Admin {
     }
 
     /// This administrator, as the ending step records who ended sessions.
-    pub fn actor(&self) -> latchkey_lifecycle::ending::Actor {
-        latchkey_lifecycle::ending::Actor {
+    pub fn actor(&self) -> latchkey_lifecycle::audit::Actor {
+        latchkey_lifecycle::audit::Actor {
             realm_id: Some(self.home.id),
             client_id: Some(self.client_id.clone()),
             user_id: Some(self.user.id),

@@ -5,14 +5,14 @@
 
 use std::collections::BTreeMap;
 
-use actix_web::{delete, get, post, put, web, HttpRequest, HttpResponse};
-use latchkey_domain::{AdminRole, Client, ClientKind, Protocol, Realm, Secret, Timestamp};
-use latchkey_lifecycle::Lifecycle;
+use actix_web::{delete, get, post, put, web, HttpResponse};
+use latchkey_domain::{AdminRole, Client, ClientKind, Protocol, Secret, Timestamp};
+use latchkey_lifecycle::audit::{AdminAction, Operation, Resource};
 use latchkey_store::{clients, StoreError};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::auth::{authenticate, Admin};
+use crate::authorized::{InRealm, ManageClients, ViewClients};
 use crate::body::Json;
 use crate::client_settings::{
     apply, bad, ClientUpdate, NewClient, ADMIN_API, BACKCHANNEL_OFFLINE, BACKCHANNEL_SESSION, BACKCHANNEL_URL, PKCE,
@@ -98,13 +98,8 @@ impl From<&Client> for ClientRepresentation {
 /// master realm every client
 /// write needs `admin` (a client there — its redirect URIs above all — reaches every realm's
 /// administrators); letting a client's tokens call the admin API needs `realm-admin`.
-fn may_write(
-    life: &Lifecycle,
-    admin: &Admin,
-    realm: &Realm,
-    before: Option<&Client>,
-    after: &Client,
-) -> Result<(), ApiError> {
+fn may_write(at: &InRealm<ManageClients>, before: Option<&Client>, after: &Client) -> Result<(), ApiError> {
+    let (life, admin, realm) = (&at.life, &at.admin, &at.realm);
     for (field, url) in
         [("adminUrl", &after.admin_url), ("attributes.backchannel.logout.url", &after.backchannel_logout_url)]
     {
@@ -119,12 +114,6 @@ fn may_write(
         admin.require(AdminRole::RealmAdmin)?;
     }
     Ok(())
-}
-
-pub(crate) async fn find_client(life: &Lifecycle, realm: &Realm, id: &str) -> Result<Client, ApiError> {
-    let not_found = || ApiError::NotFound("Could not find client".into());
-    let id = crate::input::uuid(id).ok_or_else(not_found)?;
-    clients::find_by_id(life.store.conn(), id).await?.filter(|c| c.realm_id == realm.id).ok_or_else(not_found)
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -148,16 +137,9 @@ pub struct ClientSearch {
 #[utoipa::path(tag = "clients", params(("realm" = String, Path, description = "Realm name", example = "demo"), ClientSearch),
     responses((status = 200, description = "The clients", body = Vec<ClientRepresentation>), (status = 403, description = "Not allowed: needs view-clients", body = ErrorBody)))]
 #[get("/admin/realms/{realm}/clients")]
-pub async fn list_clients(
-    life: web::Data<Lifecycle>,
-    req: HttpRequest,
-    realm: web::Path<String>,
-    q: Query<ClientSearch>,
-) -> Result<HttpResponse, ApiError> {
-    let admin = authenticate(&life, &req).await?;
-    let realm = admin.realm(&life, &realm, AdminRole::ViewClients).await?;
+pub async fn list_clients(at: InRealm<ViewClients>, q: Query<ClientSearch>) -> Result<HttpResponse, ApiError> {
     let (first, max) = crate::sessions::page(q.first, q.max, 100)?;
-    let all = clients::list(life.store.conn(), realm.id).await?;
+    let all = clients::list(at.conn(), at.realm.id).await?;
     let page: Vec<ClientRepresentation> = all
         .iter()
         .filter(|c| q.client_id.as_deref().is_none_or(|id| id == c.client_id))
@@ -173,14 +155,8 @@ pub async fn list_clients(
     responses((status = 200, description = "The client", body = ClientRepresentation),
         (status = 403, description = "Not allowed: needs view-clients", body = ErrorBody), (status = 404, description = "No such realm or client", body = ErrorBody)))]
 #[get("/admin/realms/{realm}/clients/{id}")]
-pub async fn get_client(
-    life: web::Data<Lifecycle>,
-    req: HttpRequest,
-    path: web::Path<(String, String)>,
-) -> Result<HttpResponse, ApiError> {
-    let admin = authenticate(&life, &req).await?;
-    let realm = admin.realm(&life, &path.0, AdminRole::ViewClients).await?;
-    Ok(HttpResponse::Ok().json(ClientRepresentation::from(&find_client(&life, &realm, &path.1).await?)))
+pub async fn get_client(at: InRealm<ViewClients>) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(ClientRepresentation::from(&at.client().await?)))
 }
 
 /// A secret shown once.
@@ -199,32 +175,24 @@ pub struct GeneratedSecret {
         (status = 400, description = "A field is invalid", body = ErrorBody),
         (status = 403, description = "Not allowed: needs manage-clients", body = ErrorBody), (status = 409, description = "The clientId is taken", body = ErrorBody)))]
 #[post("/admin/realms/{realm}/clients")]
-pub async fn create_client(
-    life: web::Data<Lifecycle>,
-    req: HttpRequest,
-    realm: web::Path<String>,
-    body: Json<NewClient>,
-) -> Result<HttpResponse, ApiError> {
-    let admin = authenticate(&life, &req).await?;
-    let realm = admin.realm(&life, &realm, AdminRole::ManageClients).await?;
-    let representation = serde_json::to_value(&*body).ok();
+pub async fn create_client(at: InRealm<ManageClients>, body: Json<NewClient>) -> Result<HttpResponse, ApiError> {
+    let sent = at.action(Operation::Create, Resource::Client, String::new()).sent(&*body);
     let NewClient { client_id, mut settings } = body.into_inner();
     let protocol = settings.protocol.map_or(Protocol::OpenIdConnect, Protocol::from);
-    let mut client = Client::new(realm.id, &client_id, protocol, Timestamp::now()).map_err(bad)?;
+    let mut client = Client::new(at.realm.id, &client_id, protocol, Timestamp::now()).map_err(bad)?;
     if settings.public_client.is_none() {
         settings.public_client = Some(settings.secret.is_none());
     }
     let generated = apply(&mut client, settings).await?;
-    may_write(&life, &admin, &realm, None, &client)?;
-    clients::insert(life.store.conn(), &client).await.map_err(|e| match e {
+    may_write(&at, None, &client)?;
+    let txn = at.life.store.begin().await?;
+    clients::insert(&txn, &client).await.map_err(|e| match e {
         StoreError::Conflict(_) => ApiError::Conflict(format!("Client {client_id} already exists")),
         other => other.into(),
     })?;
-    crate::audit::record(&life, &admin, &realm, "CREATE", "CLIENT", format!("clients/{}", client.id), representation)
-        .await;
-    let location = format!("{}/admin/realms/{}/clients/{}", life.base_url(), realm.name, client.id);
+    at.commit(txn, &AdminAction { path: format!("clients/{}", client.id), ..sent }).await?;
     let mut answer = HttpResponse::Created();
-    answer.insert_header(("Location", location));
+    answer.insert_header(("Location", at.location(&format!("clients/{}", client.id))));
     Ok(match generated {
         Some(value) => answer.json(GeneratedSecret { kind: "secret".into(), value }),
         None => answer.json(serde_json::Value::Null),
@@ -238,34 +206,18 @@ pub async fn create_client(
         (status = 404, description = "No such realm or client", body = ErrorBody),
         (status = 409, description = "The clientId is taken, or the change does not fit the client as it is (a public client cannot have a service account)", body = ErrorBody)))]
 #[put("/admin/realms/{realm}/clients/{id}")]
-pub async fn update_client(
-    life: web::Data<Lifecycle>,
-    req: HttpRequest,
-    path: web::Path<(String, String)>,
-    body: Json<ClientUpdate>,
-) -> Result<HttpResponse, ApiError> {
-    let admin = authenticate(&life, &req).await?;
-    let realm = admin.realm(&life, &path.0, AdminRole::ManageClients).await?;
-    let client = find_client(&life, &realm, &path.1).await?;
+pub async fn update_client(at: InRealm<ManageClients>, body: Json<ClientUpdate>) -> Result<HttpResponse, ApiError> {
+    let client = at.client().await?;
     let mut updated = client.clone();
     let r = body.into_inner();
-    let representation = serde_json::to_value(&r).ok();
+    let action = at.action(Operation::Update, Resource::Client, format!("clients/{}", client.id)).sent(&r);
     if let Some(new_id) = r.client_id {
-        latchkey_domain::Client::new(realm.id, &new_id, client.protocol, client.created_at).map_err(bad)?;
+        latchkey_domain::Client::new(at.realm.id, &new_id, client.protocol, client.created_at).map_err(bad)?;
         updated.client_id = new_id;
     }
     apply(&mut updated, r.settings).await?;
-    may_write(&life, &admin, &realm, Some(&client), &updated)?;
-    let disabling = client.enabled && !updated.enabled;
-    if disabling {
-        updated.enabled = true; // the ending operation disables it, with its sessions
-    }
-    clients::update_changed(life.store.conn(), &client, &updated).await?;
-    if disabling {
-        life.disable_client(&realm, &updated).await?;
-    }
-    crate::audit::record(&life, &admin, &realm, "UPDATE", "CLIENT", format!("clients/{}", client.id), representation)
-        .await;
+    may_write(&at, Some(&client), &updated)?;
+    at.life.update_client(&at.realm, &client, &updated, Some(&action)).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -274,17 +226,11 @@ pub async fn update_client(
     responses((status = 204, description = "Deleted"),
         (status = 403, description = "Not allowed: needs manage-clients", body = ErrorBody), (status = 404, description = "No such realm or client", body = ErrorBody)))]
 #[delete("/admin/realms/{realm}/clients/{id}")]
-pub async fn delete_client(
-    life: web::Data<Lifecycle>,
-    req: HttpRequest,
-    path: web::Path<(String, String)>,
-) -> Result<HttpResponse, ApiError> {
-    let admin = authenticate(&life, &req).await?;
-    let realm = admin.realm(&life, &path.0, AdminRole::ManageClients).await?;
-    let client = find_client(&life, &realm, &path.1).await?;
-    may_write(&life, &admin, &realm, Some(&client), &client)?;
-    life.delete_client(&realm, &client).await?;
-    crate::audit::record(&life, &admin, &realm, "DELETE", "CLIENT", format!("clients/{}", client.id), None).await;
+pub async fn delete_client(at: InRealm<ManageClients>) -> Result<HttpResponse, ApiError> {
+    let client = at.client().await?;
+    may_write(&at, Some(&client), &client)?;
+    let action = at.action(Operation::Delete, Resource::Client, format!("clients/{}", client.id));
+    at.life.delete_client(&at.realm, &client, Some(&action)).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -293,15 +239,9 @@ pub async fn delete_client(
     responses((status = 200, description = "The new secret", body = GeneratedSecret), (status = 409, description = "The client is public: it has no secret", body = ErrorBody), (status = 403, description = "Not allowed: needs manage-clients", body = ErrorBody),
         (status = 404, description = "No such realm or client", body = ErrorBody)))]
 #[post("/admin/realms/{realm}/clients/{id}/client-secret")]
-pub async fn regenerate_secret(
-    life: web::Data<Lifecycle>,
-    req: HttpRequest,
-    path: web::Path<(String, String)>,
-) -> Result<HttpResponse, ApiError> {
-    let admin = authenticate(&life, &req).await?;
-    let realm = admin.realm(&life, &path.0, AdminRole::ManageClients).await?;
-    let client = find_client(&life, &realm, &path.1).await?;
-    may_write(&life, &admin, &realm, Some(&client), &client)?;
+pub async fn regenerate_secret(at: InRealm<ManageClients>) -> Result<HttpResponse, ApiError> {
+    let client = at.client().await?;
+    may_write(&at, Some(&client), &client)?;
     if client.is_public() {
         return Err(ApiError::Conflict("A public client has no secret".into()));
     }
@@ -309,16 +249,7 @@ pub async fn regenerate_secret(
     let value = secret.expose().to_owned();
     let hash = web::block(move || secret.hash()).await.map_err(bad)?.map_err(bad)?;
     let updated = Client { kind: ClientKind::Confidential { secret: hash }, ..client.clone() };
-    clients::update_changed(life.store.conn(), &client, &updated).await?;
-    crate::audit::record(
-        &life,
-        &admin,
-        &realm,
-        "ACTION",
-        "CLIENT",
-        format!("clients/{}/client-secret", client.id),
-        None,
-    )
-    .await;
+    let action = at.action(Operation::Action, Resource::Client, format!("clients/{}/client-secret", client.id));
+    at.life.update_client(&at.realm, &client, &updated, Some(&action)).await?;
     Ok(HttpResponse::Ok().json(GeneratedSecret { kind: "secret".into(), value }))
 }

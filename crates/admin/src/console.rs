@@ -4,14 +4,13 @@
 
 use std::collections::BTreeMap;
 
-use actix_web::{get, web, HttpRequest, HttpResponse};
+use actix_web::{get, web, HttpResponse};
 use latchkey_domain::AdminRole;
-use latchkey_lifecycle::Lifecycle;
 use latchkey_store::realms;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::auth::authenticate;
+use crate::authorized::Authenticated;
 use crate::error::{ApiError, ErrorBody};
 
 /// Keycloak's `whoami` answer.
@@ -54,12 +53,8 @@ fn spelled_out(held: &[AdminRole]) -> Vec<String> {
     )
 )]
 #[get("/admin/{realm}/console/whoami")]
-pub async fn whoami(
-    life: web::Data<Lifecycle>,
-    req: HttpRequest,
-    realm: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    let admin = authenticate(&life, &req).await?;
+pub async fn whoami(caller: Authenticated, realm: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let Authenticated { admin, life } = caller;
     if admin.home.name != *realm {
         return Err(ApiError::Forbidden("The token is not of this realm".into()));
     }

@@ -5,6 +5,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod authorized;
 pub mod body;
 pub mod client_settings;
 pub mod clients;

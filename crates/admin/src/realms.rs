@@ -1,15 +1,15 @@
 //! Realms as administrators see them: the list, one realm, and its partial update (the
 //! revocation policy `notBefore` among it).
 
-use actix_web::{delete, get, post, put, web, HttpRequest, HttpResponse};
+use actix_web::{delete, get, post, put, HttpResponse};
 use latchkey_domain::{AdminRole, Client, Realm, Timestamp};
-use latchkey_lifecycle::Lifecycle;
+use latchkey_lifecycle::audit::{AdminAction, Operation, Resource};
 use latchkey_store::realms;
 use latchkey_store::{clients, StoreError};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::auth::authenticate;
+use crate::authorized::{Authenticated, InRealm, ManageRealm, ViewRealm};
 use crate::body::Json;
 use crate::error::{ApiError, ErrorBody};
 use crate::repr::{RealmRepresentation, RealmUpdate};
@@ -22,14 +22,13 @@ use crate::repr::{RealmRepresentation, RealmUpdate};
     )
 )]
 #[get("/admin/realms")]
-pub async fn list_realms(life: web::Data<Lifecycle>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    let admin = authenticate(&life, &req).await?;
+pub async fn list_realms(caller: Authenticated) -> Result<HttpResponse, ApiError> {
+    let Authenticated { admin, life } = caller;
     let all = realms::list(life.store.conn()).await?;
     let visible: Vec<RealmRepresentation> = all
         .iter()
         .filter(|r| {
-            (admin.home.is_master() && admin.roles.contains(&AdminRole::Admin))
-                || (r.id == admin.home.id && admin.require(AdminRole::ViewRealm).is_ok())
+            admin.manages_every_realm() || (r.id == admin.home.id && admin.require(AdminRole::ViewRealm).is_ok())
         })
         .map(RealmRepresentation::from)
         .collect();
@@ -46,14 +45,8 @@ pub async fn list_realms(life: web::Data<Lifecycle>, req: HttpRequest) -> Result
     )
 )]
 #[get("/admin/realms/{realm}")]
-pub async fn get_realm(
-    life: web::Data<Lifecycle>,
-    req: HttpRequest,
-    realm: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    let admin = authenticate(&life, &req).await?;
-    let realm = admin.realm(&life, &realm, AdminRole::ViewRealm).await?;
-    Ok(HttpResponse::Ok().json(RealmRepresentation::from(&realm)))
+pub async fn get_realm(at: InRealm<ViewRealm>) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(RealmRepresentation::from(&at.realm)))
 }
 
 /// Updates the fields present; `{"notBefore": N}` sets (or, with 0, clears) the revocation
@@ -69,22 +62,16 @@ pub async fn get_realm(
     )
 )]
 #[put("/admin/realms/{realm}")]
-pub async fn update_realm(
-    life: web::Data<Lifecycle>,
-    req: HttpRequest,
-    realm: web::Path<String>,
-    body: Json<RealmUpdate>,
-) -> Result<HttpResponse, ApiError> {
-    let admin = authenticate(&life, &req).await?;
-    let before = admin.realm(&life, &realm, AdminRole::ManageRealm).await?;
+pub async fn update_realm(at: InRealm<ManageRealm>, body: Json<RealmUpdate>) -> Result<HttpResponse, ApiError> {
     let u = body.into_inner();
-    let representation = serde_json::to_value(&u).ok();
-    let mut realm = before.clone();
+    let action = at.action(Operation::Update, Resource::Realm, String::new()).sent(&u);
+    let mut realm = at.realm.clone();
     apply(&mut realm, u)?;
-    realms::update_changed(life.store.conn(), &before, &realm).await?;
-    life.keys.invalidate(realm.id);
-    crate::audit::record(&life, &admin, &realm, "UPDATE", "REALM", String::new(), representation).await;
-    tracing::info!(realm = %realm.name, admin = %admin.user.username, "realm updated");
+    let txn = at.life.store.begin().await?;
+    realms::update_changed(&txn, &at.realm, &realm).await?;
+    at.commit(txn, &action).await?;
+    at.life.keys.invalidate(realm.id);
+    tracing::info!(realm = %realm.name, admin = %at.admin.user.username, "realm updated");
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -153,17 +140,18 @@ pub struct NewRealm {
     )
 )]
 #[post("/admin/realms")]
-pub async fn create_realm(
-    life: web::Data<Lifecycle>,
-    req: HttpRequest,
-    body: Json<NewRealm>,
-) -> Result<HttpResponse, ApiError> {
-    let admin = authenticate(&life, &req).await?;
-    if !(admin.home.is_master() && admin.roles.contains(&AdminRole::Admin)) {
-        return Err(ApiError::Forbidden("Only the master realm's admin creates realms".into()));
-    }
+pub async fn create_realm(caller: Authenticated, body: Json<NewRealm>) -> Result<HttpResponse, ApiError> {
+    caller.require_master_admin("creates realms")?;
+    let Authenticated { admin, life } = caller;
     let NewRealm { realm: name, settings } = body.into_inner();
-    let representation = serde_json::to_value(&settings).ok();
+    let sent = AdminAction {
+        actor: admin.actor(),
+        operation: Operation::Create,
+        resource: Resource::Realm,
+        path: String::new(),
+        representation: None,
+    }
+    .sent(&settings);
     let now = Timestamp::now();
     let mut realm = Realm::new(&name, now).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     apply(&mut realm, settings)?;
@@ -173,8 +161,8 @@ pub async fn create_realm(
     for client in &defaults {
         clients::insert(&txn, client).await?;
     }
+    sent.record_in(&txn, realm.id, now).await?;
     txn.commit().await.map_err(StoreError::from)?;
-    crate::audit::record(&life, &admin, &realm, "CREATE", "REALM", String::new(), representation).await;
     let location = format!("{}/admin/realms/{}", life.base_url(), realm.name);
     Ok(HttpResponse::Created().insert_header(("Location", location)).finish())
 }
@@ -190,21 +178,16 @@ pub async fn create_realm(
     )
 )]
 #[delete("/admin/realms/{realm}")]
-pub async fn delete_realm(
-    life: web::Data<Lifecycle>,
-    req: HttpRequest,
-    realm: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    let admin = authenticate(&life, &req).await?;
-    if !(admin.home.is_master() && admin.roles.contains(&AdminRole::Admin)) {
+pub async fn delete_realm(at: InRealm<ManageRealm>) -> Result<HttpResponse, ApiError> {
+    if !at.admin.manages_every_realm() {
         return Err(ApiError::Forbidden("Only the master realm's admin deletes realms".into()));
     }
-    let realm = admin.realm(&life, &realm, AdminRole::ManageRealm).await?;
-    if realm.is_master() {
+    if at.realm.is_master() {
         return Err(ApiError::BadRequest("The master realm cannot be deleted".into()));
     }
-    realms::delete(life.store.conn(), realm.id).await?;
-    life.keys.invalidate(realm.id);
-    crate::audit::record(&life, &admin, &realm, "DELETE", "REALM", String::new(), None).await;
+    let txn = at.life.store.begin().await?;
+    realms::delete(&txn, at.realm.id).await?;
+    at.commit(txn, &at.action(Operation::Delete, Resource::Realm, String::new())).await?;
+    at.life.keys.invalidate(at.realm.id);
     Ok(HttpResponse::NoContent().finish())
 }

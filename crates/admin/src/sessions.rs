@@ -3,21 +3,18 @@
 
 use std::time::Duration;
 
-use actix_web::{delete, get, post, web, HttpRequest, HttpResponse};
-use latchkey_domain::{AdminRole, SessionEnd, SessionType, Timestamp};
-use latchkey_lifecycle::Lifecycle;
-use latchkey_store::listing::{self, SessionFilter};
+use actix_web::{delete, get, post, web, HttpResponse};
+use latchkey_domain::{SessionEnd, SessionType, Timestamp};
+use latchkey_lifecycle::audit::{Operation, Resource};
+use latchkey_store::listing::{self, ListedSession, SessionFilter};
 use latchkey_store::sessions;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
-use crate::audit;
-use crate::auth::authenticate;
-use crate::clients::find_client;
+use crate::authorized::{InRealm, ManageClients, ManageRealm, ManageUsers, Role, ViewClients, ViewRealm, ViewUsers};
 use crate::error::{ApiError, ErrorBody};
 use crate::query::Query;
 use crate::repr::{ClientSessionStats, Count, GlobalRequestResult, SessionRepresentation, UserSessionRepresentation};
-use crate::users::find_user;
 
 /// The most rows one page may ask for.
 pub const MAX_PAGE: i64 = 1000;
@@ -135,6 +132,17 @@ fn listed<T: serde::Serialize>(rows: Vec<T>, total: u64) -> HttpResponse {
     HttpResponse::Ok().insert_header(("X-Total-Count", total.to_string())).json(rows)
 }
 
+/// One page of the realm's sessions `filter` matches, shaped by `shape`, with the total.
+async fn page_of<R: Role, T: serde::Serialize>(
+    at: &InRealm<R>,
+    filter: &SessionFilter,
+    (first, max): (u64, u64),
+    shape: impl Fn(&ListedSession) -> T,
+) -> Result<HttpResponse, ApiError> {
+    let (rows, total) = listing::page(at.conn(), &at.realm, filter, first, max, Timestamp::now()).await?;
+    Ok(listed(rows.iter().map(shape).collect(), total))
+}
+
 /// Every live session of the realm, newest activity first.
 #[utoipa::path(
     tag = "sessions",
@@ -146,24 +154,14 @@ fn listed<T: serde::Serialize>(rows: Vec<T>, total: u64) -> HttpResponse {
     )
 )]
 #[get("/admin/realms/{realm}/ui-ext/sessions")]
-pub async fn list_realm_sessions(
-    life: web::Data<Lifecycle>,
-    req: HttpRequest,
-    realm: web::Path<String>,
-    query: Query<SessionQuery>,
-) -> Result<HttpResponse, ApiError> {
-    let admin = authenticate(&life, &req).await?;
-    let realm = admin.realm(&life, &realm, AdminRole::ViewRealm).await?;
-    let (first, max) = Paging { first: query.first, max: query.max }.resolve(10)?;
+pub async fn list_realm_sessions(at: InRealm<ViewRealm>, query: Query<SessionQuery>) -> Result<HttpResponse, ApiError> {
+    let paging = Paging { first: query.first, max: query.max }.resolve(10)?;
     let filter = SessionFilter {
         session_type: query.kind.and_then(SessionKind::filter),
         search: search(query.search.as_ref())?,
         ..Default::default()
     };
-    let now = Timestamp::now();
-    let rows = listing::list(life.store.conn(), &realm, &filter, first, max, now).await?;
-    let total = listing::count(life.store.conn(), &realm, &filter, now).await?;
-    Ok(listed(rows.iter().map(SessionRepresentation::from).collect(), total))
+    page_of(&at, &filter, paging, |r| SessionRepresentation::from(r)).await
 }
 
 /// The live sessions of one client, newest use by that client first.
@@ -179,25 +177,18 @@ pub async fn list_realm_sessions(
 )]
 #[get("/admin/realms/{realm}/ui-ext/sessions/client")]
 pub async fn list_client_sessions_ui(
-    life: web::Data<Lifecycle>,
-    req: HttpRequest,
-    realm: web::Path<String>,
+    at: InRealm<ViewClients>,
     query: Query<ClientSessionQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let admin = authenticate(&life, &req).await?;
-    let realm = admin.realm(&life, &realm, AdminRole::ViewClients).await?;
-    let client = find_client(&life, &realm, &query.client_id).await?;
-    let (first, max) = Paging { first: query.first, max: query.max }.resolve(10)?;
+    let client = at.client_by(&query.client_id).await?;
+    let paging = Paging { first: query.first, max: query.max }.resolve(10)?;
     let filter = SessionFilter {
         session_type: query.kind.and_then(SessionKind::filter),
         search: search(query.search.as_ref())?,
         client: Some(client.id),
         ..Default::default()
     };
-    let now = Timestamp::now();
-    let rows = listing::list(life.store.conn(), &realm, &filter, first, max, now).await?;
-    let total = listing::count(life.store.conn(), &realm, &filter, now).await?;
-    Ok(listed(rows.iter().map(SessionRepresentation::from).collect(), total))
+    page_of(&at, &filter, paging, |r| SessionRepresentation::from(r)).await
 }
 
 /// Per client with at least one live session: its regular and offline session counts.
@@ -210,14 +201,8 @@ pub async fn list_client_sessions_ui(
     )
 )]
 #[get("/admin/realms/{realm}/client-session-stats")]
-pub async fn client_session_stats(
-    life: web::Data<Lifecycle>,
-    req: HttpRequest,
-    realm: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    let admin = authenticate(&life, &req).await?;
-    let realm = admin.realm(&life, &realm, AdminRole::ViewRealm).await?;
-    let stats = listing::client_stats(life.store.conn(), &realm, Timestamp::now()).await?;
+pub async fn client_session_stats(at: InRealm<ViewRealm>) -> Result<HttpResponse, ApiError> {
+    let stats = listing::client_stats(at.conn(), &at.realm, Timestamp::now()).await?;
     let body: Vec<ClientSessionStats> = stats
         .into_iter()
         .map(|(id, client_id, active, offline)| ClientSessionStats {
@@ -231,23 +216,14 @@ pub async fn client_session_stats(
 }
 
 async fn client_sessions(
-    life: &Lifecycle,
-    req: &HttpRequest,
-    realm: &str,
-    id: &str,
+    at: InRealm<ViewClients>,
     paging: &Paging,
     kind: SessionType,
 ) -> Result<HttpResponse, ApiError> {
-    let admin = authenticate(life, req).await?;
-    let realm = admin.realm(life, realm, AdminRole::ViewClients).await?;
-    let client = find_client(life, &realm, id).await?;
-    let (first, max) = paging.resolve(100)?;
+    let client = at.client().await?;
     let filter = SessionFilter { session_type: Some(kind), client: Some(client.id), ..Default::default() };
-    let now = Timestamp::now();
-    let rows = listing::list(life.store.conn(), &realm, &filter, first, max, now).await?;
-    let total = listing::count(life.store.conn(), &realm, &filter, now).await?;
     let offline = kind == SessionType::Offline;
-    Ok(listed(rows.iter().map(|r| UserSessionRepresentation::from_listed(r, offline)).collect(), total))
+    page_of(&at, &filter, paging.resolve(100)?, |r| UserSessionRepresentation::from_listed(r, offline)).await
 }
 
 /// The client's regular (online) sessions.
@@ -263,12 +239,10 @@ async fn client_sessions(
 )]
 #[get("/admin/realms/{realm}/clients/{id}/user-sessions")]
 pub async fn list_client_user_sessions(
-    life: web::Data<Lifecycle>,
-    req: HttpRequest,
-    path: web::Path<(String, String)>,
+    at: InRealm<ViewClients>,
     paging: Query<Paging>,
 ) -> Result<HttpResponse, ApiError> {
-    client_sessions(&life, &req, &path.0, &path.1, &paging, SessionType::Regular).await
+    client_sessions(at, &paging, SessionType::Regular).await
 }
 
 /// The client's offline sessions; `lastAccess` is that client's own last use.
@@ -284,26 +258,16 @@ pub async fn list_client_user_sessions(
 )]
 #[get("/admin/realms/{realm}/clients/{id}/offline-sessions")]
 pub async fn list_client_offline_sessions(
-    life: web::Data<Lifecycle>,
-    req: HttpRequest,
-    path: web::Path<(String, String)>,
+    at: InRealm<ViewClients>,
     paging: Query<Paging>,
 ) -> Result<HttpResponse, ApiError> {
-    client_sessions(&life, &req, &path.0, &path.1, &paging, SessionType::Offline).await
+    client_sessions(at, &paging, SessionType::Offline).await
 }
 
-async fn client_count(
-    life: &Lifecycle,
-    req: &HttpRequest,
-    realm: &str,
-    id: &str,
-    kind: SessionType,
-) -> Result<HttpResponse, ApiError> {
-    let admin = authenticate(life, req).await?;
-    let realm = admin.realm(life, realm, AdminRole::ViewClients).await?;
-    let client = find_client(life, &realm, id).await?;
+async fn client_count(at: InRealm<ViewClients>, kind: SessionType) -> Result<HttpResponse, ApiError> {
+    let client = at.client().await?;
     let filter = SessionFilter { session_type: Some(kind), client: Some(client.id), ..Default::default() };
-    let count = listing::count(life.store.conn(), &realm, &filter, Timestamp::now()).await?;
+    let count = listing::count(at.conn(), &at.realm, &filter, Timestamp::now()).await?;
     Ok(HttpResponse::Ok().json(Count { count }))
 }
 
@@ -318,12 +282,8 @@ async fn client_count(
     )
 )]
 #[get("/admin/realms/{realm}/clients/{id}/session-count")]
-pub async fn count_client_sessions(
-    life: web::Data<Lifecycle>,
-    req: HttpRequest,
-    path: web::Path<(String, String)>,
-) -> Result<HttpResponse, ApiError> {
-    client_count(&life, &req, &path.0, &path.1, SessionType::Regular).await
+pub async fn count_client_sessions(at: InRealm<ViewClients>) -> Result<HttpResponse, ApiError> {
+    client_count(at, SessionType::Regular).await
 }
 
 /// How many offline sessions the client has.
@@ -337,12 +297,8 @@ pub async fn count_client_sessions(
     )
 )]
 #[get("/admin/realms/{realm}/clients/{id}/offline-session-count")]
-pub async fn count_client_offline_sessions(
-    life: web::Data<Lifecycle>,
-    req: HttpRequest,
-    path: web::Path<(String, String)>,
-) -> Result<HttpResponse, ApiError> {
-    client_count(&life, &req, &path.0, &path.1, SessionType::Offline).await
+pub async fn count_client_offline_sessions(at: InRealm<ViewClients>) -> Result<HttpResponse, ApiError> {
+    client_count(at, SessionType::Offline).await
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -375,21 +331,14 @@ pub struct UserSessionQuery {
 )]
 #[get("/admin/realms/{realm}/users/{id}/sessions")]
 pub async fn list_user_sessions(
-    life: web::Data<Lifecycle>,
-    req: HttpRequest,
-    path: web::Path<(String, String)>,
+    at: InRealm<ViewUsers>,
     query: Query<UserSessionQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let admin = authenticate(&life, &req).await?;
-    let realm = admin.realm(&life, &path.0, AdminRole::ViewUsers).await?;
-    let user = find_user(&life, &realm, &path.1).await?;
+    let user = at.user().await?;
     let kind = query.kind.unwrap_or(SessionKind::Regular).filter();
-    let (first, max) = Paging { first: query.first, max: query.max }.resolve(MAX_PAGE)?;
+    let paging = Paging { first: query.first, max: query.max }.resolve(MAX_PAGE)?;
     let filter = SessionFilter { session_type: kind, user: Some(user.id), ..Default::default() };
-    let now = Timestamp::now();
-    let rows = listing::list(life.store.conn(), &realm, &filter, first, max, now).await?;
-    let total = listing::count(life.store.conn(), &realm, &filter, now).await?;
-    Ok(listed(rows.iter().map(|r| UserSessionRepresentation::from_listed(r, false)).collect(), total))
+    page_of(&at, &filter, paging, |r| UserSessionRepresentation::from_listed(r, false)).await
 }
 
 /// The user's offline sessions that hold this client.
@@ -404,21 +353,18 @@ pub async fn list_user_sessions(
 )]
 #[get("/admin/realms/{realm}/users/{id}/offline-sessions/{clientUuid}")]
 pub async fn list_user_offline_sessions(
-    life: web::Data<Lifecycle>,
-    req: HttpRequest,
+    at: InRealm<ViewUsers>,
     path: web::Path<(String, String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    let admin = authenticate(&life, &req).await?;
-    let realm = admin.realm(&life, &path.0, AdminRole::ViewUsers).await?;
-    let user = find_user(&life, &realm, &path.1).await?;
-    let client = find_client(&life, &realm, &path.2).await?;
+    let user = at.user().await?;
+    let client = at.client_by(&path.2).await?;
     let filter = SessionFilter {
         session_type: Some(SessionType::Offline),
         user: Some(user.id),
         client: Some(client.id),
         ..Default::default()
     };
-    let rows = listing::list(life.store.conn(), &realm, &filter, 0, MAX_PAGE as u64, Timestamp::now()).await?;
+    let rows = listing::list(at.conn(), &at.realm, &filter, 0, MAX_PAGE as u64, Timestamp::now()).await?;
     Ok(HttpResponse::Ok()
         .json(rows.iter().map(|r| UserSessionRepresentation::from_listed(r, true)).collect::<Vec<_>>()))
 }
@@ -434,16 +380,10 @@ pub async fn list_user_offline_sessions(
     )
 )]
 #[post("/admin/realms/{realm}/users/{id}/logout")]
-pub async fn logout_user(
-    life: web::Data<Lifecycle>,
-    req: HttpRequest,
-    path: web::Path<(String, String)>,
-) -> Result<HttpResponse, ApiError> {
-    let admin = authenticate(&life, &req).await?;
-    let realm = admin.realm(&life, &path.0, AdminRole::ManageUsers).await?;
-    let user = crate::users::find_user_to_change(&life, &admin, &realm, &path.1).await?;
-    life.end_user_sessions(&realm, &user, SessionEnd::UserLogout, true).await?;
-    audit::record(&life, &admin, &realm, "ACTION", "USER", format!("users/{}/logout", user.id), None).await;
+pub async fn logout_user(at: InRealm<ManageUsers>) -> Result<HttpResponse, ApiError> {
+    let user = at.user_to_change().await?;
+    let action = at.action(Operation::Action, Resource::User, format!("users/{}/logout", user.id));
+    at.life.end_user_sessions(&at.realm, &user, SessionEnd::UserLogout, true, Some(&action)).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -470,23 +410,20 @@ pub struct DeleteSessionQuery {
 )]
 #[delete("/admin/realms/{realm}/sessions/{id}")]
 pub async fn delete_session(
-    life: web::Data<Lifecycle>,
-    req: HttpRequest,
+    at: InRealm<ManageUsers>,
     path: web::Path<(String, String)>,
     query: Query<DeleteSessionQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let admin = authenticate(&life, &req).await?;
-    let realm = admin.realm(&life, &path.0, AdminRole::ManageUsers).await?;
     let not_found = || ApiError::NotFound("Session not found".into());
     let id = crate::input::uuid(&path.1).ok_or_else(not_found)?;
-    let session = sessions::find_user_session(life.store.conn(), id)
+    let session = sessions::find_user_session(at.conn(), id)
         .await?
-        .filter(|s| s.realm_id == realm.id)
+        .filter(|s| s.realm_id == at.realm.id)
         .filter(|s| query.is_offline.is_none_or(|offline| offline == (s.session_type == SessionType::Offline)))
         .ok_or_else(not_found)?;
     let reason =
         if session.session_type == SessionType::Offline { SessionEnd::Revoked } else { SessionEnd::AdminSignOut };
-    let ended = life.end_sessions_by(&realm, &[session.id], reason, Some(&admin.actor())).await?;
+    let ended = at.life.end_sessions_by(&at.realm, &[session.id], reason, Some(&at.admin.actor())).await?;
     if ended.is_empty() {
         return Err(not_found());
     }
@@ -503,15 +440,9 @@ pub async fn delete_session(
     )
 )]
 #[post("/admin/realms/{realm}/logout-all")]
-pub async fn logout_all(
-    life: web::Data<Lifecycle>,
-    req: HttpRequest,
-    realm: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    let admin = authenticate(&life, &req).await?;
-    let realm = admin.realm(&life, &realm, AdminRole::ManageUsers).await?;
-    let result = life.logout_all(&realm, SETTLE).await?;
-    audit::record(&life, &admin, &realm, "ACTION", "REALM", "logout-all".into(), None).await;
+pub async fn logout_all(at: InRealm<ManageUsers>) -> Result<HttpResponse, ApiError> {
+    let action = at.action(Operation::Action, Resource::Realm, "logout-all".into());
+    let result = at.life.logout_all(&at.realm, SETTLE, Some(&action)).await?;
     Ok(HttpResponse::Ok().json(GlobalRequestResult::from(result)))
 }
 
@@ -525,15 +456,9 @@ pub async fn logout_all(
     )
 )]
 #[post("/admin/realms/{realm}/push-revocation")]
-pub async fn push_realm_revocation(
-    life: web::Data<Lifecycle>,
-    req: HttpRequest,
-    realm: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    let admin = authenticate(&life, &req).await?;
-    let realm = admin.realm(&life, &realm, AdminRole::ManageRealm).await?;
-    let result = life.push_revocation(&realm, None, SETTLE).await?;
-    audit::record(&life, &admin, &realm, "ACTION", "REALM", "push-revocation".into(), None).await;
+pub async fn push_realm_revocation(at: InRealm<ManageRealm>) -> Result<HttpResponse, ApiError> {
+    let action = at.action(Operation::Action, Resource::Realm, "push-revocation".into());
+    let result = at.life.push_revocation(&at.realm, None, SETTLE, Some(&action)).await?;
     Ok(HttpResponse::Ok().json(GlobalRequestResult::from(result)))
 }
 
@@ -548,16 +473,9 @@ pub async fn push_realm_revocation(
     )
 )]
 #[post("/admin/realms/{realm}/clients/{id}/push-revocation")]
-pub async fn push_client_revocation(
-    life: web::Data<Lifecycle>,
-    req: HttpRequest,
-    path: web::Path<(String, String)>,
-) -> Result<HttpResponse, ApiError> {
-    let admin = authenticate(&life, &req).await?;
-    let realm = admin.realm(&life, &path.0, AdminRole::ManageClients).await?;
-    let client = find_client(&life, &realm, &path.1).await?;
-    let result = life.push_revocation(&realm, Some(&client), SETTLE).await?;
-    audit::record(&life, &admin, &realm, "ACTION", "CLIENT", format!("clients/{}/push-revocation", client.id), None)
-        .await;
+pub async fn push_client_revocation(at: InRealm<ManageClients>) -> Result<HttpResponse, ApiError> {
+    let client = at.client().await?;
+    let action = at.action(Operation::Action, Resource::Client, format!("clients/{}/push-revocation", client.id));
+    let result = at.life.push_revocation(&at.realm, Some(&client), SETTLE, Some(&action)).await?;
     Ok(HttpResponse::Ok().json(GlobalRequestResult::from(result)))
 }

@@ -2,16 +2,17 @@
 //! update, delete, set a password — and the admin roles a user holds. Disabling or deleting a
 //! user ends its sessions and tells its applications.
 
-use actix_web::{delete, get, post, put, web, HttpRequest, HttpResponse};
+use actix_web::{delete, get, post, put, web, HttpResponse};
 use latchkey_domain::user::normalize_email;
 use latchkey_domain::{AdminRole, Realm, Secret, Timestamp, User};
-use latchkey_lifecycle::Lifecycle;
+use latchkey_lifecycle::audit::{AdminAction, Operation, Resource};
 use latchkey_store::users::{self, UserQuery};
 use latchkey_store::StoreError;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::auth::{authenticate, Admin};
+use crate::auth::Admin;
+use crate::authorized::{InRealm, ManageUsers, RealmAdmin, ViewUsers};
 use crate::body::Json;
 use crate::error::{ApiError, ErrorBody};
 use crate::query::Query;
@@ -178,28 +179,6 @@ impl UserPage {
     }
 }
 
-pub(crate) async fn find_user(life: &Lifecycle, realm: &Realm, id: &str) -> Result<User, ApiError> {
-    let not_found = || ApiError::NotFound("User not found".into());
-    let id = crate::input::uuid(id).ok_or_else(not_found)?;
-    users::find_by_id(life.store.conn(), id)
-        .await?
-        .filter(|u| u.realm_id == realm.id && u.service_account_of.is_none())
-        .ok_or_else(not_found)
-}
-
-/// A user the administrator may change: one of the realm holding no admin role the
-/// administrator lacks (see [`Admin::require_at_least`]).
-pub(crate) async fn find_user_to_change(
-    life: &Lifecycle,
-    admin: &Admin,
-    realm: &Realm,
-    id: &str,
-) -> Result<User, ApiError> {
-    let user = find_user(life, realm, id).await?;
-    admin.require_at_least(&users::roles_of(life.store.conn(), user.id).await?)?;
-    Ok(user)
-}
-
 fn bounded(field: &'static str, value: Option<String>, max: usize) -> Result<Option<String>, ApiError> {
     match value {
         Some(v) if v.chars().count() > max => {
@@ -232,16 +211,9 @@ async fn password_of(
     responses((status = 200, description = "One page of users", body = Vec<UserRepresentation>),
         (status = 403, description = "Not allowed: needs view-users", body = ErrorBody)))]
 #[get("/admin/realms/{realm}/users")]
-pub async fn list_users(
-    life: web::Data<Lifecycle>,
-    req: HttpRequest,
-    realm: web::Path<String>,
-    q: Query<UserPage>,
-) -> Result<HttpResponse, ApiError> {
-    let admin = authenticate(&life, &req).await?;
-    let realm = admin.realm(&life, &realm, AdminRole::ViewUsers).await?;
+pub async fn list_users(at: InRealm<ViewUsers>, q: Query<UserPage>) -> Result<HttpResponse, ApiError> {
     let (first, max) = crate::sessions::page(q.first, q.max, 100)?;
-    let found = users::search(life.store.conn(), realm.id, &q.query(), first, max).await?;
+    let found = users::search(at.conn(), at.realm.id, &q.query(), first, max).await?;
     Ok(HttpResponse::Ok().json(found.iter().map(UserRepresentation::from).collect::<Vec<_>>()))
 }
 
@@ -250,15 +222,8 @@ pub async fn list_users(
     responses((status = 200, description = "The number of users", body = u64, content_type = "application/json"),
         (status = 403, description = "Not allowed: needs view-users", body = ErrorBody)))]
 #[get("/admin/realms/{realm}/users/count")]
-pub async fn count_users(
-    life: web::Data<Lifecycle>,
-    req: HttpRequest,
-    realm: web::Path<String>,
-    q: Query<UserSearch>,
-) -> Result<HttpResponse, ApiError> {
-    let admin = authenticate(&life, &req).await?;
-    let realm = admin.realm(&life, &realm, AdminRole::ViewUsers).await?;
-    Ok(HttpResponse::Ok().json(users::count(life.store.conn(), realm.id, &q.query()).await?))
+pub async fn count_users(at: InRealm<ViewUsers>, q: Query<UserSearch>) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(users::count(at.conn(), at.realm.id, &q.query()).await?))
 }
 
 /// One user.
@@ -266,14 +231,8 @@ pub async fn count_users(
     responses((status = 200, description = "The user", body = UserRepresentation),
         (status = 403, description = "Not allowed: needs view-users", body = ErrorBody), (status = 404, description = "No such realm or user", body = ErrorBody)))]
 #[get("/admin/realms/{realm}/users/{id:[-0-9a-fA-F]+}")]
-pub async fn get_user(
-    life: web::Data<Lifecycle>,
-    req: HttpRequest,
-    path: web::Path<(String, String)>,
-) -> Result<HttpResponse, ApiError> {
-    let admin = authenticate(&life, &req).await?;
-    let realm = admin.realm(&life, &path.0, AdminRole::ViewUsers).await?;
-    Ok(HttpResponse::Ok().json(UserRepresentation::from(&find_user(&life, &realm, &path.1).await?)))
+pub async fn get_user(at: InRealm<ViewUsers>) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(UserRepresentation::from(&at.user().await?)))
 }
 
 /// Creates a user; answers 201 with its address in `Location`.
@@ -283,26 +242,21 @@ pub async fn get_user(
         (status = 403, description = "Not allowed: needs manage-users", body = ErrorBody),
         (status = 409, description = "The username is taken", body = ErrorBody)))]
 #[post("/admin/realms/{realm}/users")]
-pub async fn create_user(
-    life: web::Data<Lifecycle>,
-    req: HttpRequest,
-    realm: web::Path<String>,
-    body: Json<NewUser>,
-) -> Result<HttpResponse, ApiError> {
-    let admin = authenticate(&life, &req).await?;
-    let realm = admin.realm(&life, &realm, AdminRole::ManageUsers).await?;
-    let representation = serde_json::to_value(&*body).ok();
+pub async fn create_user(at: InRealm<ManageUsers>, body: Json<NewUser>) -> Result<HttpResponse, ApiError> {
+    let sent = at.action(Operation::Create, Resource::User, String::new()).sent(&*body);
     let NewUser { username, credentials, settings } = body.into_inner();
-    let mut user = User::new(realm.id, &username, Timestamp::now()).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let mut user =
+        User::new(at.realm.id, &username, Timestamp::now()).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let action = AdminAction { path: format!("users/{}", user.id), ..sent };
     apply(&mut user, settings)?;
     user.password = password_of(credentials).await?;
-    users::insert(life.store.conn(), &user).await.map_err(|e| match e {
+    let txn = at.life.store.begin().await?;
+    users::insert(&txn, &user).await.map_err(|e| match e {
         StoreError::Conflict(_) => ApiError::Conflict("User exists with same username".into()),
         other => other.into(),
     })?;
-    crate::audit::record(&life, &admin, &realm, "CREATE", "USER", format!("users/{}", user.id), representation).await;
-    let location = format!("{}/admin/realms/{}/users/{}", life.base_url(), realm.name, user.id);
-    Ok(HttpResponse::Created().insert_header(("Location", location)).finish())
+    at.commit(txn, &action).await?;
+    Ok(HttpResponse::Created().insert_header(("Location", at.location(&format!("users/{}", user.id)))).finish())
 }
 
 fn apply(user: &mut User, input: UserSettings) -> Result<(), ApiError> {
@@ -329,28 +283,16 @@ fn apply(user: &mut User, input: UserSettings) -> Result<(), ApiError> {
     responses((status = 204, description = "Updated"), (status = 400, description = "A field is invalid", body = ErrorBody), (status = 403, description = "Not allowed: needs manage-users", body = ErrorBody),
         (status = 404, description = "No such realm or user", body = ErrorBody)))]
 #[put("/admin/realms/{realm}/users/{id:[-0-9a-fA-F]+}")]
-pub async fn update_user(
-    life: web::Data<Lifecycle>,
-    req: HttpRequest,
-    path: web::Path<(String, String)>,
-    body: Json<UserUpdate>,
-) -> Result<HttpResponse, ApiError> {
-    let admin = authenticate(&life, &req).await?;
-    let realm = admin.realm(&life, &path.0, AdminRole::ManageUsers).await?;
-    let user = find_user_to_change(&life, &admin, &realm, &path.1).await?;
+pub async fn update_user(at: InRealm<ManageUsers>, body: Json<UserUpdate>) -> Result<HttpResponse, ApiError> {
+    let user = at.user_to_change().await?;
     let input = body.into_inner();
-    let representation = serde_json::to_value(&input).ok();
+    let action = at.action(Operation::Update, Resource::User, format!("users/{}", user.id)).sent(&input);
     if input.username.as_deref().is_some_and(|n| n.to_lowercase() != user.username) {
         return Err(ApiError::BadRequest("username: cannot be changed".into()));
     }
     let mut updated = user.clone();
     apply(&mut updated, input.settings)?;
-    if user.enabled && !updated.enabled {
-        life.disable_user(&realm, &user).await?;
-        updated.enabled = false;
-    }
-    users::update_changed(life.store.conn(), &user, &updated).await?;
-    crate::audit::record(&life, &admin, &realm, "UPDATE", "USER", format!("users/{}", user.id), representation).await;
+    at.life.update_user(&at.realm, &user, &updated, Some(&action)).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -359,16 +301,10 @@ pub async fn update_user(
     responses((status = 204, description = "Deleted"),
         (status = 403, description = "Not allowed: needs manage-users", body = ErrorBody), (status = 404, description = "No such realm or user", body = ErrorBody)))]
 #[delete("/admin/realms/{realm}/users/{id:[-0-9a-fA-F]+}")]
-pub async fn delete_user(
-    life: web::Data<Lifecycle>,
-    req: HttpRequest,
-    path: web::Path<(String, String)>,
-) -> Result<HttpResponse, ApiError> {
-    let admin = authenticate(&life, &req).await?;
-    let realm = admin.realm(&life, &path.0, AdminRole::ManageUsers).await?;
-    let user = find_user_to_change(&life, &admin, &realm, &path.1).await?;
-    life.delete_user(&realm, &user).await?;
-    crate::audit::record(&life, &admin, &realm, "DELETE", "USER", format!("users/{}", user.id), None).await;
+pub async fn delete_user(at: InRealm<ManageUsers>) -> Result<HttpResponse, ApiError> {
+    let user = at.user_to_change().await?;
+    let action = at.action(Operation::Delete, Resource::User, format!("users/{}", user.id));
+    at.life.delete_user(&at.realm, &user, Some(&action)).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -378,19 +314,14 @@ pub async fn delete_user(
         (status = 404, description = "No such realm or user", body = ErrorBody)))]
 #[put("/admin/realms/{realm}/users/{id}/reset-password")]
 pub async fn reset_password(
-    life: web::Data<Lifecycle>,
-    req: HttpRequest,
-    path: web::Path<(String, String)>,
+    at: InRealm<ManageUsers>,
     body: Json<CredentialRepresentation>,
 ) -> Result<HttpResponse, ApiError> {
-    let admin = authenticate(&life, &req).await?;
-    let realm = admin.realm(&life, &path.0, AdminRole::ManageUsers).await?;
-    let user = find_user_to_change(&life, &admin, &realm, &path.1).await?;
+    let user = at.user_to_change().await?;
     let mut updated = user.clone();
     updated.password = password_of(Some(vec![body.into_inner()])).await?;
-    users::update_changed(life.store.conn(), &user, &updated).await?;
-    crate::audit::record(&life, &admin, &realm, "ACTION", "USER", format!("users/{}/reset-password", user.id), None)
-        .await;
+    let action = at.action(Operation::Action, Resource::User, format!("users/{}/reset-password", user.id));
+    at.life.update_user(&at.realm, &user, &updated, Some(&action)).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -399,15 +330,9 @@ pub async fn reset_password(
     responses((status = 200, description = "Role names", body = Vec<RoleName>, example = json!(["view-users"])), (status = 403, description = "Not allowed: needs view-users", body = ErrorBody),
         (status = 404, description = "No such realm or user", body = ErrorBody)))]
 #[get("/admin/realms/{realm}/users/{id}/admin-roles")]
-pub async fn get_admin_roles(
-    life: web::Data<Lifecycle>,
-    req: HttpRequest,
-    path: web::Path<(String, String)>,
-) -> Result<HttpResponse, ApiError> {
-    let admin = authenticate(&life, &req).await?;
-    let realm = admin.realm(&life, &path.0, AdminRole::ViewUsers).await?;
-    let user = find_user(&life, &realm, &path.1).await?;
-    let roles = users::roles_of(life.store.conn(), user.id).await?;
+pub async fn get_admin_roles(at: InRealm<ViewUsers>) -> Result<HttpResponse, ApiError> {
+    let user = at.user().await?;
+    let roles = users::roles_of(at.conn(), user.id).await?;
     Ok(HttpResponse::Ok().json(roles.iter().map(|r| r.as_str()).collect::<Vec<_>>()))
 }
 
@@ -441,41 +366,26 @@ fn may_grant(admin: &Admin, realm: &Realm, role: AdminRole) -> Result<(), ApiErr
         (status = 403, description = "Not allowed: needs realm-admin, and `admin` (master realm only) needs the master `admin`", body = ErrorBody),
         (status = 404, description = "No such realm or user", body = ErrorBody)))]
 #[put("/admin/realms/{realm}/users/{id}/admin-roles")]
-pub async fn set_admin_roles(
-    life: web::Data<Lifecycle>,
-    req: HttpRequest,
-    path: web::Path<(String, String)>,
-    body: Json<Vec<String>>,
-) -> Result<HttpResponse, ApiError> {
-    let admin = authenticate(&life, &req).await?;
-    let realm = admin.realm(&life, &path.0, AdminRole::RealmAdmin).await?;
-    let user = find_user(&life, &realm, &path.1).await?;
+pub async fn set_admin_roles(at: InRealm<RealmAdmin>, body: Json<Vec<String>>) -> Result<HttpResponse, ApiError> {
+    let user = at.user().await?;
     let wanted: Vec<AdminRole> = body
         .iter()
         .map(|r| r.parse().map_err(|e: latchkey_domain::DomainError| ApiError::BadRequest(e.to_string())))
         .collect::<Result<_, _>>()?;
-    let held = users::roles_of(life.store.conn(), user.id).await?;
+    let held = users::roles_of(at.conn(), user.id).await?;
     for role in wanted.iter().chain(held.iter()) {
-        may_grant(&admin, &realm, *role)?;
+        may_grant(&at.admin, &at.realm, *role)?;
     }
-    let txn = life.store.begin().await?;
+    let granted: Vec<&str> = wanted.iter().map(|r| r.as_str()).collect();
+    let path = format!("users/{}/admin-roles", user.id);
+    let action = at.action(Operation::Update, Resource::AdminRoles, path).sent(&granted);
+    let txn = at.life.store.begin().await?;
     for role in held.iter().filter(|r| !wanted.contains(r)) {
         users::revoke_role(&txn, user.id, *role).await?;
     }
     for role in &wanted {
         users::grant_role(&txn, user.id, *role, Timestamp::now()).await?;
     }
-    txn.commit().await.map_err(StoreError::from)?;
-    let granted = serde_json::json!(wanted.iter().map(|r| r.as_str()).collect::<Vec<_>>());
-    crate::audit::record(
-        &life,
-        &admin,
-        &realm,
-        "UPDATE",
-        "ADMIN_ROLES",
-        format!("users/{}/admin-roles", user.id),
-        Some(granted),
-    )
-    .await;
+    at.commit(txn, &action).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -21,7 +21,10 @@ use serde::Serialize;
 use serde_json::json;
 use uuid::Uuid;
 
+use crate::audit::{record_in, AdminAction, Operation, Resource};
 use crate::state::Lifecycle;
+
+pub use crate::audit::Actor;
 
 /// How long a notification is retried before it is given up.
 pub const DELIVERY_DEADLINE_SECS: i64 = 24 * 60 * 60;
@@ -80,16 +83,6 @@ fn messages(realm_id: Uuid, plan: &Plan, group: Option<Uuid>, not_before: i64, n
     out
 }
 
-/// The administrator who ended sessions, for the admin events of the ending (none when the
-/// person, an application or the server itself ended them).
-#[derive(Debug, Clone, Default)]
-pub struct Actor {
-    pub realm_id: Option<Uuid>,
-    pub client_id: Option<String>,
-    pub user_id: Option<Uuid>,
-    pub ip: Option<String>,
-}
-
 /// How sessions end: why, whether all of a user's at once (one logout token per client, no
 /// `sid`), the request group of the notifications, and who ended them.
 pub(crate) struct How<'a> {
@@ -126,10 +119,7 @@ pub(crate) async fn end_in(
         .map(|(s, held)| {
             let mut event = ending_event(s, format!("sessions/{}", s.id), reason, held, now);
             if let Some(actor) = how.actor {
-                event.auth_realm_id = actor.realm_id;
-                event.auth_client_id = actor.client_id.clone();
-                event.auth_user_id = actor.user_id;
-                event.ip_address = actor.ip.clone();
+                actor.sign(&mut event);
             }
             event
         })
@@ -154,8 +144,8 @@ fn ending_event(
         auth_client_id: None,
         auth_user_id: None,
         ip_address: None,
-        operation_type: "DELETE".into(),
-        resource_type: "USER_SESSION".into(),
+        operation_type: Operation::Delete.as_str().into(),
+        resource_type: Resource::UserSession.as_str().into(),
         resource_path: path,
         representation: Some(
             json!({"reason": reason.as_str(), "type": session.session_type.as_str(), "userId": session.user_id,
@@ -235,10 +225,12 @@ impl Lifecycle {
         user: &User,
         reason: SessionEnd,
         revoke_tokens: bool,
+        by: Option<&AdminAction>,
     ) -> Result<Vec<Uuid>, StoreError> {
         let now = Timestamp::now();
         let txn = self.store.begin().await?;
         let ended = self.end_user_in(&txn, realm, user, reason, revoke_tokens, now).await?;
+        record_in(&txn, realm.id, by, now).await?;
         txn.commit().await?;
         self.after_ending(&ended, reason);
         Ok(ended)
@@ -261,14 +253,24 @@ impl Lifecycle {
         Ok(ended)
     }
 
-    /// Disables a user; its sessions end and its clients are told.
-    #[tracing::instrument(skip_all, fields(realm = %realm.name, user = %user.id))]
-    pub async fn disable_user(&self, realm: &Realm, user: &User) -> Result<Vec<Uuid>, StoreError> {
+    /// Changes a user as `after` says; disabling it ends its sessions (its clients are told).
+    #[tracing::instrument(skip_all, fields(realm = %realm.name, user = %before.id))]
+    pub async fn update_user(
+        &self,
+        realm: &Realm,
+        before: &User,
+        after: &User,
+        by: Option<&AdminAction>,
+    ) -> Result<Vec<Uuid>, StoreError> {
         let now = Timestamp::now();
         let txn = self.store.begin().await?;
-        let disabled = User { enabled: false, ..user.clone() };
-        users::update_changed(&txn, user, &disabled).await?;
-        let ended = self.end_user_in(&txn, realm, &disabled, SessionEnd::UserDisabled, false, now).await?;
+        users::update_changed(&txn, before, after).await?;
+        let disabling = before.enabled && !after.enabled;
+        let ended = match disabling {
+            true => self.end_user_in(&txn, realm, after, SessionEnd::UserDisabled, false, now).await?,
+            false => Vec::new(),
+        };
+        record_in(&txn, realm.id, by, now).await?;
         txn.commit().await?;
         self.after_ending(&ended, SessionEnd::UserDisabled);
         Ok(ended)
@@ -276,42 +278,65 @@ impl Lifecycle {
 
     /// Deletes a user; its sessions end (its clients are told) before the row goes.
     #[tracing::instrument(skip_all, fields(realm = %realm.name, user = %user.id))]
-    pub async fn delete_user(&self, realm: &Realm, user: &User) -> Result<Vec<Uuid>, StoreError> {
+    pub async fn delete_user(
+        &self,
+        realm: &Realm,
+        user: &User,
+        by: Option<&AdminAction>,
+    ) -> Result<Vec<Uuid>, StoreError> {
         let now = Timestamp::now();
         let txn = self.store.begin().await?;
         let ended = self.end_user_in(&txn, realm, user, SessionEnd::UserDeleted, false, now).await?;
         users::delete(&txn, user.id).await?;
+        record_in(&txn, realm.id, by, now).await?;
         txn.commit().await?;
         self.after_ending(&ended, SessionEnd::UserDeleted);
         Ok(ended)
     }
 
-    /// Disables a client. Its tokens stop working at once (every check reads `enabled`); its
-    /// client sessions are removed and it is told about each, by the reaper, in batches.
-    #[tracing::instrument(skip_all, fields(realm = %realm.name, client = %client.client_id))]
-    pub async fn disable_client(&self, realm: &Realm, client: &Client) -> Result<(), StoreError> {
+    /// Changes a client as `after` says. Disabling it kills its tokens at once (every check
+    /// reads `enabled`); its client sessions are removed and it is told about each, by the
+    /// reaper, in batches.
+    #[tracing::instrument(skip_all, fields(realm = %realm.name, client = %before.client_id))]
+    pub async fn update_client(
+        &self,
+        realm: &Realm,
+        before: &Client,
+        after: &Client,
+        by: Option<&AdminAction>,
+    ) -> Result<(), StoreError> {
         let now = Timestamp::now();
         let txn = self.store.begin().await?;
-        let disabled = Client { enabled: false, ..client.clone() };
-        clients::update_changed(&txn, client, &disabled).await?;
-        let job = Job {
-            id: Uuid::now_v7(),
-            realm_id: realm.id,
-            kind: JobKind::ClientSessions,
-            client_id: Some(client.id),
-            cutoff: now,
-            request_group: None,
-            done_at: None,
-        };
-        jobs::insert(&txn, &job, now).await?;
+        clients::update_changed(&txn, before, after).await?;
+        let disabling = before.enabled && !after.enabled;
+        if disabling {
+            let job = Job {
+                id: Uuid::now_v7(),
+                realm_id: realm.id,
+                kind: JobKind::ClientSessions,
+                client_id: Some(before.id),
+                cutoff: now,
+                request_group: None,
+                done_at: None,
+            };
+            jobs::insert(&txn, &job, now).await?;
+        }
+        record_in(&txn, realm.id, by, now).await?;
         txn.commit().await?;
-        self.wake_reaper.notify_one();
+        if disabling {
+            self.wake_reaper.notify_one();
+        }
         Ok(())
     }
 
     /// Deletes a client after telling it about every one of its client sessions.
     #[tracing::instrument(skip_all, fields(realm = %realm.name, client = %client.client_id))]
-    pub async fn delete_client(&self, realm: &Realm, client: &Client) -> Result<(), StoreError> {
+    pub async fn delete_client(
+        &self,
+        realm: &Realm,
+        client: &Client,
+        by: Option<&AdminAction>,
+    ) -> Result<(), StoreError> {
         let now = Timestamp::now();
         let txn = self.store.begin().await?;
         loop {
@@ -322,6 +347,7 @@ impl Lifecycle {
             notify_client_sessions(&txn, realm.id, client, &holders, None, now).await?;
         }
         clients::delete(&txn, client.id).await?;
+        record_in(&txn, realm.id, by, now).await?;
         txn.commit().await?;
         self.wake_notifier.notify_one();
         Ok(())
@@ -332,7 +358,12 @@ impl Lifecycle {
     /// (`k_logout`) and, through the reaper, every back-channel client about every session.
     /// Answers after deliveries settle or `wait` passes, whichever is first.
     #[tracing::instrument(skip_all, fields(realm = %realm.name))]
-    pub async fn logout_all(&self, realm: &Realm, wait: Duration) -> Result<GlobalRequestResult, StoreError> {
+    pub async fn logout_all(
+        &self,
+        realm: &Realm,
+        wait: Duration,
+        by: Option<&AdminAction>,
+    ) -> Result<GlobalRequestResult, StoreError> {
         let now = Timestamp::now();
         let group = Uuid::now_v7();
         let txn = self.store.begin().await?;
@@ -351,6 +382,7 @@ impl Lifecycle {
             done_at: None,
         };
         jobs::insert(&txn, &job, now).await?;
+        record_in(&txn, realm.id, by, now).await?;
         txn.commit().await?;
         tracing::info!(realm = %realm.name, "signed out every session of the realm");
         self.wake_reaper.notify_one();
@@ -366,6 +398,7 @@ impl Lifecycle {
         realm: &Realm,
         only: Option<&Client>,
         wait: Duration,
+        by: Option<&AdminAction>,
     ) -> Result<GlobalRequestResult, StoreError> {
         let now = Timestamp::now();
         let group = Uuid::now_v7();
@@ -375,7 +408,10 @@ impl Lifecycle {
         };
         let plan = plan_adapter_action(&targets, NotificationKind::PushNotBefore);
         let not_before = only.map_or(realm.not_before, |c| c.not_before.max(realm.not_before));
-        outbox::insert_many(self.store.conn(), &messages(realm.id, &plan, Some(group), not_before, now), now).await?;
+        let txn = self.store.begin().await?;
+        outbox::insert_many(&txn, &messages(realm.id, &plan, Some(group), not_before, now), now).await?;
+        record_in(&txn, realm.id, by, now).await?;
+        txn.commit().await?;
         self.wake_notifier.notify_one();
         self.settle(group, None, wait).await
     }

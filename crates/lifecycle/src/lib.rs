@@ -7,6 +7,7 @@
 //! The OpenID Connect endpoints (`latchkey-oidc`) and the admin API (`latchkey-admin`) both
 //! stand on this crate and not on each other.
 
+pub mod audit;
 pub mod ending;
 pub mod error;
 pub mod jose;

@@ -219,6 +219,18 @@ struct Row {
     client_last_refresh: Option<i64>,
 }
 
+/// One page of the sessions `filter` matches, and how many match in all.
+pub async fn page(
+    db: &impl ConnectionTrait,
+    realm: &Realm,
+    filter: &SessionFilter,
+    first: u64,
+    max: u64,
+    now: Timestamp,
+) -> Result<(Vec<ListedSession>, u64), StoreError> {
+    Ok((list(db, realm, filter, first, max, now).await?, count(db, realm, filter, now).await?))
+}
+
 /// One page of live sessions, newest activity first (for one client: newest use by it first).
 pub async fn list(
     db: &impl ConnectionTrait,
