@@ -222,7 +222,7 @@ fn list_of(raw: &Option<String>) -> Vec<String> {
 }
 
 /// The realm's admin events, newest first.
-#[utoipa::path(tag = "audit", params(("realm" = String, Path, description = "Realm name", example = "demo"), EventSearch),
+#[utoipa::path(tag = "audit", params(crate::contract::path::InRealm, EventSearch),
     responses((status = 200, description = "One page of events", body = Vec<AdminEventRepresentation>),
         (status = 403, description = "Not allowed: needs view-realm", body = ErrorBody)))]
 #[get("/admin/realms/{realm}/admin-events")]

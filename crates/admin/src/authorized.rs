@@ -51,8 +51,14 @@ roles! {
 
 type Pending<T> = Pin<Box<dyn Future<Output = Result<T, ApiError>>>>;
 
-fn lifecycle(req: &HttpRequest) -> Result<web::Data<Lifecycle>, ApiError> {
-    req.app_data::<web::Data<Lifecycle>>().cloned().ok_or_else(|| ApiError::Internal("no lifecycle state".into()))
+/// The administrator calling (found once per request, see [`authenticate`]).
+async fn caller(req: &HttpRequest) -> Result<Authenticated, ApiError> {
+    let life = req
+        .app_data::<web::Data<Lifecycle>>()
+        .cloned()
+        .ok_or_else(|| ApiError::Internal("no lifecycle state".into()))?;
+    let admin = authenticate(&life, req).await?;
+    Ok(Authenticated { admin, life })
 }
 
 /// Any authenticated administrator, for calls not aimed at one realm.
@@ -67,11 +73,7 @@ impl FromRequest for Authenticated {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();
-        Box::pin(async move {
-            let life = lifecycle(&req)?;
-            let admin = authenticate(&life, &req).await?;
-            Ok(Authenticated { admin, life })
-        })
+        Box::pin(async move { caller(&req).await })
     }
 }
 
@@ -92,8 +94,8 @@ pub struct InRealm<R: Role> {
     pub admin: Admin,
     pub realm: Realm,
     pub life: web::Data<Lifecycle>,
-    /// The path's `{id}`, when it has one.
-    id: Option<String>,
+    /// The request, for the rest of its path.
+    req: HttpRequest,
     role: PhantomData<R>,
 }
 
@@ -104,12 +106,10 @@ impl<R: Role + 'static> FromRequest for InRealm<R> {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();
         Box::pin(async move {
-            let life = lifecycle(&req)?;
-            let admin = authenticate(&life, &req).await?;
+            let Authenticated { admin, life } = caller(&req).await?;
             let name = req.match_info().get("realm").ok_or_else(|| ApiError::Internal("no {realm} in path".into()))?;
             let realm = admin.realm(&life, name, R::ROLE).await?;
-            let id = req.match_info().get("id").map(str::to_owned);
-            Ok(InRealm { admin, realm, life, id, role: PhantomData })
+            Ok(InRealm { admin, realm, life, req: req.clone(), role: PhantomData })
         })
     }
 }
@@ -119,8 +119,13 @@ impl<R: Role> InRealm<R> {
         self.life.store.conn()
     }
 
+    /// A parameter of the path (`"id"`, `"clientUuid"`); empty when it has none of that name.
+    pub fn path(&self, name: &str) -> &str {
+        self.req.match_info().get(name).unwrap_or_default()
+    }
+
     fn id(&self) -> &str {
-        self.id.as_deref().unwrap_or_default()
+        self.path("id")
     }
 
     /// The path's client (`{id}`) of this realm; 404 otherwise.

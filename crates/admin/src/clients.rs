@@ -134,7 +134,7 @@ pub struct ClientSearch {
 }
 
 /// The realm's clients, by clientId.
-#[utoipa::path(tag = "clients", params(("realm" = String, Path, description = "Realm name", example = "demo"), ClientSearch),
+#[utoipa::path(tag = "clients", params(crate::contract::path::InRealm, ClientSearch),
     responses((status = 200, description = "The clients", body = Vec<ClientRepresentation>), (status = 403, description = "Not allowed: needs view-clients", body = ErrorBody)))]
 #[get("/admin/realms/{realm}/clients")]
 pub async fn list_clients(at: InRealm<ViewClients>, q: Query<ClientSearch>) -> Result<HttpResponse, ApiError> {
@@ -151,7 +151,7 @@ pub async fn list_clients(at: InRealm<ViewClients>, q: Query<ClientSearch>) -> R
 }
 
 /// One client.
-#[utoipa::path(tag = "clients", params(("realm" = String, Path, description = "Realm name", example = "demo"), ("id" = uuid::Uuid, Path, description = "Client UUID", example = "3f1b6a52-8d2e-4d55-9a0e-7c1d2e3f4a5b")),
+#[utoipa::path(tag = "clients", params(crate::contract::path::ClientIn),
     responses((status = 200, description = "The client", body = ClientRepresentation),
         (status = 403, description = "Not allowed: needs view-clients", body = ErrorBody), (status = 404, description = "No such realm or client", body = ErrorBody)))]
 #[get("/admin/realms/{realm}/clients/{id}")]
@@ -170,7 +170,7 @@ pub struct GeneratedSecret {
 
 /// Creates a client; 201 with its address in `Location`. A confidential client sent without
 /// a secret gets a generated one, returned in the body this once; otherwise the body is `null`.
-#[utoipa::path(tag = "clients", params(("realm" = String, Path, description = "Realm name", example = "demo")), request_body = NewClient,
+#[utoipa::path(tag = "clients", params(crate::contract::path::InRealm), request_body = NewClient,
     responses((status = 201, description = "Created", body = Option<GeneratedSecret>, headers(("Location" = String, description = "The new client's URL"))),
         (status = 400, description = "A field is invalid", body = ErrorBody),
         (status = 403, description = "Not allowed: needs manage-clients", body = ErrorBody), (status = 409, description = "The clientId is taken", body = ErrorBody)))]
@@ -201,7 +201,7 @@ pub async fn create_client(at: InRealm<ManageClients>, body: Json<NewClient>) ->
 
 /// Changes the fields present. Disabling a client kills its tokens at once and removes its
 /// client sessions behind the request, telling it about each.
-#[utoipa::path(tag = "clients", params(("realm" = String, Path, description = "Realm name", example = "demo"), ("id" = uuid::Uuid, Path, description = "Client UUID", example = "3f1b6a52-8d2e-4d55-9a0e-7c1d2e3f4a5b")), request_body = ClientUpdate,
+#[utoipa::path(tag = "clients", params(crate::contract::path::ClientIn), request_body = ClientUpdate,
     responses((status = 204, description = "Updated"), (status = 400, description = "A field is invalid", body = ErrorBody), (status = 403, description = "Not allowed: needs manage-clients", body = ErrorBody),
         (status = 404, description = "No such realm or client", body = ErrorBody),
         (status = 409, description = "The clientId is taken, or the change does not fit the client as it is (a public client cannot have a service account)", body = ErrorBody)))]
@@ -222,7 +222,7 @@ pub async fn update_client(at: InRealm<ManageClients>, body: Json<ClientUpdate>)
 }
 
 /// Deletes a client after telling it about each of its sessions.
-#[utoipa::path(tag = "clients", params(("realm" = String, Path, description = "Realm name", example = "demo"), ("id" = uuid::Uuid, Path, description = "Client UUID", example = "3f1b6a52-8d2e-4d55-9a0e-7c1d2e3f4a5b")),
+#[utoipa::path(tag = "clients", params(crate::contract::path::ClientIn),
     responses((status = 204, description = "Deleted"),
         (status = 403, description = "Not allowed: needs manage-clients", body = ErrorBody), (status = 404, description = "No such realm or client", body = ErrorBody)))]
 #[delete("/admin/realms/{realm}/clients/{id}")]
@@ -235,7 +235,7 @@ pub async fn delete_client(at: InRealm<ManageClients>) -> Result<HttpResponse, A
 }
 
 /// Generates a new secret for a confidential client and shows it, this once.
-#[utoipa::path(tag = "clients", params(("realm" = String, Path, description = "Realm name", example = "demo"), ("id" = uuid::Uuid, Path, description = "Client UUID", example = "3f1b6a52-8d2e-4d55-9a0e-7c1d2e3f4a5b")),
+#[utoipa::path(tag = "clients", params(crate::contract::path::ClientIn),
     responses((status = 200, description = "The new secret", body = GeneratedSecret), (status = 409, description = "The client is public: it has no secret", body = ErrorBody), (status = 403, description = "Not allowed: needs manage-clients", body = ErrorBody),
         (status = 404, description = "No such realm or client", body = ErrorBody)))]
 #[post("/admin/realms/{realm}/clients/{id}/client-secret")]

@@ -169,3 +169,41 @@ fn is_string(kind: &SchemaType) -> bool {
         SchemaType::AnyValue => false,
     }
 }
+
+/// The path parameters of the admin API, declared once for the OpenAPI document.
+pub mod path {
+    use utoipa::IntoParams;
+
+    /// `{realm}`.
+    #[derive(IntoParams)]
+    #[into_params(parameter_in = Path)]
+    pub struct InRealm {
+        /// Realm name
+        #[param(example = "demo")]
+        pub realm: String,
+    }
+
+    /// `{realm}` and a client's `{id}`.
+    #[derive(IntoParams)]
+    #[into_params(parameter_in = Path)]
+    pub struct ClientIn {
+        /// Realm name
+        #[param(example = "demo")]
+        pub realm: String,
+        /// Client UUID
+        #[param(example = "3f1b6a52-8d2e-4d55-9a0e-7c1d2e3f4a5b")]
+        pub id: uuid::Uuid,
+    }
+
+    /// `{realm}` and a user's `{id}`.
+    #[derive(IntoParams)]
+    #[into_params(parameter_in = Path)]
+    pub struct UserIn {
+        /// Realm name
+        #[param(example = "demo")]
+        pub realm: String,
+        /// User id
+        #[param(example = "8f6ad3c4-3a4c-4a41-9a62-55f1c3e0b1a2")]
+        pub id: uuid::Uuid,
+    }
+}

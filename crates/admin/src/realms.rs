@@ -38,7 +38,7 @@ pub async fn list_realms(caller: Authenticated) -> Result<HttpResponse, ApiError
 /// One realm.
 #[utoipa::path(
     tag = "realms",
-    params(("realm" = String, Path, description = "Realm name", example = "demo")),
+    params(crate::contract::path::InRealm),
     responses(
         (status = 200, description = "The realm", body = RealmRepresentation),
         (status = 403, description = "Not allowed: needs view-realm", body = ErrorBody),
@@ -53,7 +53,7 @@ pub async fn get_realm(at: InRealm<ViewRealm>) -> Result<HttpResponse, ApiError>
 /// policy. Clearing it never revives sessions ended by logout-all.
 #[utoipa::path(
     tag = "realms",
-    params(("realm" = String, Path, description = "Realm name", example = "demo")),
+    params(crate::contract::path::InRealm),
     request_body = RealmUpdate,
     responses(
         (status = 204, description = "Updated"),
@@ -170,7 +170,7 @@ pub async fn create_realm(caller: Authenticated, body: Json<NewRealm>) -> Result
 /// Deletes a realm and everything in it (master administrators only; never `master`).
 #[utoipa::path(
     tag = "realms",
-    params(("realm" = String, Path, description = "Realm name", example = "demo")),
+    params(crate::contract::path::InRealm),
     responses(
         (status = 204, description = "Deleted"),
         (status = 400, description = "The master realm cannot be deleted", body = ErrorBody),

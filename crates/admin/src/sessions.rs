@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use actix_web::{delete, get, post, web, HttpResponse};
+use actix_web::{delete, get, post, HttpResponse};
 use latchkey_domain::{SessionEnd, SessionType, Timestamp};
 use latchkey_lifecycle::audit::{Operation, Resource};
 use latchkey_store::listing::{self, ListedSession, SessionFilter};
@@ -146,7 +146,7 @@ async fn page_of<R: Role, T: serde::Serialize>(
 /// Every live session of the realm, newest activity first.
 #[utoipa::path(
     tag = "sessions",
-    params(("realm" = String, Path, description = "Realm name", example = "demo"), SessionQuery),
+    params(crate::contract::path::InRealm, SessionQuery),
     responses(
         (status = 200, description = "One page of sessions; the total is in X-Total-Count",
             body = Vec<SessionRepresentation>, headers(("X-Total-Count" = u64, description = "Sessions matching, on every page"))),
@@ -167,7 +167,7 @@ pub async fn list_realm_sessions(at: InRealm<ViewRealm>, query: Query<SessionQue
 /// The live sessions of one client, newest use by that client first.
 #[utoipa::path(
     tag = "sessions",
-    params(("realm" = String, Path, description = "Realm name", example = "demo"), ClientSessionQuery),
+    params(crate::contract::path::InRealm, ClientSessionQuery),
     responses(
         (status = 200, description = "One page of sessions; the total is in X-Total-Count",
             body = Vec<SessionRepresentation>, headers(("X-Total-Count" = u64, description = "Sessions matching, on every page"))),
@@ -194,7 +194,7 @@ pub async fn list_client_sessions_ui(
 /// Per client with at least one live session: its regular and offline session counts.
 #[utoipa::path(
     tag = "sessions",
-    params(("realm" = String, Path, description = "Realm name", example = "demo")),
+    params(crate::contract::path::InRealm),
     responses(
         (status = 200, description = "Counts, as strings (as Keycloak sends them)", body = Vec<ClientSessionStats>),
         (status = 403, description = "Not allowed: needs view-realm", body = ErrorBody),
@@ -229,7 +229,7 @@ async fn client_sessions(
 /// The client's regular (online) sessions.
 #[utoipa::path(
     tag = "sessions",
-    params(("realm" = String, Path, description = "Realm name", example = "demo"), ("id" = uuid::Uuid, Path, description = "Client UUID", example = "3f1b6a52-8d2e-4d55-9a0e-7c1d2e3f4a5b"), Paging),
+    params(crate::contract::path::ClientIn, Paging),
     responses(
         (status = 200, description = "One page; the total is in X-Total-Count",
             body = Vec<UserSessionRepresentation>, headers(("X-Total-Count" = u64, description = "Sessions matching, on every page"))),
@@ -248,7 +248,7 @@ pub async fn list_client_user_sessions(
 /// The client's offline sessions; `lastAccess` is that client's own last use.
 #[utoipa::path(
     tag = "sessions",
-    params(("realm" = String, Path, description = "Realm name", example = "demo"), ("id" = uuid::Uuid, Path, description = "Client UUID", example = "3f1b6a52-8d2e-4d55-9a0e-7c1d2e3f4a5b"), Paging),
+    params(crate::contract::path::ClientIn, Paging),
     responses(
         (status = 200, description = "One page; the total is in X-Total-Count",
             body = Vec<UserSessionRepresentation>, headers(("X-Total-Count" = u64, description = "Sessions matching, on every page"))),
@@ -274,7 +274,7 @@ async fn client_count(at: InRealm<ViewClients>, kind: SessionType) -> Result<Htt
 /// How many regular sessions the client has.
 #[utoipa::path(
     tag = "sessions",
-    params(("realm" = String, Path, description = "Realm name", example = "demo"), ("id" = uuid::Uuid, Path, description = "Client UUID", example = "3f1b6a52-8d2e-4d55-9a0e-7c1d2e3f4a5b")),
+    params(crate::contract::path::ClientIn),
     responses(
         (status = 200, description = "The count", body = Count),
         (status = 403, description = "Not allowed: needs view-clients", body = ErrorBody),
@@ -289,7 +289,7 @@ pub async fn count_client_sessions(at: InRealm<ViewClients>) -> Result<HttpRespo
 /// How many offline sessions the client has.
 #[utoipa::path(
     tag = "sessions",
-    params(("realm" = String, Path, description = "Realm name", example = "demo"), ("id" = uuid::Uuid, Path, description = "Client UUID", example = "3f1b6a52-8d2e-4d55-9a0e-7c1d2e3f4a5b")),
+    params(crate::contract::path::ClientIn),
     responses(
         (status = 200, description = "The count", body = Count),
         (status = 403, description = "Not allowed: needs view-clients", body = ErrorBody),
@@ -321,7 +321,7 @@ pub struct UserSessionQuery {
 /// The user's sessions: regular ones as in Keycloak, offline ones too with `type=ALL|OFFLINE`.
 #[utoipa::path(
     tag = "sessions",
-    params(("realm" = String, Path, description = "Realm name", example = "demo"), ("id" = uuid::Uuid, Path, description = "User id", example = "8f6ad3c4-3a4c-4a41-9a62-55f1c3e0b1a2"), UserSessionQuery),
+    params(crate::contract::path::UserIn, UserSessionQuery),
     responses(
         (status = 200, description = "One page of sessions; the total is in X-Total-Count",
             body = Vec<UserSessionRepresentation>, headers(("X-Total-Count" = u64, description = "Sessions matching, on every page"))),
@@ -344,7 +344,7 @@ pub async fn list_user_sessions(
 /// The user's offline sessions that hold this client.
 #[utoipa::path(
     tag = "sessions",
-    params(("realm" = String, Path, description = "Realm name", example = "demo"), ("id" = uuid::Uuid, Path, description = "User id", example = "8f6ad3c4-3a4c-4a41-9a62-55f1c3e0b1a2"), ("clientUuid" = uuid::Uuid, Path, description = "Client UUID", example = "3f1b6a52-8d2e-4d55-9a0e-7c1d2e3f4a5b")),
+    params(crate::contract::path::UserIn, ("clientUuid" = uuid::Uuid, Path, description = "Client UUID", example = "3f1b6a52-8d2e-4d55-9a0e-7c1d2e3f4a5b")),
     responses(
         (status = 200, description = "The sessions", body = Vec<UserSessionRepresentation>),
         (status = 403, description = "Not allowed: needs view-users", body = ErrorBody),
@@ -352,12 +352,9 @@ pub async fn list_user_sessions(
     )
 )]
 #[get("/admin/realms/{realm}/users/{id}/offline-sessions/{clientUuid}")]
-pub async fn list_user_offline_sessions(
-    at: InRealm<ViewUsers>,
-    path: web::Path<(String, String, String)>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn list_user_offline_sessions(at: InRealm<ViewUsers>) -> Result<HttpResponse, ApiError> {
     let user = at.user().await?;
-    let client = at.client_by(&path.2).await?;
+    let client = at.client_by(at.path("clientUuid")).await?;
     let filter = SessionFilter {
         session_type: Some(SessionType::Offline),
         user: Some(user.id),
@@ -372,7 +369,7 @@ pub async fn list_user_offline_sessions(
 /// Ends all of the user's sessions (its clients are told) and sets its not-before to now.
 #[utoipa::path(
     tag = "sessions",
-    params(("realm" = String, Path, description = "Realm name", example = "demo"), ("id" = uuid::Uuid, Path, description = "User id", example = "8f6ad3c4-3a4c-4a41-9a62-55f1c3e0b1a2")),
+    params(crate::contract::path::UserIn),
     responses(
         (status = 204, description = "Signed out"),
         (status = 403, description = "Not allowed: needs manage-users", body = ErrorBody),
@@ -401,7 +398,7 @@ pub struct DeleteSessionQuery {
 /// Ends one session; its clients are told.
 #[utoipa::path(
     tag = "sessions",
-    params(("realm" = String, Path, description = "Realm name", example = "demo"), ("id" = uuid::Uuid, Path, description = "Session id", example = "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"), DeleteSessionQuery),
+    params(crate::contract::path::InRealm, ("id" = uuid::Uuid, Path, description = "Session id", example = "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"), DeleteSessionQuery),
     responses(
         (status = 204, description = "Ended"),
         (status = 403, description = "Not allowed: needs manage-users", body = ErrorBody),
@@ -411,11 +408,10 @@ pub struct DeleteSessionQuery {
 #[delete("/admin/realms/{realm}/sessions/{id}")]
 pub async fn delete_session(
     at: InRealm<ManageUsers>,
-    path: web::Path<(String, String)>,
     query: Query<DeleteSessionQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let not_found = || ApiError::NotFound("Session not found".into());
-    let id = crate::input::uuid(&path.1).ok_or_else(not_found)?;
+    let id = crate::input::uuid(at.path("id")).ok_or_else(not_found)?;
     let session = sessions::find_user_session(at.conn(), id)
         .await?
         .filter(|s| s.realm_id == at.realm.id)
@@ -433,7 +429,7 @@ pub async fn delete_session(
 /// Signs out every session of the realm; answers which applications were told.
 #[utoipa::path(
     tag = "sessions",
-    params(("realm" = String, Path, description = "Realm name", example = "demo")),
+    params(crate::contract::path::InRealm),
     responses(
         (status = 200, description = "Every session is dead; what was notified", body = GlobalRequestResult),
         (status = 403, description = "Not allowed: needs manage-users", body = ErrorBody),
@@ -449,7 +445,7 @@ pub async fn logout_all(at: InRealm<ManageUsers>) -> Result<HttpResponse, ApiErr
 /// Pushes the realm's not-before to every client with an admin URL.
 #[utoipa::path(
     tag = "sessions",
-    params(("realm" = String, Path, description = "Realm name", example = "demo")),
+    params(crate::contract::path::InRealm),
     responses(
         (status = 200, description = "What was notified", body = GlobalRequestResult),
         (status = 403, description = "Not allowed: needs manage-realm", body = ErrorBody),
@@ -465,7 +461,7 @@ pub async fn push_realm_revocation(at: InRealm<ManageRealm>) -> Result<HttpRespo
 /// Pushes the client's not-before to its admin URL.
 #[utoipa::path(
     tag = "sessions",
-    params(("realm" = String, Path, description = "Realm name", example = "demo"), ("id" = uuid::Uuid, Path, description = "Client UUID", example = "3f1b6a52-8d2e-4d55-9a0e-7c1d2e3f4a5b")),
+    params(crate::contract::path::ClientIn),
     responses(
         (status = 200, description = "What was notified", body = GlobalRequestResult),
         (status = 403, description = "Not allowed: needs manage-clients", body = ErrorBody),

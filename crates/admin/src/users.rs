@@ -207,7 +207,7 @@ async fn password_of(
 }
 
 /// Users of the realm, by username.
-#[utoipa::path(tag = "users", params(("realm" = String, Path, description = "Realm name", example = "demo"), UserPage),
+#[utoipa::path(tag = "users", params(crate::contract::path::InRealm, UserPage),
     responses((status = 200, description = "One page of users", body = Vec<UserRepresentation>),
         (status = 403, description = "Not allowed: needs view-users", body = ErrorBody)))]
 #[get("/admin/realms/{realm}/users")]
@@ -218,7 +218,7 @@ pub async fn list_users(at: InRealm<ViewUsers>, q: Query<UserPage>) -> Result<Ht
 }
 
 /// How many users match (a bare number, as Keycloak answers).
-#[utoipa::path(tag = "users", params(("realm" = String, Path, description = "Realm name", example = "demo"), UserSearch),
+#[utoipa::path(tag = "users", params(crate::contract::path::InRealm, UserSearch),
     responses((status = 200, description = "The number of users", body = u64, content_type = "application/json"),
         (status = 403, description = "Not allowed: needs view-users", body = ErrorBody)))]
 #[get("/admin/realms/{realm}/users/count")]
@@ -227,7 +227,7 @@ pub async fn count_users(at: InRealm<ViewUsers>, q: Query<UserSearch>) -> Result
 }
 
 /// One user.
-#[utoipa::path(tag = "users", params(("realm" = String, Path, description = "Realm name", example = "demo"), ("id" = uuid::Uuid, Path, description = "User id", example = "8f6ad3c4-3a4c-4a41-9a62-55f1c3e0b1a2")),
+#[utoipa::path(tag = "users", params(crate::contract::path::UserIn),
     responses((status = 200, description = "The user", body = UserRepresentation),
         (status = 403, description = "Not allowed: needs view-users", body = ErrorBody), (status = 404, description = "No such realm or user", body = ErrorBody)))]
 #[get("/admin/realms/{realm}/users/{id:[-0-9a-fA-F]+}")]
@@ -236,7 +236,7 @@ pub async fn get_user(at: InRealm<ViewUsers>) -> Result<HttpResponse, ApiError> 
 }
 
 /// Creates a user; answers 201 with its address in `Location`.
-#[utoipa::path(tag = "users", params(("realm" = String, Path, description = "Realm name", example = "demo")), request_body = NewUser,
+#[utoipa::path(tag = "users", params(crate::contract::path::InRealm), request_body = NewUser,
     responses((status = 201, description = "Created", headers(("Location" = String, description = "The new user's URL"))),
         (status = 400, description = "A field is invalid", body = ErrorBody),
         (status = 403, description = "Not allowed: needs manage-users", body = ErrorBody),
@@ -279,7 +279,7 @@ fn apply(user: &mut User, input: UserSettings) -> Result<(), ApiError> {
 }
 
 /// Changes the fields present. Disabling ends the user's sessions (its applications are told).
-#[utoipa::path(tag = "users", params(("realm" = String, Path, description = "Realm name", example = "demo"), ("id" = uuid::Uuid, Path, description = "User id", example = "8f6ad3c4-3a4c-4a41-9a62-55f1c3e0b1a2")), request_body = UserUpdate,
+#[utoipa::path(tag = "users", params(crate::contract::path::UserIn), request_body = UserUpdate,
     responses((status = 204, description = "Updated"), (status = 400, description = "A field is invalid", body = ErrorBody), (status = 403, description = "Not allowed: needs manage-users", body = ErrorBody),
         (status = 404, description = "No such realm or user", body = ErrorBody)))]
 #[put("/admin/realms/{realm}/users/{id:[-0-9a-fA-F]+}")]
@@ -297,7 +297,7 @@ pub async fn update_user(at: InRealm<ManageUsers>, body: Json<UserUpdate>) -> Re
 }
 
 /// Deletes a user after ending its sessions (its applications are told).
-#[utoipa::path(tag = "users", params(("realm" = String, Path, description = "Realm name", example = "demo"), ("id" = uuid::Uuid, Path, description = "User id", example = "8f6ad3c4-3a4c-4a41-9a62-55f1c3e0b1a2")),
+#[utoipa::path(tag = "users", params(crate::contract::path::UserIn),
     responses((status = 204, description = "Deleted"),
         (status = 403, description = "Not allowed: needs manage-users", body = ErrorBody), (status = 404, description = "No such realm or user", body = ErrorBody)))]
 #[delete("/admin/realms/{realm}/users/{id:[-0-9a-fA-F]+}")]
@@ -309,7 +309,7 @@ pub async fn delete_user(at: InRealm<ManageUsers>) -> Result<HttpResponse, ApiEr
 }
 
 /// Sets a user's password.
-#[utoipa::path(tag = "users", params(("realm" = String, Path, description = "Realm name", example = "demo"), ("id" = uuid::Uuid, Path, description = "User id", example = "8f6ad3c4-3a4c-4a41-9a62-55f1c3e0b1a2")), request_body = CredentialRepresentation,
+#[utoipa::path(tag = "users", params(crate::contract::path::UserIn), request_body = CredentialRepresentation,
     responses((status = 204, description = "Set"), (status = 400, description = "Not a usable password", body = ErrorBody), (status = 403, description = "Not allowed: needs manage-users", body = ErrorBody),
         (status = 404, description = "No such realm or user", body = ErrorBody)))]
 #[put("/admin/realms/{realm}/users/{id}/reset-password")]
@@ -326,7 +326,7 @@ pub async fn reset_password(
 }
 
 /// The realm-management roles a user holds (`view-users`, `manage-users`, …, `realm-admin`).
-#[utoipa::path(tag = "users", params(("realm" = String, Path, description = "Realm name", example = "demo"), ("id" = uuid::Uuid, Path, description = "User id", example = "8f6ad3c4-3a4c-4a41-9a62-55f1c3e0b1a2")),
+#[utoipa::path(tag = "users", params(crate::contract::path::UserIn),
     responses((status = 200, description = "Role names", body = Vec<RoleName>, example = json!(["view-users"])), (status = 403, description = "Not allowed: needs view-users", body = ErrorBody),
         (status = 404, description = "No such realm or user", body = ErrorBody)))]
 #[get("/admin/realms/{realm}/users/{id}/admin-roles")]
@@ -360,7 +360,7 @@ fn may_grant(admin: &Admin, realm: &Realm, role: AdminRole) -> Result<(), ApiErr
 
 /// Replaces the realm-management roles a user holds. Only a `realm-admin` (or the master
 /// `admin`) grants them; only the master `admin` grants `admin`.
-#[utoipa::path(tag = "users", params(("realm" = String, Path, description = "Realm name", example = "demo"), ("id" = uuid::Uuid, Path, description = "User id", example = "8f6ad3c4-3a4c-4a41-9a62-55f1c3e0b1a2")),
+#[utoipa::path(tag = "users", params(crate::contract::path::UserIn),
     request_body(content = Vec<RoleName>, example = json!(["view-users", "manage-users"])),
     responses((status = 204, description = "Replaced"),
         (status = 403, description = "Not allowed: needs realm-admin, and `admin` (master realm only) needs the master `admin`", body = ErrorBody),
