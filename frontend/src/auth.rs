@@ -11,14 +11,14 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use crate::api;
-use crate::nav::BASE;
+use crate::routes::{self, BASE, CALLBACK};
 
 pub const CLIENT_ID: &str = "security-admin-console";
 const PENDING: &str = "latchkey.console.pending";
 const SIGNIN_REALM: &str = "latchkey.console.signin";
 
-/// The administrator's tokens.
-#[derive(Debug, Clone, PartialEq)]
+/// The administrator's tokens. Its `Debug` shows none of them.
+#[derive(Clone)]
 pub struct Tokens {
     pub realm: String,
     pub access_token: String,
@@ -26,6 +26,18 @@ pub struct Tokens {
     pub id_token: Option<String>,
     /// When the access token expires, epoch milliseconds.
     pub expires_at: f64,
+}
+
+impl std::fmt::Debug for Tokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tokens")
+            .field("realm", &self.realm)
+            .field("access_token", &"[redacted]")
+            .field("refresh_token", &self.refresh_token.as_ref().map(|_| "[redacted]"))
+            .field("id_token", &self.id_token.as_ref().map(|_| "[redacted]"))
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
 }
 
 #[derive(Deserialize)]
@@ -59,7 +71,7 @@ fn origin() -> String {
 }
 
 fn redirect_uri() -> String {
-    format!("{}{BASE}/callback", origin())
+    format!("{}{CALLBACK}", origin())
 }
 
 /// The realm administrators of this tab sign in to: `?signin=` when given (remembered for the
@@ -74,7 +86,7 @@ pub fn signin_realm(from_query: Option<String>) -> String {
 }
 
 fn realm_url(realm: &str, endpoint: &str) -> String {
-    format!("{}/realms/{}/protocol/openid-connect/{endpoint}", api::server(), crate::nav::encode(realm))
+    format!("{}/realms/{}/protocol/openid-connect/{endpoint}", api::server(), routes::encode(realm))
 }
 
 /// Leaves for the sign-in page; comes back to `/console/callback`, then to `return_to`.

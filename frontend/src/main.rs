@@ -3,7 +3,10 @@
 mod api;
 mod app;
 mod auth;
-mod nav;
+mod components;
+mod pages;
+mod roles;
+mod routes;
 mod time;
 
 fn main() {

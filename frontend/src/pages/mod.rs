@@ -1,0 +1,13 @@
+//! The console's pages, one per route (`components::shell` has the routes).
+
+mod client_sessions;
+mod clients;
+mod sessions;
+mod user_sessions;
+mod users;
+
+pub use client_sessions::ClientSessionsPage;
+pub use clients::ClientsPage;
+pub use sessions::SessionsPage;
+pub use user_sessions::UserSessionsPage;
+pub use users::UsersPage;
