@@ -4,6 +4,7 @@
 //! Every database-backed test is written once and run on both backends with [`backend_tests!`].
 
 pub mod browser;
+pub mod calls;
 pub mod receiver;
 pub mod rp;
 
@@ -156,6 +157,21 @@ impl TestServer {
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.http.get(self.url(path)).send().await.expect("the server answers")
+    }
+
+    /// Waits until no notification waits for delivery — each was delivered, given up or
+    /// skipped — so what a receiver got can be counted: a message sent twice would have been
+    /// sent by now. Panics after `timeout`.
+    pub async fn outbox_settled(&self, timeout: std::time::Duration) {
+        let give_up = tokio::time::Instant::now() + timeout;
+        loop {
+            let backlog = latchkey_store::outbox::backlog(self.life.store.conn()).await.expect("the outbox is read");
+            if backlog == 0 {
+                return;
+            }
+            assert!(tokio::time::Instant::now() < give_up, "{backlog} notifications still pending after {timeout:?}");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
     }
 }
 

@@ -8,6 +8,7 @@ use std::time::Duration;
 use latchkey_domain::Timestamp;
 use latchkey_store::events::{self, AdminEvent, EventQuery};
 use latchkey_store::{login_failures, realms, sessions};
+use latchkey_tests::calls::{post_form, ClientAuth};
 use latchkey_tests::rp::{self, code_flow, relying_party, Browser, Step};
 use latchkey_tests::{backend_tests, jwt_claims, TestDb, TestServer};
 use openidconnect::core::CoreTokenResponse;
@@ -41,16 +42,10 @@ async fn server(db: &TestDb, adjust: impl FnOnce(&mut latchkey_server::Config)) 
 
 /// A password grant at the demo realm's `admin-cli` (public), from `address`.
 async fn sign_in(server: &TestServer, user: &str, password: &str, address: &str) -> (StatusCode, Option<String>) {
-    let form = [("grant_type", "password"), ("client_id", "admin-cli"), ("username", user), ("password", password)];
-    let answer = rp::http()
-        .post(rp::endpoint(server, "demo", "token"))
-        .header("x-forwarded-for", address)
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
-    let retry_after = answer.headers().get("retry-after").map(|v| v.to_str().unwrap().to_owned());
-    (answer.status(), retry_after)
+    let form = [("grant_type", "password"), ("username", user), ("password", password)];
+    let endpoint = rp::endpoint(server, "demo", "token");
+    let answer = post_form(endpoint, ClientAuth::Public("admin-cli"), &form, &[("x-forwarded-for", address)]).await;
+    (answer.status, answer.header("retry-after"))
 }
 
 async fn parallel_guesses_cannot_pass_the_limit(db: TestDb) {

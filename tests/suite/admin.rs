@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 
 use latchkey_domain::{ClientSession, Realm, SessionType, Timestamp, User, UserSession};
 use latchkey_store::{clients, realms, sessions, users};
+use latchkey_tests::calls::ClientAuth;
 use latchkey_tests::rp::{self, code_flow, relying_party, Browser};
 use latchkey_tests::{backend_tests, TestDb, TestServer, ADMIN_PASSWORD, ADMIN_USER};
 use reqwest::{Method, StatusCode};
@@ -25,16 +26,7 @@ backend_tests!(
 );
 
 pub(crate) async fn token(server: &TestServer, realm: &str, username: &str, password: &str) -> String {
-    let answer: Value = rp::http()
-        .post(rp::endpoint(server, realm, "token"))
-        .form(&[("grant_type", "password"), ("client_id", "admin-cli"), ("username", username), ("password", password)])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    answer["access_token"].as_str().unwrap_or_else(|| panic!("no token: {answer}")).to_owned()
+    server.admin_token(realm, username, password).await
 }
 
 /// A demo server (its realm has `admin-cli`, as every realm does) and its demo realm.
@@ -56,18 +48,8 @@ pub(crate) async fn call(
     path: &str,
     body: Option<Value>,
 ) -> (StatusCode, Option<String>, Value) {
-    let mut request = rp::http().request(method, server.url(path));
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let answer = request.send().await.unwrap();
-    let status = answer.status();
-    let total = answer.headers().get("x-total-count").map(|v| v.to_str().unwrap().to_owned());
-    let text = answer.text().await.unwrap();
-    (status, total, serde_json::from_str(&text).unwrap_or(Value::Null))
+    let answer = server.admin_call(token, method, path, body).await;
+    (answer.status, answer.header("x-total-count"), answer.body)
 }
 
 pub(crate) async fn get(server: &TestServer, token: &str, path: &str) -> (StatusCode, Option<String>, Value) {
@@ -497,16 +479,8 @@ async fn clients_through_the_api(db: TestDb) {
     assert_eq!(client["publicClient"], false);
 
     // The generated secret works at the token endpoint.
-    let tokens: Value = rp::http()
-        .post(rp::endpoint(&server, "demo", "token"))
-        .basic_auth("orders", Some(&secret))
-        .form(&[("grant_type", "password"), ("username", "alice"), ("password", "alice-password")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let tokens =
+        server.password_grant("demo", ClientAuth::Basic("orders", &secret), "alice", "alice-password").await.body;
     assert!(tokens["access_token"].is_string(), "{tokens}");
 
     let (_, _, listed) = get(&server, &admin, "/admin/realms/demo/clients/?clientId=orders").await;

@@ -7,6 +7,7 @@ use std::time::Duration;
 use latchkey_domain::{Client, ClientKind, Protocol, Realm, Secret, SessionEnd, SessionState, Timestamp, User};
 use latchkey_lifecycle::ending::GlobalRequestResult;
 use latchkey_store::{clients, outbox, realms, sessions, users};
+use latchkey_tests::calls::{Answer, ClientAuth};
 use latchkey_tests::receiver::{verify_logout_token, Receiver};
 use latchkey_tests::rp::{self, authorization, code_flow, relying_party, Browser, Step};
 use latchkey_tests::{backend_tests, TestDb, TestServer};
@@ -18,6 +19,8 @@ use uuid::Uuid;
 const WEB_CALLBACK: &str = "http://localhost:3000/callback";
 const SPA_CALLBACK: &str = "http://localhost:5173/cb";
 const WAIT: Duration = Duration::from_secs(10);
+/// The demo web application, a confidential client.
+const WEB: ClientAuth = ClientAuth::Basic("demo-web", "demo-web-secret");
 
 backend_tests!(
     signing_out_tells_every_backchannel_client_with_the_session,
@@ -81,31 +84,15 @@ fn sid_of(tokens: &CoreTokenResponse) -> Uuid {
 }
 
 async fn introspect(server: &TestServer, token: &str) -> bool {
-    let answer: Value = rp::http()
-        .post(rp::endpoint(server, "demo", "token/introspect"))
-        .basic_auth("introspector", Some("introspector-secret"))
-        .form(&[("token", token)])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    answer["active"].as_bool().unwrap()
+    let answer = server.introspect("demo", ClientAuth::Basic("introspector", "introspector-secret"), token).await;
+    answer.body["active"].as_bool().unwrap()
 }
 
 /// True when the token endpoint refuses the refresh token (`invalid_grant`, or `invalid_client`
 /// once the client itself is disabled).
 async fn refresh_fails(server: &TestServer, tokens: &CoreTokenResponse) -> bool {
-    let answer = rp::http()
-        .post(rp::endpoint(server, "demo", "token"))
-        .basic_auth("demo-web", Some("demo-web-secret"))
-        .form(&[("grant_type", "refresh_token"), ("refresh_token", tokens.refresh_token().unwrap().secret())])
-        .send()
-        .await
-        .unwrap();
-    let status = answer.status();
-    let body: Value = answer.json().await.unwrap();
+    let refresh = tokens.refresh_token().unwrap().secret();
+    let Answer { status, body, .. } = server.refresh_grant("demo", WEB, refresh).await;
     (status == 400 && body["error"] == "invalid_grant") || (status == 401 && body["error"] == "invalid_client")
 }
 
@@ -182,7 +169,7 @@ async fn a_user_wide_ending_names_the_user_and_no_session(db: TestDb) {
         setup.server.life.end_user_sessions(&setup.realm, &alice, SessionEnd::UserLogout, true, None).await.unwrap();
     assert_eq!(ended.len(), 2);
     setup.receiver.wait_for(1, WAIT).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    setup.server.outbox_settled(WAIT).await;
     let got = logout_tokens(&setup, "/web/bcl", "demo-web").await;
     assert_eq!(got.len(), 1, "one token for the user, not one per session: {got:?}");
     assert_eq!(got[0]["sub"], alice.id.to_string());
@@ -385,7 +372,7 @@ async fn a_receiver_that_was_down_gets_its_token_once_even_across_a_restart(db: 
     let receiver = Receiver::start_on(address).await;
     let got = receiver.wait_for(1, Duration::from_secs(15)).await;
     assert_eq!(got.len(), 1);
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    second.outbox_settled(WAIT).await;
     assert_eq!(receiver.received().len(), 1, "delivered once");
     let issuer = rp::issuer(&second, "demo");
     let claims = verify_logout_token(&got[0].logout_token().unwrap(), &jwks(&second).await, &issuer, "demo-web");
@@ -403,16 +390,7 @@ async fn two_nodes_deliver_each_notification_once(db: TestDb) {
     let store = db.store().await;
     let mut session_ids = Vec::new();
     for _ in 0..12 {
-        let answer: Value = rp::http()
-            .post(rp::endpoint(&setup.server, "demo", "token"))
-            .basic_auth("demo-web", Some("demo-web-secret"))
-            .form(&[("grant_type", "password"), ("username", "alice"), ("password", "alice-password")])
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let answer = setup.server.password_grant("demo", WEB, "alice", "alice-password").await.body;
         session_ids.push(answer["session_state"].as_str().unwrap().parse::<Uuid>().unwrap());
     }
     // Both nodes race for the same outbox.
@@ -423,7 +401,7 @@ async fn two_nodes_deliver_each_notification_once(db: TestDb) {
     );
     assert_eq!(ra.unwrap().len() + rb.unwrap().len(), 12);
     setup.receiver.wait_for(12, WAIT).await;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    setup.server.outbox_settled(WAIT).await;
     let got = logout_tokens(&setup, "/web/bcl", "demo-web").await;
     let mut jtis: Vec<String> = got.iter().map(|c| c["jti"].as_str().unwrap().to_owned()).collect();
     jtis.sort();
@@ -459,16 +437,7 @@ async fn a_refresh_racing_an_ending_never_outlives_it(db: TestDb) {
         if let Some(new_access) = body["access_token"].as_str() {
             assert!(!introspect(&setup.server, new_access).await, "a token won in the race dies with the session");
             let new_refresh = body["refresh_token"].as_str().unwrap();
-            let retry: Value = rp::http()
-                .post(rp::endpoint(&setup.server, "demo", "token"))
-                .basic_auth("demo-web", Some("demo-web-secret"))
-                .form(&[("grant_type", "refresh_token"), ("refresh_token", new_refresh)])
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let retry = setup.server.refresh_grant("demo", WEB, new_refresh).await.body;
             assert_eq!(retry["error"], "invalid_grant");
         } else {
             assert_eq!(body["error"], "invalid_grant");

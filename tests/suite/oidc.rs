@@ -3,6 +3,7 @@
 
 use latchkey_domain::{ClientKind, Protocol, Secret, SessionState, SessionType, SigningAlgorithm};
 use latchkey_store::{clients, keys, realms, sessions, users};
+use latchkey_tests::calls::{post_form, ClientAuth};
 use latchkey_tests::rp::{self, authorization, code_flow, exchange, relying_party, Browser, Step};
 use latchkey_tests::{backend_tests, TestDb, TestServer};
 use openidconnect::core::CoreUserInfoClaims;
@@ -59,15 +60,9 @@ fn header_of(jwt: &str) -> Value {
 }
 
 async fn introspect(server: &TestServer, token: &str) -> Value {
-    let answer = rp::http()
-        .post(rp::endpoint(server, "demo", "token/introspect"))
-        .basic_auth("demo-web", Some(WEB_SECRET))
-        .form(&[("token", token)])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(answer.status(), 200);
-    answer.json().await.unwrap()
+    let answer = server.introspect("demo", ClientAuth::Basic("demo-web", WEB_SECRET), token).await;
+    assert_eq!(answer.status, 200);
+    answer.body
 }
 
 async fn token_request(
@@ -76,13 +71,11 @@ async fn token_request(
     form: &[(&str, &str)],
     basic: Option<(&str, &str)>,
 ) -> (StatusCode, Value) {
-    let mut request = rp::http().post(rp::endpoint(server, realm, "token")).form(form);
-    if let Some((id, secret)) = basic {
-        request = request.basic_auth(id, Some(secret));
-    }
-    let answer = request.send().await.unwrap();
-    let status = answer.status();
-    (status, answer.json().await.unwrap())
+    let answer = match basic {
+        Some((id, secret)) => server.token_request(realm, ClientAuth::Basic(id, secret), form).await,
+        None => post_form(rp::endpoint(server, realm, "token"), ClientAuth::None, form, &[]).await,
+    };
+    (answer.status, answer.body)
 }
 
 async fn refresh(server: &TestServer, refresh_token: &str) -> (StatusCode, Value) {

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use latchkey_domain::{AdminRole, SessionEnd, Timestamp};
 use latchkey_store::{clients, events, realms, users};
+use latchkey_tests::calls::ClientAuth;
 use latchkey_tests::receiver::Receiver;
 use latchkey_tests::rp::{self, authorization, code_flow, relying_party, Browser, Step};
 use latchkey_tests::{backend_tests, TestDb, TestServer};
@@ -136,12 +137,7 @@ async fn password_grant(
     user: &str,
     password: &str,
 ) -> Value {
-    let mut request = rp::http().post(rp::endpoint(server, realm, "token"));
-    if let Some(secret) = client.1 {
-        request = request.basic_auth(client.0, Some(secret));
-    }
-    let form = [("grant_type", "password"), ("client_id", client.0), ("username", user), ("password", password)];
-    request.form(&form).send().await.unwrap().json().await.unwrap()
+    server.password_grant(realm, ClientAuth::of(client.0, client.1), user, password).await.body
 }
 
 async fn the_admin_api_refuses_tokens_of_ordinary_applications(db: TestDb) {
@@ -450,15 +446,7 @@ async fn notifications_never_reach_internal_addresses(db: TestDb) {
 
 async fn the_issuer_never_follows_the_host_header(db: TestDb) {
     let (server, _) = demo(&db).await;
-    let discovery: Value = rp::http()
-        .get(server.url("/realms/demo/.well-known/openid-configuration"))
-        .header("host", "evil.example")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let discovery = server.discovery("demo", Some("evil.example")).await;
     assert_eq!(discovery["issuer"], rp::issuer(&server, "demo"));
     assert!(discovery["token_endpoint"].as_str().unwrap().starts_with(&server.url("/")), "{discovery}");
     let answer = rp::http()

@@ -161,3 +161,9 @@ pub async fn for_client(db: &impl ConnectionTrait, client_id: Uuid, limit: u64) 
         .all(db)
         .await?)
 }
+
+/// How many messages still wait for delivery (the notifier's backlog).
+pub async fn backlog(db: &impl ConnectionTrait) -> Result<u64, StoreError> {
+    use sea_orm::PaginatorTrait;
+    Ok(outbox::Entity::find().filter(outbox::Column::Status.eq(PENDING)).count(db).await?)
+}
