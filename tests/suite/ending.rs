@@ -363,7 +363,7 @@ async fn a_receiver_that_was_down_gets_its_token_once_even_across_a_restart(db: 
     };
     let log = tokio::time::timeout(WAIT, failed_once).await.expect("an attempt was made");
     assert_eq!(log.len(), 1);
-    assert_eq!(log[0].status, outbox::PENDING, "a failed delivery is retried");
+    assert_eq!(log[0].status, outbox::Delivery::Pending, "a failed delivery is retried");
 
     // The server restarts; the receiver comes back; the token arrives, once.
     let server_address = first.address;
@@ -378,7 +378,7 @@ async fn a_receiver_that_was_down_gets_its_token_once_even_across_a_restart(db: 
     let claims = verify_logout_token(&got[0].logout_token().unwrap(), &jwks(&second).await, &issuer, "demo-web");
     assert_eq!(claims["sid"], sid_of(&tokens).to_string());
     let log = outbox::for_client(store.conn(), web.id, 10).await.unwrap();
-    assert_eq!(log[0].status, outbox::DELIVERED);
+    assert_eq!(log[0].status, outbox::Delivery::Delivered);
     assert!(log[0].attempts >= 2, "{:?}", log[0]);
 }
 
@@ -414,7 +414,7 @@ async fn two_nodes_deliver_each_notification_once(db: TestDb) {
     )
     .await
     .unwrap();
-    assert!(delivered.iter().all(|m| m.status == outbox::DELIVERED));
+    assert!(delivered.iter().all(|m| m.status == outbox::Delivery::Delivered));
 }
 
 async fn a_refresh_racing_an_ending_never_outlives_it(db: TestDb) {

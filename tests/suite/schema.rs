@@ -213,7 +213,7 @@ async fn audit_outbox_and_key_tables_take_their_rows(db: TestDb) {
         url: Set("https://app.example/bcl".into()),
         payload: Set(r#"{"sub":"x"}"#.into()),
         request_group: Set(Some(Uuid::new_v4())),
-        status: Set("PENDING".into()),
+        status: Set(outbox::Delivery::Pending),
         attempts: Set(0),
         next_attempt_at: Set(t),
         deadline_at: Set(t + 3_600_000),

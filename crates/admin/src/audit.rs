@@ -10,12 +10,12 @@ use actix_web::http::Method;
 use actix_web::middleware::Next;
 use actix_web::{get, web, HttpRequest, HttpResponse};
 use latchkey_domain::Timestamp;
+use latchkey_lifecycle::audit::{AdminAction, Operation, Resource};
 use latchkey_lifecycle::Lifecycle;
 use latchkey_store::events::{self, AdminEvent, EventQuery};
 use serde::{Deserialize, Serialize};
 
 use utoipa::{IntoParams, ToSchema};
-use uuid::Uuid;
 
 use crate::auth::authenticate;
 use crate::authorized::{InRealm, ViewRealm};
@@ -24,7 +24,7 @@ use crate::query::Query;
 
 /// What an admin write is, from its method and path: (realm name, operation, resource type,
 /// resource path). `None` for reads and for paths outside the admin API.
-fn classify(method: &Method, path: &str) -> Option<(String, &'static str, &'static str, String)> {
+fn classify(method: &Method, path: &str) -> Option<(String, Operation, Resource, String)> {
     let rest = path.trim_end_matches('/').strip_prefix("/admin/realms")?;
     let (realm, resource) = match rest.strip_prefix('/') {
         None if rest.is_empty() => ("master".to_owned(), String::new()),
@@ -36,17 +36,17 @@ fn classify(method: &Method, path: &str) -> Option<(String, &'static str, &'stat
     };
     let collection = resource.is_empty() || resource == "users" || resource == "clients";
     let operation = match *method {
-        Method::POST if rest.is_empty() || (collection && !resource.is_empty()) => "CREATE",
-        Method::POST => "ACTION",
-        Method::PUT => "UPDATE",
-        Method::DELETE => "DELETE",
+        Method::POST if rest.is_empty() || (collection && !resource.is_empty()) => Operation::Create,
+        Method::POST => Operation::Action,
+        Method::PUT => Operation::Update,
+        Method::DELETE => Operation::Delete,
         _ => return None,
     };
     let resource_type = match resource.split('/').next().unwrap_or("") {
-        "users" => "USER",
-        "clients" => "CLIENT",
-        "sessions" => "USER_SESSION",
-        _ => "REALM",
+        "users" => Resource::User,
+        "clients" => Resource::Client,
+        "sessions" => Resource::UserSession,
+        _ => Resource::Realm,
     };
     Some((realm, operation, resource_type, resource))
 }
@@ -62,14 +62,14 @@ pub async fn record_refusals(
     let write = classify(req.method(), req.match_info().as_str());
     let answer = next.call(req).await?;
     let status = answer.status();
-    if let (Some((realm, operation, resource_type, resource_path)), true) = (write, status.as_u16() >= 400) {
+    if let (Some((realm, operation, resource, path)), true) = (write, status.as_u16() >= 400) {
         let error = match answer.response().error() {
             Some(e) => format!("{}: {e}", status.as_u16()),
             None => status.to_string(),
         };
         let request = answer.request();
         if let Some(life) = request.app_data::<web::Data<Lifecycle>>() {
-            record_refusal(life, request, &realm, operation, resource_type, resource_path, error).await;
+            record_refusal(life, request, &realm, operation, resource, path, error).await;
         }
     }
     Ok(answer)
@@ -79,9 +79,9 @@ async fn record_refusal(
     life: &Lifecycle,
     request: &HttpRequest,
     realm: &str,
-    operation: &str,
-    resource_type: &str,
-    resource_path: String,
+    operation: Operation,
+    resource: Resource,
+    path: String,
     error: String,
 ) {
     if latchkey_domain::realm::validate_realm_name(realm).is_err() {
@@ -97,21 +97,8 @@ async fn record_refusal(
         life.unauthenticated_refusals.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         return;
     };
-    let admin = Some(admin);
-    let event = AdminEvent {
-        id: Uuid::now_v7(),
-        time: Timestamp::now(),
-        realm_id: realm.id,
-        auth_realm_id: admin.as_ref().map(|a| a.home.id),
-        auth_client_id: admin.as_ref().map(|a| a.client_id.clone()),
-        auth_user_id: admin.as_ref().map(|a| a.user.id),
-        ip_address: Some(crate::auth::client_ip(life, request)),
-        operation_type: operation.to_owned(),
-        resource_type: resource_type.to_owned(),
-        resource_path,
-        representation: None,
-        error: Some(error),
-    };
+    let action = AdminAction { actor: admin.actor(), operation, resource, path, representation: None };
+    let event = AdminEvent { error: Some(error), ..action.event(realm.id, Timestamp::now()) };
     if let Err(error) = events::insert_many(life.store.conn(), &[event]).await {
         tracing::error!(%error, "an admin event could not be recorded");
     }

@@ -15,7 +15,7 @@ use latchkey_domain::ending::{plan_adapter_action, plan_logout, NotificationKind
 use latchkey_domain::{Client, Realm, SessionEnd, SessionType, Timestamp, User, UserSession};
 use latchkey_store::events::{self, AdminEvent};
 use latchkey_store::jobs::{self, Job, JobKind};
-use latchkey_store::outbox::{self, NewMessage};
+use latchkey_store::outbox::{self, Delivery, NewMessage};
 use latchkey_store::{clients, realms, sessions, users, ConnectionTrait, StoreError};
 use serde::Serialize;
 use serde_json::json;
@@ -65,7 +65,7 @@ fn messages(realm_id: Uuid, plan: &Plan, group: Option<Uuid>, not_before: i64, n
                 url: n.url.clone(),
                 payload: payload.to_string(),
                 request_group: group,
-                status: outbox::PENDING,
+                status: Delivery::Pending,
                 deadline,
             }
         })
@@ -77,7 +77,7 @@ fn messages(realm_id: Uuid, plan: &Plan, group: Option<Uuid>, not_before: i64, n
         url: String::new(),
         payload: json!({"aud": client, "skipped": "SAML clients get no back-channel logout"}).to_string(),
         request_group: group,
-        status: outbox::SKIPPED,
+        status: Delivery::Skipped,
         deadline,
     }));
     out
@@ -438,7 +438,7 @@ impl Lifecycle {
                 None => true,
             };
             let messages = outbox::group(self.store.conn(), group).await?;
-            let settled = messages.iter().all(|m| m.status != outbox::PENDING || m.last_error.is_some());
+            let settled = messages.iter().all(|m| m.status != Delivery::Pending || m.last_error.is_some());
             if (job_done && settled) || tokio::time::Instant::now() >= give_up {
                 return Ok(summarize(&messages));
             }
@@ -457,7 +457,7 @@ fn summarize(messages: &[outbox::Message]) -> GlobalRequestResult {
     let mut by_url: BTreeMap<&str, PerUrl> = BTreeMap::new();
     let mut result = GlobalRequestResult::default();
     for m in messages {
-        if m.status == outbox::SKIPPED {
+        if m.status == Delivery::Skipped {
             let client = serde_json::from_str::<serde_json::Value>(&m.payload)
                 .ok()
                 .and_then(|p| p["aud"].as_str().map(str::to_owned));
@@ -469,9 +469,9 @@ fn summarize(messages: &[outbox::Message]) -> GlobalRequestResult {
             continue;
         }
         let entry = by_url.entry(m.url.as_str()).or_default();
-        match m.status.as_str() {
-            outbox::DELIVERED => entry.delivered = true,
-            outbox::FAILED => entry.failed = true,
+        match m.status {
+            Delivery::Delivered => entry.delivered = true,
+            Delivery::Failed => entry.failed = true,
             _ if m.last_error.is_some() => entry.failed = true,
             _ => entry.pending = true,
         }

@@ -10,18 +10,15 @@
 use latchkey_domain::Timestamp;
 use sea_orm::sea_query::Expr;
 use sea_orm::ActiveValue::Set;
-use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, QueryOrder, Statement};
+use sea_orm::{
+    ActiveEnum, ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, QueryOrder, Statement,
+};
 use uuid::Uuid;
 
 use crate::entity::outbox;
 use crate::StoreError;
 
-pub const PENDING: &str = "PENDING";
-pub const DELIVERED: &str = "DELIVERED";
-/// Gave up: the deadline passed without a successful delivery.
-pub const FAILED: &str = "FAILED";
-/// Nothing could be sent (a SAML client); kept so every outcome is on record.
-pub const SKIPPED: &str = "SKIPPED";
+pub use crate::entity::outbox::Delivery;
 
 /// A notification to write.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,7 +30,7 @@ pub struct NewMessage {
     /// JSON, interpreted by the worker of `kind`.
     pub payload: String,
     pub request_group: Option<Uuid>,
-    pub status: &'static str,
+    pub status: Delivery,
     pub deadline: Timestamp,
 }
 
@@ -51,7 +48,7 @@ pub async fn insert_many(db: &impl ConnectionTrait, messages: &[NewMessage], now
         url: Set(m.url.clone()),
         payload: Set(m.payload.clone()),
         request_group: Set(m.request_group),
-        status: Set(m.status.to_owned()),
+        status: Set(m.status),
         attempts: Set(0),
         next_attempt_at: Set(now.as_millis()),
         deadline_at: Set(m.deadline.as_millis()),
@@ -109,7 +106,7 @@ pub async fn claim(
 /// Records a delivery, if `node` still holds the claim.
 pub async fn delivered(db: &impl ConnectionTrait, id: Uuid, node: &str, now: Timestamp) -> Result<(), StoreError> {
     outbox::Entity::update_many()
-        .col_expr(outbox::Column::Status, Expr::value(DELIVERED))
+        .col_expr(outbox::Column::Status, Expr::value(Delivery::Delivered.to_value()))
         .col_expr(outbox::Column::DeliveredAt, Expr::value(now.as_millis()))
         .col_expr(outbox::Column::ClaimedBy, Expr::value(Option::<String>::None))
         .col_expr(outbox::Column::ClaimedUntil, Expr::value(Option::<i64>::None))
@@ -136,7 +133,7 @@ pub async fn attempt_failed(
         .col_expr(outbox::Column::ClaimedUntil, Expr::value(Option::<i64>::None));
     update = match retry_at {
         Some(at) => update.col_expr(outbox::Column::NextAttemptAt, Expr::value(at.as_millis())),
-        None => update.col_expr(outbox::Column::Status, Expr::value(FAILED)),
+        None => update.col_expr(outbox::Column::Status, Expr::value(Delivery::Failed.to_value())),
     };
     update.filter(outbox::Column::Id.eq(id)).filter(outbox::Column::ClaimedBy.eq(node)).exec(db).await?;
     Ok(())
@@ -165,5 +162,5 @@ pub async fn for_client(db: &impl ConnectionTrait, client_id: Uuid, limit: u64) 
 /// How many messages still wait for delivery (the notifier's backlog).
 pub async fn backlog(db: &impl ConnectionTrait) -> Result<u64, StoreError> {
     use sea_orm::PaginatorTrait;
-    Ok(outbox::Entity::find().filter(outbox::Column::Status.eq(PENDING)).count(db).await?)
+    Ok(outbox::Entity::find().filter(outbox::Column::Status.eq(Delivery::Pending)).count(db).await?)
 }
