@@ -5,7 +5,7 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use latchkey_domain::Timestamp;
+use latchkey_domain::{SessionId, Timestamp};
 use latchkey_store::events::{self, AdminEvent, EventQuery};
 use latchkey_store::{login_failures, realms, sessions};
 use latchkey_tests::calls::{post_form, ClientAuth};
@@ -176,10 +176,10 @@ async fn a_logout_link_with_someone_elses_hint_asks_first(db: TestDb) {
     let victim = Browser::new(&server);
     let alice = signed_in(&server, &victim, "alice").await;
     let attacker = signed_in(&server, &Browser::new(&server), "bob").await;
-    let alice_sid: Uuid =
+    let alice_sid: SessionId =
         jwt_claims(alice.id_token().unwrap().to_string().as_str())["sid"].as_str().unwrap().parse().unwrap();
     let store = db.store().await;
-    let active = |sid: Uuid| {
+    let active = |sid: SessionId| {
         let store = store.clone();
         async move {
             sessions::find_user_session(store.conn(), sid).await.unwrap().unwrap().state

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use latchkey_domain::{ClientSession, Realm, SessionType, Timestamp, User, UserSession};
+use latchkey_domain::{ClientSession, Realm, SessionId, SessionType, Timestamp, User, UserSession};
 use latchkey_store::{clients, realms, sessions, users};
 use latchkey_tests::calls::ClientAuth;
 use latchkey_tests::rp::{self, code_flow, relying_party, Browser};
@@ -100,7 +100,7 @@ async fn the_realm_wide_list_has_keycloaks_shape_a_total_and_filters(db: TestDb)
 }
 
 /// Inserts `n` sessions of `user` straight into the store, one second of activity apart.
-pub(crate) async fn many_sessions(db: &TestDb, realm: &Realm, user: &User, client: Uuid, n: usize) -> Vec<Uuid> {
+pub(crate) async fn many_sessions(db: &TestDb, realm: &Realm, user: &User, client: Uuid, n: usize) -> Vec<SessionId> {
     let store = db.store().await;
     let txn = store.begin().await.unwrap();
     let base = Timestamp::now().as_millis() - 1_000_000;

@@ -4,7 +4,9 @@
 
 use std::time::Duration;
 
-use latchkey_domain::{Client, ClientKind, Protocol, Realm, Secret, SessionEnd, SessionState, Timestamp, User};
+use latchkey_domain::{
+    Client, ClientKind, Protocol, Realm, Secret, SessionEnd, SessionId, SessionState, Timestamp, User,
+};
 use latchkey_lifecycle::ending::GlobalRequestResult;
 use latchkey_store::{clients, outbox, realms, sessions, users};
 use latchkey_tests::calls::{Answer, ClientAuth};
@@ -14,7 +16,6 @@ use latchkey_tests::{backend_tests, TestDb, TestServer};
 use openidconnect::core::CoreTokenResponse;
 use openidconnect::{OAuth2TokenResponse, TokenResponse};
 use serde_json::{json, Value};
-use uuid::Uuid;
 
 const WEB_CALLBACK: &str = "http://localhost:3000/callback";
 const SPA_CALLBACK: &str = "http://localhost:5173/cb";
@@ -79,7 +80,7 @@ fn claims_of(jwt: &str) -> Value {
     serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
 }
 
-fn sid_of(tokens: &CoreTokenResponse) -> Uuid {
+fn sid_of(tokens: &CoreTokenResponse) -> SessionId {
     claims_of(tokens.access_token().secret())["sid"].as_str().unwrap().parse().unwrap()
 }
 
@@ -391,7 +392,7 @@ async fn two_nodes_deliver_each_notification_once(db: TestDb) {
     let mut session_ids = Vec::new();
     for _ in 0..12 {
         let answer = setup.server.password_grant("demo", WEB, "alice", "alice-password").await.body;
-        session_ids.push(answer["session_state"].as_str().unwrap().parse::<Uuid>().unwrap());
+        session_ids.push(answer["session_state"].as_str().unwrap().parse::<SessionId>().unwrap());
     }
     // Both nodes race for the same outbox.
     let (a, b) = session_ids.split_at(6);

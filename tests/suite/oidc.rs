@@ -1,7 +1,7 @@
 //! The OpenID Connect provider driven by a real relying party (the `openidconnect` crate) and
 //! a cookie-keeping browser through the HTML sign-in form, on SQLite and PostgreSQL.
 
-use latchkey_domain::{ClientKind, Protocol, Secret, SessionState, SessionType, SigningAlgorithm};
+use latchkey_domain::{ClientKind, Protocol, Secret, SessionId, SessionState, SessionType, SigningAlgorithm};
 use latchkey_store::{clients, keys, realms, sessions, users};
 use latchkey_tests::calls::{post_form, ClientAuth};
 use latchkey_tests::rp::{self, authorization, code_flow, exchange, relying_party, Browser, Step};
@@ -10,7 +10,6 @@ use openidconnect::core::CoreUserInfoClaims;
 use openidconnect::{AccessTokenHash, OAuth2TokenResponse, TokenResponse};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use uuid::Uuid;
 
 const WEB_CALLBACK: &str = "http://localhost:3000/callback";
 const SPA_CALLBACK: &str = "http://localhost:5173/app/callback";
@@ -107,7 +106,7 @@ async fn the_code_flow_signs_in_through_the_form_and_stores_the_session(db: Test
     assert_eq!(claims.access_token_hash(), Some(&expected_hash));
 
     let raw_id = claims_of(&id_token.to_string());
-    let sid: Uuid = raw_id["sid"].as_str().unwrap().parse().unwrap();
+    let sid: SessionId = raw_id["sid"].as_str().unwrap().parse().unwrap();
     assert_eq!(raw_id["azp"], "demo-web");
     assert!(raw_id["auth_time"].is_i64());
     assert_eq!(header_of(&id_token.to_string())["alg"], "RS256");
@@ -178,7 +177,7 @@ async fn logout_ends_the_session_for_introspection_refresh_and_the_cookie(db: Te
     let again = browser.get(authorization(&rp, &["openid"], &[]).url.as_str()).await;
     assert!(matches!(again, Step::Login { .. }), "a dead session's cookie leads to the sign-in page: {again:?}");
 
-    let sid: Uuid = claims_of(access)["sid"].as_str().unwrap().parse().unwrap();
+    let sid: SessionId = claims_of(access)["sid"].as_str().unwrap().parse().unwrap();
     let stored = sessions::find_user_session(db.store().await.conn(), sid).await.unwrap().unwrap();
     assert_eq!(stored.state, SessionState::Ended);
     assert_eq!(stored.end_reason, Some(latchkey_domain::SessionEnd::SignOut));
@@ -198,7 +197,7 @@ async fn a_second_client_joins_the_sso_session_silently(db: TestDb) {
 
     let sid = claims_of(web_tokens.access_token().secret())["sid"].clone();
     assert_eq!(claims_of(spa_tokens.access_token().secret())["sid"], sid, "one SSO session");
-    let sid: Uuid = sid.as_str().unwrap().parse().unwrap();
+    let sid: SessionId = sid.as_str().unwrap().parse().unwrap();
     let store = db.store().await;
     let demo = realms::find_by_name(store.conn(), "demo").await.unwrap().unwrap();
     let spa_client = clients::find_by_client_id(store.conn(), demo.id, "demo-spa").await.unwrap().unwrap();
@@ -237,7 +236,7 @@ async fn offline_access_outlives_the_browser_session(db: TestDb) {
     assert_ne!(offline_claims["sid"], browser_sid);
 
     let store = db.store().await;
-    let offline_id: Uuid = offline_claims["sid"].as_str().unwrap().parse().unwrap();
+    let offline_id: SessionId = offline_claims["sid"].as_str().unwrap().parse().unwrap();
     let stored = sessions::find_user_session(store.conn(), offline_id).await.unwrap().unwrap();
     assert_eq!(stored.session_type, SessionType::Offline);
 
@@ -285,7 +284,7 @@ async fn password_and_client_credentials_grants(db: TestDb) {
     .await;
     let access = claims_of(auditor["access_token"].as_str().unwrap());
     assert_eq!(access["resource_access"]["realm-management"]["roles"], json!(["view-users"]));
-    let sid: Uuid = auditor["session_state"].as_str().unwrap().parse().unwrap();
+    let sid: SessionId = auditor["session_state"].as_str().unwrap().parse().unwrap();
     assert!(sessions::find_user_session(db.store().await.conn(), sid).await.unwrap().is_some());
 
     let (status, body) = token_request(
@@ -697,7 +696,7 @@ async fn forwarded_addresses_are_believed_only_from_trusted_proxies(db: TestDb) 
     let session_ip = |body: Value| {
         let db = &db;
         async move {
-            let sid: Uuid = body["session_state"].as_str().unwrap().parse().unwrap();
+            let sid: SessionId = body["session_state"].as_str().unwrap().parse().unwrap();
             sessions::find_user_session(db.store().await.conn(), sid).await.unwrap().unwrap().ip_address
         }
     };
@@ -761,7 +760,7 @@ async fn expired_codes_are_refused(db: TestDb) {
     let server = demo(&db).await;
     let rp = web_rp(&server).await;
     let (tokens, _) = code_flow(&rp, &Browser::new(&server), &["openid"], "alice", "alice-password").await;
-    let sid: Uuid = claims_of(tokens.access_token().secret())["sid"].as_str().unwrap().parse().unwrap();
+    let sid: SessionId = claims_of(tokens.access_token().secret())["sid"].as_str().unwrap().parse().unwrap();
     let store = db.store().await;
     let demo = realms::find_by_name(store.conn(), "demo").await.unwrap().unwrap();
     let web = clients::find_by_client_id(store.conn(), demo.id, "demo-web").await.unwrap().unwrap();

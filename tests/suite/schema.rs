@@ -2,7 +2,8 @@
 //! every entity round-tripping, and the constraints the rest of the system relies on.
 
 use latchkey_domain::{
-    AdminRole, Client, ClientKind, ClientSession, Protocol, Realm, Secret, SessionType, Timestamp, User, UserSession,
+    AdminRole, Client, ClientKind, ClientSession, Protocol, Realm, Secret, SessionId, SessionType, Timestamp, User,
+    UserSession,
 };
 use latchkey_store::entity::{admin_event, outbox, signing_key};
 use latchkey_store::{clients, realms, sessions, users, StoreError};
@@ -96,7 +97,7 @@ async fn rows_round_trip_through_every_repository(db: TestDb) {
     sessions::insert_client_session(store.conn(), &client_session).await.unwrap();
     assert_eq!(sessions::find_user_session(store.conn(), session.id).await.unwrap(), Some(session.clone()));
     assert_eq!(sessions::client_sessions_of(store.conn(), session.id).await.unwrap(), vec![client_session]);
-    assert_eq!(sessions::find_user_session(store.conn(), Uuid::new_v4()).await.unwrap(), None);
+    assert_eq!(sessions::find_user_session(store.conn(), SessionId::new()).await.unwrap(), None);
 }
 
 async fn usernames_are_unique_per_realm_whatever_their_case(db: TestDb) {

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use actix_web::{delete, get, post, HttpResponse};
-use latchkey_domain::{SessionEnd, SessionType, Timestamp};
+use latchkey_domain::{SessionEnd, SessionId, SessionType, Timestamp};
 use latchkey_lifecycle::audit::{Operation, Resource};
 use latchkey_store::listing::{self, ListedSession, SessionFilter};
 use latchkey_store::sessions;
@@ -411,7 +411,7 @@ pub async fn delete_session(
     query: Query<DeleteSessionQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let not_found = || ApiError::NotFound("Session not found".into());
-    let id = crate::input::uuid(at.path("id")).ok_or_else(not_found)?;
+    let id = crate::input::uuid(at.path("id")).map(SessionId::from).ok_or_else(not_found)?;
     let session = sessions::find_user_session(at.conn(), id)
         .await?
         .filter(|s| s.realm_id == at.realm.id)

@@ -13,7 +13,7 @@ use std::collections::BTreeSet;
 
 use uuid::Uuid;
 
-use crate::{Client, Protocol, UserSession};
+use crate::{Client, Protocol, SessionId, UserSession};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NotificationKind {
@@ -50,7 +50,7 @@ pub struct Notification {
     pub kind: NotificationKind,
     pub url: String,
     pub sub: Option<Uuid>,
-    pub sid: Option<Uuid>,
+    pub sid: Option<SessionId>,
 }
 
 /// What an ending sends, and which clients cannot be told.
@@ -65,7 +65,7 @@ pub struct Plan {
 /// the user ends at once (user logout, disabled, deleted).
 pub fn plan_logout<'a>(ending: impl IntoIterator<Item = (&'a UserSession, &'a [Client])>, user_wide: bool) -> Plan {
     let mut plan = Plan::default();
-    let mut told: BTreeSet<(Uuid, Option<Uuid>)> = BTreeSet::new();
+    let mut told: BTreeSet<(Uuid, Option<SessionId>)> = BTreeSet::new();
     let mut saml: BTreeSet<Uuid> = BTreeSet::new();
     for (session, clients) in ending {
         for client in clients {

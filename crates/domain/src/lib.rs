@@ -8,6 +8,7 @@
 pub mod client;
 pub mod ending;
 pub mod error;
+pub mod id;
 pub mod password;
 pub mod realm;
 pub mod role;
@@ -18,6 +19,7 @@ pub mod user;
 
 pub use client::{Client, ClientKind, Protocol};
 pub use error::DomainError;
+pub use id::SessionId;
 pub use password::{PasswordHash, Secret};
 pub use realm::{Realm, SessionLimits, SigningAlgorithm};
 pub use role::AdminRole;

@@ -17,7 +17,7 @@ use std::str::FromStr;
 
 use uuid::Uuid;
 
-use crate::{DomainError, SessionLimits, Timestamp};
+use crate::{DomainError, SessionId, SessionLimits, Timestamp};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SessionType {
@@ -146,7 +146,7 @@ impl FromStr for SessionEnd {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserSession {
-    pub id: Uuid,
+    pub id: SessionId,
     pub realm_id: Uuid,
     pub user_id: Uuid,
     pub session_type: SessionType,
@@ -162,7 +162,7 @@ pub struct UserSession {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientSession {
-    pub user_session_id: Uuid,
+    pub user_session_id: SessionId,
     pub client_id: Uuid,
     pub realm_id: Uuid,
     pub session_type: SessionType,
@@ -240,7 +240,7 @@ impl UserSession {
         now: Timestamp,
     ) -> Self {
         UserSession {
-            id: Uuid::new_v4(),
+            id: SessionId::new(),
             realm_id,
             user_id,
             session_type,

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use latchkey_domain::ending::{plan_adapter_action, plan_logout, NotificationKind, Plan};
-use latchkey_domain::{Client, Realm, SessionEnd, SessionType, Timestamp, User, UserSession};
+use latchkey_domain::{Client, Realm, SessionEnd, SessionId, SessionType, Timestamp, User, UserSession};
 use latchkey_store::events::{self, AdminEvent};
 use latchkey_store::jobs::{self, Job, JobKind};
 use latchkey_store::outbox::{self, Delivery, NewMessage};
@@ -103,10 +103,10 @@ impl How<'_> {
 pub(crate) async fn end_in(
     db: &impl ConnectionTrait,
     realm_id: Uuid,
-    ids: &[Uuid],
+    ids: &[SessionId],
     how: &How<'_>,
     now: Timestamp,
-) -> Result<Vec<Uuid>, StoreError> {
+) -> Result<Vec<SessionId>, StoreError> {
     let (reason, user_wide, group) = (how.reason, how.user_wide, how.group);
     let loaded = sessions::load_for_ending(db, ids).await?;
     let ended = sessions::end_sessions(db, &loaded.iter().map(|(s, _)| s.id).collect::<Vec<_>>(), reason, now).await?;
@@ -159,7 +159,12 @@ fn ending_event(
 impl Lifecycle {
     /// Ends these sessions (sign-out, an administrator's "Sign out", revocation of an offline
     /// session) and tells their clients. Returns the ids that were still active.
-    pub async fn end_sessions(&self, realm: &Realm, ids: &[Uuid], reason: SessionEnd) -> Result<Vec<Uuid>, StoreError> {
+    pub async fn end_sessions(
+        &self,
+        realm: &Realm,
+        ids: &[SessionId],
+        reason: SessionEnd,
+    ) -> Result<Vec<SessionId>, StoreError> {
         self.end_sessions_by(realm, ids, reason, None).await
     }
 
@@ -169,10 +174,10 @@ impl Lifecycle {
     pub async fn end_sessions_by(
         &self,
         realm: &Realm,
-        ids: &[Uuid],
+        ids: &[SessionId],
         reason: SessionEnd,
         actor: Option<&Actor>,
-    ) -> Result<Vec<Uuid>, StoreError> {
+    ) -> Result<Vec<SessionId>, StoreError> {
         let now = Timestamp::now();
         let txn = self.store.begin().await?;
         let ended = end_in(&txn, realm.id, ids, &How { actor, ..How::because(reason) }, now).await?;
@@ -188,7 +193,7 @@ impl Lifecycle {
     pub async fn end_client_session(
         &self,
         realm: &Realm,
-        session_id: Uuid,
+        session_id: SessionId,
         client: &Client,
         reason: SessionEnd,
     ) -> Result<bool, StoreError> {
@@ -226,7 +231,7 @@ impl Lifecycle {
         reason: SessionEnd,
         revoke_tokens: bool,
         by: Option<&AdminAction>,
-    ) -> Result<Vec<Uuid>, StoreError> {
+    ) -> Result<Vec<SessionId>, StoreError> {
         let now = Timestamp::now();
         let txn = self.store.begin().await?;
         let ended = self.end_user_in(&txn, realm, user, reason, revoke_tokens, now).await?;
@@ -244,7 +249,7 @@ impl Lifecycle {
         reason: SessionEnd,
         revoke_tokens: bool,
         now: Timestamp,
-    ) -> Result<Vec<Uuid>, StoreError> {
+    ) -> Result<Vec<SessionId>, StoreError> {
         let ids = sessions::active_ids_of_user(db, user.id).await?;
         let ended = end_in(db, realm.id, &ids, &How { user_wide: true, ..How::because(reason) }, now).await?;
         if revoke_tokens {
@@ -261,7 +266,7 @@ impl Lifecycle {
         before: &User,
         after: &User,
         by: Option<&AdminAction>,
-    ) -> Result<Vec<Uuid>, StoreError> {
+    ) -> Result<Vec<SessionId>, StoreError> {
         let now = Timestamp::now();
         let txn = self.store.begin().await?;
         users::update_changed(&txn, before, after).await?;
@@ -283,7 +288,7 @@ impl Lifecycle {
         realm: &Realm,
         user: &User,
         by: Option<&AdminAction>,
-    ) -> Result<Vec<Uuid>, StoreError> {
+    ) -> Result<Vec<SessionId>, StoreError> {
         let now = Timestamp::now();
         let txn = self.store.begin().await?;
         let ended = self.end_user_in(&txn, realm, user, SessionEnd::UserDeleted, false, now).await?;
@@ -416,7 +421,7 @@ impl Lifecycle {
         self.settle(group, None, wait).await
     }
 
-    fn after_ending(&self, ended: &[Uuid], reason: SessionEnd) {
+    fn after_ending(&self, ended: &[SessionId], reason: SessionEnd) {
         if !ended.is_empty() {
             tracing::info!(sessions = ended.len(), reason = reason.as_str(), "sessions ended");
             self.wake_notifier.notify_one();
@@ -494,7 +499,7 @@ pub(crate) async fn notify_client_sessions(
     db: &impl ConnectionTrait,
     realm_id: Uuid,
     client: &Client,
-    holders: &[Uuid],
+    holders: &[SessionId],
     group: Option<Uuid>,
     now: Timestamp,
 ) -> Result<(), StoreError> {

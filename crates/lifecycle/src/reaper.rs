@@ -8,11 +8,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use latchkey_domain::{Liveness, Realm, SessionEnd, SessionType, Timestamp};
+use latchkey_domain::{Liveness, Realm, SessionEnd, SessionId, SessionType, Timestamp};
 use latchkey_store::jobs::{self, Job, JobKind};
 use latchkey_store::{clients, codes, events, login_failures, realms, sessions, StoreError};
 use tokio::sync::watch;
-use uuid::Uuid;
 
 use crate::ending::{end_in, notify_client_sessions, How, BATCH, KEEP_ENDED_MS};
 use crate::state::Lifecycle;
@@ -123,7 +122,7 @@ impl Lifecycle {
                             .await?,
                     );
                 }
-                let mut by_reason: BTreeMap<&'static str, (SessionEnd, Vec<Uuid>)> = BTreeMap::new();
+                let mut by_reason: BTreeMap<&'static str, (SessionEnd, Vec<SessionId>)> = BTreeMap::new();
                 for session in &candidates {
                     let reason = match session.liveness(limits, &Default::default(), now) {
                         Liveness::Dead(latchkey_domain::Death::IdleTimeout) => SessionEnd::IdleTimeout,

@@ -2,7 +2,7 @@
 //! liveness checks every token and cookie goes through.
 
 use latchkey_domain::{
-    Client, ClientSession, Cutoffs, Liveness, Realm, Secret, SessionType, Timestamp, User, UserSession,
+    Client, ClientSession, Cutoffs, Liveness, Realm, Secret, SessionId, SessionType, Timestamp, User, UserSession,
 };
 use latchkey_store::{login_failures, sessions, users, StoreError};
 use uuid::Uuid;
@@ -236,7 +236,7 @@ pub fn new_client_session(
 pub async fn live_session(
     life: &Lifecycle,
     realm: &Realm,
-    session_id: Uuid,
+    session_id: SessionId,
     now: Timestamp,
 ) -> Result<Option<(UserSession, User, Timestamp)>, LifecycleError> {
     let Some(session) = sessions::find_user_session(life.store.conn(), session_id).await? else { return Ok(None) };

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use latchkey_domain::{Client, Timestamp, User, UserSession};
+use latchkey_domain::{Client, SessionId, Timestamp, User, UserSession};
 use latchkey_store::{clients, sessions, users};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -168,7 +168,7 @@ async fn judge(
     let (session, session_user) = match sid {
         None => (None, None),
         Some(sid) => {
-            let Ok(sid) = sid.parse::<Uuid>() else { return Ok(Err("Token verification failed")) };
+            let Ok(sid) = sid.parse::<SessionId>() else { return Ok(Err("Token verification failed")) };
             let Some((session, user, _)) = live_session(life, realm, sid, now).await? else {
                 return Ok(Err("Session not active"));
             };

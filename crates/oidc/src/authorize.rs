@@ -253,7 +253,7 @@ async fn redirect_with_code(
     life: &Lifecycle,
     ctx: &RealmCtx,
     v: &Validated,
-    session_id: uuid::Uuid,
+    session_id: latchkey_domain::SessionId,
     now: Timestamp,
 ) -> Result<String, OAuthError> {
     let code = random_token();

@@ -9,7 +9,7 @@ use actix_web::cookie::{time::Duration as CookieDuration, Cookie, SameSite};
 use actix_web::HttpRequest;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine;
-use uuid::Uuid;
+use latchkey_domain::SessionId;
 
 use crate::error::OAuthError;
 use latchkey_lifecycle::keys::Alg;
@@ -27,7 +27,11 @@ fn secure(ctx: &RealmCtx) -> bool {
 }
 
 /// The SSO cookie for a session; persistent (for the session's max lifespan) with remember-me.
-pub fn sso_cookie(ctx: &RealmCtx, session_id: Uuid, max_age_secs: Option<i64>) -> Result<Cookie<'static>, OAuthError> {
+pub fn sso_cookie(
+    ctx: &RealmCtx,
+    session_id: SessionId,
+    max_age_secs: Option<i64>,
+) -> Result<Cookie<'static>, OAuthError> {
     let signer = ctx.keys.signer(Alg::Hs256).ok_or_else(|| OAuthError::server_error("the realm has no HMAC key"))?;
     let signature = signer.sign(format!("sso:{}:{session_id}", ctx.realm.id).as_bytes()).unwrap_or_default();
     let value = format!("{session_id}.{}.{}", signer.kid, B64.encode(signature));
@@ -44,11 +48,11 @@ pub fn sso_cookie(ctx: &RealmCtx, session_id: Uuid, max_age_secs: Option<i64>) -
 }
 
 /// The session an SSO cookie names, if the cookie is genuine (the session may still be dead).
-pub fn sso_session(ctx: &RealmCtx, req: &HttpRequest) -> Option<Uuid> {
+pub fn sso_session(ctx: &RealmCtx, req: &HttpRequest) -> Option<SessionId> {
     let cookie = req.cookie(SSO_COOKIE)?;
     let mut parts = cookie.value().splitn(3, '.');
     let (id, kid, sig) = (parts.next()?, parts.next()?, parts.next()?);
-    let session_id: Uuid = id.parse().ok()?;
+    let session_id: SessionId = id.parse().ok()?;
     let signature = B64.decode(sig).ok()?;
     let key = ctx.keys.verifier(kid).filter(|k| k.alg == Alg::Hs256)?;
     key.verify(format!("sso:{}:{session_id}", ctx.realm.id).as_bytes(), &signature).ok()?;

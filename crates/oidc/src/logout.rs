@@ -6,9 +6,9 @@ use std::collections::HashMap;
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
+use latchkey_domain::SessionId;
 use latchkey_domain::{Client, SessionEnd};
 use serde::Deserialize;
-use uuid::Uuid;
 
 use crate::authorize::redirect_allowed;
 use crate::client_auth::{authenticate_client, field, Form};
@@ -89,7 +89,7 @@ async fn rp_logout(life: &Lifecycle, req: &HttpRequest, realm: &str, params: &Ha
     }
     let state = get("state");
     let browser_session = cookies::sso_session(&ctx, req);
-    let hinted = hint.as_ref().and_then(|h| h.sid.as_deref()).and_then(|s| s.parse::<Uuid>().ok());
+    let hinted = hint.as_ref().and_then(|h| h.sid.as_deref()).and_then(|s| s.parse::<SessionId>().ok());
     // Without proof that the request comes from the application this browser signed in to, a
     // person confirms: a forged link — with no hint, or with a hint of someone else's session
     // (any attacker has an ID token of their own) — must not sign the browser out.

@@ -3,10 +3,9 @@
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
-use latchkey_domain::{SessionEnd, SessionType, Timestamp};
+use latchkey_domain::{SessionEnd, SessionId, SessionType, Timestamp};
 use latchkey_store::sessions;
 use serde_json::{json, Value};
-use uuid::Uuid;
 
 use crate::client_auth::{authenticate_client, bounded, field, Form};
 use crate::error::OAuthError;
@@ -138,7 +137,7 @@ async fn inactive_or_access(
 
 /// The session and client a token was issued for, from its signature alone (revocation and
 /// logout act on tokens whether or not they are still active).
-pub async fn token_subject(life: &Lifecycle, ctx: &RealmCtx, token: &str) -> Option<(Option<Uuid>, String)> {
+pub async fn token_subject(life: &Lifecycle, ctx: &RealmCtx, token: &str) -> Option<(Option<SessionId>, String)> {
     if let Some(c) = tokens::verify::<RefreshClaims>(life, ctx, token).await {
         if c.iss == ctx.issuer && matches!(c.typ.as_str(), tokens::TYP_REFRESH | tokens::TYP_OFFLINE) {
             return Some((c.sid.parse().ok(), c.azp));

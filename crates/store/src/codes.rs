@@ -1,6 +1,6 @@
 //! Authorization codes: short-lived, single-use, stored only as hashes.
 
-use latchkey_domain::Timestamp;
+use latchkey_domain::{SessionId, Timestamp};
 use sea_orm::sea_query::Expr;
 use sea_orm::ActiveValue::Set;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
@@ -16,7 +16,7 @@ pub struct AuthCode {
     pub code_hash: String,
     pub realm_id: Uuid,
     pub client_id: Uuid,
-    pub user_session_id: Uuid,
+    pub user_session_id: SessionId,
     pub redirect_uri: String,
     pub scope: String,
     pub nonce: Option<String>,
@@ -30,7 +30,7 @@ pub async fn insert(db: &impl ConnectionTrait, code: &AuthCode) -> Result<(), St
         code_hash: Set(code.code_hash.clone()),
         realm_id: Set(code.realm_id),
         client_id: Set(code.client_id),
-        user_session_id: Set(code.user_session_id),
+        user_session_id: Set(code.user_session_id.as_uuid()),
         redirect_uri: Set(code.redirect_uri.clone()),
         scope: Set(code.scope.clone()),
         nonce: Set(code.nonce.clone()),
@@ -68,7 +68,7 @@ pub async fn take(db: &impl ConnectionTrait, code_hash: &str, now: Timestamp) ->
         code_hash: row.code_hash,
         realm_id: row.realm_id,
         client_id: row.client_id,
-        user_session_id: row.user_session_id,
+        user_session_id: row.user_session_id.into(),
         redirect_uri: row.redirect_uri,
         scope: row.scope,
         nonce: row.nonce,

@@ -206,7 +206,7 @@ pub(crate) fn user_from(m: user::Model) -> User {
 
 pub(crate) fn user_session_row(s: &UserSession) -> user_session::ActiveModel {
     user_session::ActiveModel {
-        id: Set(s.id),
+        id: Set(s.id.as_uuid()),
         realm_id: Set(s.realm_id),
         user_id: Set(s.user_id),
         session_type: Set(s.session_type.as_str().to_owned()),
@@ -223,7 +223,7 @@ pub(crate) fn user_session_row(s: &UserSession) -> user_session::ActiveModel {
 
 pub(crate) fn user_session_from(m: user_session::Model) -> Result<UserSession, StoreError> {
     Ok(UserSession {
-        id: m.id,
+        id: m.id.into(),
         realm_id: m.realm_id,
         user_id: m.user_id,
         session_type: m.session_type.parse()?,
@@ -240,7 +240,7 @@ pub(crate) fn user_session_from(m: user_session::Model) -> Result<UserSession, S
 
 pub(crate) fn client_session_row(c: &ClientSession) -> client_session::ActiveModel {
     client_session::ActiveModel {
-        user_session_id: Set(c.user_session_id),
+        user_session_id: Set(c.user_session_id.as_uuid()),
         client_id: Set(c.client_id),
         realm_id: Set(c.realm_id),
         session_type: Set(c.session_type.as_str().to_owned()),
@@ -254,7 +254,7 @@ pub(crate) fn client_session_row(c: &ClientSession) -> client_session::ActiveMod
 
 pub(crate) fn client_session_from(m: client_session::Model) -> Result<ClientSession, StoreError> {
     Ok(ClientSession {
-        user_session_id: m.user_session_id,
+        user_session_id: m.user_session_id.into(),
         client_id: m.client_id,
         realm_id: m.realm_id,
         session_type: m.session_type.parse()?,

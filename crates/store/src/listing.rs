@@ -276,7 +276,7 @@ pub async fn list(
     rows.into_iter()
         .map(|r| {
             let session = UserSession {
-                id: r.id,
+                id: r.id.into(),
                 realm_id: r.realm_id,
                 user_id: r.user_id,
                 session_type: r.session_type.parse()?,
@@ -291,7 +291,7 @@ pub async fn list(
             };
             let held = clients
                 .iter()
-                .filter(|(sid, _, _)| *sid == session.id)
+                .filter(|(sid, _, _)| *sid == session.id.as_uuid())
                 .map(|(_, id, name)| (*id, name.clone()))
                 .collect();
             Ok(ListedSession {

@@ -1,6 +1,6 @@
 //! User sessions and their client sessions.
 
-use latchkey_domain::{ClientSession, SessionEnd, SessionState, SessionType, Timestamp, UserSession};
+use latchkey_domain::{ClientSession, SessionEnd, SessionId, SessionState, SessionType, Timestamp, UserSession};
 use sea_orm::sea_query::{Cond, Expr, OnConflict};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
@@ -11,7 +11,7 @@ use crate::{counts, StoreError};
 
 pub async fn insert_user_session(db: &impl ConnectionTrait, s: &UserSession) -> Result<(), StoreError> {
     user_session::Entity::insert(user_session_row(s)).exec(db).await?;
-    counts::sessions(db, &[s.id], 1).await
+    counts::sessions(db, &[s.id.as_uuid()], 1).await
 }
 
 pub async fn insert_client_session(db: &impl ConnectionTrait, c: &ClientSession) -> Result<(), StoreError> {
@@ -19,23 +19,23 @@ pub async fn insert_client_session(db: &impl ConnectionTrait, c: &ClientSession)
     counts::client_sessions(db, one_client_session(c.user_session_id, c.client_id), 1).await
 }
 
-fn one_client_session(user_session_id: Uuid, client_id: Uuid) -> Cond {
+fn one_client_session(user_session_id: SessionId, client_id: Uuid) -> Cond {
     Cond::all()
-        .add(Expr::col((client_session::Entity, client_session::Column::UserSessionId)).eq(user_session_id))
+        .add(Expr::col((client_session::Entity, client_session::Column::UserSessionId)).eq(user_session_id.as_uuid()))
         .add(Expr::col((client_session::Entity, client_session::Column::ClientId)).eq(client_id))
 }
 
-pub async fn find_user_session(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<UserSession>, StoreError> {
-    user_session::Entity::find_by_id(id).one(db).await?.map(user_session_from).transpose()
+pub async fn find_user_session(db: &impl ConnectionTrait, id: SessionId) -> Result<Option<UserSession>, StoreError> {
+    user_session::Entity::find_by_id(id.as_uuid()).one(db).await?.map(user_session_from).transpose()
 }
 
 /// The client sessions of one user session, oldest first.
 pub async fn client_sessions_of(
     db: &impl ConnectionTrait,
-    user_session_id: Uuid,
+    user_session_id: SessionId,
 ) -> Result<Vec<ClientSession>, StoreError> {
     let rows = client_session::Entity::find()
-        .filter(client_session::Column::UserSessionId.eq(user_session_id))
+        .filter(client_session::Column::UserSessionId.eq(user_session_id.as_uuid()))
         .order_by_asc(client_session::Column::StartedAt)
         .all(db)
         .await?;
@@ -44,10 +44,14 @@ pub async fn client_sessions_of(
 
 pub async fn find_client_session(
     db: &impl ConnectionTrait,
-    user_session_id: Uuid,
+    user_session_id: SessionId,
     client_id: Uuid,
 ) -> Result<Option<ClientSession>, StoreError> {
-    client_session::Entity::find_by_id((user_session_id, client_id)).one(db).await?.map(client_session_from).transpose()
+    client_session::Entity::find_by_id((user_session_id.as_uuid(), client_id))
+        .one(db)
+        .await?
+        .map(client_session_from)
+        .transpose()
 }
 
 /// Inserts a client session, or — when the client already has one in this user session (a
@@ -66,7 +70,7 @@ pub async fn upsert_client_session(db: &impl ConnectionTrait, c: &ClientSession)
         .col_expr(client_session::Column::Scopes, Expr::value(c.scopes.join(" ")))
         .col_expr(client_session::Column::RedirectUri, Expr::value(c.redirect_uri.clone()))
         .col_expr(client_session::Column::RefreshTokenId, Expr::value(c.refresh_token_id.clone()))
-        .filter(client_session::Column::UserSessionId.eq(c.user_session_id))
+        .filter(client_session::Column::UserSessionId.eq(c.user_session_id.as_uuid()))
         .filter(client_session::Column::ClientId.eq(c.client_id))
         .exec(db)
         .await?;
@@ -77,7 +81,7 @@ pub async fn upsert_client_session(db: &impl ConnectionTrait, c: &ClientSession)
 /// A compare-and-set: of two refreshes racing with the same token, exactly one wins.
 pub async fn rotate_refresh_token(
     db: &impl ConnectionTrait,
-    user_session_id: Uuid,
+    user_session_id: SessionId,
     client_id: Uuid,
     current_id: &str,
     new_id: &str,
@@ -86,7 +90,7 @@ pub async fn rotate_refresh_token(
     let result = client_session::Entity::update_many()
         .col_expr(client_session::Column::RefreshTokenId, Expr::value(new_id))
         .col_expr(client_session::Column::LastRefresh, Expr::value(now.as_millis()))
-        .filter(client_session::Column::UserSessionId.eq(user_session_id))
+        .filter(client_session::Column::UserSessionId.eq(user_session_id.as_uuid()))
         .filter(client_session::Column::ClientId.eq(client_id))
         .filter(client_session::Column::RefreshTokenId.eq(current_id))
         .exec(db)
@@ -97,13 +101,13 @@ pub async fn rotate_refresh_token(
 /// Sets the refresh token id of a client session unconditionally (on issuing a new one).
 pub async fn set_refresh_token(
     db: &impl ConnectionTrait,
-    user_session_id: Uuid,
+    user_session_id: SessionId,
     client_id: Uuid,
     id: &str,
 ) -> Result<(), StoreError> {
     client_session::Entity::update_many()
         .col_expr(client_session::Column::RefreshTokenId, Expr::value(id))
-        .filter(client_session::Column::UserSessionId.eq(user_session_id))
+        .filter(client_session::Column::UserSessionId.eq(user_session_id.as_uuid()))
         .filter(client_session::Column::ClientId.eq(client_id))
         .exec(db)
         .await?;
@@ -117,13 +121,13 @@ pub async fn set_refresh_token(
 /// far below the idle timeout. Returns whether the row was written.
 pub async fn touch(
     db: &impl ConnectionTrait,
-    user_session_id: Uuid,
+    user_session_id: SessionId,
     now: Timestamp,
     granularity_ms: i64,
 ) -> Result<bool, StoreError> {
     let result = user_session::Entity::update_many()
         .col_expr(user_session::Column::LastAccess, Expr::value(now.as_millis()))
-        .filter(user_session::Column::Id.eq(user_session_id))
+        .filter(user_session::Column::Id.eq(user_session_id.as_uuid()))
         .filter(user_session::Column::State.eq(SessionState::Active.as_str()))
         .filter(user_session::Column::LastAccess.lt(now.as_millis() - granularity_ms))
         .exec(db)
@@ -134,11 +138,11 @@ pub async fn touch(
 /// Removes one client session (its refresh tokens stop working). Returns whether it existed.
 pub async fn delete_client_session(
     db: &impl ConnectionTrait,
-    user_session_id: Uuid,
+    user_session_id: SessionId,
     client_id: Uuid,
 ) -> Result<bool, StoreError> {
     counts::client_sessions(db, one_client_session(user_session_id, client_id), -1).await?;
-    let result = client_session::Entity::delete_by_id((user_session_id, client_id)).exec(db).await?;
+    let result = client_session::Entity::delete_by_id((user_session_id.as_uuid(), client_id)).exec(db).await?;
     Ok(result.rows_affected == 1)
 }
 
@@ -146,7 +150,7 @@ pub async fn delete_client_session(
 pub async fn delete_client_sessions_of(
     db: &impl ConnectionTrait,
     client_id: Uuid,
-    user_session_ids: &[Uuid],
+    user_session_ids: &[SessionId],
 ) -> Result<u64, StoreError> {
     if user_session_ids.is_empty() {
         return Ok(0);
@@ -154,12 +158,12 @@ pub async fn delete_client_sessions_of(
     let these =
         Cond::all().add(Expr::col((client_session::Entity, client_session::Column::ClientId)).eq(client_id)).add(
             Expr::col((client_session::Entity, client_session::Column::UserSessionId))
-                .is_in(user_session_ids.iter().copied()),
+                .is_in(user_session_ids.iter().map(SessionId::as_uuid)),
         );
     counts::client_sessions(db, these, -1).await?;
     let result = client_session::Entity::delete_many()
         .filter(client_session::Column::ClientId.eq(client_id))
-        .filter(client_session::Column::UserSessionId.is_in(user_session_ids.iter().copied()))
+        .filter(client_session::Column::UserSessionId.is_in(user_session_ids.iter().map(SessionId::as_uuid)))
         .exec(db)
         .await?;
     Ok(result.rows_affected)
@@ -170,23 +174,23 @@ pub async fn delete_client_sessions_of(
 /// The one way every ending goes through; it runs inside the caller's transaction.
 pub async fn end_sessions(
     db: &impl ConnectionTrait,
-    ids: &[Uuid],
+    ids: &[SessionId],
     reason: SessionEnd,
     now: Timestamp,
-) -> Result<Vec<Uuid>, StoreError> {
+) -> Result<Vec<SessionId>, StoreError> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
     let active: Vec<Uuid> = user_session::Entity::find()
         .select_only()
         .column(user_session::Column::Id)
-        .filter(user_session::Column::Id.is_in(ids.iter().copied()))
+        .filter(user_session::Column::Id.is_in(ids.iter().map(SessionId::as_uuid)))
         .filter(user_session::Column::State.eq(SessionState::Active.as_str()))
         .into_tuple()
         .all(db)
         .await?;
     if active.is_empty() {
-        return Ok(active);
+        return Ok(Vec::new());
     }
     counts::sessions(db, &active, -1).await?;
     let held = Expr::col((client_session::Entity, client_session::Column::UserSessionId)).is_in(active.iter().copied());
@@ -203,20 +207,20 @@ pub async fn end_sessions(
         .filter(client_session::Column::UserSessionId.is_in(active.iter().copied()))
         .exec(db)
         .await?;
-    Ok(active)
+    Ok(active.into_iter().map(SessionId::from).collect())
 }
 
 /// The given sessions that are still active, each with the clients it holds client sessions
 /// of — what an ending needs to know to tell them.
 pub async fn load_for_ending(
     db: &impl ConnectionTrait,
-    ids: &[Uuid],
+    ids: &[SessionId],
 ) -> Result<Vec<(UserSession, Vec<latchkey_domain::Client>)>, StoreError> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
     let sessions = user_session::Entity::find()
-        .filter(user_session::Column::Id.is_in(ids.iter().copied()))
+        .filter(user_session::Column::Id.is_in(ids.iter().map(SessionId::as_uuid)))
         .filter(user_session::Column::State.eq(SessionState::Active.as_str()))
         .all(db)
         .await?;
@@ -238,7 +242,7 @@ pub async fn load_for_ending(
             let session = user_session_from(row)?;
             let held = links
                 .iter()
-                .filter(|l| l.user_session_id == session.id)
+                .filter(|l| l.user_session_id == session.id.as_uuid())
                 .filter_map(|l| clients.get(&l.client_id).cloned())
                 .collect();
             Ok((session, held))
@@ -253,12 +257,13 @@ fn active() -> sea_orm::sea_query::SimpleExpr {
 async fn ids(
     select: sea_orm::Select<user_session::Entity>,
     db: &impl ConnectionTrait,
-) -> Result<Vec<Uuid>, StoreError> {
-    Ok(select.select_only().column(user_session::Column::Id).into_tuple().all(db).await?)
+) -> Result<Vec<SessionId>, StoreError> {
+    let ids: Vec<Uuid> = select.select_only().column(user_session::Column::Id).into_tuple().all(db).await?;
+    Ok(ids.into_iter().map(SessionId::from).collect())
 }
 
 /// Ids of a user's active sessions, regular and offline.
-pub async fn active_ids_of_user(db: &impl ConnectionTrait, user_id: Uuid) -> Result<Vec<Uuid>, StoreError> {
+pub async fn active_ids_of_user(db: &impl ConnectionTrait, user_id: Uuid) -> Result<Vec<SessionId>, StoreError> {
     ids(user_session::Entity::find().filter(user_session::Column::UserId.eq(user_id)).filter(active()), db).await
 }
 
@@ -268,7 +273,7 @@ pub async fn active_started_up_to(
     realm_id: Uuid,
     cutoff: Timestamp,
     limit: u64,
-) -> Result<Vec<Uuid>, StoreError> {
+) -> Result<Vec<SessionId>, StoreError> {
     let select = user_session::Entity::find()
         .filter(user_session::Column::RealmId.eq(realm_id))
         .filter(user_session::Column::StartedAt.lte(cutoff.as_millis()))
@@ -325,15 +330,16 @@ async fn active_of_kind_before(
 }
 
 /// Up to `limit` user sessions holding a client session of `client_id`.
-pub async fn with_client(db: &impl ConnectionTrait, client_id: Uuid, limit: u64) -> Result<Vec<Uuid>, StoreError> {
-    Ok(client_session::Entity::find()
+pub async fn with_client(db: &impl ConnectionTrait, client_id: Uuid, limit: u64) -> Result<Vec<SessionId>, StoreError> {
+    let ids: Vec<Uuid> = client_session::Entity::find()
         .select_only()
         .column(client_session::Column::UserSessionId)
         .filter(client_session::Column::ClientId.eq(client_id))
         .limit(limit)
         .into_tuple()
         .all(db)
-        .await?)
+        .await?;
+    Ok(ids.into_iter().map(SessionId::from).collect())
 }
 
 /// Removes up to `limit` session rows that ended before `before`; returns how many.
@@ -346,6 +352,9 @@ pub async fn delete_ended(db: &impl ConnectionTrait, before: Timestamp, limit: u
     if doomed.is_empty() {
         return Ok(0);
     }
-    let result = user_session::Entity::delete_many().filter(user_session::Column::Id.is_in(doomed)).exec(db).await?;
+    let result = user_session::Entity::delete_many()
+        .filter(user_session::Column::Id.is_in(doomed.iter().map(SessionId::as_uuid)))
+        .exec(db)
+        .await?;
     Ok(result.rows_affected)
 }

@@ -1,0 +1,83 @@
+//! Ids as types: a realm's id cannot be passed where a session's is meant. Each wraps a UUID,
+//! parses from and prints as its text, and is stored as the UUID it wraps.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+macro_rules! ids {
+    ($($(#[$doc:meta])* $name:ident),* $(,)?) => {$(
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(Uuid);
+
+        impl $name {
+            /// A new random id (UUID v4): it reveals nothing and cannot be guessed.
+            pub fn new() -> Self {
+                $name(Uuid::new_v4())
+            }
+
+            pub const fn from_uuid(uuid: Uuid) -> Self {
+                $name(uuid)
+            }
+
+            pub const fn as_uuid(&self) -> Uuid {
+                self.0
+            }
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                Self::new()
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = uuid::Error;
+
+            fn from_str(text: &str) -> Result<Self, Self::Err> {
+                text.parse().map($name)
+            }
+        }
+
+        impl From<Uuid> for $name {
+            fn from(uuid: Uuid) -> Self {
+                $name(uuid)
+            }
+        }
+
+        impl From<$name> for Uuid {
+            fn from(id: $name) -> Uuid {
+                id.0
+            }
+        }
+    )*};
+}
+
+ids! {
+    /// A user session's id (regular or offline): the `sid` and `session_state` of its tokens.
+    SessionId,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_parse_print_and_serialize_as_their_uuid() {
+        let id = SessionId::new();
+        assert_eq!(id.to_string().parse::<SessionId>().unwrap(), id);
+        assert_eq!(serde_json::to_value(id).unwrap(), serde_json::json!(id.as_uuid().to_string()));
+        assert!("not-a-uuid".parse::<SessionId>().is_err());
+        assert_ne!(SessionId::new(), id);
+    }
+}
