@@ -49,8 +49,13 @@ async fn sign_in(server: &TestServer, user: &str, password: &str, address: &str)
 }
 
 async fn parallel_guesses_cannot_pass_the_limit(db: TestDb) {
-    // Hashing slots enough for every guess: only the throttle may refuse here.
-    let server = server(&db, |c| c.max_concurrent_hashes = 64).await;
+    // Hashing slots enough for every guess: only the throttle may refuse here. A long first
+    // wait, so however slowly a loaded machine answers the burst, it falls inside the wait.
+    let server = server(&db, |c| {
+        c.max_concurrent_hashes = 64;
+        c.failure_wait = std::time::Duration::from_secs(120);
+    })
+    .await;
     let mut guesses = tokio::task::JoinSet::new();
     for i in 0..20 {
         let (url, form) = (

@@ -38,7 +38,8 @@ impl LoginFailure {
 /// (so parallel guesses cannot slip past a limit), on three counters at once; a success takes
 /// its count back. After `free` failures within the failure window (15 minutes unless
 /// configured; [`Lifecycle::failure_window_secs`]), each further attempt
-/// waits 1 s, 2 s, 4 s … up to `max_wait` after the last one. A counter with no failure for a
+/// waits 1 s (configurable: [`Lifecycle::failure_wait_secs`]), 2 s, 4 s … up to `max_wait` after
+/// the last one. A counter with no failure for a
 /// whole window starts again from zero, and is purged by the reaper.
 ///
 /// - this user from this address: 5 free, then up to 15 minutes — the guesser's own lane;
@@ -58,13 +59,14 @@ const PER_CLIENT_AND_ADDRESS: Limit = Limit { free: 10, max_wait: 15 * 60 };
 /// Failures older than this no longer count, unless configured otherwise.
 pub const DEFAULT_FAILURE_WINDOW_SECS: i64 = 15 * 60;
 
-/// Seconds to wait after `failures` failures, of which `free` cost nothing: 1, 2, 4, … `max`.
-fn wait_after(failures: u32, limit: &Limit) -> i64 {
+/// Seconds to wait after `failures` failures, of which `free` cost nothing: `first`, twice
+/// that, four times, … up to the lane's `max_wait`.
+fn wait_after(failures: u32, limit: &Limit, first: i64) -> i64 {
     if failures < limit.free {
         return 0;
     }
     let doublings = (failures - limit.free).min(20);
-    (1i64 << doublings).min(limit.max_wait)
+    (first << doublings).min(limit.max_wait)
 }
 
 /// Counts an attempt on every subject, or says how long to wait. A subject refusing stops
@@ -76,12 +78,13 @@ async fn count_attempt(
     now: Timestamp,
 ) -> Result<Option<i64>, StoreError> {
     let window_start = now.plus_secs(-life.failure_window_secs());
+    let first = life.failure_wait_secs();
     // One write transaction: on SQLite it takes the write lock up front, so concurrent
     // attempts queue for it instead of failing on a stale snapshot.
     let txn = life.store.begin().await?;
     for (subject, limit) in subjects {
         let wait = |failures: u32, last: Timestamp| {
-            let wait = wait_after(failures, limit);
+            let wait = wait_after(failures, limit, first);
             let until = last.plus_secs(wait);
             (wait > 0 && until > now).then(|| (until.as_millis() - now.as_millis() + 999) / 1000)
         };
@@ -107,7 +110,7 @@ pub(crate) async fn client_must_wait(
         return Ok(None);
     };
     let failures = if last < now.plus_secs(-life.failure_window_secs()) { 0 } else { failures };
-    let until = last.plus_secs(wait_after(failures, &PER_CLIENT_AND_ADDRESS));
+    let until = last.plus_secs(wait_after(failures, &PER_CLIENT_AND_ADDRESS, life.failure_wait_secs()));
     Ok((failures >= PER_CLIENT_AND_ADDRESS.free && until > now)
         .then(|| (until.as_millis() - now.as_millis() + 999) / 1000))
 }
@@ -264,11 +267,12 @@ mod tests {
 
     #[test]
     fn waiting_doubles_after_the_free_failures_and_is_capped() {
-        assert_eq!(wait_after(4, &PER_USER_AND_ADDRESS), 0);
-        assert_eq!(wait_after(5, &PER_USER_AND_ADDRESS), 1);
-        assert_eq!(wait_after(6, &PER_USER_AND_ADDRESS), 2);
-        assert_eq!(wait_after(9, &PER_USER_AND_ADDRESS), 16);
-        assert_eq!(wait_after(40, &PER_USER_AND_ADDRESS), 900);
-        assert_eq!(wait_after(40, &PER_USER), 60, "the per-user lane never locks anyone out for long");
+        assert_eq!(wait_after(4, &PER_USER_AND_ADDRESS, 1), 0);
+        assert_eq!(wait_after(5, &PER_USER_AND_ADDRESS, 1), 1);
+        assert_eq!(wait_after(6, &PER_USER_AND_ADDRESS, 1), 2);
+        assert_eq!(wait_after(9, &PER_USER_AND_ADDRESS, 1), 16);
+        assert_eq!(wait_after(40, &PER_USER_AND_ADDRESS, 1), 900);
+        assert_eq!(wait_after(40, &PER_USER, 1), 60, "the per-user lane never locks anyone out for long");
+        assert_eq!(wait_after(6, &PER_USER_AND_ADDRESS, 30), 60, "a configured first wait doubles the same way");
     }
 }

@@ -33,6 +33,9 @@ pub struct Settings {
     /// How long a sign-in or client-authentication failure counts; counters idle for longer
     /// start again and are purged. Zero means the default (15 minutes).
     pub failure_window: std::time::Duration,
+    /// The first wait once a lane's free failures are spent (doubling after). Zero means the
+    /// default (1 s).
+    pub failure_wait: std::time::Duration,
 }
 
 /// The application state: the store, signing keys, settings and hashing slots, shared by every
@@ -149,6 +152,11 @@ impl Lifecycle {
             crate::signin::client_failed(self, client.realm_id, &subject, now).await?;
         }
         Ok(ok)
+    }
+
+    /// The first throttling wait in seconds (see [`Settings::failure_wait`]).
+    pub fn failure_wait_secs(&self) -> i64 {
+        (self.config.failure_wait.as_secs() as i64).max(1)
     }
 
     /// The failure window in seconds (see [`Settings::failure_window`]).

@@ -102,6 +102,7 @@ impl Application {
                 event_retention: config.event_retention,
                 max_concurrent_hashes: config.max_concurrent_hashes,
                 failure_window: config.failure_window,
+                failure_wait: config.failure_wait,
             },
         ));
         let (stop_workers, stopped) = watch::channel(false);

@@ -149,6 +149,11 @@ pub struct ServeArgs {
     #[arg(long, env = "LATCHKEY_FAILURE_WINDOW_MINUTES", value_name = "MINUTES")]
     pub failure_window_minutes: Option<String>,
 
+    /// Seconds of the first wait once a lane's free failures are spent; each further failure
+    /// doubles it, up to the lane's cap (15 minutes; 60 s for a user from anywhere). [default: 1]
+    #[arg(long, env = "LATCHKEY_FAILURE_WAIT_SECONDS", value_name = "SECONDS")]
+    pub failure_wait_seconds: Option<String>,
+
     /// Days admin events are kept before they are purged. [default: 90]
     #[arg(long, env = "LATCHKEY_EVENT_RETENTION_DAYS", value_name = "DAYS")]
     pub event_retention_days: Option<String>,

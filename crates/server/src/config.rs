@@ -53,6 +53,8 @@ pub struct Config {
     pub max_concurrent_hashes: usize,
     /// How long a failed sign-in or client authentication counts towards throttling.
     pub failure_window: std::time::Duration,
+    /// The first wait once the free failures are spent; each further failure doubles it.
+    pub failure_wait: std::time::Duration,
 }
 
 /// Settings for commands that only open the database.
@@ -95,6 +97,7 @@ struct FileConfig {
     event_retention_days: Option<u32>,
     max_concurrent_hashes: Option<usize>,
     failure_window_minutes: Option<u32>,
+    failure_wait_seconds: Option<u32>,
 }
 
 impl FileConfig {
@@ -114,6 +117,8 @@ pub const DEFAULT_CONSOLE_DIR: &str = "frontend/dist";
 pub const DEFAULT_DATA_DIR: &str = "data";
 pub const DEFAULT_EVENT_RETENTION_DAYS: u32 = 90;
 pub const DEFAULT_FAILURE_WINDOW_MINUTES: u32 = 15;
+/// The first throttling wait, seconds (as Keycloak's brute-force wait increment).
+pub const DEFAULT_FAILURE_WAIT_SECONDS: u32 = 1;
 
 impl DatabaseConfig {
     pub fn resolve(args: &CommonArgs) -> Result<Self, ConfigError> {
@@ -228,6 +233,13 @@ impl Config {
         .filter(|m| (1..=1440).contains(m))
         .ok_or_else(|| invalid("failure window minutes", "must be a whole number of minutes from 1 to 1440"))?;
 
+        let failure_wait_seconds = match args.failure_wait_seconds.as_deref() {
+            Some(raw) => raw.parse::<u32>().ok(),
+            None => Some(file.failure_wait_seconds.unwrap_or(DEFAULT_FAILURE_WAIT_SECONDS)),
+        }
+        .filter(|s| (1..=900).contains(s))
+        .ok_or_else(|| invalid("failure wait seconds", "must be a whole number of seconds from 1 to 900"))?;
+
         Ok(Config {
             listen,
             database_url: db.database_url,
@@ -247,6 +259,7 @@ impl Config {
             event_retention: std::time::Duration::from_secs(u64::from(event_retention_days) * 24 * 60 * 60),
             max_concurrent_hashes,
             failure_window: std::time::Duration::from_secs(u64::from(failure_window_minutes) * 60),
+            failure_wait: std::time::Duration::from_secs(u64::from(failure_wait_seconds)),
         })
     }
 
@@ -270,6 +283,7 @@ impl Config {
             event_retention: std::time::Duration::from_secs(u64::from(DEFAULT_EVENT_RETENTION_DAYS) * 24 * 60 * 60),
             max_concurrent_hashes: 2 * default_workers(),
             failure_window: std::time::Duration::from_secs(u64::from(DEFAULT_FAILURE_WINDOW_MINUTES) * 60),
+            failure_wait: std::time::Duration::from_secs(u64::from(DEFAULT_FAILURE_WAIT_SECONDS)),
         }
     }
 }
@@ -356,6 +370,7 @@ mod tests {
         assert!(err(|a| a.listen = Some("0.0.0.0:8080".into())).starts_with("public URL:"), "required off loopback");
         assert!(err(|a| a.event_retention_days = Some("0".into())).starts_with("event retention days:"));
         assert!(err(|a| a.failure_window_minutes = Some("0".into())).starts_with("failure window minutes:"));
+        assert!(err(|a| a.failure_wait_seconds = Some("901".into())).starts_with("failure wait seconds:"));
         assert!(err(|a| a.admin_password_file = Some("no/such/file".into())).starts_with("admin password file:"));
         assert!(err(|a| a.workers = Some("0".into())).starts_with("workers:"));
         assert!(err(|a| a.trusted_proxies = Some("10.0.0.1,proxy".into())).starts_with("trusted proxies:"));
