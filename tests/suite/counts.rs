@@ -21,8 +21,10 @@ async fn assert_counts_exact(db: &TestDb, server: &TestServer, admin: &str, step
     let store = db.store().await;
     let realm: Realm = realms::find_by_name(store.conn(), "demo").await.unwrap().unwrap();
     let now = Timestamp::now();
-    let exact_stats = listing::client_stats_exact(store.conn(), &realm, now).await.unwrap();
-    let stats = listing::client_stats(store.conn(), &realm, now).await.unwrap();
+    // One snapshot for both, as the API reads them: the reaper may end sessions meanwhile.
+    let snapshot = store.snapshot().await.unwrap();
+    let exact_stats = listing::client_stats_exact(&snapshot, &realm, now).await.unwrap();
+    let stats = listing::client_stats(&snapshot, &realm, now).await.unwrap();
     assert_eq!(stats, exact_stats, "client-session-stats after {step}");
 
     let mut filters = vec![SessionFilter::default()];
@@ -35,8 +37,8 @@ async fn assert_counts_exact(db: &TestDb, server: &TestServer, admin: &str, step
         filters.push(SessionFilter { session_type, ..Default::default() });
     }
     for filter in &filters {
-        let maintained = listing::count(store.conn(), &realm, filter, now).await.unwrap();
-        let exact = listing::count_exact(store.conn(), &realm, filter, now).await.unwrap();
+        let maintained = listing::count(&snapshot, &realm, filter, now).await.unwrap();
+        let exact = listing::count_exact(&snapshot, &realm, filter, now).await.unwrap();
         assert_eq!(maintained, exact, "count of {filter:?} after {step}");
     }
 

@@ -139,7 +139,8 @@ async fn page_of<R: Role, T: serde::Serialize>(
     (first, max): (u64, u64),
     shape: impl Fn(&ListedSession) -> T,
 ) -> Result<HttpResponse, ApiError> {
-    let (rows, total) = listing::page(at.conn(), &at.realm, filter, first, max, Timestamp::now()).await?;
+    let snapshot = at.life.store.snapshot().await?;
+    let (rows, total) = listing::page(&snapshot, &at.realm, filter, first, max, Timestamp::now()).await?;
     Ok(listed(rows.iter().map(shape).collect(), total))
 }
 
@@ -202,7 +203,7 @@ pub async fn list_client_sessions_ui(
 )]
 #[get("/admin/realms/{realm}/client-session-stats")]
 pub async fn client_session_stats(at: InRealm<ViewRealm>) -> Result<HttpResponse, ApiError> {
-    let stats = listing::client_stats(at.conn(), &at.realm, Timestamp::now()).await?;
+    let stats = listing::client_stats(&at.life.store.snapshot().await?, &at.realm, Timestamp::now()).await?;
     let body: Vec<ClientSessionStats> = stats
         .into_iter()
         .map(|(id, client_id, active, offline)| ClientSessionStats {
@@ -267,7 +268,7 @@ pub async fn list_client_offline_sessions(
 async fn client_count(at: InRealm<ViewClients>, kind: SessionType) -> Result<HttpResponse, ApiError> {
     let client = at.client().await?;
     let filter = SessionFilter { session_type: Some(kind), client: Some(client.id), ..Default::default() };
-    let count = listing::count(at.conn(), &at.realm, &filter, Timestamp::now()).await?;
+    let count = listing::count(&at.life.store.snapshot().await?, &at.realm, &filter, Timestamp::now()).await?;
     Ok(HttpResponse::Ok().json(Count { count }))
 }
 

@@ -4,7 +4,10 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, TransactionTrait};
+use sea_orm::{
+    AccessMode, ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, IsolationLevel,
+    TransactionTrait,
+};
 use sea_orm_migration::{MigratorTrait, SchemaManager};
 
 use crate::{Migrator, StoreError};
@@ -245,6 +248,19 @@ impl Store {
             txn.execute_unprepared("UPDATE realms SET name = name WHERE 1 = 0").await?;
         }
         Ok(txn)
+    }
+
+    /// A read-only view of one instant, for answers made of several reads (a maintained count
+    /// and the timed-out sessions it still holds; a page and its total): every query in it
+    /// sees the same snapshot — REPEATABLE READ on PostgreSQL; on SQLite a deferred transaction
+    /// reads one snapshot of the WAL. Dropping it ends it.
+    pub async fn snapshot(&self) -> Result<DatabaseTransaction, StoreError> {
+        Ok(match self.backend {
+            Backend::Postgres => {
+                self.db.begin_with_config(Some(IsolationLevel::RepeatableRead), Some(AccessMode::ReadOnly)).await?
+            }
+            Backend::Sqlite => self.db.begin().await?,
+        })
     }
 
     /// The pool, for reads outside a transaction.
