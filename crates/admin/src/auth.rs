@@ -75,6 +75,15 @@ impl Admin {
         }
     }
 
+    /// Refuses unless this is the master realm's `admin`; `what` names the action refused.
+    pub fn require_master_admin(&self, what: &str) -> Result<(), ApiError> {
+        if self.manages_every_realm() {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(format!("Only the master realm's admin {what}")))
+        }
+    }
+
     /// Refuses unless the administrator holds `role` (or one that includes it).
     pub fn require(&self, role: AdminRole) -> Result<(), ApiError> {
         if self.roles.iter().any(|held| held.satisfies(role)) {

@@ -77,17 +77,6 @@ impl FromRequest for Authenticated {
     }
 }
 
-impl Authenticated {
-    /// Refuses unless this is the master realm's `admin` (who manages every realm).
-    pub fn require_master_admin(&self, what: &str) -> Result<(), ApiError> {
-        if self.admin.manages_every_realm() {
-            Ok(())
-        } else {
-            Err(ApiError::Forbidden(format!("Only the master realm's admin {what}")))
-        }
-    }
-}
-
 /// An administrator allowed `R` in the realm named `{realm}` in the path (403 otherwise; 404
 /// for a realm the master `admin` names that does not exist).
 pub struct InRealm<R: Role> {

@@ -141,7 +141,7 @@ pub struct NewRealm {
 )]
 #[post("/admin/realms")]
 pub async fn create_realm(caller: Authenticated, body: Json<NewRealm>) -> Result<HttpResponse, ApiError> {
-    caller.require_master_admin("creates realms")?;
+    caller.admin.require_master_admin("creates realms")?;
     let Authenticated { admin, life } = caller;
     let NewRealm { realm: name, settings } = body.into_inner();
     let sent = AdminAction {
@@ -179,9 +179,7 @@ pub async fn create_realm(caller: Authenticated, body: Json<NewRealm>) -> Result
 )]
 #[delete("/admin/realms/{realm}")]
 pub async fn delete_realm(at: InRealm<ManageRealm>) -> Result<HttpResponse, ApiError> {
-    if !at.admin.manages_every_realm() {
-        return Err(ApiError::Forbidden("Only the master realm's admin deletes realms".into()));
-    }
+    at.admin.require_master_admin("deletes realms")?;
     if at.realm.is_master() {
         return Err(ApiError::BadRequest("The master realm cannot be deleted".into()));
     }

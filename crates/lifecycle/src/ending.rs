@@ -270,10 +270,10 @@ impl Lifecycle {
         let now = Timestamp::now();
         let txn = self.store.begin().await?;
         users::update_changed(&txn, before, after).await?;
-        let disabling = before.enabled && !after.enabled;
-        let ended = match disabling {
-            true => self.end_user_in(&txn, realm, after, SessionEnd::UserDisabled, false, now).await?,
-            false => Vec::new(),
+        let ended = if before.enabled && !after.enabled {
+            self.end_user_in(&txn, realm, after, SessionEnd::UserDisabled, false, now).await?
+        } else {
+            Vec::new()
         };
         record_in(&txn, realm.id, by, now).await?;
         txn.commit().await?;
