@@ -100,7 +100,13 @@ async fn the_realm_wide_list_has_keycloaks_shape_a_total_and_filters(db: TestDb)
 }
 
 /// Inserts `n` sessions of `user` straight into the store, one second of activity apart.
-pub(crate) async fn many_sessions(db: &TestDb, realm: &Realm, user: &User, client: Uuid, n: usize) -> Vec<SessionId> {
+pub(crate) async fn many_sessions(
+    db: &TestDb,
+    realm: &Realm,
+    user: &User,
+    client: latchkey_domain::ClientId,
+    n: usize,
+) -> Vec<SessionId> {
     let store = db.store().await;
     let txn = store.begin().await.unwrap();
     let base = Timestamp::now().as_millis() - 1_000_000;

@@ -157,7 +157,7 @@ async fn client_sessions_need_a_real_session_and_client(db: TestDb) {
     assert!(orphan.is_err(), "a client session without its user session is refused");
 
     sessions::insert_user_session(store.conn(), &session).await.unwrap();
-    client_session.client_id = Uuid::new_v4();
+    client_session.client_id = latchkey_domain::ClientId::new();
     assert!(sessions::insert_client_session(store.conn(), &client_session).await.is_err());
 
     client_session.client_id = client.id;
@@ -175,7 +175,7 @@ async fn audit_outbox_and_key_tables_take_their_rows(db: TestDb) {
 
     let key = signing_key::ActiveModel {
         kid: Set("k1".into()),
-        realm_id: Set(realm.id),
+        realm_id: Set(realm.id.as_uuid()),
         algorithm: Set("RS256".into()),
         private_key: Set("-----BEGIN PRIVATE KEY-----".into()),
         public_key: Set("{}".into()),
@@ -189,10 +189,10 @@ async fn audit_outbox_and_key_tables_take_their_rows(db: TestDb) {
     let event = admin_event::ActiveModel {
         id: Set(event_id),
         time: Set(t),
-        realm_id: Set(realm.id),
-        auth_realm_id: Set(Some(realm.id)),
+        realm_id: Set(realm.id.as_uuid()),
+        auth_realm_id: Set(Some(realm.id.as_uuid())),
         auth_client_id: Set(Some("admin-cli".into())),
-        auth_user_id: Set(Some(user.id)),
+        auth_user_id: Set(Some(user.id.as_uuid())),
         ip_address: Set(Some("127.0.0.1".into())),
         operation_type: Set("DELETE".into()),
         resource_type: Set("USER_SESSION".into()),
@@ -203,13 +203,13 @@ async fn audit_outbox_and_key_tables_take_their_rows(db: TestDb) {
     };
     admin_event::Entity::insert(event).exec(store.conn()).await.unwrap();
     let stored = admin_event::Entity::find_by_id(event_id).one(store.conn()).await.unwrap().unwrap();
-    assert_eq!(stored.auth_user_id, Some(user.id));
+    assert_eq!(stored.auth_user_id, Some(user.id.as_uuid()));
 
     let message_id = Uuid::now_v7();
     let message = outbox::ActiveModel {
         id: Set(message_id),
-        realm_id: Set(realm.id),
-        client_id: Set(client.id),
+        realm_id: Set(realm.id.as_uuid()),
+        client_id: Set(client.id.as_uuid()),
         kind: Set("BACKCHANNEL_LOGOUT".into()),
         url: Set("https://app.example/bcl".into()),
         payload: Set(r#"{"sub":"x"}"#.into()),

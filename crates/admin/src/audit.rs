@@ -216,9 +216,7 @@ fn list_of(raw: &Option<String>) -> Vec<String> {
 pub async fn list_admin_events(at: InRealm<ViewRealm>, q: Query<EventSearch>) -> Result<HttpResponse, ApiError> {
     let (first, max) = crate::sessions::page(q.first, q.max, 100)?;
     let auth_user = match q.auth_user.as_deref() {
-        Some(raw) => {
-            Some(crate::input::uuid(raw).ok_or_else(|| ApiError::BadRequest("authUser: not a user id".into()))?)
-        }
+        Some(raw) => Some(crate::input::id(raw).ok_or_else(|| ApiError::BadRequest("authUser: not a user id".into()))?),
         None => None,
     };
     let query = EventQuery {

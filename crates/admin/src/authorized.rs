@@ -125,7 +125,7 @@ impl<R: Role> InRealm<R> {
     /// The client of this realm with the UUID `id`; 404 otherwise.
     pub async fn client_by(&self, id: &str) -> Result<Client, ApiError> {
         let not_found = || ApiError::NotFound("Could not find client".into());
-        let id = crate::input::uuid(id).ok_or_else(not_found)?;
+        let id = crate::input::id(id).ok_or_else(not_found)?;
         clients::find_by_id(self.conn(), id).await?.filter(|c| c.realm_id == self.realm.id).ok_or_else(not_found)
     }
 
@@ -133,7 +133,7 @@ impl<R: Role> InRealm<R> {
     /// otherwise.
     pub async fn user(&self) -> Result<User, ApiError> {
         let not_found = || ApiError::NotFound("User not found".into());
-        let id = crate::input::uuid(self.id()).ok_or_else(not_found)?;
+        let id = crate::input::id(self.id()).ok_or_else(not_found)?;
         users::find_by_id(self.conn(), id)
             .await?
             .filter(|u| u.realm_id == self.realm.id && u.service_account_of.is_none())

@@ -175,9 +175,9 @@ impl UrlKind {
 }
 
 /// An id as the contract spells one (`format: uuid`): 8-4-4-4-12 hexadecimal digits, nothing
-/// else (no braces, no `urn:uuid:`, no hyphen-less form).
-pub fn uuid(raw: &str) -> Option<Uuid> {
-    (raw.len() == 36).then(|| Uuid::try_parse(raw).ok()).flatten()
+/// else (no braces, no `urn:uuid:`, no hyphen-less form) — read as the id type `I` it names.
+pub fn id<I: From<Uuid>>(raw: &str) -> Option<I> {
+    (raw.len() == 36).then(|| Uuid::try_parse(raw).ok().map(I::from)).flatten()
 }
 
 /// A whole number in a JSON body: an integer, or a number with nothing after the point

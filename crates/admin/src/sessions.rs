@@ -412,7 +412,7 @@ pub async fn delete_session(
     query: Query<DeleteSessionQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let not_found = || ApiError::NotFound("Session not found".into());
-    let id = crate::input::uuid(at.path("id")).map(SessionId::from).ok_or_else(not_found)?;
+    let id = crate::input::id::<SessionId>(at.path("id")).ok_or_else(not_found)?;
     let session = sessions::find_user_session(at.conn(), id)
         .await?
         .filter(|s| s.realm_id == at.realm.id)

@@ -3,9 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use uuid::Uuid;
-
-use crate::{DomainError, PasswordHash, Timestamp};
+use crate::{ClientId, DomainError, PasswordHash, RealmId, Timestamp};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Protocol {
@@ -49,8 +47,8 @@ pub enum ClientKind {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Client {
-    pub id: Uuid,
-    pub realm_id: Uuid,
+    pub id: ClientId,
+    pub realm_id: RealmId,
     /// The `clientId` applications present; unique within the realm.
     pub client_id: String,
     pub name: Option<String>,
@@ -93,7 +91,7 @@ impl Client {
     /// The clients every realm starts with, as in Keycloak: `admin-cli` (public, direct access
     /// grants only, for scripts) and `security-admin-console` (public, code flow with PKCE,
     /// redirecting to the console at `/console/` on this server).
-    pub fn realm_defaults(realm_id: Uuid, now: Timestamp) -> Result<[Client; 2], DomainError> {
+    pub fn realm_defaults(realm_id: RealmId, now: Timestamp) -> Result<[Client; 2], DomainError> {
         let mut cli = Client::new(realm_id, ADMIN_CLI, Protocol::OpenIdConnect, now)?;
         cli.name = Some("Command-line and scripted administration".into());
         cli.direct_access_grants = true;
@@ -111,10 +109,10 @@ impl Client {
 
     /// A new enabled public OIDC-or-SAML client using the standard flow (PKCE required), with
     /// no URLs yet.
-    pub fn new(realm_id: Uuid, client_id: &str, protocol: Protocol, now: Timestamp) -> Result<Self, DomainError> {
+    pub fn new(realm_id: RealmId, client_id: &str, protocol: Protocol, now: Timestamp) -> Result<Self, DomainError> {
         crate::error::check_name("clientId", client_id, 255)?;
         Ok(Client {
-            id: Uuid::new_v4(),
+            id: ClientId::new(),
             realm_id,
             client_id: client_id.to_owned(),
             name: None,
@@ -188,7 +186,7 @@ mod tests {
     use super::*;
 
     fn client() -> Client {
-        Client::new(Uuid::new_v4(), "web", Protocol::OpenIdConnect, Timestamp::from_secs(1)).unwrap()
+        Client::new(RealmId::new(), "web", Protocol::OpenIdConnect, Timestamp::from_secs(1)).unwrap()
     }
 
     #[test]

@@ -11,9 +11,7 @@
 
 use std::collections::BTreeSet;
 
-use uuid::Uuid;
-
-use crate::{Client, Protocol, SessionId, UserSession};
+use crate::{Client, ClientId, Protocol, SessionId, UserId, UserSession};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NotificationKind {
@@ -44,12 +42,12 @@ impl NotificationKind {
 /// One message to one client.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Notification {
-    pub client_id: Uuid,
+    pub client_id: ClientId,
     /// The client's `clientId` (the logout token's audience, the adapter action's resource).
     pub client: String,
     pub kind: NotificationKind,
     pub url: String,
-    pub sub: Option<Uuid>,
+    pub sub: Option<UserId>,
     pub sid: Option<SessionId>,
 }
 
@@ -58,15 +56,15 @@ pub struct Notification {
 pub struct Plan {
     pub notifications: Vec<Notification>,
     /// SAML clients (id, clientId) that had sessions among those ending.
-    pub not_notified: Vec<(Uuid, String)>,
+    pub not_notified: Vec<(ClientId, String)>,
 }
 
 /// Plans the notifications for sessions that end. `user_wide` is true when every session of
 /// the user ends at once (user logout, disabled, deleted).
 pub fn plan_logout<'a>(ending: impl IntoIterator<Item = (&'a UserSession, &'a [Client])>, user_wide: bool) -> Plan {
     let mut plan = Plan::default();
-    let mut told: BTreeSet<(Uuid, Option<SessionId>)> = BTreeSet::new();
-    let mut saml: BTreeSet<Uuid> = BTreeSet::new();
+    let mut told: BTreeSet<(ClientId, Option<SessionId>)> = BTreeSet::new();
+    let mut saml: BTreeSet<ClientId> = BTreeSet::new();
     for (session, clients) in ending {
         for client in clients {
             if client.protocol == Protocol::Saml {
@@ -126,21 +124,21 @@ pub fn plan_adapter_action<'a>(clients: impl IntoIterator<Item = &'a Client>, ki
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{SessionType, Timestamp};
+    use crate::{RealmId, SessionType, Timestamp};
 
     fn client(name: &str, protocol: Protocol, backchannel: Option<&str>) -> Client {
-        let mut c = Client::new(Uuid::new_v4(), name, protocol, Timestamp::from_secs(1)).unwrap();
+        let mut c = Client::new(RealmId::new(), name, protocol, Timestamp::from_secs(1)).unwrap();
         c.backchannel_logout_url = backchannel.map(str::to_owned);
         c
     }
 
-    fn session(user: Uuid) -> UserSession {
-        UserSession::start(Uuid::nil(), user, SessionType::Regular, "10.0.0.1", false, Timestamp::from_secs(1))
+    fn session(user: UserId) -> UserSession {
+        UserSession::start(RealmId::new(), user, SessionType::Regular, "10.0.0.1", false, Timestamp::from_secs(1))
     }
 
     #[test]
     fn one_session_tells_each_backchannel_client_with_its_sid() {
-        let user = Uuid::new_v4();
+        let user = UserId::new();
         let s = session(user);
         let mut web = client("web", Protocol::OpenIdConnect, Some("https://web/bcl"));
         web.frontchannel_logout = true;
@@ -159,7 +157,7 @@ mod tests {
 
     #[test]
     fn a_user_wide_ending_names_the_user_once_per_client_and_no_session() {
-        let user = Uuid::new_v4();
+        let user = UserId::new();
         let (a, b) = (session(user), session(user));
         let web = vec![client("web", Protocol::OpenIdConnect, Some("https://web/bcl"))];
         let plan = plan_logout([(&a, web.as_slice()), (&b, web.as_slice())], true);

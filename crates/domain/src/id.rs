@@ -64,6 +64,12 @@ macro_rules! ids {
 }
 
 ids! {
+    /// A realm's id (not its name, which is what paths carry).
+    RealmId,
+    /// A user's id: the `sub` of their tokens.
+    UserId,
+    /// A client's internal id (not its `clientId`, the name applications use).
+    ClientId,
     /// A user session's id (regular or offline): the `sid` and `session_state` of its tokens.
     SessionId,
 }
@@ -79,5 +85,9 @@ mod tests {
         assert_eq!(serde_json::to_value(id).unwrap(), serde_json::json!(id.as_uuid().to_string()));
         assert!("not-a-uuid".parse::<SessionId>().is_err());
         assert_ne!(SessionId::new(), id);
+        // Each kind keeps its own type around the same UUID.
+        let realm = RealmId::from_uuid(id.as_uuid());
+        assert_eq!(realm.to_string(), id.to_string());
+        assert_eq!(Uuid::from(realm), id.as_uuid());
     }
 }

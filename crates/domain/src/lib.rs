@@ -19,7 +19,7 @@ pub mod user;
 
 pub use client::{Client, ClientKind, Protocol};
 pub use error::DomainError;
-pub use id::SessionId;
+pub use id::{ClientId, RealmId, SessionId, UserId};
 pub use password::{PasswordHash, Secret};
 pub use realm::{Realm, SessionLimits, SigningAlgorithm};
 pub use role::AdminRole;

@@ -1,8 +1,6 @@
 //! Realms: the unit of administration, with the session limits every session in it obeys.
 
-use uuid::Uuid;
-
-use crate::{DomainError, Timestamp};
+use crate::{DomainError, RealmId, Timestamp};
 
 /// The master realm's name; its administrators manage every realm.
 pub const MASTER_REALM: &str = "master";
@@ -119,7 +117,7 @@ impl std::str::FromStr for SigningAlgorithm {
 /// A realm.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Realm {
-    pub id: Uuid,
+    pub id: RealmId,
     pub name: String,
     pub display_name: Option<String>,
     pub enabled: bool,
@@ -143,7 +141,7 @@ impl Realm {
     pub fn new(name: &str, now: Timestamp) -> Result<Self, DomainError> {
         validate_realm_name(name)?;
         Ok(Realm {
-            id: Uuid::new_v4(),
+            id: RealmId::new(),
             name: name.to_owned(),
             display_name: None,
             enabled: true,

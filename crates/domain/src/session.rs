@@ -15,9 +15,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use uuid::Uuid;
-
-use crate::{DomainError, SessionId, SessionLimits, Timestamp};
+use crate::{ClientId, DomainError, RealmId, SessionId, SessionLimits, Timestamp, UserId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SessionType {
@@ -147,8 +145,8 @@ impl FromStr for SessionEnd {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserSession {
     pub id: SessionId,
-    pub realm_id: Uuid,
-    pub user_id: Uuid,
+    pub realm_id: RealmId,
+    pub user_id: UserId,
     pub session_type: SessionType,
     pub ip_address: String,
     pub user_agent: Option<String>,
@@ -163,8 +161,8 @@ pub struct UserSession {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientSession {
     pub user_session_id: SessionId,
-    pub client_id: Uuid,
-    pub realm_id: Uuid,
+    pub client_id: ClientId,
+    pub realm_id: RealmId,
     pub session_type: SessionType,
     pub started_at: Timestamp,
     /// The last time this client used the session (sign-in, token refresh).
@@ -232,8 +230,8 @@ pub fn lifetimes(limits: &SessionLimits, session_type: SessionType, remember_me:
 impl UserSession {
     /// A new active session, started now.
     pub fn start(
-        realm_id: Uuid,
-        user_id: Uuid,
+        realm_id: RealmId,
+        user_id: UserId,
         session_type: SessionType,
         ip_address: &str,
         remember_me: bool,
@@ -311,7 +309,7 @@ mod tests {
     }
 
     fn session(kind: SessionType, remember_me: bool) -> UserSession {
-        UserSession::start(Uuid::new_v4(), Uuid::new_v4(), kind, "10.0.0.1", remember_me, at(0))
+        UserSession::start(RealmId::new(), UserId::new(), kind, "10.0.0.1", remember_me, at(0))
     }
 
     fn alive(s: &UserSession, limits: &SessionLimits, now: Timestamp) -> Liveness {
@@ -417,7 +415,7 @@ mod tests {
         let s = session(SessionType::Regular, false);
         let cs = ClientSession {
             user_session_id: s.id,
-            client_id: Uuid::new_v4(),
+            client_id: ClientId::new(),
             realm_id: s.realm_id,
             session_type: SessionType::Regular,
             started_at: at(3),

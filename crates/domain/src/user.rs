@@ -1,13 +1,11 @@
 //! Users of a realm.
 
-use uuid::Uuid;
-
-use crate::{DomainError, PasswordHash, Timestamp};
+use crate::{ClientId, DomainError, PasswordHash, RealmId, Timestamp, UserId};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
-    pub id: Uuid,
-    pub realm_id: Uuid,
+    pub id: UserId,
+    pub realm_id: RealmId,
     /// Always lower case: usernames are unique per realm regardless of case, as in Keycloak.
     pub username: String,
     pub email: Option<String>,
@@ -19,15 +17,15 @@ pub struct User {
     /// Revocation policy for this user's sessions and tokens, epoch seconds; 0 means none.
     pub not_before: i64,
     /// The client whose service account this user is, if any.
-    pub service_account_of: Option<Uuid>,
+    pub service_account_of: Option<ClientId>,
     pub created_at: Timestamp,
 }
 
 impl User {
     /// A new enabled user with no password, its username normalized.
-    pub fn new(realm_id: Uuid, username: &str, now: Timestamp) -> Result<Self, DomainError> {
+    pub fn new(realm_id: RealmId, username: &str, now: Timestamp) -> Result<Self, DomainError> {
         Ok(User {
-            id: Uuid::new_v4(),
+            id: UserId::new(),
             realm_id,
             username: normalize_username(username)?,
             email: None,
@@ -93,7 +91,7 @@ mod tests {
 
     #[test]
     fn new_user_is_enabled_without_password() {
-        let user = User::new(Uuid::new_v4(), "Carol", Timestamp::from_secs(5)).unwrap();
+        let user = User::new(RealmId::new(), "Carol", Timestamp::from_secs(5)).unwrap();
         assert_eq!(user.username, "carol");
         assert!(user.enabled && user.password.is_none() && user.not_before == 0);
     }

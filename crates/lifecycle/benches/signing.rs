@@ -9,14 +9,15 @@
 //! `cargo bench -p latchkey-lifecycle --bench signing`; results are in `docs/benchmarks.md`.
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
-use latchkey_domain::Timestamp;
+use latchkey_domain::{RealmId, Timestamp};
 use latchkey_lifecycle::jose;
 use latchkey_lifecycle::keys::{generate, Alg};
 use serde_json::json;
 use uuid::Uuid;
 
 fn keys(alg: Alg) -> latchkey_lifecycle::keys::SigningKey {
-    latchkey_lifecycle::keys::parse_signing_key(&generate(alg, Uuid::nil(), Timestamp::from_secs(1)).unwrap()).unwrap()
+    latchkey_lifecycle::keys::parse_signing_key(&generate(alg, RealmId::new(), Timestamp::from_secs(1)).unwrap())
+        .unwrap()
 }
 
 fn floor(c: &mut Criterion) {

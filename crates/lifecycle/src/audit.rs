@@ -3,7 +3,7 @@
 //! without its change; one action, one event (a session ending records itself, see
 //! [`crate::ending`]).
 
-use latchkey_domain::Timestamp;
+use latchkey_domain::{RealmId, Timestamp, UserId};
 use latchkey_store::events::{self, AdminEvent};
 use latchkey_store::{ConnectionTrait, StoreError};
 use serde_json::Value;
@@ -54,9 +54,9 @@ impl Resource {
 /// The administrator acting (none when the person, an application or the server itself acts).
 #[derive(Debug, Clone, Default)]
 pub struct Actor {
-    pub realm_id: Option<Uuid>,
+    pub realm_id: Option<RealmId>,
     pub client_id: Option<String>,
-    pub user_id: Option<Uuid>,
+    pub user_id: Option<UserId>,
     pub ip: Option<String>,
 }
 
@@ -102,7 +102,7 @@ impl AdminAction {
     }
 
     /// The event of this action in `realm_id`.
-    pub fn event(&self, realm_id: Uuid, now: Timestamp) -> AdminEvent {
+    pub fn event(&self, realm_id: RealmId, now: Timestamp) -> AdminEvent {
         let mut event = AdminEvent {
             id: Uuid::now_v7(),
             time: now,
@@ -122,7 +122,12 @@ impl AdminAction {
     }
 
     /// Writes this action's event inside the caller's transaction.
-    pub async fn record_in(&self, db: &impl ConnectionTrait, realm_id: Uuid, now: Timestamp) -> Result<(), StoreError> {
+    pub async fn record_in(
+        &self,
+        db: &impl ConnectionTrait,
+        realm_id: RealmId,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
         events::insert_many(db, &[self.event(realm_id, now)]).await
     }
 }
@@ -130,7 +135,7 @@ impl AdminAction {
 /// Writes the event of `action`, when there is one, inside the caller's transaction.
 pub async fn record_in(
     db: &impl ConnectionTrait,
-    realm_id: Uuid,
+    realm_id: RealmId,
     action: Option<&AdminAction>,
     now: Timestamp,
 ) -> Result<(), StoreError> {
@@ -154,7 +159,7 @@ mod tests {
             path: "users/1".into(),
             representation: Some(serde_json::json!({"username": "ann", "credentials": [{"value": "pw"}]})),
         };
-        let event = action.event(Uuid::nil(), Timestamp::from_secs(1));
+        let event = action.event(RealmId::new(), Timestamp::from_secs(1));
         assert_eq!((event.operation_type.as_str(), event.resource_type.as_str()), ("CREATE", "USER"));
         assert_eq!(event.auth_client_id.as_deref(), Some("admin-cli"));
         assert_eq!(event.representation.as_deref(), Some(r#"{"username":"ann"}"#));

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use latchkey_domain::ending::{plan_adapter_action, plan_logout, NotificationKind, Plan};
-use latchkey_domain::{Client, Realm, SessionEnd, SessionId, SessionType, Timestamp, User, UserSession};
+use latchkey_domain::{Client, Realm, RealmId, SessionEnd, SessionId, SessionType, Timestamp, User, UserSession};
 use latchkey_store::events::{self, AdminEvent};
 use latchkey_store::jobs::{self, Job, JobKind};
 use latchkey_store::outbox::{self, Delivery, NewMessage};
@@ -48,7 +48,7 @@ pub struct GlobalRequestResult {
     pub not_notified_clients: Vec<String>,
 }
 
-fn messages(realm_id: Uuid, plan: &Plan, group: Option<Uuid>, not_before: i64, now: Timestamp) -> Vec<NewMessage> {
+fn messages(realm_id: RealmId, plan: &Plan, group: Option<Uuid>, not_before: i64, now: Timestamp) -> Vec<NewMessage> {
     let deadline = now.plus_secs(DELIVERY_DEADLINE_SECS);
     let mut out: Vec<NewMessage> = plan
         .notifications
@@ -102,7 +102,7 @@ impl How<'_> {
 /// notifications and their admin events. The single ending step every operation below uses.
 pub(crate) async fn end_in(
     db: &impl ConnectionTrait,
-    realm_id: Uuid,
+    realm_id: RealmId,
     ids: &[SessionId],
     how: &How<'_>,
     now: Timestamp,
@@ -497,7 +497,7 @@ fn summarize(messages: &[outbox::Message]) -> GlobalRequestResult {
 /// Removes the client sessions of `client` in these user sessions and tells the client.
 pub(crate) async fn notify_client_sessions(
     db: &impl ConnectionTrait,
-    realm_id: Uuid,
+    realm_id: RealmId,
     client: &Client,
     holders: &[SessionId],
     group: Option<Uuid>,

@@ -19,7 +19,7 @@ use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{self, EcdsaKeyPair, KeyPair, RsaKeyPair};
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD as B64};
 use base64::Engine;
-use latchkey_domain::{Realm, SigningAlgorithm, Timestamp};
+use latchkey_domain::{Realm, RealmId, SigningAlgorithm, Timestamp};
 use latchkey_store::keys::{self, StoredKey};
 use latchkey_store::{Store, StoreError};
 use serde_json::{json, Value};
@@ -133,7 +133,7 @@ fn corrupt(kid: &str, reason: impl Into<String>) -> KeyError {
 }
 
 /// Generates a new active key of `alg` for a realm, in the form the store keeps.
-pub fn generate(alg: Alg, realm_id: Uuid, now: Timestamp) -> Result<StoredKey, KeyError> {
+pub fn generate(alg: Alg, realm_id: RealmId, now: Timestamp) -> Result<StoredKey, KeyError> {
     let kid = B64.encode(&Uuid::new_v4().as_bytes()[..12]);
     let (private_key, public_key) = match alg {
         Alg::Rs256 => {
@@ -248,14 +248,14 @@ impl RealmKeys {
 
 /// Parsed realm keys, per node.
 pub struct KeyCache {
-    entries: RwLock<HashMap<Uuid, (Arc<RealmKeys>, Instant)>>,
+    entries: RwLock<HashMap<RealmId, (Arc<RealmKeys>, Instant)>>,
     ttl: Duration,
     /// Key ids a reload did not find, per realm, and when: a token naming one is refused
     /// without reading the store again (anyone can send a token with a made-up `kid`).
-    unknown: Mutex<HashMap<(Uuid, String), Instant>>,
+    unknown: Mutex<HashMap<(RealmId, String), Instant>>,
     /// When each realm was last reloaded for an unknown `kid`: at most once per
     /// [`UNKNOWN_KID_RELOAD_EVERY`], however many such tokens arrive.
-    forced: Mutex<HashMap<Uuid, Instant>>,
+    forced: Mutex<HashMap<RealmId, Instant>>,
     /// Reloads from the store, since start.
     reloads: AtomicU64,
     /// Held while this node creates keys a realm lacks.
@@ -372,7 +372,7 @@ impl KeyCache {
     }
 
     /// Forgets a realm's keys (after a rotation on this node).
-    pub fn invalidate(&self, realm_id: Uuid) {
+    pub fn invalidate(&self, realm_id: RealmId) {
         self.entries.write().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&realm_id);
     }
 }
@@ -394,7 +394,7 @@ mod tests {
 
     fn realm_keys(algs: &[Alg]) -> RealmKeys {
         let stored: Vec<StoredKey> =
-            algs.iter().map(|a| generate(*a, Uuid::nil(), Timestamp::from_secs(1)).unwrap()).collect();
+            algs.iter().map(|a| generate(*a, RealmId::new(), Timestamp::from_secs(1)).unwrap()).collect();
         RealmKeys::parse(&stored).unwrap()
     }
 

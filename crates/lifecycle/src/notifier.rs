@@ -125,7 +125,7 @@ impl Lifecycle {
     /// Delivers one message; `Err` says why it failed.
     async fn deliver(&self, http: &reqwest::Client, message: &Message, now: Timestamp) -> Result<(), String> {
         let kind = NotificationKind::parse(&message.kind).ok_or_else(|| format!("unknown kind {}", message.kind))?;
-        let realm = realms::find_by_id(self.store.conn(), message.realm_id)
+        let realm = realms::find_by_id(self.store.conn(), message.realm_id.into())
             .await
             .map_err(|e| e.to_string())?
             .ok_or("the realm no longer exists")?;

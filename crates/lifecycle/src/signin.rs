@@ -2,10 +2,10 @@
 //! liveness checks every token and cookie goes through.
 
 use latchkey_domain::{
-    Client, ClientSession, Cutoffs, Liveness, Realm, Secret, SessionId, SessionType, Timestamp, User, UserSession,
+    Client, ClientSession, Cutoffs, Liveness, Realm, RealmId, Secret, SessionId, SessionType, Timestamp, User,
+    UserSession,
 };
 use latchkey_store::{login_failures, sessions, users, StoreError};
-use uuid::Uuid;
 
 use crate::error::LifecycleError;
 use crate::state::Lifecycle;
@@ -73,7 +73,7 @@ fn wait_after(failures: u32, limit: &Limit, first: i64) -> i64 {
 /// the count there: the attempt is not checked at all.
 async fn count_attempt(
     life: &Lifecycle,
-    realm_id: Uuid,
+    realm_id: RealmId,
     subjects: &[(String, &Limit)],
     now: Timestamp,
 ) -> Result<Option<i64>, StoreError> {
@@ -102,7 +102,7 @@ async fn count_attempt(
 /// restart is never refused, and the hashing slots bound what a burst of wrong ones costs.)
 pub(crate) async fn client_must_wait(
     life: &Lifecycle,
-    realm_id: Uuid,
+    realm_id: RealmId,
     subject: &str,
     now: Timestamp,
 ) -> Result<Option<i64>, StoreError> {
@@ -118,7 +118,7 @@ pub(crate) async fn client_must_wait(
 /// Counts a failed client authentication.
 pub(crate) async fn client_failed(
     life: &Lifecycle,
-    realm_id: Uuid,
+    realm_id: RealmId,
     subject: &str,
     now: Timestamp,
 ) -> Result<(), StoreError> {

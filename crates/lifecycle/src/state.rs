@@ -8,7 +8,7 @@ use std::sync::{Arc, RwLock};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine;
 use latchkey_domain::uri::TargetPolicy;
-use latchkey_domain::{Client, ClientKind, PasswordHash, Protocol, Realm, Secret};
+use latchkey_domain::{Client, ClientId, ClientKind, PasswordHash, Protocol, Realm, Secret};
 use latchkey_store::{clients, realms, Store};
 use uuid::Uuid;
 
@@ -189,15 +189,15 @@ impl Lifecycle {
 }
 
 #[derive(Default)]
-struct SecretCache(RwLock<HashMap<Uuid, (String, [u8; 32])>>);
+struct SecretCache(RwLock<HashMap<ClientId, (String, [u8; 32])>>);
 
 impl SecretCache {
-    fn matches(&self, client: Uuid, phc: &str, digest: &[u8; 32]) -> bool {
+    fn matches(&self, client: ClientId, phc: &str, digest: &[u8; 32]) -> bool {
         let entries = self.0.read().unwrap_or_else(std::sync::PoisonError::into_inner);
         entries.get(&client).is_some_and(|(known_phc, known)| known_phc == phc && constant_time_eq(known, digest))
     }
 
-    fn remember(&self, client: Uuid, phc: &str, digest: [u8; 32]) {
+    fn remember(&self, client: ClientId, phc: &str, digest: [u8; 32]) {
         self.0.write().unwrap_or_else(std::sync::PoisonError::into_inner).insert(client, (phc.to_owned(), digest));
     }
 }

@@ -5,10 +5,9 @@
 
 use std::collections::BTreeMap;
 
-use latchkey_domain::{Client, SessionId, Timestamp, User, UserSession};
+use latchkey_domain::{Client, SessionId, Timestamp, User, UserId, UserSession};
 use latchkey_store::{clients, sessions, users};
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 use crate::error::LifecycleError;
 use crate::jose;
@@ -164,7 +163,7 @@ async fn judge(
     if iat < realm.not_before || iat < client.not_before {
         return Ok(Err("Token is not active"));
     }
-    let Ok(user_id) = sub.parse::<Uuid>() else { return Ok(Err("Token verification failed")) };
+    let Ok(user_id) = sub.parse::<UserId>() else { return Ok(Err("Token verification failed")) };
     let (session, session_user) = match sid {
         None => (None, None),
         Some(sid) => {

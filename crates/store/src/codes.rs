@@ -1,10 +1,9 @@
 //! Authorization codes: short-lived, single-use, stored only as hashes.
 
-use latchkey_domain::{SessionId, Timestamp};
+use latchkey_domain::{ClientId, RealmId, SessionId, Timestamp};
 use sea_orm::sea_query::Expr;
 use sea_orm::ActiveValue::Set;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
-use uuid::Uuid;
 
 use crate::entity::auth_code;
 use crate::StoreError;
@@ -14,8 +13,8 @@ use crate::StoreError;
 pub struct AuthCode {
     /// Hex SHA-256 of the code handed to the client.
     pub code_hash: String,
-    pub realm_id: Uuid,
-    pub client_id: Uuid,
+    pub realm_id: RealmId,
+    pub client_id: ClientId,
     pub user_session_id: SessionId,
     pub redirect_uri: String,
     pub scope: String,
@@ -28,8 +27,8 @@ pub struct AuthCode {
 pub async fn insert(db: &impl ConnectionTrait, code: &AuthCode) -> Result<(), StoreError> {
     let row = auth_code::ActiveModel {
         code_hash: Set(code.code_hash.clone()),
-        realm_id: Set(code.realm_id),
-        client_id: Set(code.client_id),
+        realm_id: Set(code.realm_id.into()),
+        client_id: Set(code.client_id.into()),
         user_session_id: Set(code.user_session_id.as_uuid()),
         redirect_uri: Set(code.redirect_uri.clone()),
         scope: Set(code.scope.clone()),
@@ -66,8 +65,8 @@ pub async fn take(db: &impl ConnectionTrait, code_hash: &str, now: Timestamp) ->
         .rows_affected;
     let code = AuthCode {
         code_hash: row.code_hash,
-        realm_id: row.realm_id,
-        client_id: row.client_id,
+        realm_id: row.realm_id.into(),
+        client_id: row.client_id.into(),
         user_session_id: row.user_session_id.into(),
         redirect_uri: row.redirect_uri,
         scope: row.scope,

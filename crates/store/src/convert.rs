@@ -12,7 +12,7 @@ use crate::StoreError;
 
 pub(crate) fn realm_row(r: &Realm) -> realm::ActiveModel {
     realm::ActiveModel {
-        id: Set(r.id),
+        id: Set(r.id.into()),
         name: Set(r.name.clone()),
         display_name: Set(r.display_name.clone()),
         enabled: Set(r.enabled),
@@ -33,7 +33,7 @@ pub(crate) fn realm_row(r: &Realm) -> realm::ActiveModel {
 
 pub(crate) fn realm_from(m: realm::Model) -> Result<Realm, StoreError> {
     Ok(Realm {
-        id: m.id,
+        id: m.id.into(),
         name: m.name,
         display_name: m.display_name,
         enabled: m.enabled,
@@ -110,8 +110,8 @@ pub(crate) fn client_row(c: &Client) -> client::ActiveModel {
         ClientKind::Confidential { secret } => Some(secret.as_phc().to_owned()),
     };
     client::ActiveModel {
-        id: Set(c.id),
-        realm_id: Set(c.realm_id),
+        id: Set(c.id.into()),
+        realm_id: Set(c.realm_id.into()),
         client_id: Set(c.client_id.clone()),
         name: Set(c.name.clone()),
         protocol: Set(c.protocol.as_str().to_owned()),
@@ -144,8 +144,8 @@ pub(crate) fn client_from(m: client::Model) -> Result<Client, StoreError> {
         (false, None) => return Err(StoreError::Corrupt(format!("confidential client {} has no secret", m.id))),
     };
     Ok(Client {
-        id: m.id,
-        realm_id: m.realm_id,
+        id: m.id.into(),
+        realm_id: m.realm_id.into(),
         redirect_uris: parse_list("redirect_uris", &m.redirect_uris)?,
         web_origins: parse_list("web_origins", &m.web_origins)?,
         client_id: m.client_id,
@@ -172,8 +172,8 @@ pub(crate) fn client_from(m: client::Model) -> Result<Client, StoreError> {
 
 pub(crate) fn user_row(u: &User) -> user::ActiveModel {
     user::ActiveModel {
-        id: Set(u.id),
-        realm_id: Set(u.realm_id),
+        id: Set(u.id.into()),
+        realm_id: Set(u.realm_id.into()),
         username: Set(u.username.clone()),
         email: Set(u.email.clone()),
         email_verified: Set(u.email_verified),
@@ -182,15 +182,15 @@ pub(crate) fn user_row(u: &User) -> user::ActiveModel {
         enabled: Set(u.enabled),
         password_hash: Set(u.password.as_ref().map(|p| p.as_phc().to_owned())),
         not_before: Set(u.not_before),
-        service_account_of: Set(u.service_account_of),
+        service_account_of: Set(u.service_account_of.map(Into::into)),
         created_at: Set(u.created_at.as_millis()),
     }
 }
 
 pub(crate) fn user_from(m: user::Model) -> User {
     User {
-        id: m.id,
-        realm_id: m.realm_id,
+        id: m.id.into(),
+        realm_id: m.realm_id.into(),
         username: m.username,
         email: m.email,
         email_verified: m.email_verified,
@@ -199,7 +199,7 @@ pub(crate) fn user_from(m: user::Model) -> User {
         enabled: m.enabled,
         password: m.password_hash.map(PasswordHash::from_phc),
         not_before: m.not_before,
-        service_account_of: m.service_account_of,
+        service_account_of: m.service_account_of.map(Into::into),
         created_at: Timestamp::from_millis(m.created_at),
     }
 }
@@ -207,8 +207,8 @@ pub(crate) fn user_from(m: user::Model) -> User {
 pub(crate) fn user_session_row(s: &UserSession) -> user_session::ActiveModel {
     user_session::ActiveModel {
         id: Set(s.id.as_uuid()),
-        realm_id: Set(s.realm_id),
-        user_id: Set(s.user_id),
+        realm_id: Set(s.realm_id.into()),
+        user_id: Set(s.user_id.into()),
         session_type: Set(s.session_type.as_str().to_owned()),
         ip_address: Set(s.ip_address.clone()),
         user_agent: Set(s.user_agent.clone()),
@@ -224,8 +224,8 @@ pub(crate) fn user_session_row(s: &UserSession) -> user_session::ActiveModel {
 pub(crate) fn user_session_from(m: user_session::Model) -> Result<UserSession, StoreError> {
     Ok(UserSession {
         id: m.id.into(),
-        realm_id: m.realm_id,
-        user_id: m.user_id,
+        realm_id: m.realm_id.into(),
+        user_id: m.user_id.into(),
         session_type: m.session_type.parse()?,
         ip_address: m.ip_address,
         user_agent: m.user_agent,
@@ -241,8 +241,8 @@ pub(crate) fn user_session_from(m: user_session::Model) -> Result<UserSession, S
 pub(crate) fn client_session_row(c: &ClientSession) -> client_session::ActiveModel {
     client_session::ActiveModel {
         user_session_id: Set(c.user_session_id.as_uuid()),
-        client_id: Set(c.client_id),
-        realm_id: Set(c.realm_id),
+        client_id: Set(c.client_id.into()),
+        realm_id: Set(c.realm_id.into()),
         session_type: Set(c.session_type.as_str().to_owned()),
         started_at: Set(c.started_at.as_millis()),
         last_refresh: Set(c.last_refresh.as_millis()),
@@ -255,8 +255,8 @@ pub(crate) fn client_session_row(c: &ClientSession) -> client_session::ActiveMod
 pub(crate) fn client_session_from(m: client_session::Model) -> Result<ClientSession, StoreError> {
     Ok(ClientSession {
         user_session_id: m.user_session_id.into(),
-        client_id: m.client_id,
-        realm_id: m.realm_id,
+        client_id: m.client_id.into(),
+        realm_id: m.realm_id.into(),
         session_type: m.session_type.parse()?,
         started_at: Timestamp::from_millis(m.started_at),
         last_refresh: Timestamp::from_millis(m.last_refresh),

@@ -19,7 +19,7 @@
 //! Rows of one (realm, client, type) are spread over [`SLOTS`] slots picked at random, so
 //! concurrent sign-ins to one application do not all wait on one row lock (PostgreSQL).
 
-use latchkey_domain::SessionType;
+use latchkey_domain::{ClientId, RealmId, SessionType};
 use sea_orm::sea_query::{
     Alias, Cond, Expr, Func, InsertStatement, OnConflict, PostgresQueryBuilder, Query, QueryStatementWriter,
     SelectStatement, SimpleExpr, SqliteQueryBuilder,
@@ -153,10 +153,10 @@ pub(crate) async fn client_sessions(db: &impl ConnectionTrait, only: Cond, sign:
 }
 
 /// Forgets the counts of a deleted client.
-pub(crate) async fn forget_client(db: &impl ConnectionTrait, client_id: Uuid) -> Result<(), StoreError> {
+pub(crate) async fn forget_client(db: &impl ConnectionTrait, client_id: ClientId) -> Result<(), StoreError> {
     let q = Query::delete()
         .from_table(SessionCounts::Table)
-        .and_where(Expr::col(SessionCounts::ClientId).eq(client_id))
+        .and_where(Expr::col(SessionCounts::ClientId).eq(client_id.as_uuid()))
         .to_owned();
     db.execute(statement(db.get_database_backend(), &q)).await?;
     Ok(())
@@ -165,13 +165,13 @@ pub(crate) async fn forget_client(db: &impl ConnectionTrait, client_id: Uuid) ->
 /// Counts a realm again from its sessions: after its cut-off or not-before moved, and when the
 /// table is first created. Reads the realm's sessions started after both (an index range of
 /// `ix_user_sessions_realm_started`; empty right after a logout-all).
-pub async fn recount(db: &impl ConnectionTrait, realm_id: Uuid) -> Result<(), StoreError> {
+pub async fn recount(db: &impl ConnectionTrait, realm_id: RealmId) -> Result<(), StoreError> {
     let clear = Query::delete()
         .from_table(SessionCounts::Table)
-        .and_where(Expr::col(SessionCounts::RealmId).eq(realm_id))
+        .and_where(Expr::col(SessionCounts::RealmId).eq(realm_id.as_uuid()))
         .to_owned();
     db.execute(statement(db.get_database_backend(), &clear)).await?;
-    let only = || Cond::all().add(us(user_session::Column::RealmId).eq(realm_id));
+    let only = || Cond::all().add(us(user_session::Column::RealmId).eq(realm_id.as_uuid()));
     apply(db, realm_groups(only(), 1, 0)).await?;
     apply(db, client_groups(only(), 1, 0)).await
 }
@@ -184,8 +184,8 @@ fn sum_n() -> SimpleExpr {
 /// of one type or both.
 pub async fn count(
     db: &impl ConnectionTrait,
-    realm_id: Uuid,
-    client: Option<Uuid>,
+    realm_id: RealmId,
+    client: Option<ClientId>,
     session_type: Option<SessionType>,
 ) -> Result<u64, StoreError> {
     #[derive(FromQueryResult)]
@@ -195,8 +195,8 @@ pub async fn count(
     let mut q = Query::select();
     q.expr_as(sum_n(), Alias::new("n"))
         .from(SessionCounts::Table)
-        .and_where(Expr::col(SessionCounts::RealmId).eq(realm_id))
-        .and_where(Expr::col(SessionCounts::ClientId).eq(client.unwrap_or(WHOLE_REALM)));
+        .and_where(Expr::col(SessionCounts::RealmId).eq(realm_id.as_uuid()))
+        .and_where(Expr::col(SessionCounts::ClientId).eq(client.map_or(WHOLE_REALM, |c| c.as_uuid())));
     if let Some(t) = session_type {
         q.and_where(Expr::col(SessionCounts::SessionType).eq(t.as_str()));
     }
@@ -206,7 +206,7 @@ pub async fn count(
 
 /// Per client of the realm with at least one counted session: (client id, clientId, regular,
 /// offline), by clientId.
-pub async fn by_client(db: &impl ConnectionTrait, realm_id: Uuid) -> Result<Vec<(Uuid, String, u64, u64)>, StoreError> {
+pub async fn by_client(db: &impl ConnectionTrait, realm_id: RealmId) -> Result<Vec<ClientStat>, StoreError> {
     #[derive(FromQueryResult)]
     struct Group {
         client_id: Uuid,
@@ -224,27 +224,36 @@ pub async fn by_client(db: &impl ConnectionTrait, realm_id: Uuid) -> Result<Vec<
             client::Entity,
             Expr::col((client::Entity, client::Column::Id)).equals((SessionCounts::Table, SessionCounts::ClientId)),
         )
-        .and_where(Expr::col((SessionCounts::Table, SessionCounts::RealmId)).eq(realm_id))
+        .and_where(Expr::col((SessionCounts::Table, SessionCounts::RealmId)).eq(realm_id.as_uuid()))
         .group_by_col((client::Entity, client::Column::Id))
         .group_by_col((client::Entity, client::Column::ClientId))
         .group_by_col((SessionCounts::Table, SessionCounts::SessionType))
         .order_by((client::Entity, client::Column::ClientId), sea_orm::Order::Asc)
         .to_owned();
     let groups = Group::find_by_statement(statement(db.get_database_backend(), &q)).all(db).await?;
-    let mut stats: Vec<(Uuid, String, u64, u64)> = Vec::new();
+    let mut stats: Vec<ClientStat> = Vec::new();
     for g in groups {
         let n = g.n.unwrap_or(0).max(0) as u64;
         if n == 0 {
             continue;
         }
-        if stats.last().is_none_or(|(id, ..)| *id != g.client_id) {
-            stats.push((g.client_id, g.client_name.clone(), 0, 0));
-        }
-        let entry = stats.last_mut().expect("just pushed");
-        match g.session_type.as_str() {
-            "OFFLINE" => entry.3 += n,
-            _ => entry.2 += n,
-        }
+        add_stat(&mut stats, g.client_id.into(), g.client_name, &g.session_type, n);
     }
     Ok(stats)
+}
+
+/// One client's count of one session type, rows sorted by client: (client id, clientId,
+/// regular, offline).
+pub type ClientStat = (ClientId, String, u64, u64);
+
+/// Adds `n` sessions of the stored type `kind` to the last row if it is `id`'s, else a new row.
+pub(crate) fn add_stat(stats: &mut Vec<ClientStat>, id: ClientId, name: String, kind: &str, n: u64) {
+    let (regular, offline) = if kind == "OFFLINE" { (0, n) } else { (n, 0) };
+    match stats.last_mut() {
+        Some(last) if last.0 == id => {
+            last.2 += regular;
+            last.3 += offline;
+        }
+        _ => stats.push((id, name, regular, offline)),
+    }
 }

@@ -1,7 +1,7 @@
 //! The admin-event (audit) log: who did what to which resource of which realm, when, and
 //! whether it worked.
 
-use latchkey_domain::Timestamp;
+use latchkey_domain::{RealmId, Timestamp, UserId};
 use sea_orm::ActiveValue::Set;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
@@ -14,10 +14,10 @@ use crate::StoreError;
 pub struct AdminEvent {
     pub id: Uuid,
     pub time: Timestamp,
-    pub realm_id: Uuid,
-    pub auth_realm_id: Option<Uuid>,
+    pub realm_id: RealmId,
+    pub auth_realm_id: Option<RealmId>,
     pub auth_client_id: Option<String>,
-    pub auth_user_id: Option<Uuid>,
+    pub auth_user_id: Option<UserId>,
     pub ip_address: Option<String>,
     /// `CREATE`, `UPDATE`, `DELETE` or `ACTION`.
     pub operation_type: String,
@@ -31,10 +31,10 @@ fn row(e: &AdminEvent) -> admin_event::ActiveModel {
     admin_event::ActiveModel {
         id: Set(e.id),
         time: Set(e.time.as_millis()),
-        realm_id: Set(e.realm_id),
-        auth_realm_id: Set(e.auth_realm_id),
+        realm_id: Set(e.realm_id.into()),
+        auth_realm_id: Set(e.auth_realm_id.map(Into::into)),
         auth_client_id: Set(e.auth_client_id.clone()),
-        auth_user_id: Set(e.auth_user_id),
+        auth_user_id: Set(e.auth_user_id.map(Into::into)),
         ip_address: Set(e.ip_address.clone()),
         operation_type: Set(e.operation_type.clone()),
         resource_type: Set(e.resource_type.clone()),
@@ -61,7 +61,7 @@ pub struct EventQuery {
     pub resource_types: Vec<String>,
     /// A prefix of the resource path.
     pub resource_path: Option<String>,
-    pub auth_user: Option<Uuid>,
+    pub auth_user: Option<UserId>,
     pub from: Option<Timestamp>,
     pub to: Option<Timestamp>,
 }
@@ -69,12 +69,12 @@ pub struct EventQuery {
 /// A page of a realm's events, newest first (`ix_admin_events_realm_time`).
 pub async fn list(
     db: &impl ConnectionTrait,
-    realm_id: Uuid,
+    realm_id: RealmId,
     q: &EventQuery,
     first: u64,
     max: u64,
 ) -> Result<Vec<AdminEvent>, StoreError> {
-    let mut select = admin_event::Entity::find().filter(admin_event::Column::RealmId.eq(realm_id));
+    let mut select = admin_event::Entity::find().filter(admin_event::Column::RealmId.eq(realm_id.as_uuid()));
     if !q.operation_types.is_empty() {
         select = select.filter(admin_event::Column::OperationType.is_in(q.operation_types.clone()));
     }
@@ -85,7 +85,7 @@ pub async fn list(
         select = select.filter(admin_event::Column::ResourcePath.starts_with(prefix.clone()));
     }
     if let Some(user) = q.auth_user {
-        select = select.filter(admin_event::Column::AuthUserId.eq(user));
+        select = select.filter(admin_event::Column::AuthUserId.eq(user.as_uuid()));
     }
     if let Some(from) = q.from {
         select = select.filter(admin_event::Column::Time.gte(from.as_millis()));
@@ -105,10 +105,10 @@ pub async fn list(
         .map(|m| AdminEvent {
             id: m.id,
             time: Timestamp::from_millis(m.time),
-            realm_id: m.realm_id,
-            auth_realm_id: m.auth_realm_id,
+            realm_id: m.realm_id.into(),
+            auth_realm_id: m.auth_realm_id.map(Into::into),
             auth_client_id: m.auth_client_id,
-            auth_user_id: m.auth_user_id,
+            auth_user_id: m.auth_user_id.map(Into::into),
             ip_address: m.ip_address,
             operation_type: m.operation_type,
             resource_type: m.resource_type,
@@ -120,9 +120,9 @@ pub async fn list(
 }
 
 /// Removes a realm's events older than `before` (retention); returns how many.
-pub async fn purge_before(db: &impl ConnectionTrait, realm_id: Uuid, before: Timestamp) -> Result<u64, StoreError> {
+pub async fn purge_before(db: &impl ConnectionTrait, realm_id: RealmId, before: Timestamp) -> Result<u64, StoreError> {
     let result = admin_event::Entity::delete_many()
-        .filter(admin_event::Column::RealmId.eq(realm_id))
+        .filter(admin_event::Column::RealmId.eq(realm_id.as_uuid()))
         .filter(admin_event::Column::Time.lt(before.as_millis()))
         .exec(db)
         .await?;

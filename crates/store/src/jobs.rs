@@ -1,6 +1,6 @@
 //! Session jobs: ending work too large for a request, done by the reaper in batches.
 
-use latchkey_domain::Timestamp;
+use latchkey_domain::{ClientId, RealmId, Timestamp};
 use sea_orm::sea_query::Expr;
 use sea_orm::ActiveValue::Set;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
@@ -29,9 +29,9 @@ impl JobKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Job {
     pub id: Uuid,
-    pub realm_id: Uuid,
+    pub realm_id: RealmId,
     pub kind: JobKind,
-    pub client_id: Option<Uuid>,
+    pub client_id: Option<ClientId>,
     pub cutoff: Timestamp,
     pub request_group: Option<Uuid>,
     pub done_at: Option<Timestamp>,
@@ -45,9 +45,9 @@ fn from_row(m: session_job::Model) -> Result<Job, StoreError> {
     };
     Ok(Job {
         id: m.id,
-        realm_id: m.realm_id,
+        realm_id: m.realm_id.into(),
         kind,
-        client_id: m.client_id,
+        client_id: m.client_id.map(Into::into),
         cutoff: Timestamp::from_millis(m.cutoff),
         request_group: m.request_group,
         done_at: m.done_at.map(Timestamp::from_millis),
@@ -57,9 +57,9 @@ fn from_row(m: session_job::Model) -> Result<Job, StoreError> {
 pub async fn insert(db: &impl ConnectionTrait, job: &Job, now: Timestamp) -> Result<(), StoreError> {
     let row = session_job::ActiveModel {
         id: Set(job.id),
-        realm_id: Set(job.realm_id),
+        realm_id: Set(job.realm_id.into()),
         kind: Set(job.kind.as_str().to_owned()),
-        client_id: Set(job.client_id),
+        client_id: Set(job.client_id.map(Into::into)),
         cutoff: Set(job.cutoff.as_millis()),
         request_group: Set(job.request_group),
         created_at: Set(now.as_millis()),

@@ -1,10 +1,9 @@
 //! Signing keys of realms, as stored. Generating and using them is the provider's business.
 
-use latchkey_domain::Timestamp;
+use latchkey_domain::{RealmId, Timestamp};
 use sea_orm::sea_query::Expr;
 use sea_orm::ActiveValue::Set;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
-use uuid::Uuid;
 
 use crate::entity::signing_key;
 use crate::StoreError;
@@ -12,7 +11,7 @@ use crate::StoreError;
 #[derive(Clone, PartialEq, Eq)]
 pub struct StoredKey {
     pub kid: String,
-    pub realm_id: Uuid,
+    pub realm_id: RealmId,
     /// `RS256`, `ES256` or `HS256`.
     pub algorithm: String,
     /// PKCS#8 (base64 DER) for RS256/ES256, the raw secret (base64) for HS256.
@@ -35,9 +34,9 @@ impl std::fmt::Debug for StoredKey {
 }
 
 /// A realm's keys, newest first.
-pub async fn list(db: &impl ConnectionTrait, realm_id: Uuid) -> Result<Vec<StoredKey>, StoreError> {
+pub async fn list(db: &impl ConnectionTrait, realm_id: RealmId) -> Result<Vec<StoredKey>, StoreError> {
     let rows = signing_key::Entity::find()
-        .filter(signing_key::Column::RealmId.eq(realm_id))
+        .filter(signing_key::Column::RealmId.eq(realm_id.as_uuid()))
         .order_by_desc(signing_key::Column::CreatedAt)
         .order_by_desc(signing_key::Column::Kid)
         .all(db)
@@ -46,7 +45,7 @@ pub async fn list(db: &impl ConnectionTrait, realm_id: Uuid) -> Result<Vec<Store
         .into_iter()
         .map(|m| StoredKey {
             kid: m.kid,
-            realm_id: m.realm_id,
+            realm_id: m.realm_id.into(),
             algorithm: m.algorithm,
             private_key: m.private_key,
             public_key: m.public_key,
@@ -62,14 +61,14 @@ pub async fn insert(db: &impl ConnectionTrait, key: &StoredKey) -> Result<(), St
     if key.active {
         signing_key::Entity::update_many()
             .col_expr(signing_key::Column::Active, Expr::value(false))
-            .filter(signing_key::Column::RealmId.eq(key.realm_id))
+            .filter(signing_key::Column::RealmId.eq(key.realm_id.as_uuid()))
             .filter(signing_key::Column::Algorithm.eq(key.algorithm.clone()))
             .exec(db)
             .await?;
     }
     let row = signing_key::ActiveModel {
         kid: Set(key.kid.clone()),
-        realm_id: Set(key.realm_id),
+        realm_id: Set(key.realm_id.into()),
         algorithm: Set(key.algorithm.clone()),
         private_key: Set(key.private_key.clone()),
         public_key: Set(key.public_key.clone()),
@@ -81,9 +80,9 @@ pub async fn insert(db: &impl ConnectionTrait, key: &StoredKey) -> Result<(), St
 }
 
 /// Removes a key: tokens it signed no longer verify. Returns whether it existed.
-pub async fn delete(db: &impl ConnectionTrait, realm_id: Uuid, kid: &str) -> Result<bool, StoreError> {
+pub async fn delete(db: &impl ConnectionTrait, realm_id: RealmId, kid: &str) -> Result<bool, StoreError> {
     let result = signing_key::Entity::delete_many()
-        .filter(signing_key::Column::RealmId.eq(realm_id))
+        .filter(signing_key::Column::RealmId.eq(realm_id.as_uuid()))
         .filter(signing_key::Column::Kid.eq(kid))
         .exec(db)
         .await?;
@@ -92,8 +91,8 @@ pub async fn delete(db: &impl ConnectionTrait, realm_id: Uuid, kid: &str) -> Res
 
 /// Locks the realm's row until the transaction ends, so that nodes creating its first keys at
 /// the same moment take turns (on SQLite the write transaction already serialises them).
-pub async fn lock_realm(db: &impl ConnectionTrait, realm_id: Uuid) -> Result<(), StoreError> {
+pub async fn lock_realm(db: &impl ConnectionTrait, realm_id: RealmId) -> Result<(), StoreError> {
     use sea_orm::QuerySelect;
-    crate::entity::realm::Entity::find_by_id(realm_id).lock_exclusive().one(db).await?;
+    crate::entity::realm::Entity::find_by_id(realm_id.as_uuid()).lock_exclusive().one(db).await?;
     Ok(())
 }

@@ -10,13 +10,14 @@
 //! the term (case-insensitively) give user and client ids, and IP addresses match by prefix
 //! through `ix_user_sessions_realm_ip`; the realm's session table is never scanned by `LIKE`.
 
-use latchkey_domain::{Realm, SessionType, Timestamp, UserSession};
+use latchkey_domain::{ClientId, Realm, SessionId, SessionType, Timestamp, UserId, UserSession};
 use sea_orm::sea_query::{
     Alias, Cond, Expr, Func, Order, PostgresQueryBuilder, Query, SelectStatement, SqliteQueryBuilder,
 };
 use sea_orm::{ConnectionTrait, DatabaseBackend, FromQueryResult, Statement};
 use uuid::Uuid;
 
+use crate::counts::{add_stat, ClientStat};
 use crate::entity::{client, client_session, user, user_session};
 use crate::StoreError;
 
@@ -27,9 +28,9 @@ pub struct SessionFilter {
     /// Username or clientId containing it, or IP address starting with it; any case.
     pub search: Option<String>,
     /// Only sessions holding a client session of this client.
-    pub client: Option<Uuid>,
+    pub client: Option<ClientId>,
     /// Only this user's sessions.
-    pub user: Option<Uuid>,
+    pub user: Option<UserId>,
 }
 
 /// A listed session: the session, its user's name, and the clients in it (id, clientId).
@@ -37,7 +38,7 @@ pub struct SessionFilter {
 pub struct ListedSession {
     pub session: UserSession,
     pub username: String,
-    pub clients: Vec<(Uuid, String)>,
+    pub clients: Vec<(ClientId, String)>,
     /// The client session's own last use, when the list is of one client's sessions.
     pub client_last_refresh: Option<Timestamp>,
 }
@@ -79,7 +80,7 @@ fn in_time(realm: &Realm, now: Timestamp) -> Cond {
 fn counted(realm: &Realm) -> Cond {
     use user_session::Column as C;
     Cond::all()
-        .add(s(C::RealmId).eq(realm.id))
+        .add(s(C::RealmId).eq(realm.id.as_uuid()))
         .add(s(C::State).eq("ACTIVE"))
         .add(s(C::StartedAt).gt(realm.session_cutoff.as_millis()))
         .add(s(C::StartedAt).gte(realm.not_before.saturating_mul(1000)))
@@ -119,14 +120,14 @@ async fn search_condition(db: &impl ConnectionTrait, realm: &Realm, term: &str) 
     let users_q = Query::select()
         .column(user::Column::Id)
         .from(user::Entity)
-        .and_where(Expr::col(user::Column::RealmId).eq(realm.id))
+        .and_where(Expr::col(user::Column::RealmId).eq(realm.id.as_uuid()))
         .and_where(Expr::col(user::Column::Username).like(sea_orm::sea_query::LikeExpr::new(&pattern).escape('\\')))
         .limit(1000)
         .to_owned();
     let clients_q = Query::select()
         .column(client::Column::Id)
         .from(client::Entity)
-        .and_where(Expr::col(client::Column::RealmId).eq(realm.id))
+        .and_where(Expr::col(client::Column::RealmId).eq(realm.id.as_uuid()))
         .and_where(
             Expr::expr(Func::lower(Expr::col(client::Column::ClientId)))
                 .like(sea_orm::sea_query::LikeExpr::new(&pattern).escape('\\')),
@@ -182,7 +183,7 @@ async fn base(
         q.and_where(s(user_session::Column::SessionType).eq(t.as_str()));
     }
     if let Some(user_id) = filter.user {
-        q.and_where(s(user_session::Column::UserId).eq(user_id));
+        q.and_where(s(user_session::Column::UserId).eq(user_id.as_uuid()));
     }
     if let Some(client_id) = filter.client {
         q.inner_join(
@@ -192,7 +193,7 @@ async fn base(
                     Expr::col((client_session::Entity, client_session::Column::UserSessionId))
                         .equals((user_session::Entity, user_session::Column::Id)),
                 )
-                .add(Expr::col((client_session::Entity, client_session::Column::ClientId)).eq(client_id)),
+                .add(Expr::col((client_session::Entity, client_session::Column::ClientId)).eq(client_id.as_uuid())),
         );
     }
     if let Some(term) = filter.search.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
@@ -277,8 +278,8 @@ pub async fn list(
         .map(|r| {
             let session = UserSession {
                 id: r.id.into(),
-                realm_id: r.realm_id,
-                user_id: r.user_id,
+                realm_id: r.realm_id.into(),
+                user_id: r.user_id.into(),
                 session_type: r.session_type.parse()?,
                 ip_address: r.ip_address,
                 user_agent: r.user_agent,
@@ -291,7 +292,7 @@ pub async fn list(
             };
             let held = clients
                 .iter()
-                .filter(|(sid, _, _)| *sid == session.id.as_uuid())
+                .filter(|(sid, _, _)| *sid == session.id)
                 .map(|(_, id, name)| (*id, name.clone()))
                 .collect();
             Ok(ListedSession {
@@ -326,19 +327,19 @@ pub async fn count(
 /// Which client sessions [`timed_out_grouped`] groups by.
 enum Clients {
     None,
-    One(Uuid),
+    One(ClientId),
     Each,
 }
 
-/// Sessions counted but timed out (see [`timed_out`]), by (client, type); the client is nil
-/// when not grouping by client.
+/// Sessions counted but timed out (see [`timed_out`]), by (client, type); no client when not
+/// grouping by client.
 async fn timed_out_grouped(
     db: &impl ConnectionTrait,
     realm: &Realm,
     clients: Clients,
     session_type: Option<SessionType>,
     now: Timestamp,
-) -> Result<Vec<(Uuid, SessionType, u64)>, StoreError> {
+) -> Result<Vec<(Option<ClientId>, SessionType, u64)>, StoreError> {
     #[derive(FromQueryResult)]
     struct Group {
         client_id: Option<Uuid>,
@@ -365,7 +366,7 @@ async fn timed_out_grouped(
             q.expr_as(Expr::val(Option::<Uuid>::None), Alias::new("client_id"));
         }
         Clients::One(id) => {
-            q.inner_join(client_session::Entity, Cond::all().add(held()).add(cs_client.clone().eq(id)))
+            q.inner_join(client_session::Entity, Cond::all().add(held()).add(cs_client.clone().eq(id.as_uuid())))
                 .expr_as(cs_client, Alias::new("client_id"))
                 .group_by_col((client_session::Entity, client_session::Column::ClientId));
         }
@@ -378,7 +379,7 @@ async fn timed_out_grouped(
     let groups = Group::find_by_statement(build(db.get_database_backend(), &q)).all(db).await?;
     groups
         .into_iter()
-        .map(|g| Ok((g.client_id.unwrap_or_default(), g.session_type.parse()?, g.n.max(0) as u64)))
+        .map(|g| Ok((g.client_id.map(ClientId::from_uuid), g.session_type.parse()?, g.n.max(0) as u64)))
         .collect()
 }
 
@@ -401,7 +402,7 @@ pub async fn count_exact(
 }
 
 /// (session id, client id, clientId) of the client sessions of these sessions.
-async fn clients_of(db: &impl ConnectionTrait, ids: &[Uuid]) -> Result<Vec<(Uuid, Uuid, String)>, StoreError> {
+async fn clients_of(db: &impl ConnectionTrait, ids: &[Uuid]) -> Result<Vec<(SessionId, ClientId, String)>, StoreError> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -427,7 +428,7 @@ async fn clients_of(db: &impl ConnectionTrait, ids: &[Uuid]) -> Result<Vec<(Uuid
         .order_by((client::Entity, client::Column::ClientId), Order::Asc)
         .to_owned();
     let rows = Held::find_by_statement(build(db.get_database_backend(), &q)).all(db).await?;
-    Ok(rows.into_iter().map(|h| (h.user_session_id, h.client_id, h.client_name)).collect())
+    Ok(rows.into_iter().map(|h| (h.user_session_id.into(), h.client_id.into(), h.client_name)).collect())
 }
 
 /// Per client of the realm with at least one live session: (client id, clientId, regular,
@@ -436,10 +437,10 @@ pub async fn client_stats(
     db: &impl ConnectionTrait,
     realm: &Realm,
     now: Timestamp,
-) -> Result<Vec<(Uuid, String, u64, u64)>, StoreError> {
+) -> Result<Vec<ClientStat>, StoreError> {
     let mut stats = crate::counts::by_client(db, realm.id).await?;
     for (client, kind, n) in timed_out_grouped(db, realm, Clients::Each, None, now).await? {
-        if let Some(entry) = stats.iter_mut().find(|(id, ..)| *id == client) {
+        if let Some(entry) = stats.iter_mut().find(|(id, ..)| Some(*id) == client) {
             match kind {
                 SessionType::Offline => entry.3 = entry.3.saturating_sub(n),
                 SessionType::Regular => entry.2 = entry.2.saturating_sub(n),
@@ -456,7 +457,7 @@ pub async fn client_stats_exact(
     db: &impl ConnectionTrait,
     realm: &Realm,
     now: Timestamp,
-) -> Result<Vec<(Uuid, String, u64, u64)>, StoreError> {
+) -> Result<Vec<ClientStat>, StoreError> {
     #[derive(FromQueryResult)]
     struct Group {
         client_id: Uuid,
@@ -485,16 +486,9 @@ pub async fn client_stats_exact(
     .group_by_col((user_session::Entity, user_session::Column::SessionType))
     .order_by((client::Entity, client::Column::ClientId), Order::Asc);
     let groups = Group::find_by_statement(build(db.get_database_backend(), &q)).all(db).await?;
-    let mut stats: Vec<(Uuid, String, u64, u64)> = Vec::new();
+    let mut stats: Vec<ClientStat> = Vec::new();
     for g in groups {
-        if stats.last().is_none_or(|(id, ..)| *id != g.client_id) {
-            stats.push((g.client_id, g.client_name.clone(), 0, 0));
-        }
-        let entry = stats.last_mut().expect("just pushed");
-        match g.session_type.as_str() {
-            "OFFLINE" => entry.3 += g.n.max(0) as u64,
-            _ => entry.2 += g.n.max(0) as u64,
-        }
+        add_stat(&mut stats, g.client_id.into(), g.client_name, &g.session_type, g.n.max(0) as u64);
     }
     Ok(stats)
 }

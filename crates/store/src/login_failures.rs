@@ -3,12 +3,11 @@
 //! An attempt is counted *before* the password is checked, with a compare-and-set on the
 //! counter, so parallel guesses cannot all pass a limit that each would see as not reached.
 
-use latchkey_domain::Timestamp;
+use latchkey_domain::{RealmId, Timestamp};
 use sea_orm::sea_query::Expr;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::ActiveValue::Set;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
-use uuid::Uuid;
 
 use crate::entity::login_failure;
 use crate::StoreError;
@@ -16,10 +15,10 @@ use crate::StoreError;
 /// Failures so far and when the last one happened.
 pub async fn get(
     db: &impl ConnectionTrait,
-    realm_id: Uuid,
+    realm_id: RealmId,
     subject: &str,
 ) -> Result<Option<(u32, Timestamp)>, StoreError> {
-    let row = login_failure::Entity::find_by_id((realm_id, subject.to_owned())).one(db).await?;
+    let row = login_failure::Entity::find_by_id((realm_id.as_uuid(), subject.to_owned())).one(db).await?;
     Ok(row.map(|r| (r.failures.max(0) as u32, Timestamp::from_millis(r.last_failure_at))))
 }
 
@@ -29,7 +28,7 @@ pub async fn get(
 /// is then not counted. Atomic against concurrent attempts on the same subject.
 pub async fn attempt(
     db: &impl ConnectionTrait,
-    realm_id: Uuid,
+    realm_id: RealmId,
     subject: &str,
     now: Timestamp,
     window_start: Timestamp,
@@ -38,7 +37,7 @@ pub async fn attempt(
     loop {
         let Some((failures, last)) = get(db, realm_id, subject).await? else {
             let row = login_failure::ActiveModel {
-                realm_id: Set(realm_id),
+                realm_id: Set(realm_id.into()),
                 subject: Set(subject.to_owned()),
                 failures: Set(1),
                 last_failure_at: Set(now.as_millis()),
@@ -59,7 +58,7 @@ pub async fn attempt(
         let swapped = login_failure::Entity::update_many()
             .col_expr(login_failure::Column::Failures, Expr::value(i64::from(current) + 1))
             .col_expr(login_failure::Column::LastFailureAt, Expr::value(now.as_millis()))
-            .filter(login_failure::Column::RealmId.eq(realm_id))
+            .filter(login_failure::Column::RealmId.eq(realm_id.as_uuid()))
             .filter(login_failure::Column::Subject.eq(subject))
             .filter(login_failure::Column::Failures.eq(i64::from(failures)))
             .filter(login_failure::Column::LastFailureAt.eq(last.as_millis()))
@@ -73,10 +72,10 @@ pub async fn attempt(
 }
 
 /// Takes back one counted attempt (it turned out to be a success).
-pub async fn uncount(db: &impl ConnectionTrait, realm_id: Uuid, subject: &str) -> Result<(), StoreError> {
+pub async fn uncount(db: &impl ConnectionTrait, realm_id: RealmId, subject: &str) -> Result<(), StoreError> {
     login_failure::Entity::update_many()
         .col_expr(login_failure::Column::Failures, Expr::col(login_failure::Column::Failures).sub(1))
-        .filter(login_failure::Column::RealmId.eq(realm_id))
+        .filter(login_failure::Column::RealmId.eq(realm_id.as_uuid()))
         .filter(login_failure::Column::Subject.eq(subject))
         .filter(login_failure::Column::Failures.gt(0))
         .exec(db)
@@ -85,8 +84,8 @@ pub async fn uncount(db: &impl ConnectionTrait, realm_id: Uuid, subject: &str) -
 }
 
 /// Forgets a subject's failures (after a successful sign-in).
-pub async fn clear(db: &impl ConnectionTrait, realm_id: Uuid, subject: &str) -> Result<(), StoreError> {
-    login_failure::Entity::delete_by_id((realm_id, subject.to_owned())).exec(db).await?;
+pub async fn clear(db: &impl ConnectionTrait, realm_id: RealmId, subject: &str) -> Result<(), StoreError> {
+    login_failure::Entity::delete_by_id((realm_id.as_uuid(), subject.to_owned())).exec(db).await?;
     Ok(())
 }
 

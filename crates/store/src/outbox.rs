@@ -7,7 +7,7 @@
 //! loses its lease when it runs out and the row is delivered by whoever claims it next: nothing
 //! is lost, and a receiver may at worst see the same `jti` again after such a crash.
 
-use latchkey_domain::Timestamp;
+use latchkey_domain::{ClientId, RealmId, Timestamp};
 use sea_orm::sea_query::Expr;
 use sea_orm::ActiveValue::Set;
 use sea_orm::{
@@ -23,8 +23,8 @@ pub use crate::entity::outbox::Delivery;
 /// A notification to write.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewMessage {
-    pub realm_id: Uuid,
-    pub client_id: Uuid,
+    pub realm_id: RealmId,
+    pub client_id: ClientId,
     pub kind: String,
     pub url: String,
     /// JSON, interpreted by the worker of `kind`.
@@ -42,8 +42,8 @@ pub async fn insert_many(db: &impl ConnectionTrait, messages: &[NewMessage], now
     }
     let rows = messages.iter().map(|m| outbox::ActiveModel {
         id: Set(Uuid::now_v7()),
-        realm_id: Set(m.realm_id),
-        client_id: Set(m.client_id),
+        realm_id: Set(m.realm_id.into()),
+        client_id: Set(m.client_id.into()),
         kind: Set(m.kind.clone()),
         url: Set(m.url.clone()),
         payload: Set(m.payload.clone()),
@@ -149,10 +149,14 @@ pub async fn group(db: &impl ConnectionTrait, group: Uuid) -> Result<Vec<Message
 }
 
 /// The messages to one client, oldest first (the delivery log).
-pub async fn for_client(db: &impl ConnectionTrait, client_id: Uuid, limit: u64) -> Result<Vec<Message>, StoreError> {
+pub async fn for_client(
+    db: &impl ConnectionTrait,
+    client_id: ClientId,
+    limit: u64,
+) -> Result<Vec<Message>, StoreError> {
     use sea_orm::QuerySelect;
     Ok(outbox::Entity::find()
-        .filter(outbox::Column::ClientId.eq(client_id))
+        .filter(outbox::Column::ClientId.eq(client_id.as_uuid()))
         .order_by_asc(outbox::Column::Id)
         .limit(limit)
         .all(db)

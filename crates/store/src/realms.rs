@@ -1,6 +1,6 @@
 //! Realms.
 
-use latchkey_domain::{Realm, Timestamp};
+use latchkey_domain::{Realm, RealmId, Timestamp};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
 
 use crate::convert::{realm_from, realm_row};
@@ -18,8 +18,8 @@ pub async fn find_by_name(db: &impl ConnectionTrait, name: &str) -> Result<Optio
     row.map(realm_from).transpose()
 }
 
-pub async fn find_by_id(db: &impl ConnectionTrait, id: uuid::Uuid) -> Result<Option<Realm>, StoreError> {
-    realm::Entity::find_by_id(id).one(db).await?.map(realm_from).transpose()
+pub async fn find_by_id(db: &impl ConnectionTrait, id: RealmId) -> Result<Option<Realm>, StoreError> {
+    realm::Entity::find_by_id(id.as_uuid()).one(db).await?.map(realm_from).transpose()
 }
 
 pub async fn count(db: &impl ConnectionTrait) -> Result<u64, StoreError> {
@@ -33,8 +33,8 @@ pub async fn list(db: &impl ConnectionTrait) -> Result<Vec<Realm>, StoreError> {
 }
 
 /// Deletes a realm and, by cascade, everything in it. Returns whether it existed.
-pub async fn delete(db: &impl ConnectionTrait, id: uuid::Uuid) -> Result<bool, StoreError> {
-    Ok(realm::Entity::delete_by_id(id).exec(db).await?.rows_affected > 0)
+pub async fn delete(db: &impl ConnectionTrait, id: RealmId) -> Result<bool, StoreError> {
+    Ok(realm::Entity::delete_by_id(id.as_uuid()).exec(db).await?.rows_affected > 0)
 }
 
 /// Writes every field of a realm. Returns whether it existed. Moving its session cut-off or
@@ -43,7 +43,7 @@ pub async fn update(db: &impl ConnectionTrait, r: &Realm) -> Result<bool, StoreE
     let before = find_by_id(db, r.id).await?;
     let result = realm::Entity::update_many()
         .set(realm_row(r))
-        .filter(realm::Column::Id.eq(r.id))
+        .filter(realm::Column::Id.eq(r.id.as_uuid()))
         .exec(db)
         .await
         .map_err(conflict_as(|| format!("realm '{}'", r.name)))?;
@@ -60,7 +60,7 @@ pub async fn update_changed(db: &impl ConnectionTrait, before: &Realm, after: &R
     let (old, mut new) = (realm_row(before), realm_row(after));
     new.session_cutoff = old.session_cutoff.clone();
     let what = || format!("realm '{}'", after.name);
-    crate::convert::update_changed(db, &old, &new, realm::Column::Id.eq(after.id), what).await?;
+    crate::convert::update_changed(db, &old, &new, realm::Column::Id.eq(after.id.as_uuid()), what).await?;
     if before.not_before != after.not_before {
         crate::counts::recount(db, after.id).await?;
     }
@@ -70,7 +70,7 @@ pub async fn update_changed(db: &impl ConnectionTrait, before: &Realm, after: &R
 /// Logout-all's cut-off: moves the realm's session cut-off and not-before to the database's
 /// clock — one clock for every node — never backwards, and answers them (epoch milliseconds,
 /// epoch seconds). Every session started up to the cut-off is dead from then on.
-pub async fn cut_off_now(db: &impl ConnectionTrait, realm_id: uuid::Uuid) -> Result<(Timestamp, i64), StoreError> {
+pub async fn cut_off_now(db: &impl ConnectionTrait, realm_id: RealmId) -> Result<(Timestamp, i64), StoreError> {
     use sea_orm::{DbBackend, Statement};
     let backend = db.get_database_backend();
     let sql = match backend {
@@ -88,7 +88,7 @@ pub async fn cut_off_now(db: &impl ConnectionTrait, realm_id: uuid::Uuid) -> Res
         }
     };
     let row = db
-        .query_one(Statement::from_sql_and_values(backend, sql, [realm_id.into()]))
+        .query_one(Statement::from_sql_and_values(backend, sql, [realm_id.as_uuid().into()]))
         .await?
         .ok_or_else(|| StoreError::Corrupt(format!("realm {realm_id} vanished during logout-all")))?;
     let cutoff: i64 = row.try_get("", "session_cutoff")?;

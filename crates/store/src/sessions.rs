@@ -1,6 +1,8 @@
 //! User sessions and their client sessions.
 
-use latchkey_domain::{ClientSession, SessionEnd, SessionId, SessionState, SessionType, Timestamp, UserSession};
+use latchkey_domain::{
+    ClientId, ClientSession, RealmId, SessionEnd, SessionId, SessionState, SessionType, Timestamp, UserId, UserSession,
+};
 use sea_orm::sea_query::{Cond, Expr, OnConflict};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
@@ -19,10 +21,10 @@ pub async fn insert_client_session(db: &impl ConnectionTrait, c: &ClientSession)
     counts::client_sessions(db, one_client_session(c.user_session_id, c.client_id), 1).await
 }
 
-fn one_client_session(user_session_id: SessionId, client_id: Uuid) -> Cond {
+fn one_client_session(user_session_id: SessionId, client_id: ClientId) -> Cond {
     Cond::all()
         .add(Expr::col((client_session::Entity, client_session::Column::UserSessionId)).eq(user_session_id.as_uuid()))
-        .add(Expr::col((client_session::Entity, client_session::Column::ClientId)).eq(client_id))
+        .add(Expr::col((client_session::Entity, client_session::Column::ClientId)).eq(client_id.as_uuid()))
 }
 
 pub async fn find_user_session(db: &impl ConnectionTrait, id: SessionId) -> Result<Option<UserSession>, StoreError> {
@@ -45,9 +47,9 @@ pub async fn client_sessions_of(
 pub async fn find_client_session(
     db: &impl ConnectionTrait,
     user_session_id: SessionId,
-    client_id: Uuid,
+    client_id: ClientId,
 ) -> Result<Option<ClientSession>, StoreError> {
-    client_session::Entity::find_by_id((user_session_id.as_uuid(), client_id))
+    client_session::Entity::find_by_id((user_session_id.as_uuid(), client_id.as_uuid()))
         .one(db)
         .await?
         .map(client_session_from)
@@ -71,7 +73,7 @@ pub async fn upsert_client_session(db: &impl ConnectionTrait, c: &ClientSession)
         .col_expr(client_session::Column::RedirectUri, Expr::value(c.redirect_uri.clone()))
         .col_expr(client_session::Column::RefreshTokenId, Expr::value(c.refresh_token_id.clone()))
         .filter(client_session::Column::UserSessionId.eq(c.user_session_id.as_uuid()))
-        .filter(client_session::Column::ClientId.eq(c.client_id))
+        .filter(client_session::Column::ClientId.eq(c.client_id.as_uuid()))
         .exec(db)
         .await?;
     Ok(())
@@ -82,7 +84,7 @@ pub async fn upsert_client_session(db: &impl ConnectionTrait, c: &ClientSession)
 pub async fn rotate_refresh_token(
     db: &impl ConnectionTrait,
     user_session_id: SessionId,
-    client_id: Uuid,
+    client_id: ClientId,
     current_id: &str,
     new_id: &str,
     now: Timestamp,
@@ -91,7 +93,7 @@ pub async fn rotate_refresh_token(
         .col_expr(client_session::Column::RefreshTokenId, Expr::value(new_id))
         .col_expr(client_session::Column::LastRefresh, Expr::value(now.as_millis()))
         .filter(client_session::Column::UserSessionId.eq(user_session_id.as_uuid()))
-        .filter(client_session::Column::ClientId.eq(client_id))
+        .filter(client_session::Column::ClientId.eq(client_id.as_uuid()))
         .filter(client_session::Column::RefreshTokenId.eq(current_id))
         .exec(db)
         .await?;
@@ -102,13 +104,13 @@ pub async fn rotate_refresh_token(
 pub async fn set_refresh_token(
     db: &impl ConnectionTrait,
     user_session_id: SessionId,
-    client_id: Uuid,
+    client_id: ClientId,
     id: &str,
 ) -> Result<(), StoreError> {
     client_session::Entity::update_many()
         .col_expr(client_session::Column::RefreshTokenId, Expr::value(id))
         .filter(client_session::Column::UserSessionId.eq(user_session_id.as_uuid()))
-        .filter(client_session::Column::ClientId.eq(client_id))
+        .filter(client_session::Column::ClientId.eq(client_id.as_uuid()))
         .exec(db)
         .await?;
     Ok(())
@@ -139,30 +141,32 @@ pub async fn touch(
 pub async fn delete_client_session(
     db: &impl ConnectionTrait,
     user_session_id: SessionId,
-    client_id: Uuid,
+    client_id: ClientId,
 ) -> Result<bool, StoreError> {
     counts::client_sessions(db, one_client_session(user_session_id, client_id), -1).await?;
-    let result = client_session::Entity::delete_by_id((user_session_id.as_uuid(), client_id)).exec(db).await?;
+    let result =
+        client_session::Entity::delete_by_id((user_session_id.as_uuid(), client_id.as_uuid())).exec(db).await?;
     Ok(result.rows_affected == 1)
 }
 
 /// Removes the client sessions of one client in these user sessions, in one statement.
 pub async fn delete_client_sessions_of(
     db: &impl ConnectionTrait,
-    client_id: Uuid,
+    client_id: ClientId,
     user_session_ids: &[SessionId],
 ) -> Result<u64, StoreError> {
     if user_session_ids.is_empty() {
         return Ok(0);
     }
-    let these =
-        Cond::all().add(Expr::col((client_session::Entity, client_session::Column::ClientId)).eq(client_id)).add(
+    let these = Cond::all()
+        .add(Expr::col((client_session::Entity, client_session::Column::ClientId)).eq(client_id.as_uuid()))
+        .add(
             Expr::col((client_session::Entity, client_session::Column::UserSessionId))
                 .is_in(user_session_ids.iter().map(SessionId::as_uuid)),
         );
     counts::client_sessions(db, these, -1).await?;
     let result = client_session::Entity::delete_many()
-        .filter(client_session::Column::ClientId.eq(client_id))
+        .filter(client_session::Column::ClientId.eq(client_id.as_uuid()))
         .filter(client_session::Column::UserSessionId.is_in(user_session_ids.iter().map(SessionId::as_uuid)))
         .exec(db)
         .await?;
@@ -243,7 +247,7 @@ pub async fn load_for_ending(
             let held = links
                 .iter()
                 .filter(|l| l.user_session_id == session.id.as_uuid())
-                .filter_map(|l| clients.get(&l.client_id).cloned())
+                .filter_map(|l| clients.get(&ClientId::from_uuid(l.client_id)).cloned())
                 .collect();
             Ok((session, held))
         })
@@ -263,19 +267,20 @@ async fn ids(
 }
 
 /// Ids of a user's active sessions, regular and offline.
-pub async fn active_ids_of_user(db: &impl ConnectionTrait, user_id: Uuid) -> Result<Vec<SessionId>, StoreError> {
-    ids(user_session::Entity::find().filter(user_session::Column::UserId.eq(user_id)).filter(active()), db).await
+pub async fn active_ids_of_user(db: &impl ConnectionTrait, user_id: UserId) -> Result<Vec<SessionId>, StoreError> {
+    ids(user_session::Entity::find().filter(user_session::Column::UserId.eq(user_id.as_uuid())).filter(active()), db)
+        .await
 }
 
 /// Up to `limit` active sessions of a realm that started at or before `cutoff` (oldest first).
 pub async fn active_started_up_to(
     db: &impl ConnectionTrait,
-    realm_id: Uuid,
+    realm_id: RealmId,
     cutoff: Timestamp,
     limit: u64,
 ) -> Result<Vec<SessionId>, StoreError> {
     let select = user_session::Entity::find()
-        .filter(user_session::Column::RealmId.eq(realm_id))
+        .filter(user_session::Column::RealmId.eq(realm_id.as_uuid()))
         .filter(user_session::Column::StartedAt.lte(cutoff.as_millis()))
         .filter(active())
         .order_by_asc(user_session::Column::StartedAt)
@@ -287,7 +292,7 @@ pub async fn active_started_up_to(
 /// `before` (idle-expiry candidates).
 pub async fn active_idle_since(
     db: &impl ConnectionTrait,
-    realm_id: Uuid,
+    realm_id: RealmId,
     kind: (SessionType, bool),
     before: Timestamp,
     limit: u64,
@@ -299,7 +304,7 @@ pub async fn active_idle_since(
 /// `before` (max-lifespan candidates).
 pub async fn active_started_before(
     db: &impl ConnectionTrait,
-    realm_id: Uuid,
+    realm_id: RealmId,
     kind: (SessionType, bool),
     before: Timestamp,
     limit: u64,
@@ -310,14 +315,14 @@ pub async fn active_started_before(
 /// Active sessions of one kind whose `column` (an instant) is before `before`, oldest first.
 async fn active_of_kind_before(
     db: &impl ConnectionTrait,
-    realm_id: Uuid,
+    realm_id: RealmId,
     kind: (SessionType, bool),
     column: user_session::Column,
     before: Timestamp,
     limit: u64,
 ) -> Result<Vec<UserSession>, StoreError> {
     let rows = user_session::Entity::find()
-        .filter(user_session::Column::RealmId.eq(realm_id))
+        .filter(user_session::Column::RealmId.eq(realm_id.as_uuid()))
         .filter(user_session::Column::SessionType.eq(kind.0.as_str()))
         .filter(user_session::Column::RememberMe.eq(kind.1))
         .filter(column.lt(before.as_millis()))
@@ -330,11 +335,15 @@ async fn active_of_kind_before(
 }
 
 /// Up to `limit` user sessions holding a client session of `client_id`.
-pub async fn with_client(db: &impl ConnectionTrait, client_id: Uuid, limit: u64) -> Result<Vec<SessionId>, StoreError> {
+pub async fn with_client(
+    db: &impl ConnectionTrait,
+    client_id: ClientId,
+    limit: u64,
+) -> Result<Vec<SessionId>, StoreError> {
     let ids: Vec<Uuid> = client_session::Entity::find()
         .select_only()
         .column(client_session::Column::UserSessionId)
-        .filter(client_session::Column::ClientId.eq(client_id))
+        .filter(client_session::Column::ClientId.eq(client_id.as_uuid()))
         .limit(limit)
         .into_tuple()
         .all(db)

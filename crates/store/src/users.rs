@@ -1,10 +1,9 @@
 //! Users and their administrative role grants.
 
 use latchkey_domain::user::normalize_username;
-use latchkey_domain::{AdminRole, Timestamp, User};
+use latchkey_domain::{AdminRole, RealmId, Timestamp, User, UserId};
 use sea_orm::ActiveValue::Set;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
-use uuid::Uuid;
 
 use crate::convert::{user_from, user_row};
 use crate::entity::{role_grant, user};
@@ -16,15 +15,19 @@ pub async fn insert(db: &impl ConnectionTrait, u: &User) -> Result<(), StoreErro
     Ok(())
 }
 
-pub async fn find_by_id(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<User>, StoreError> {
-    Ok(user::Entity::find_by_id(id).one(db).await?.map(user_from))
+pub async fn find_by_id(db: &impl ConnectionTrait, id: UserId) -> Result<Option<User>, StoreError> {
+    Ok(user::Entity::find_by_id(id.as_uuid()).one(db).await?.map(user_from))
 }
 
 /// The user of `realm_id` with this email address (any case), if exactly one has it.
-pub async fn find_by_email(db: &impl ConnectionTrait, realm_id: Uuid, email: &str) -> Result<Option<User>, StoreError> {
+pub async fn find_by_email(
+    db: &impl ConnectionTrait,
+    realm_id: RealmId,
+    email: &str,
+) -> Result<Option<User>, StoreError> {
     use sea_orm::QuerySelect;
     let rows = user::Entity::find()
-        .filter(user::Column::RealmId.eq(realm_id))
+        .filter(user::Column::RealmId.eq(realm_id.as_uuid()))
         .filter(user::Column::Email.eq(email.to_lowercase()))
         .limit(2)
         .all(db)
@@ -35,14 +38,14 @@ pub async fn find_by_email(db: &impl ConnectionTrait, realm_id: Uuid, email: &st
 /// The user of `realm_id` called `username`, in any case.
 pub async fn find_by_username(
     db: &impl ConnectionTrait,
-    realm_id: Uuid,
+    realm_id: RealmId,
     username: &str,
 ) -> Result<Option<User>, StoreError> {
     let Ok(username) = normalize_username(username) else {
         return Ok(None);
     };
     let row = user::Entity::find()
-        .filter(user::Column::RealmId.eq(realm_id))
+        .filter(user::Column::RealmId.eq(realm_id.as_uuid()))
         .filter(user::Column::Username.eq(username))
         .one(db)
         .await?;
@@ -52,12 +55,12 @@ pub async fn find_by_username(
 /// Grants `role` to a user; granting a role the user already holds changes nothing.
 pub async fn grant_role(
     db: &impl ConnectionTrait,
-    user_id: Uuid,
+    user_id: UserId,
     role: AdminRole,
     now: Timestamp,
 ) -> Result<(), StoreError> {
     let row = role_grant::ActiveModel {
-        user_id: Set(user_id),
+        user_id: Set(user_id.as_uuid()),
         role: Set(role.as_str().to_owned()),
         granted_at: Set(now.as_millis()),
     };
@@ -68,9 +71,9 @@ pub async fn grant_role(
     Ok(())
 }
 
-pub async fn roles_of(db: &impl ConnectionTrait, user_id: Uuid) -> Result<Vec<AdminRole>, StoreError> {
+pub async fn roles_of(db: &impl ConnectionTrait, user_id: UserId) -> Result<Vec<AdminRole>, StoreError> {
     let rows = role_grant::Entity::find()
-        .filter(role_grant::Column::UserId.eq(user_id))
+        .filter(role_grant::Column::UserId.eq(user_id.as_uuid()))
         .order_by_asc(role_grant::Column::Role)
         .all(db)
         .await?;
@@ -78,15 +81,15 @@ pub async fn roles_of(db: &impl ConnectionTrait, user_id: Uuid) -> Result<Vec<Ad
 }
 
 /// Deletes a user and, by cascade, its sessions and grants. Returns whether it existed.
-pub async fn delete(db: &impl ConnectionTrait, id: Uuid) -> Result<bool, StoreError> {
-    Ok(user::Entity::delete_by_id(id).exec(db).await?.rows_affected == 1)
+pub async fn delete(db: &impl ConnectionTrait, id: UserId) -> Result<bool, StoreError> {
+    Ok(user::Entity::delete_by_id(id.as_uuid()).exec(db).await?.rows_affected == 1)
 }
 
 /// Writes every field of a user. Returns whether it existed.
 pub async fn update(db: &impl ConnectionTrait, u: &User) -> Result<bool, StoreError> {
     let result = user::Entity::update_many()
         .set(user_row(u))
-        .filter(user::Column::Id.eq(u.id))
+        .filter(user::Column::Id.eq(u.id.as_uuid()))
         .exec(db)
         .await
         .map_err(conflict_as(|| format!("user '{}'", u.username)))?;
@@ -97,15 +100,22 @@ pub async fn update(db: &impl ConnectionTrait, u: &User) -> Result<bool, StoreEr
 /// [`crate::realms::update_changed`]): an update racing a disable never re-enables the user.
 pub async fn update_changed(db: &impl ConnectionTrait, before: &User, after: &User) -> Result<(), StoreError> {
     let what = || format!("user '{}'", after.username);
-    crate::convert::update_changed(db, &user_row(before), &user_row(after), user::Column::Id.eq(after.id), what).await
+    crate::convert::update_changed(
+        db,
+        &user_row(before),
+        &user_row(after),
+        user::Column::Id.eq(after.id.as_uuid()),
+        what,
+    )
+    .await
 }
 
 /// Moves a user's not-before forward to `at` (epoch seconds); never backwards.
-pub async fn raise_not_before(db: &impl ConnectionTrait, user_id: Uuid, at: i64) -> Result<(), StoreError> {
+pub async fn raise_not_before(db: &impl ConnectionTrait, user_id: UserId, at: i64) -> Result<(), StoreError> {
     use sea_orm::sea_query::Expr;
     user::Entity::update_many()
         .col_expr(user::Column::NotBefore, Expr::value(at))
-        .filter(user::Column::Id.eq(user_id))
+        .filter(user::Column::Id.eq(user_id.as_uuid()))
         .filter(user::Column::NotBefore.lt(at))
         .exec(db)
         .await?;
@@ -113,8 +123,8 @@ pub async fn raise_not_before(db: &impl ConnectionTrait, user_id: Uuid, at: i64)
 }
 
 /// Takes `role` from a user. Returns whether it was held.
-pub async fn revoke_role(db: &impl ConnectionTrait, user_id: Uuid, role: AdminRole) -> Result<bool, StoreError> {
-    let result = role_grant::Entity::delete_by_id((user_id, role.as_str().to_owned())).exec(db).await?;
+pub async fn revoke_role(db: &impl ConnectionTrait, user_id: UserId, role: AdminRole) -> Result<bool, StoreError> {
+    let result = role_grant::Entity::delete_by_id((user_id.as_uuid(), role.as_str().to_owned())).exec(db).await?;
     Ok(result.rows_affected == 1)
 }
 
@@ -128,11 +138,12 @@ pub struct UserQuery {
     pub email: Option<String>,
 }
 
-fn user_condition(realm_id: Uuid, q: &UserQuery) -> sea_orm::Condition {
+fn user_condition(realm_id: RealmId, q: &UserQuery) -> sea_orm::Condition {
     use sea_orm::Condition;
     let like = |s: &str| format!("%{}%", s.to_lowercase().replace(['\\', '%', '_'], ""));
-    let mut cond =
-        Condition::all().add(user::Column::RealmId.eq(realm_id)).add(user::Column::ServiceAccountOf.is_null());
+    let mut cond = Condition::all()
+        .add(user::Column::RealmId.eq(realm_id.as_uuid()))
+        .add(user::Column::ServiceAccountOf.is_null());
     if let Some(term) = q.search.as_deref().filter(|s| !s.is_empty() && *s != "*") {
         let pattern = like(term);
         cond = cond.add(
@@ -173,7 +184,7 @@ fn user_condition(realm_id: Uuid, q: &UserQuery) -> sea_orm::Condition {
 /// A page of a realm's users (service accounts aside), by username.
 pub async fn search(
     db: &impl ConnectionTrait,
-    realm_id: Uuid,
+    realm_id: RealmId,
     q: &UserQuery,
     first: u64,
     max: u64,
@@ -189,7 +200,7 @@ pub async fn search(
     Ok(rows.into_iter().map(user_from).collect())
 }
 
-pub async fn count(db: &impl ConnectionTrait, realm_id: Uuid, q: &UserQuery) -> Result<u64, StoreError> {
+pub async fn count(db: &impl ConnectionTrait, realm_id: RealmId, q: &UserQuery) -> Result<u64, StoreError> {
     use sea_orm::PaginatorTrait;
     Ok(user::Entity::find().filter(user_condition(realm_id, q)).count(db).await?)
 }

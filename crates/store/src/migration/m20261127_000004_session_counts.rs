@@ -58,7 +58,7 @@ impl MigrationTrait for Migration {
             rows.iter().map(|r| r.try_get::<uuid::Uuid>("", "id")).collect::<Result<_, _>>()?
         };
         for realm in realms {
-            crate::counts::recount(db, realm).await.map_err(|e| DbErr::Custom(e.to_string()))?;
+            crate::counts::recount(db, realm.into()).await.map_err(|e| DbErr::Custom(e.to_string()))?;
         }
         Ok(())
     }
