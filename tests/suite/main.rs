@@ -3,6 +3,7 @@
 mod abuse;
 mod admin;
 mod bootstrap;
+mod catalog;
 mod console;
 mod contract;
 mod counts;

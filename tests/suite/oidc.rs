@@ -519,9 +519,12 @@ async fn disabled_users_and_clients_cannot_sign_in(db: TestDb) {
     let step = Browser::new(&server).sign_in(&login, "bob", "bob-password", false).await;
     assert!(matches!(step, Step::Login { .. }));
 
-    let mut web = clients::find_by_client_id(store.conn(), demo.id, "demo-web").await.unwrap().unwrap();
-    web.enabled = false;
-    clients::update(store.conn(), &web).await.unwrap();
+    // Disabled by an administrator (which every node's caches honour at once).
+    let web = clients::find_by_client_id(store.conn(), demo.id, "demo-web").await.unwrap().unwrap();
+    let admin = server.admin_token("master", "admin", latchkey_tests::ADMIN_PASSWORD).await;
+    let path = format!("/admin/realms/demo/clients/{}", web.id);
+    let disabled = server.admin_call(Some(&admin), reqwest::Method::PUT, &path, Some(json!({"enabled": false}))).await;
+    assert_eq!(disabled.status, StatusCode::NO_CONTENT, "{}", disabled.body);
     let step = browser.get(authorization(&rp, &["openid"], &[]).url.as_str()).await;
     assert!(matches!(step, Step::Page { status: StatusCode::BAD_REQUEST, .. }), "{step:?}");
 }
@@ -611,6 +614,7 @@ async fn not_before_and_the_realm_cutoff_refuse_older_tokens(db: TestDb) {
     let mut demo = realms::find_by_name(store.conn(), "demo").await.unwrap().unwrap();
     demo.session_cutoff = latchkey_domain::Timestamp::now();
     realms::update(store.conn(), &demo).await.unwrap();
+    server.life.catalog_changed().await; // written as this node writes: its caches follow
     assert_eq!(introspect(&server, tokens.access_token().secret()).await["active"], false);
     let (_, body) = refresh(&server, tokens.refresh_token().unwrap().secret()).await;
     assert_eq!(body["error_description"], "Session not active");
@@ -618,6 +622,7 @@ async fn not_before_and_the_realm_cutoff_refuse_older_tokens(db: TestDb) {
     // Clearing the not-before policy afterwards brings nothing back: the cut-off is separate.
     demo.not_before = 0;
     realms::update(store.conn(), &demo).await.unwrap();
+    server.life.catalog_changed().await;
     assert_eq!(introspect(&server, tokens.access_token().secret()).await["active"], false);
 
     let (fresh, _) = code_flow(&rp, &Browser::new(&server), &["openid"], "bob", "bob-password").await;

@@ -159,6 +159,7 @@ async fn the_admin_api_refuses_tokens_of_ordinary_applications(db: TestDb) {
     let (_, service) = token_request(&server, WEB, &[("grant_type", "client_credentials")]).await;
     let account = users::find_by_username(store.conn(), realm.id, "service-account-demo-web").await.unwrap().unwrap();
     users::grant_role(store.conn(), account.id, AdminRole::ViewUsers, Timestamp::now()).await.unwrap();
+    server.life.catalog_changed().await; // granted as this node grants: its caches follow
     let service_token = service["access_token"].as_str().unwrap();
     assert_eq!(get(&server, service_token, "/admin/realms/demo/users").await.0, StatusCode::OK);
 

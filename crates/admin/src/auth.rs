@@ -16,7 +16,6 @@ use actix_web::{http::header, web, HttpMessage, HttpRequest, HttpResponse};
 use latchkey_domain::{AdminRole, Realm, Timestamp, User};
 use latchkey_lifecycle::tokens;
 use latchkey_lifecycle::Lifecycle;
-use latchkey_store::{realms, users};
 
 use crate::error::ApiError;
 
@@ -50,7 +49,7 @@ impl Admin {
         let not_found = || ApiError::NotFound("Realm not found".into());
         // A name no realm can have (a NUL character, which PostgreSQL cannot compare) is not looked up.
         latchkey_domain::realm::validate_realm_name(name).map_err(|_| not_found())?;
-        realms::find_by_name(life.store.conn(), name).await?.ok_or_else(not_found)
+        life.catalog.realm(life.store.conn(), name).await?.ok_or_else(not_found)
     }
 
     /// This administrator, as the ending step records who ended sessions.
@@ -161,6 +160,6 @@ async fn find_admin(life: &Lifecycle, req: &HttpRequest) -> Result<Admin, ApiErr
             active.client.client_id
         )));
     }
-    let roles = users::roles_of(life.store.conn(), active.user.id).await?;
+    let roles = life.catalog.roles(life.store.conn(), active.user.id).await?;
     Ok(Admin { user: active.user, home: ctx.realm, roles, client_id: active.claims.azp, ip: client_ip(life, req) })
 }

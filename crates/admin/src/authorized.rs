@@ -12,7 +12,7 @@ use actix_web::{web, FromRequest, HttpRequest};
 use latchkey_domain::{AdminRole, Client, Realm, Timestamp, User};
 use latchkey_lifecycle::audit::{AdminAction, Operation, Resource};
 use latchkey_lifecycle::Lifecycle;
-use latchkey_store::{clients, users, ConnectionTrait, DatabaseTransaction, StoreError};
+use latchkey_store::{users, ConnectionTrait, DatabaseTransaction, StoreError};
 
 use crate::auth::{authenticate, Admin};
 use crate::error::ApiError;
@@ -126,7 +126,12 @@ impl<R: Role> InRealm<R> {
     pub async fn client_by(&self, id: &str) -> Result<Client, ApiError> {
         let not_found = || ApiError::NotFound("Could not find client".into());
         let id = crate::input::id(id).ok_or_else(not_found)?;
-        clients::find_by_id(self.conn(), id).await?.filter(|c| c.realm_id == self.realm.id).ok_or_else(not_found)
+        self.life
+            .catalog
+            .client_by_id(self.conn(), id)
+            .await?
+            .filter(|c| c.realm_id == self.realm.id)
+            .ok_or_else(not_found)
     }
 
     /// The path's user (`{id}`) of this realm (service accounts are not users here); 404
@@ -144,7 +149,7 @@ impl<R: Role> InRealm<R> {
     /// administrator lacks (see [`Admin::require_at_least`]).
     pub async fn user_to_change(&self) -> Result<User, ApiError> {
         let user = self.user().await?;
-        self.admin.require_at_least(&users::roles_of(self.conn(), user.id).await?)?;
+        self.admin.require_at_least(&self.life.catalog.roles(self.conn(), user.id).await?)?;
         Ok(user)
     }
 
@@ -157,6 +162,10 @@ impl<R: Role> InRealm<R> {
     pub async fn commit(&self, txn: DatabaseTransaction, action: &AdminAction) -> Result<(), ApiError> {
         action.record_in(&txn, self.realm.id, Timestamp::now()).await?;
         txn.commit().await.map_err(StoreError::from)?;
+        if action.resource != Resource::UserSession {
+            // A realm, client or role grant may have changed: no cached copy outlives this answer.
+            self.life.catalog_changed().await;
+        }
         Ok(())
     }
 

@@ -70,7 +70,6 @@ pub async fn update_realm(at: InRealm<ManageRealm>, body: Json<RealmUpdate>) -> 
     let txn = at.life.store.begin().await?;
     realms::update_changed(&txn, &at.realm, &realm).await?;
     at.commit(txn, &action).await?;
-    at.life.keys.invalidate(realm.id);
     tracing::info!(realm = %realm.name, admin = %at.admin.user.username, "realm updated");
     Ok(HttpResponse::NoContent().finish())
 }
@@ -163,6 +162,7 @@ pub async fn create_realm(caller: Authenticated, body: Json<NewRealm>) -> Result
     }
     sent.record_in(&txn, realm.id, now).await?;
     txn.commit().await.map_err(StoreError::from)?;
+    life.catalog_changed().await;
     let location = format!("{}/admin/realms/{}", life.base_url(), realm.name);
     Ok(HttpResponse::Created().insert_header(("Location", location)).finish())
 }
@@ -186,6 +186,5 @@ pub async fn delete_realm(at: InRealm<ManageRealm>) -> Result<HttpResponse, ApiE
     let txn = at.life.store.begin().await?;
     realms::delete(&txn, at.realm.id).await?;
     at.commit(txn, &at.action(Operation::Delete, Resource::Realm, String::new())).await?;
-    at.life.keys.invalidate(at.realm.id);
     Ok(HttpResponse::NoContent().finish())
 }

@@ -295,6 +295,7 @@ impl Lifecycle {
         users::delete(&txn, user.id).await?;
         record_in(&txn, realm.id, by, now).await?;
         txn.commit().await?;
+        self.catalog_changed().await;
         self.after_ending(&ended, SessionEnd::UserDeleted);
         Ok(ended)
     }
@@ -328,6 +329,7 @@ impl Lifecycle {
         }
         record_in(&txn, realm.id, by, now).await?;
         txn.commit().await?;
+        self.catalog_changed().await;
         if disabling {
             self.wake_reaper.notify_one();
         }
@@ -354,6 +356,7 @@ impl Lifecycle {
         clients::delete(&txn, client.id).await?;
         record_in(&txn, realm.id, by, now).await?;
         txn.commit().await?;
+        self.catalog_changed().await;
         self.wake_notifier.notify_one();
         Ok(())
     }
@@ -389,6 +392,7 @@ impl Lifecycle {
         jobs::insert(&txn, &job, now).await?;
         record_in(&txn, realm.id, by, now).await?;
         txn.commit().await?;
+        self.catalog_changed().await;
         tracing::info!(realm = %realm.name, "signed out every session of the realm");
         self.wake_reaper.notify_one();
         self.wake_notifier.notify_one();

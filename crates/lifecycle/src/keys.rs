@@ -375,6 +375,11 @@ impl KeyCache {
     pub fn invalidate(&self, realm_id: RealmId) {
         self.entries.write().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&realm_id);
     }
+
+    /// Forgets every realm's keys (see [`crate::catalog`]).
+    pub fn clear(&self) {
+        self.entries.write().unwrap_or_else(std::sync::PoisonError::into_inner).clear();
+    }
 }
 
 /// Adds a new active key of the realm's algorithm (and a new HMAC secret); the old ones stay

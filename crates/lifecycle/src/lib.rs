@@ -8,6 +8,7 @@
 //! stand on this crate and not on each other.
 
 pub mod audit;
+pub mod catalog;
 pub mod ending;
 pub mod error;
 pub mod jose;

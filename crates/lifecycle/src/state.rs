@@ -9,7 +9,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine;
 use latchkey_domain::uri::TargetPolicy;
 use latchkey_domain::{Client, ClientId, ClientKind, PasswordHash, Protocol, Realm, Secret};
-use latchkey_store::{clients, realms, Store};
+use latchkey_store::Store;
 use uuid::Uuid;
 
 use crate::error::LifecycleError;
@@ -43,6 +43,8 @@ pub struct Settings {
 pub struct Lifecycle {
     pub store: Store,
     pub keys: KeyCache,
+    /// Realms, clients and role grants (see [`crate::catalog`]).
+    pub catalog: crate::catalog::Catalog,
     pub config: Settings,
     /// Verified against for unknown usernames, so they take as long as wrong passwords.
     pub(crate) dummy_hash: PasswordHash,
@@ -74,9 +76,11 @@ impl Lifecycle {
         let slots = config.max_concurrent_hashes.max(1);
         let hashing = tokio::sync::Semaphore::new(slots);
         let hashing_admission = tokio::sync::Semaphore::new(slots * (1 + HASH_QUEUE_PER_SLOT));
+        let one_process = store.backend() == latchkey_store::Backend::Sqlite;
         Lifecycle {
             store,
             keys: KeyCache::default(),
+            catalog: crate::catalog::Catalog::new(one_process),
             config,
             dummy_hash,
             secrets: SecretCache::default(),
@@ -227,7 +231,7 @@ pub struct RealmCtx {
 impl Lifecycle {
     /// Loads the realm named in the path; an unknown or disabled realm is a 404.
     pub async fn realm_ctx(&self, name: &str) -> Result<RealmCtx, LifecycleError> {
-        let realm = realms::find_by_name(self.store.conn(), name).await?;
+        let realm = self.catalog.realm(self.store.conn(), name).await?;
         let realm = realm.filter(|r| r.enabled).ok_or(LifecycleError::RealmNotFound)?;
         let keys = self.keys.get(&self.store, &realm).await?;
         Ok(RealmCtx { issuer: self.issuer(&realm.name), realm, keys })
@@ -239,7 +243,7 @@ impl Lifecycle {
         if client_id.is_empty() || client_id.len() > 255 {
             return Ok(None);
         }
-        let client = clients::find_by_client_id(self.store.conn(), ctx.realm.id, client_id).await?;
+        let client = self.catalog.client(self.store.conn(), ctx.realm.id, client_id).await?;
         Ok(client.filter(|c| c.enabled && c.protocol == Protocol::OpenIdConnect))
     }
 }

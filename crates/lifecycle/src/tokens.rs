@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use latchkey_domain::{Client, SessionId, Timestamp, User, UserId, UserSession};
-use latchkey_store::{clients, sessions, users};
+use latchkey_store::{sessions, users};
 use serde::{Deserialize, Serialize};
 
 use crate::error::LifecycleError;
@@ -154,7 +154,7 @@ async fn judge(
     now: Timestamp,
 ) -> Result<Result<(User, Client, Option<UserSession>), &'static str>, LifecycleError> {
     let realm = &ctx.realm;
-    let Some(client) = clients::find_by_client_id(life.store.conn(), realm.id, azp).await? else {
+    let Some(client) = life.catalog.client(life.store.conn(), realm.id, azp).await? else {
         return Ok(Err("Client not found"));
     };
     if !client.enabled {

@@ -9,7 +9,7 @@ use latchkey_lifecycle::jose;
 use latchkey_lifecycle::keys::Alg;
 use latchkey_lifecycle::signin::new_client_session;
 use latchkey_lifecycle::{Lifecycle, RealmCtx};
-use latchkey_store::{sessions, users, StoreError};
+use latchkey_store::{sessions, StoreError};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -101,7 +101,7 @@ fn secs_until(t: Timestamp, now: Timestamp) -> i64 {
 pub async fn issue(life: &Lifecycle, ctx: &RealmCtx, grant: Grant<'_>, now: Timestamp) -> Result<Value, OAuthError> {
     let realm = &ctx.realm;
     let user = grant.user;
-    let roles = users::roles_of(life.store.conn(), user.id).await?;
+    let roles = life.catalog.roles(life.store.conn(), user.id).await?;
     let (realm_access, resource_access) = role_claims(&roles);
     let iat = now.as_secs();
     let mut exp = iat + realm.access_token_lifespan;

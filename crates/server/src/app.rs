@@ -108,7 +108,8 @@ impl Application {
         let (stop_workers, stopped) = watch::channel(false);
         let workers = vec![
             tokio::spawn(notifier::run_notifier(life.clone(), stopped.clone())),
-            tokio::spawn(reaper::run_reaper(life.clone(), config.reaper_interval, stopped)),
+            tokio::spawn(reaper::run_reaper(life.clone(), config.reaper_interval, stopped.clone())),
+            tokio::spawn(life.clone().keep_catalog(stopped)),
         ];
         let life_data = web::Data::from(life.clone());
         let store = web::Data::new(store);

@@ -144,7 +144,7 @@ fn db_err_reason(err: sea_orm::DbErr) -> String {
 /// The connection pool, cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Store {
-    db: DatabaseConnection,
+    pub(crate) db: DatabaseConnection,
     backend: Backend,
 }
 

@@ -10,6 +10,7 @@ pub mod entity;
 mod error;
 mod migration;
 
+pub mod catalog;
 pub mod clients;
 pub mod codes;
 pub mod counts;

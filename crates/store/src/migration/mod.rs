@@ -8,6 +8,7 @@ mod m20261127_000002_oidc;
 mod m20261127_000003_jobs;
 mod m20261127_000004_session_counts;
 mod m20261128_000005_trust;
+mod m20261129_000006_catalog_version;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000003_jobs::Migration),
             Box::new(m20261127_000004_session_counts::Migration),
             Box::new(m20261128_000005_trust::Migration),
+            Box::new(m20261129_000006_catalog_version::Migration),
         ]
     }
 }
@@ -60,4 +62,5 @@ pub const TABLES: &[&str] = &[
     "login_failures",
     "session_jobs",
     "session_counts",
+    "catalog_version",
 ];
