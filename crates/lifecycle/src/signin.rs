@@ -2,8 +2,8 @@
 //! liveness checks every token and cookie goes through.
 
 use latchkey_domain::{
-    Client, ClientSession, Cutoffs, Liveness, Realm, RealmId, Secret, SessionId, SessionType, Timestamp, User,
-    UserSession,
+    Client, ClientId, ClientSession, Cutoffs, Liveness, Realm, RealmId, Secret, SessionId, SessionType, Timestamp,
+    User, UserSession,
 };
 use latchkey_store::{login_failures, sessions, users, StoreError};
 
@@ -247,8 +247,27 @@ pub async fn live_session(
         return Ok(None);
     }
     let Some(user) = users::find_by_id(life.store.conn(), session.user_id).await? else { return Ok(None) };
+    Ok(expires_at(realm, &session, &user, now).map(|at| (session, user, at)))
+}
+
+/// [`live_session`] with `client`'s session in it (if any), read in one round trip: what
+/// judging a token needs on every request.
+pub async fn live_session_of_client(
+    life: &Lifecycle,
+    realm: &Realm,
+    session_id: SessionId,
+    client: ClientId,
+    now: Timestamp,
+) -> Result<Option<(UserSession, User, Option<ClientSession>)>, LifecycleError> {
+    let found = sessions::with_user_and_client_session(life.store.conn(), session_id, client).await?;
+    Ok(found
+        .filter(|(session, user, _)| session.realm_id == realm.id && expires_at(realm, session, user, now).is_some()))
+}
+
+/// When a session of `user` in `realm` expires, if it is alive at `now`.
+fn expires_at(realm: &Realm, session: &UserSession, user: &User, now: Timestamp) -> Option<Timestamp> {
     if !user.enabled {
-        return Ok(None);
+        return None;
     }
     let cutoffs = Cutoffs {
         realm_not_before: realm.not_before,
@@ -256,8 +275,8 @@ pub async fn live_session(
         user_not_before: user.not_before,
     };
     match session.liveness(&realm.limits, &cutoffs, now) {
-        Liveness::Alive { expires_at } => Ok(Some((session, user, expires_at))),
-        Liveness::Dead(_) => Ok(None),
+        Liveness::Alive { expires_at } => Some(expires_at),
+        Liveness::Dead(_) => None,
     }
 }
 

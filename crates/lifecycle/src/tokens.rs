@@ -5,13 +5,13 @@
 
 use std::collections::BTreeMap;
 
-use latchkey_domain::{Client, SessionId, Timestamp, User, UserId, UserSession};
-use latchkey_store::{sessions, users};
+use latchkey_domain::{Client, ClientSession, SessionId, Timestamp, User, UserId, UserSession};
+use latchkey_store::users;
 use serde::{Deserialize, Serialize};
 
 use crate::error::LifecycleError;
 use crate::jose;
-use crate::signin::live_session;
+use crate::signin::live_session_of_client;
 use crate::state::{Lifecycle, RealmCtx};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -77,6 +77,8 @@ pub struct ActiveToken<C> {
     pub user: User,
     pub client: Client,
     pub session: Option<UserSession>,
+    /// The client's session in `session`, read with it.
+    pub client_session: Option<ClientSession>,
 }
 
 /// Verifies a token's signature with the realm's keys, reloading them for an unknown `kid` (a
@@ -108,9 +110,15 @@ pub async fn active_access_token(
     if claims.exp <= now.as_secs() {
         return Ok(Err("Token is not active"));
     }
-    judge(life, ctx, claims.iat, &claims.sub, &claims.azp, claims.sid.as_deref(), now)
-        .await
-        .map(|r| r.map(|(user, client, session)| ActiveToken { claims, user, client, session }))
+    judge(life, ctx, claims.iat, &claims.sub, &claims.azp, claims.sid.as_deref(), now).await.map(|r| {
+        r.map(|j| ActiveToken {
+            claims,
+            user: j.user,
+            client: j.client,
+            session: j.session,
+            client_session: j.client_session,
+        })
+    })
 }
 
 /// Judges a refresh token: valid signature and type, and a live session whose client session
@@ -131,16 +139,24 @@ pub async fn active_refresh_token(
         return Ok(Err("Refresh token expired"));
     }
     let judged = judge(life, ctx, claims.iat, &claims.sub, &claims.azp, Some(&claims.sid), now).await?;
-    let (user, client, session) = match judged {
+    let judged = match judged {
         Ok(found) => found,
         Err(reason) => return Ok(Err(reason)),
     };
-    let Some(session_ref) = session.as_ref() else { return Ok(Err("Session not active")) };
-    let current = sessions::find_client_session(life.store.conn(), session_ref.id, client.id).await?;
-    if current.and_then(|c| c.refresh_token_id).as_deref() != Some(claims.jti.as_str()) {
+    let Some(current) = judged.client_session.as_ref() else { return Ok(Err("Session not active")) };
+    if current.refresh_token_id.as_deref() != Some(claims.jti.as_str()) {
         return Ok(Err(STALE));
     }
-    Ok(Ok(ActiveToken { claims, user, client, session }))
+    let Judged { user, client, session, client_session } = judged;
+    Ok(Ok(ActiveToken { claims, user, client, session, client_session }))
+}
+
+/// What [`judge`] found alive.
+struct Judged {
+    user: User,
+    client: Client,
+    session: Option<UserSession>,
+    client_session: Option<ClientSession>,
 }
 
 /// The checks common to every token: user, client, session, client session, not-befores.
@@ -152,7 +168,7 @@ async fn judge(
     azp: &str,
     sid: Option<&str>,
     now: Timestamp,
-) -> Result<Result<(User, Client, Option<UserSession>), &'static str>, LifecycleError> {
+) -> Result<Result<Judged, &'static str>, LifecycleError> {
     let realm = &ctx.realm;
     let Some(client) = life.catalog.client(life.store.conn(), realm.id, azp).await? else {
         return Ok(Err("Client not found"));
@@ -164,20 +180,19 @@ async fn judge(
         return Ok(Err("Token is not active"));
     }
     let Ok(user_id) = sub.parse::<UserId>() else { return Ok(Err("Token verification failed")) };
-    let (session, session_user) = match sid {
-        None => (None, None),
+    let (session, session_user, client_session) = match sid {
+        None => (None, None, None),
         Some(sid) => {
             let Ok(sid) = sid.parse::<SessionId>() else { return Ok(Err("Token verification failed")) };
-            let Some((session, user, _)) = live_session(life, realm, sid, now).await? else {
-                return Ok(Err("Session not active"));
-            };
-            let Some(client_session) = sessions::find_client_session(life.store.conn(), sid, client.id).await? else {
+            let Some((session, user, Some(client_session))) =
+                live_session_of_client(life, realm, sid, client.id, now).await?
+            else {
                 return Ok(Err("Session not active"));
             };
             if client_session.started_at.as_secs() < client.not_before {
                 return Ok(Err("Session not active"));
             }
-            (Some(session), Some(user))
+            (Some(session), Some(user), Some(client_session))
         }
     };
     // The session's user was just read with it; read it again only for a token without a session.
@@ -197,5 +212,5 @@ async fn judge(
     if session.as_ref().is_some_and(|s| s.user_id != user.id) {
         return Ok(Err("Token verification failed"));
     }
-    Ok(Ok((user, client, session)))
+    Ok(Ok(Judged { user, client, session, client_session }))
 }

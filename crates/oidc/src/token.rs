@@ -16,7 +16,7 @@ use crate::client_auth::{authenticate_client, bounded, field, Form};
 use crate::error::OAuthError;
 use crate::resource::token_subject;
 use crate::tokens::{self, Grant, Scopes};
-use latchkey_lifecycle::signin::{self, live_session, LoginFailure, Origin};
+use latchkey_lifecycle::signin::{self, live_session_of_client, LoginFailure, Origin};
 use latchkey_lifecycle::state::{sha256, Lifecycle, RealmCtx, TOUCH_GRANULARITY_MS};
 
 /// `POST /realms/{realm}/protocol/openid-connect/token`
@@ -100,12 +100,11 @@ async fn code_grant(
         }
         (None, None) => {}
     }
-    let (session, user, _) = live_session(life, &ctx.realm, stored.user_session_id, now)
-        .await?
-        .ok_or_else(|| OAuthError::invalid_grant("Session not active"))?;
-    if sessions::find_client_session(life.store.conn(), session.id, client.id).await?.is_none() {
+    let Some((session, user, Some(_))) =
+        live_session_of_client(life, &ctx.realm, stored.user_session_id, client.id, now).await?
+    else {
         return Err(OAuthError::invalid_grant("Session not active"));
-    }
+    };
     let scope = Scopes::from_stored(&stored.scope.split_whitespace().map(str::to_owned).collect::<Vec<_>>());
     let expires_at = expiry_after_use(ctx, &session, now);
     let grant = Grant {

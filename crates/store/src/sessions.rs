@@ -367,3 +367,49 @@ pub async fn delete_ended(db: &impl ConnectionTrait, before: Timestamp, limit: u
         .await?;
     Ok(result.rows_affected)
 }
+
+/// What judging a token of `client` in session `id` needs, in one round trip: the session, its
+/// user, and the client's session in it (if it has one).
+pub async fn with_user_and_client_session(
+    db: &impl ConnectionTrait,
+    id: SessionId,
+    client_id: ClientId,
+) -> Result<Option<(UserSession, latchkey_domain::User, Option<ClientSession>)>, StoreError> {
+    use sea_orm::sea_query::{Alias, JoinType, Query};
+    use sea_orm::{FromQueryResult, IdenStatic, Iterable};
+
+    use crate::entity::user;
+    let mut q = Query::select();
+    for c in user_session::Column::iter() {
+        q.expr_as(Expr::col((user_session::Entity, c)), Alias::new(format!("s_{}", c.as_str())));
+    }
+    for c in user::Column::iter() {
+        q.expr_as(Expr::col((user::Entity, c)), Alias::new(format!("u_{}", c.as_str())));
+    }
+    for c in client_session::Column::iter() {
+        q.expr_as(Expr::col((client_session::Entity, c)), Alias::new(format!("c_{}", c.as_str())));
+    }
+    q.from(user_session::Entity)
+        .join(
+            JoinType::InnerJoin,
+            user::Entity,
+            Expr::col((user::Entity, user::Column::Id)).equals((user_session::Entity, user_session::Column::UserId)),
+        )
+        .join(
+            JoinType::LeftJoin,
+            client_session::Entity,
+            Cond::all()
+                .add(
+                    Expr::col((client_session::Entity, client_session::Column::UserSessionId))
+                        .equals((user_session::Entity, user_session::Column::Id)),
+                )
+                .add(Expr::col((client_session::Entity, client_session::Column::ClientId)).eq(client_id.as_uuid())),
+        )
+        .and_where(Expr::col((user_session::Entity, user_session::Column::Id)).eq(id.as_uuid()));
+    let backend = db.get_database_backend();
+    let Some(row) = db.query_one(backend.build(&q)).await? else { return Ok(None) };
+    let session = user_session_from(user_session::Model::from_query_result(&row, "s_")?)?;
+    let user = crate::convert::user_from(user::Model::from_query_result(&row, "u_")?);
+    let held = client_session::Model::from_query_result_optional(&row, "c_")?.map(client_session_from).transpose()?;
+    Ok(Some((session, user, held)))
+}
