@@ -186,15 +186,7 @@ async fn base(
         q.and_where(s(user_session::Column::UserId).eq(user_id.as_uuid()));
     }
     if let Some(client_id) = filter.client {
-        q.inner_join(
-            client_session::Entity,
-            Cond::all()
-                .add(
-                    Expr::col((client_session::Entity, client_session::Column::UserSessionId))
-                        .equals((user_session::Entity, user_session::Column::Id)),
-                )
-                .add(Expr::col((client_session::Entity, client_session::Column::ClientId)).eq(client_id.as_uuid())),
-        );
+        q.inner_join(client_session::Entity, crate::sessions::client_session_of(client_id));
     }
     if let Some(term) = filter.search.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
         q.cond_where(search_condition(db, realm, term).await?);

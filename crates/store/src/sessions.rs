@@ -368,6 +368,16 @@ pub async fn delete_ended(db: &impl ConnectionTrait, before: Timestamp, limit: u
     Ok(result.rows_affected)
 }
 
+/// Joins the client session of `client_id` to each user session.
+pub(crate) fn client_session_of(client_id: ClientId) -> Cond {
+    Cond::all()
+        .add(
+            Expr::col((client_session::Entity, client_session::Column::UserSessionId))
+                .equals((user_session::Entity, user_session::Column::Id)),
+        )
+        .add(Expr::col((client_session::Entity, client_session::Column::ClientId)).eq(client_id.as_uuid()))
+}
+
 /// What judging a token of `client` in session `id` needs, in one round trip: the session, its
 /// user, and the client's session in it (if it has one).
 pub async fn with_user_and_client_session(
@@ -395,16 +405,7 @@ pub async fn with_user_and_client_session(
             user::Entity,
             Expr::col((user::Entity, user::Column::Id)).equals((user_session::Entity, user_session::Column::UserId)),
         )
-        .join(
-            JoinType::LeftJoin,
-            client_session::Entity,
-            Cond::all()
-                .add(
-                    Expr::col((client_session::Entity, client_session::Column::UserSessionId))
-                        .equals((user_session::Entity, user_session::Column::Id)),
-                )
-                .add(Expr::col((client_session::Entity, client_session::Column::ClientId)).eq(client_id.as_uuid())),
-        )
+        .join(JoinType::LeftJoin, client_session::Entity, client_session_of(client_id))
         .and_where(Expr::col((user_session::Entity, user_session::Column::Id)).eq(id.as_uuid()));
     let backend = db.get_database_backend();
     let Some(row) = db.query_one(backend.build(&q)).await? else { return Ok(None) };
