@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 
 use crate::admin::{call, demo, get, many_sessions, master_token};
 
-backend_tests!(maintained_counts_equal_an_exact_count_through_every_ending);
+backend_tests!(maintained_counts_equal_an_exact_count_through_every_ending, a_seeded_realm_is_counted_and_listed);
 
 /// Every count of the realm, from the maintained counts and exactly, must agree; returns the
 /// realm-wide total.
@@ -199,4 +199,48 @@ async fn maintained_counts_equal_an_exact_count_through_every_ending(db: TestDb)
     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     assert!(password_grant(&server, "alice", "openid").await["access_token"].is_string());
     assert_eq!(assert_counts_exact(&db, &server, &admin, "a sign-in after logout-all").await, 1);
+}
+
+/// `latchkey seed` fills the realm with live sessions spread as it says, and counts them.
+async fn a_seeded_realm_is_counted_and_listed(db: TestDb) {
+    let (server, realm) = demo(&db).await;
+    let admin = master_token(&server).await;
+    let args = [
+        "latchkey",
+        "seed",
+        "--database-url",
+        db.url().as_str(),
+        "--users",
+        "40",
+        "--sessions",
+        "3000",
+        "--clients",
+        "demo-web,demo-spa",
+    ];
+    let cli = <latchkey_server::cli::Cli as clap::Parser>::try_parse_from(args).unwrap();
+    assert_eq!(latchkey_server::run(cli).await, std::process::ExitCode::SUCCESS);
+    assert_eq!(assert_counts_exact(&db, &server, &admin, "seeding").await, 3000);
+    let store = db.store().await;
+    let web = clients::find_by_client_id(store.conn(), realm.id, "demo-web").await.unwrap().unwrap();
+    let spa = clients::find_by_client_id(store.conn(), realm.id, "demo-spa").await.unwrap().unwrap();
+    let (_, _, stats) = get(&server, &admin, "/admin/realms/demo/client-session-stats").await;
+    let of = |id: String| stats.as_array().unwrap().iter().find(|s| s["id"] == id.as_str()).cloned().unwrap();
+    assert_eq!(
+        (of(web.id.to_string())["active"].clone(), of(web.id.to_string())["offline"].clone()),
+        (json!("2700"), json!("300"))
+    );
+    assert_eq!(
+        (of(spa.id.to_string())["active"].clone(), of(spa.id.to_string())["offline"].clone()),
+        (json!("900"), json!("100"))
+    );
+    let user = users::find_by_username(store.conn(), realm.id, "user7").await.unwrap().unwrap();
+    let (status, _, listed) = get(&server, &admin, &format!("/admin/realms/demo/users/{}/sessions", user.id)).await;
+    assert_eq!(status, 200);
+    // Session i belongs to user (i mod 40) + 1 and is offline when i mod 100 < 10.
+    let regular_of_user7 = (0..3000).filter(|i| i % 40 == 6 && i % 100 >= 10).count();
+    assert_eq!(listed.as_array().unwrap().len(), regular_of_user7, "user7's regular sessions");
+    // Seeding again adds as many more to the same users.
+    let cli = <latchkey_server::cli::Cli as clap::Parser>::try_parse_from(args).unwrap();
+    assert_eq!(latchkey_server::run(cli).await, std::process::ExitCode::SUCCESS);
+    assert_eq!(assert_counts_exact(&db, &server, &admin, "seeding twice").await, 6000);
 }

@@ -38,6 +38,38 @@ pub enum Command {
     /// Count every realm's sessions again into the maintained counts (after sessions were
     /// written to the database by other means than Latchkey, as a bulk import or a restore).
     RecountSessions(CommonArgs),
+    /// Fill a realm with users and live sessions (some offline, spread over its clients and the
+    /// last minutes), then count them: Latchkey at a million sessions in a minute.
+    ///
+    ///   latchkey seed --realm demo --users 10000 --sessions 1000000
+    Seed(SeedArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SeedArgs {
+    /// The realm to fill (it must exist; `serve --demo` makes `demo`).
+    #[arg(long, default_value = "demo")]
+    pub realm: String,
+    /// Users `user1` … `userN` to spread the sessions over (existing ones are kept).
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    pub users: u64,
+    /// Sessions to add.
+    #[arg(long, default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+    pub sessions: u64,
+    /// Of every hundred sessions, how many are offline.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u8).range(0..=100))]
+    pub offline_percent: u8,
+    /// Clients whose sessions they hold, by clientId: every session the first, every third
+    /// also the second. [default: the realm's first two OpenID Connect clients other than
+    /// `admin-cli`]
+    #[arg(long, value_delimiter = ',')]
+    pub clients: Vec<String>,
+    /// Last activity spread over this many minutes before now (under the realm's idle timeout
+    /// keeps every session alive).
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=525_600))]
+    pub spread_minutes: u32,
+    #[command(flatten)]
+    pub common: CommonArgs,
 }
 
 #[derive(Debug, Args)]

@@ -58,6 +58,7 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
         }
         Command::ExportOpenapi => print!("{}", openapi::document_json()),
         Command::Keys(args) => keys_command(args).await?,
+        Command::Seed(args) => seed_command(args).await?,
         Command::RecountSessions(args) => {
             let config = config::DatabaseConfig::resolve(&args)?;
             let store = latchkey_store::Store::connect(&config.database_url).await?;
@@ -70,6 +71,80 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
             }
         }
     }
+    Ok(())
+}
+
+async fn seed_command(args: cli::SeedArgs) -> anyhow::Result<()> {
+    use std::io::Write;
+
+    use latchkey_store::{clients, counts, realms, seed};
+    let config = config::DatabaseConfig::resolve(&args.common)?;
+    let store = latchkey_store::Store::connect(&config.database_url).await?;
+    store.migrate().await?;
+    let realm = realms::find_by_name(store.conn(), &args.realm)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("realm '{}' does not exist", args.realm))?;
+    let all = clients::list(store.conn(), realm.id).await?;
+    let chosen: Vec<latchkey_domain::Client> = if args.clients.is_empty() {
+        let oidc = all.iter().filter(|c| c.protocol == latchkey_domain::Protocol::OpenIdConnect);
+        oidc.filter(|c| c.client_id != "admin-cli").take(2).cloned().collect()
+    } else {
+        let mut chosen = Vec::new();
+        for name in &args.clients {
+            let client = all.iter().find(|c| &c.client_id == name);
+            chosen
+                .push(client.cloned().ok_or_else(|| anyhow::anyhow!("realm '{}' has no client '{name}'", realm.name))?);
+        }
+        chosen
+    };
+    anyhow::ensure!(!chosen.is_empty(), "realm '{}' has no client to hold the sessions", realm.name);
+    let plan = seed::Seed {
+        realm: realm.id,
+        users: args.users,
+        sessions: args.sessions,
+        offline_percent: args.offline_percent,
+        clients: chosen.iter().map(|c| c.id).collect(),
+        activity_spread_ms: i64::from(args.spread_minutes) * 60_000,
+    };
+    let names: Vec<&str> = chosen.iter().map(|c| c.client_id.as_str()).collect();
+    eprintln!(
+        "seeding realm '{}' on {}: {} users, {} sessions over {names:?}",
+        realm.name, config.database_url, args.users, args.sessions
+    );
+    let started = std::time::Instant::now();
+    let now = Timestamp::now();
+    let users = seed::users(&store, &plan, now).await?;
+    eprintln!("{} users ready in {:.1} s", users.len(), started.elapsed().as_secs_f64());
+    let step = (seed::BATCH * 5) as u64;
+    let mut done = 0;
+    let mut err = std::io::stderr();
+    while done < plan.sessions {
+        let to = (done + step).min(plan.sessions);
+        seed::sessions(&store, &plan, &users, done, to, now).await?;
+        done = to;
+        let rate = done as f64 / started.elapsed().as_secs_f64().max(0.001);
+        let filled = (done * 30 / plan.sessions) as usize;
+        let _ = write!(
+            err,
+            "\r[{}{}] {done}/{} sessions, {rate:.0}/s ",
+            "#".repeat(filled),
+            " ".repeat(30 - filled),
+            plan.sessions
+        );
+        let _ = err.flush();
+    }
+    eprintln!();
+    let txn = store.begin().await?;
+    counts::recount(&txn, realm.id).await?;
+    txn.commit().await?;
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "seeded {} sessions of {} users in realm '{}' in {secs:.1} s ({:.0} sessions/s), counted",
+        plan.sessions,
+        users.len(),
+        realm.name,
+        plan.sessions as f64 / secs
+    );
     Ok(())
 }
 

@@ -21,6 +21,7 @@ pub mod listing;
 pub mod login_failures;
 pub mod outbox;
 pub mod realms;
+pub mod seed;
 pub mod sessions;
 pub mod users;
 
