@@ -124,7 +124,7 @@ async fn administering_sessions_in_the_console() {
     admin.wait_for_text("All sessions of the realm have ended").await;
     let text = admin.text().await;
     assert!(
-        text.contains("Could not be reached") && text.contains("http://localhost:3000/backchannel-logout"),
+        text.contains("Still being delivered") && text.contains("http://localhost:3000/backchannel-logout"),
         "{text}"
     );
     admin.screenshot("09-logout-all-result").await;

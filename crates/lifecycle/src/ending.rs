@@ -12,11 +12,13 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use latchkey_domain::ending::{plan_adapter_action, plan_logout, NotificationKind, Plan};
-use latchkey_domain::{Client, Realm, RealmId, SessionEnd, SessionId, SessionType, Timestamp, User, UserSession};
+use latchkey_domain::{
+    Client, Protocol, Realm, RealmId, SessionEnd, SessionId, SessionType, Timestamp, User, UserSession,
+};
 use latchkey_store::events::{self, AdminEvent};
 use latchkey_store::jobs::{self, Job, JobKind};
 use latchkey_store::outbox::{self, Delivery, NewMessage};
-use latchkey_store::{clients, realms, sessions, users, ConnectionTrait, StoreError};
+use latchkey_store::{clients, counts, realms, sessions, users, ConnectionTrait, StoreError};
 use serde::Serialize;
 use serde_json::json;
 use uuid::Uuid;
@@ -90,11 +92,14 @@ pub(crate) struct How<'a> {
     pub(crate) user_wide: bool,
     pub(crate) group: Option<Uuid>,
     pub(crate) actor: Option<&'a Actor>,
+    /// Record one admin event for the whole batch (at `path`) rather than one per session:
+    /// a logout-all of a million sessions leaves a few hundred events, not a million.
+    pub(crate) batch_event: Option<&'a str>,
 }
 
 impl How<'_> {
     pub(crate) fn because(reason: SessionEnd) -> Self {
-        How { reason, user_wide: false, group: None, actor: None }
+        How { reason, user_wide: false, group: None, actor: None, batch_event: None }
     }
 }
 
@@ -113,6 +118,26 @@ pub(crate) async fn end_in(
     let plan =
         plan_logout(loaded.iter().filter(|(s, _)| ended.contains(&s.id)).map(|(s, c)| (s, c.as_slice())), user_wide);
     outbox::insert_many(db, &messages(realm_id, &plan, group, 0, now), now).await?;
+    if let Some(path) = how.batch_event {
+        if !ended.is_empty() {
+            let event = AdminEvent {
+                id: Uuid::now_v7(),
+                time: now,
+                realm_id,
+                auth_realm_id: None,
+                auth_client_id: None,
+                auth_user_id: None,
+                ip_address: None,
+                operation_type: Operation::Action.as_str().into(),
+                resource_type: Resource::Realm.as_str().into(),
+                resource_path: path.into(),
+                representation: Some(json!({"reason": reason.as_str(), "ended": ended.len()}).to_string()),
+                error: None,
+            };
+            events::insert_many(db, &[event]).await?;
+        }
+        return Ok(ended);
+    }
     let audit: Vec<AdminEvent> = loaded
         .iter()
         .filter(|(s, _)| ended.contains(&s.id))
@@ -364,7 +389,11 @@ impl Lifecycle {
     /// Signs out every session of the realm: sets its not-before to now and its session
     /// cut-off, so every regular and offline session is dead when this returns; tells adapters
     /// (`k_logout`) and, through the reaper, every back-channel client about every session.
-    /// Answers after deliveries settle or `wait` passes, whichever is first.
+    ///
+    /// Answers as soon as the adapters' calls settle (or `wait` passes), whatever the number of
+    /// sessions: what is known then — adapters told or not, the back-channel URLs of the clients
+    /// holding sessions (pending: the reaper announces each session, in batches, recording one
+    /// admin event per batch), and the SAML clients that cannot be told.
     #[tracing::instrument(skip_all, fields(realm = %realm.name))]
     pub async fn logout_all(
         &self,
@@ -375,10 +404,12 @@ impl Lifecycle {
         let now = Timestamp::now();
         let group = Uuid::now_v7();
         let txn = self.store.begin().await?;
+        // Which clients hold sessions, from the maintained counts (the cut-off recounts them).
+        let holding = counts::by_client(&txn, realm.id).await?;
         let (cutoff, not_before) = realms::cut_off_now(&txn, realm.id).await?;
         let all = clients::list(&txn, realm.id).await?;
         let mut plan = plan_adapter_action(&all, NotificationKind::AdapterLogout);
-        plan.not_notified.clear(); // SAML clients are reported per session by the reaper
+        plan.not_notified.clear(); // only SAML clients holding sessions are reported, below
         outbox::insert_many(&txn, &messages(realm.id, &plan, Some(group), not_before, now), now).await?;
         let job = Job {
             id: Uuid::now_v7(),
@@ -386,7 +417,7 @@ impl Lifecycle {
             kind: JobKind::RealmLogout,
             client_id: None,
             cutoff,
-            request_group: Some(group),
+            request_group: Some(Uuid::now_v7()),
             done_at: None,
         };
         jobs::insert(&txn, &job, now).await?;
@@ -396,7 +427,17 @@ impl Lifecycle {
         tracing::info!(realm = %realm.name, "signed out every session of the realm");
         self.wake_reaper.notify_one();
         self.wake_notifier.notify_one();
-        self.settle(group, Some(job.id), wait).await
+        let mut result = self.settle(group, None, wait).await?;
+        for client in all.iter().filter(|c| holding.iter().any(|(id, ..)| *id == c.id)) {
+            match (&client.protocol, &client.backchannel_logout_url) {
+                (Protocol::Saml, _) => result.not_notified_clients.push(client.client_id.clone()),
+                (_, Some(url)) if !result.pending_requests.contains(url) => result.pending_requests.push(url.clone()),
+                _ => {}
+            }
+        }
+        result.pending_requests.sort();
+        result.not_notified_clients.sort();
+        Ok(result)
     }
 
     /// Pushes the not-before of the realm (or of one client) to every client with an admin URL

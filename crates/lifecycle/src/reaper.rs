@@ -75,7 +75,11 @@ impl Lifecycle {
             let finished = match job.kind {
                 JobKind::RealmLogout => {
                     let ids = sessions::active_started_up_to(&txn, job.realm_id, job.cutoff, BATCH).await?;
-                    let how = How { group: job.request_group, ..How::because(SessionEnd::RealmLogout) };
+                    let how = How {
+                        group: job.request_group,
+                        batch_event: Some("logout-all"),
+                        ..How::because(SessionEnd::RealmLogout)
+                    };
                     let ended = end_in(&txn, job.realm_id, &ids, &how, now).await?;
                     done.cut_off += ended.len();
                     ids.is_empty()
