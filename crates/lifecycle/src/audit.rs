@@ -95,6 +95,31 @@ pub struct AdminAction {
     pub representation: Option<Value>,
 }
 
+/// An event no administrator signed (the server's own doing, until [`Actor::sign`]).
+pub(crate) fn unsigned(
+    realm_id: RealmId,
+    operation: Operation,
+    resource: Resource,
+    path: String,
+    representation: Option<String>,
+    now: Timestamp,
+) -> AdminEvent {
+    AdminEvent {
+        id: Uuid::now_v7(),
+        time: now,
+        realm_id,
+        auth_realm_id: None,
+        auth_client_id: None,
+        auth_user_id: None,
+        ip_address: None,
+        operation_type: operation.as_str().to_owned(),
+        resource_type: resource.as_str().to_owned(),
+        resource_path: path,
+        representation,
+        error: None,
+    }
+}
+
 impl AdminAction {
     /// This action with what was sent (secrets are removed when it is recorded).
     pub fn sent(self, value: &impl serde::Serialize) -> Self {
@@ -103,20 +128,8 @@ impl AdminAction {
 
     /// The event of this action in `realm_id`.
     pub fn event(&self, realm_id: RealmId, now: Timestamp) -> AdminEvent {
-        let mut event = AdminEvent {
-            id: Uuid::now_v7(),
-            time: now,
-            realm_id,
-            auth_realm_id: None,
-            auth_client_id: None,
-            auth_user_id: None,
-            ip_address: None,
-            operation_type: self.operation.as_str().to_owned(),
-            resource_type: self.resource.as_str().to_owned(),
-            resource_path: self.path.clone(),
-            representation: self.representation.clone().map(|r| redact(r).to_string()),
-            error: None,
-        };
+        let representation = self.representation.clone().map(|r| redact(r).to_string());
+        let mut event = unsigned(realm_id, self.operation, self.resource, self.path.clone(), representation, now);
         self.actor.sign(&mut event);
         event
     }

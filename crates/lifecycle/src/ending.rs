@@ -23,7 +23,7 @@ use serde::Serialize;
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::audit::{record_in, AdminAction, Operation, Resource};
+use crate::audit::{record_in, unsigned, AdminAction, Operation, Resource};
 use crate::state::Lifecycle;
 
 pub use crate::audit::Actor;
@@ -120,20 +120,8 @@ pub(crate) async fn end_in(
     outbox::insert_many(db, &messages(realm_id, &plan, group, 0, now), now).await?;
     if let Some(path) = how.batch_event {
         if !ended.is_empty() {
-            let event = AdminEvent {
-                id: Uuid::now_v7(),
-                time: now,
-                realm_id,
-                auth_realm_id: None,
-                auth_client_id: None,
-                auth_user_id: None,
-                ip_address: None,
-                operation_type: Operation::Action.as_str().into(),
-                resource_type: Resource::Realm.as_str().into(),
-                resource_path: path.into(),
-                representation: Some(json!({"reason": reason.as_str(), "ended": ended.len()}).to_string()),
-                error: None,
-            };
+            let summary = json!({"reason": reason.as_str(), "ended": ended.len()}).to_string();
+            let event = unsigned(realm_id, Operation::Action, Resource::Realm, path.into(), Some(summary), now);
             events::insert_many(db, &[event]).await?;
         }
         return Ok(ended);
@@ -161,24 +149,9 @@ fn ending_event(
     clients: &[Client],
     now: Timestamp,
 ) -> AdminEvent {
-    AdminEvent {
-        id: Uuid::now_v7(),
-        time: now,
-        realm_id: session.realm_id,
-        auth_realm_id: None,
-        auth_client_id: None,
-        auth_user_id: None,
-        ip_address: None,
-        operation_type: Operation::Delete.as_str().into(),
-        resource_type: Resource::UserSession.as_str().into(),
-        resource_path: path,
-        representation: Some(
-            json!({"reason": reason.as_str(), "type": session.session_type.as_str(), "userId": session.user_id,
-                "clients": clients.iter().map(|c| c.client_id.as_str()).collect::<Vec<_>>()})
-            .to_string(),
-        ),
-        error: None,
-    }
+    let representation = json!({"reason": reason.as_str(), "type": session.session_type.as_str(),
+        "userId": session.user_id, "clients": clients.iter().map(|c| c.client_id.as_str()).collect::<Vec<_>>()});
+    unsigned(session.realm_id, Operation::Delete, Resource::UserSession, path, Some(representation.to_string()), now)
 }
 
 impl Lifecycle {
