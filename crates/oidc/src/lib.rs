@@ -28,20 +28,25 @@ pub fn client_ip(life: &Lifecycle, req: &HttpRequest) -> String {
     life.client_ip(req.peer_addr().map(|a| a.ip()), forwarded)
 }
 
-/// Registers the provider's routes. Needs a `web::Data<Lifecycle>` in the app.
+/// Registers the provider's routes. Needs a `web::Data<Lifecycle>` in the app. They sit in one
+/// scope under `/realms/{realm}`, so a request matches one pattern with a parameter and then
+/// plain paths, not every route's pattern in turn.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    let oidc = "/realms/{realm}/protocol/openid-connect";
-    cfg.route("/realms/{realm}/.well-known/openid-configuration", web::get().to(discovery::configuration))
-        .route(&format!("{oidc}/certs"), web::get().to(discovery::certs))
-        .route(&format!("{oidc}/auth"), web::get().to(authorize::authorize_get))
-        .route(&format!("{oidc}/auth"), web::post().to(authorize::authorize_post))
-        .route("/realms/{realm}/login-actions/authenticate", web::post().to(authorize::authenticate))
-        .route(&format!("{oidc}/token"), web::post().to(token::token))
-        .route(&format!("{oidc}/token/introspect"), web::post().to(resource::introspect))
-        .route(&format!("{oidc}/userinfo"), web::get().to(resource::userinfo_get))
-        .route(&format!("{oidc}/userinfo"), web::post().to(resource::userinfo_post))
-        .route(&format!("{oidc}/revoke"), web::post().to(resource::revoke))
-        .route(&format!("{oidc}/logout"), web::get().to(logout::logout_get))
-        .route(&format!("{oidc}/logout"), web::post().to(logout::logout_post))
-        .route(&format!("{oidc}/logout/confirm"), web::post().to(logout::logout_confirm));
+    let oidc = "/protocol/openid-connect";
+    cfg.service(
+        web::scope("/realms/{realm}")
+            .route("/.well-known/openid-configuration", web::get().to(discovery::configuration))
+            .route(&format!("{oidc}/certs"), web::get().to(discovery::certs))
+            .route(&format!("{oidc}/auth"), web::get().to(authorize::authorize_get))
+            .route(&format!("{oidc}/auth"), web::post().to(authorize::authorize_post))
+            .route("/login-actions/authenticate", web::post().to(authorize::authenticate))
+            .route(&format!("{oidc}/token"), web::post().to(token::token))
+            .route(&format!("{oidc}/token/introspect"), web::post().to(resource::introspect))
+            .route(&format!("{oidc}/userinfo"), web::get().to(resource::userinfo_get))
+            .route(&format!("{oidc}/userinfo"), web::post().to(resource::userinfo_post))
+            .route(&format!("{oidc}/revoke"), web::post().to(resource::revoke))
+            .route(&format!("{oidc}/logout"), web::get().to(logout::logout_get))
+            .route(&format!("{oidc}/logout"), web::post().to(logout::logout_post))
+            .route(&format!("{oidc}/logout/confirm"), web::post().to(logout::logout_confirm)),
+    );
 }
