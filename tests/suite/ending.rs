@@ -36,6 +36,7 @@ backend_tests!(
     two_nodes_deliver_each_notification_once,
     a_refresh_racing_an_ending_never_outlives_it,
     push_revocation_reaches_adapters,
+    a_large_ending_is_announced_in_full_once,
 );
 
 struct Setup {
@@ -468,4 +469,23 @@ async fn push_revocation_reaches_adapters(db: TestDb) {
     setup.receiver.answer(503);
     let result = setup.server.life.push_revocation(&realm, Some(&adapter), WAIT, None).await.unwrap();
     assert_eq!(result.failed_requests, vec![setup.receiver.url("/legacy/k_push_not_before")]);
+}
+
+/// More sessions end at once than the notifier sends at a time (it claims 32 and sends 16 at
+/// once): every one is announced, once.
+async fn a_large_ending_is_announced_in_full_once(db: TestDb) {
+    let setup = setup(&db).await;
+    let store = db.store().await;
+    let alice = users::find_by_username(store.conn(), setup.realm.id, "alice").await.unwrap().unwrap();
+    let web = clients::find_by_client_id(store.conn(), setup.realm.id, "demo-web").await.unwrap().unwrap();
+    let ids = crate::admin::many_sessions(&db, &setup.realm, &alice, web.id, 150).await;
+    setup.server.life.logout_all(&setup.realm, WAIT, None).await.unwrap();
+    setup.server.life.reap(Timestamp::now()).await.unwrap();
+    setup.server.outbox_settled(Duration::from_secs(30)).await;
+    let mut sids: Vec<String> =
+        logout_tokens(&setup, "/web/bcl", "demo-web").await.iter().map(|c| c["sid"].as_str().unwrap().into()).collect();
+    sids.sort();
+    let mut expected: Vec<String> = ids.iter().map(|id| id.to_string()).collect();
+    expected.sort();
+    assert_eq!(sids, expected, "each of the 150 sessions announced exactly once");
 }

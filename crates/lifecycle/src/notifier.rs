@@ -165,8 +165,11 @@ impl Lifecycle {
         let semaphore = Arc::new(tokio::sync::Semaphore::new(CONCURRENCY));
         let mut running = Vec::with_capacity(count);
         for message in claimed {
-            let permit = semaphore.clone().acquire_owned().await.expect("the semaphore is never closed");
+            // The permit is taken inside the future: taken here, the 17th message would wait for
+            // a permit held by a future nobody polls yet, and the notifier would stop for good.
+            let semaphore = semaphore.clone();
             running.push(async move {
+                let permit = semaphore.acquire_owned().await;
                 let outcome = self.deliver(http, &message, Timestamp::now()).await;
                 drop(permit);
                 (message, outcome)
