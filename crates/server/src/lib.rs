@@ -137,6 +137,7 @@ async fn seed_command(args: cli::SeedArgs) -> anyhow::Result<()> {
     let txn = store.begin().await?;
     counts::recount(&txn, realm.id).await?;
     txn.commit().await?;
+    store.analyze().await?;
     let secs = started.elapsed().as_secs_f64();
     println!(
         "seeded {} sessions of {} users in realm '{}' in {secs:.1} s ({:.0} sessions/s), counted",

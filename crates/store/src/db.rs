@@ -234,6 +234,13 @@ impl Store {
         Ok(missing)
     }
 
+    /// Gives the query planner fresh statistics after a bulk load (SQLite's `ANALYZE`;
+    /// PostgreSQL's autovacuum keeps its own, an explicit `ANALYZE` is run too).
+    pub async fn analyze(&self) -> Result<(), StoreError> {
+        self.db.execute_unprepared("ANALYZE").await?;
+        Ok(())
+    }
+
     /// A round trip to the database (for readiness checks).
     pub async fn ping(&self) -> Result<(), StoreError> {
         self.db.ping().await.map_err(StoreError::Database)

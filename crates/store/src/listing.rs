@@ -77,37 +77,69 @@ fn in_time(realm: &Realm, now: Timestamp) -> Cond {
 
 /// Active, started after the realm's cut-off and at or after its not-before: the rule of
 /// [`crate::counts`], which time alone does not change.
-fn counted(realm: &Realm) -> Cond {
+fn counted(realm: &Realm, now: Timestamp) -> Cond {
     use user_session::Column as C;
+    Cond::all().add(s(C::RealmId).eq(realm.id.as_uuid())).add(since_cutoff(realm, now))
+}
+
+/// Active and started after the realm's cut-off and not-before. When those lie further back
+/// than any session can live they exclude nothing, and the `started_at` terms are written
+/// `+started_at` so that SQLite's planner (which has no histogram to tell) does not walk the
+/// whole realm through `ix_user_sessions_realm_started` instead of the activity index in list
+/// order; right after a logout-all they are kept indexable, and the range of sessions started
+/// since is what is read — a million dead sessions cost nothing before the reaper ends them.
+fn since_cutoff(realm: &Realm, now: Timestamp) -> Cond {
+    use user_session::Column as C;
+    let floor = realm.session_cutoff.as_millis().max(realm.not_before.saturating_mul(1000));
+    let longest = KINDS
+        .iter()
+        .map(|(t, rm)| latchkey_domain::session::lifetimes(&realm.limits, *t, *rm))
+        .map(|(idle, max)| max.unwrap_or(i64::MAX / 2_000).max(idle))
+        .max()
+        .unwrap_or(0);
+    let started = if floor > ms_before(now, longest) {
+        s(C::StartedAt)
+    } else {
+        Expr::expr(Expr::cust_with_expr("+$1", Expr::col((user_session::Entity, C::StartedAt))))
+    };
     Cond::all()
-        .add(s(C::RealmId).eq(realm.id.as_uuid()))
         .add(s(C::State).eq("ACTIVE"))
-        .add(s(C::StartedAt).gt(realm.session_cutoff.as_millis()))
-        .add(s(C::StartedAt).gte(realm.not_before.saturating_mul(1000)))
+        .add(started.clone().gt(realm.session_cutoff.as_millis()))
+        .add(started.gte(realm.not_before.saturating_mul(1000)))
 }
 
 /// The liveness rule in SQL: counted, within the user's not-before and enabled, and within its
 /// kind's idle timeout and max lifespan.
 fn alive(realm: &Realm, now: Timestamp) -> Cond {
     use user_session::Column as C;
-    counted(realm)
+    counted(realm, now)
         .add(s(C::StartedAt).gte(Expr::col((user::Entity, user::Column::NotBefore)).mul(1000)))
         .add(Expr::col((user::Entity, user::Column::Enabled)).eq(true))
         .add(in_time(realm, now))
 }
 
-/// Counted sessions that time alone has made dead and the reaper has not ended yet. The first
-/// condition bounds them to two index ranges (`last_access` and `started_at` older than the
-/// shortest idle timeout and max lifespan), which the reaper keeps nearly empty.
+/// Counted sessions that time alone has made dead and the reaper has not ended yet. They are
+/// looked for in two index ranges (`last_access` and `started_at` older than the shortest idle
+/// timeout and max lifespan), which the reaper keeps nearly empty — as one `IN` over a
+/// `UNION ALL`, since SQLite would otherwise walk the realm's whole `started_at` range.
 fn timed_out(realm: &Realm, now: Timestamp) -> Cond {
     use user_session::Column as C;
     let limits = KINDS.map(|(t, rm)| latchkey_domain::session::lifetimes(&realm.limits, t, rm));
     let shortest_idle = limits.iter().map(|(idle, _)| *idle).min().unwrap_or(0);
-    let mut old = Cond::any().add(s(C::LastAccess).lte(ms_before(now, shortest_idle)));
+    let older = |column: C, before: i64| {
+        Query::select()
+            .column((user_session::Entity, C::Id))
+            .from(user_session::Entity)
+            .and_where(s(C::RealmId).eq(realm.id.as_uuid()))
+            .and_where(s(column).lte(before))
+            .to_owned()
+    };
+    let mut old = older(C::LastAccess, ms_before(now, shortest_idle));
     if let Some(shortest_max) = limits.iter().filter_map(|(_, max)| *max).min() {
-        old = old.add(s(C::StartedAt).lte(ms_before(now, shortest_max)));
+        old.union(sea_orm::sea_query::UnionType::All, older(C::StartedAt, ms_before(now, shortest_max)));
     }
-    counted(realm).add(old).add(in_time(realm, now).not())
+    // (The realm is the subqueries'; said again here, SQLite would walk its range instead.)
+    Cond::all().add(s(C::Id).in_subquery(old)).add(since_cutoff(realm, now)).add(in_time(realm, now).not())
 }
 
 async fn search_condition(db: &impl ConnectionTrait, realm: &Realm, term: &str) -> Result<Cond, StoreError> {
@@ -171,9 +203,16 @@ async fn base(
     filter: &SessionFilter,
     now: Timestamp,
 ) -> Result<SelectStatement, StoreError> {
+    // On SQLite `CROSS JOIN` keeps the sessions the outer loop, so a page walks the activity
+    // index in list order; left to itself the planner reads every user's sessions and sorts.
+    let join = match db.get_database_backend() {
+        DatabaseBackend::Sqlite => sea_orm::sea_query::JoinType::CrossJoin,
+        _ => sea_orm::sea_query::JoinType::InnerJoin,
+    };
     let mut q = Query::select()
         .from(user_session::Entity)
-        .inner_join(
+        .join(
+            join,
             user::Entity,
             Expr::col((user::Entity, user::Column::Id)).equals((user_session::Entity, user_session::Column::UserId)),
         )
