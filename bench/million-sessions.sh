@@ -98,5 +98,5 @@ for _ in $(seq 1 "${REAP_WAIT:-1800}"); do
 done
 end=$(date +%s.%N)
 echo "receiver: $got (expected $announced distinct sessions)"
-python3 -c "s=$end-$start; print(f'ended and announced in {s:.0f} s: {$announced/s:.0f} sessions/s')"
+python3 -c "s=$end-$start; print(f'{$distinct} of $announced sessions announced in {s:.0f} s: {$distinct/s:.0f} sessions/s')"
 echo "server RSS after the reads: $rss; now: $(awk '/^VmRSS:/ {printf "%.0f MB", $2 / 1024}' "/proc/$server_pid/status"), peak $(awk '/^VmHWM:/ {printf "%.0f MB", $2 / 1024}' "/proc/$server_pid/status")"

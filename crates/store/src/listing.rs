@@ -203,29 +203,42 @@ async fn base(
     filter: &SessionFilter,
     now: Timestamp,
 ) -> Result<SelectStatement, StoreError> {
-    // On SQLite `CROSS JOIN` keeps the sessions the outer loop, so a page walks the activity
-    // index in list order; left to itself the planner reads every user's sessions and sorts.
+    // On SQLite `CROSS JOIN` fixes the loop order (its planner, without histograms, would read
+    // every user's sessions and sort): a page walks the activity index in list order — the
+    // realm's (`ix_user_sessions_realm_activity`) or, for one client's list, the client's
+    // (`ix_client_sessions_client_activity`) — and looks up each row's session and user.
     let join = match db.get_database_backend() {
         DatabaseBackend::Sqlite => sea_orm::sea_query::JoinType::CrossJoin,
         _ => sea_orm::sea_query::JoinType::InnerJoin,
     };
-    let mut q = Query::select()
-        .from(user_session::Entity)
-        .join(
-            join,
-            user::Entity,
-            Expr::col((user::Entity, user::Column::Id)).equals((user_session::Entity, user_session::Column::UserId)),
-        )
-        .cond_where(alive(realm, now))
-        .to_owned();
+    let mut q = Query::select();
+    match filter.client {
+        Some(client_id) => {
+            q.from(client_session::Entity)
+                .join(
+                    join,
+                    user_session::Entity,
+                    s(user_session::Column::Id).equals((client_session::Entity, client_session::Column::UserSessionId)),
+                )
+                .and_where(
+                    Expr::col((client_session::Entity, client_session::Column::ClientId)).eq(client_id.as_uuid()),
+                );
+        }
+        None => {
+            q.from(user_session::Entity);
+        }
+    }
+    q.join(
+        join,
+        user::Entity,
+        Expr::col((user::Entity, user::Column::Id)).equals((user_session::Entity, user_session::Column::UserId)),
+    )
+    .cond_where(alive(realm, now));
     if let Some(t) = filter.session_type {
         q.and_where(s(user_session::Column::SessionType).eq(t.as_str()));
     }
     if let Some(user_id) = filter.user {
         q.and_where(s(user_session::Column::UserId).eq(user_id.as_uuid()));
-    }
-    if let Some(client_id) = filter.client {
-        q.inner_join(client_session::Entity, crate::sessions::client_session_of(client_id));
     }
     if let Some(term) = filter.search.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
         q.cond_where(search_condition(db, realm, term).await?);

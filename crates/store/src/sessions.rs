@@ -185,11 +185,14 @@ pub async fn end_sessions(
     if ids.is_empty() {
         return Ok(Vec::new());
     }
+    // Locked (PostgreSQL): of two enders racing — two nodes' reapers, a reaper and an
+    // administrator — the second waits, then finds them ended and ends (and announces) nothing.
     let active: Vec<Uuid> = user_session::Entity::find()
         .select_only()
         .column(user_session::Column::Id)
         .filter(user_session::Column::Id.is_in(ids.iter().map(SessionId::as_uuid)))
         .filter(user_session::Column::State.eq(SessionState::Active.as_str()))
+        .lock_exclusive()
         .into_tuple()
         .all(db)
         .await?;
@@ -369,7 +372,7 @@ pub async fn delete_ended(db: &impl ConnectionTrait, before: Timestamp, limit: u
 }
 
 /// Joins the client session of `client_id` to each user session.
-pub(crate) fn client_session_of(client_id: ClientId) -> Cond {
+fn client_session_of(client_id: ClientId) -> Cond {
     Cond::all()
         .add(
             Expr::col((client_session::Entity, client_session::Column::UserSessionId))
