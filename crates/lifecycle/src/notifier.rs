@@ -175,12 +175,13 @@ impl Lifecycle {
                 (message, outcome)
             });
         }
+        let mut delivered = Vec::with_capacity(count);
         for (message, outcome) in futures_join(running).await {
             let now = Timestamp::now();
             match outcome {
                 Ok(()) => {
-                    outbox::delivered(self.store.conn(), message.id, &self.node, now).await?;
                     tracing::info!(url = %message.url, kind = %message.kind, id = %message.id, "notification delivered");
+                    delivered.push(message.id);
                 }
                 Err(error) => {
                     let retry_at = now.plus_secs(backoff(message.attempts));
@@ -191,6 +192,7 @@ impl Lifecycle {
                 }
             }
         }
+        outbox::delivered_many(self.store.conn(), &delivered, &self.node, Timestamp::now()).await?;
         Ok(count)
     }
 }

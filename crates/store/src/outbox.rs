@@ -105,13 +105,27 @@ pub async fn claim(
 
 /// Records a delivery, if `node` still holds the claim.
 pub async fn delivered(db: &impl ConnectionTrait, id: Uuid, node: &str, now: Timestamp) -> Result<(), StoreError> {
+    delivered_many(db, &[id], node, now).await
+}
+
+/// Records the deliveries of a round in one statement (one write, not one per message: on
+/// SQLite every write waits its turn for the one writer), where `node` still holds the claim.
+pub async fn delivered_many(
+    db: &impl ConnectionTrait,
+    ids: &[Uuid],
+    node: &str,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    if ids.is_empty() {
+        return Ok(());
+    }
     outbox::Entity::update_many()
         .col_expr(outbox::Column::Status, Expr::value(Delivery::Delivered.to_value()))
         .col_expr(outbox::Column::DeliveredAt, Expr::value(now.as_millis()))
         .col_expr(outbox::Column::ClaimedBy, Expr::value(Option::<String>::None))
         .col_expr(outbox::Column::ClaimedUntil, Expr::value(Option::<i64>::None))
         .col_expr(outbox::Column::LastError, Expr::value(Option::<String>::None))
-        .filter(outbox::Column::Id.eq(id))
+        .filter(outbox::Column::Id.is_in(ids.iter().copied()))
         .filter(outbox::Column::ClaimedBy.eq(node))
         .exec(db)
         .await?;
