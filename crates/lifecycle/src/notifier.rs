@@ -7,12 +7,13 @@
 //! delivery time (a retry a day later still carries a fresh `exp`) and keep the message id as
 //! their `jti`, so a receiver can recognise a repeat.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use latchkey_domain::ending::NotificationKind;
 use latchkey_domain::uri::TargetPolicy;
-use latchkey_domain::Timestamp;
+use latchkey_domain::{Realm, RealmId, Timestamp};
 use latchkey_store::outbox::{self, Message};
 use latchkey_store::{realms, StoreError};
 use serde_json::{json, Value};
@@ -122,14 +123,18 @@ fn adapter_action(kind: NotificationKind, message: &Message, now: Timestamp) -> 
 }
 
 impl Lifecycle {
-    /// Delivers one message; `Err` says why it failed.
-    async fn deliver(&self, http: &reqwest::Client, message: &Message, now: Timestamp) -> Result<(), String> {
+    /// Delivers one message; `Err` says why it failed. `realms` holds the realms of the round's
+    /// messages, read once per round rather than once per message.
+    async fn deliver(
+        &self,
+        http: &reqwest::Client,
+        realms: &HashMap<RealmId, Realm>,
+        message: &Message,
+        now: Timestamp,
+    ) -> Result<(), String> {
         let kind = NotificationKind::parse(&message.kind).ok_or_else(|| format!("unknown kind {}", message.kind))?;
-        let realm = realms::find_by_id(self.store.conn(), message.realm_id.into())
-            .await
-            .map_err(|e| e.to_string())?
-            .ok_or("the realm no longer exists")?;
-        let keys = self.keys.get(&self.store, &realm).await.map_err(|e| e.to_string())?;
+        let realm = realms.get(&message.realm_id.into()).ok_or("the realm no longer exists")?;
+        let keys = self.keys.get(&self.store, realm).await.map_err(|e| e.to_string())?;
         let issuer = self.issuer(&realm.name);
         let url = url::Url::parse(&message.url).map_err(|e| format!("{}: {e}", message.url))?;
         self.config.targets.check_url(&url).map_err(|e| format!("{}: refused: {e}", message.url))?;
@@ -162,6 +167,15 @@ impl Lifecycle {
         let lease_until = Timestamp::from_millis(now.as_millis() + LEASE.as_millis() as i64);
         let claimed = outbox::claim(self.store.conn(), &self.node, CLAIM, lease_until, now).await?;
         let count = claimed.len();
+        let mut realms = HashMap::new();
+        for id in claimed.iter().map(|m| RealmId::from_uuid(m.realm_id)) {
+            if let std::collections::hash_map::Entry::Vacant(entry) = realms.entry(id) {
+                if let Some(realm) = realms::find_by_id(self.store.conn(), id).await? {
+                    entry.insert(realm);
+                }
+            }
+        }
+        let realms = &realms;
         let semaphore = Arc::new(tokio::sync::Semaphore::new(CONCURRENCY));
         let mut running = Vec::with_capacity(count);
         for message in claimed {
@@ -170,7 +184,7 @@ impl Lifecycle {
             let semaphore = semaphore.clone();
             running.push(async move {
                 let permit = semaphore.acquire_owned().await;
-                let outcome = self.deliver(http, &message, Timestamp::now()).await;
+                let outcome = self.deliver(http, realms, &message, Timestamp::now()).await;
                 drop(permit);
                 (message, outcome)
             });
