@@ -176,12 +176,14 @@ impl Catalog {
         Ok(self.through(&self.roles, user, load).await?.unwrap_or_default())
     }
 
-    /// Takes a newly known catalog version; drops everything when it moved.
-    fn saw(&self, version: i64) {
-        if self.seen.swap(version, Ordering::SeqCst) != version {
+    /// Takes a newly known catalog version; drops everything (and says so) when it moved.
+    fn saw(&self, version: i64) -> bool {
+        let moved = self.seen.swap(version, Ordering::SeqCst) != version;
+        if moved {
             self.drop_all();
         }
         self.seen_tx.send_replace(version);
+        moved
     }
 }
 
@@ -229,9 +231,7 @@ impl Lifecycle {
     }
 
     fn saw_version(&self, version: i64) {
-        let before = self.catalog.generation.load(Ordering::SeqCst);
-        self.catalog.saw(version);
-        if self.catalog.generation.load(Ordering::SeqCst) != before {
+        if self.catalog.saw(version) {
             self.keys.clear();
         }
     }

@@ -372,10 +372,6 @@ impl KeyCache {
     }
 
     /// Forgets a realm's keys (after a rotation on this node).
-    pub fn invalidate(&self, realm_id: RealmId) {
-        self.entries.write().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&realm_id);
-    }
-
     /// Forgets every realm's keys (see [`crate::catalog`]).
     pub fn clear(&self) {
         self.entries.write().unwrap_or_else(std::sync::PoisonError::into_inner).clear();

@@ -103,11 +103,6 @@ pub async fn claim(
     Ok(rows)
 }
 
-/// Records a delivery, if `node` still holds the claim.
-pub async fn delivered(db: &impl ConnectionTrait, id: Uuid, node: &str, now: Timestamp) -> Result<(), StoreError> {
-    delivered_many(db, &[id], node, now).await
-}
-
 /// Records the deliveries of a round in one statement (one write, not one per message: on
 /// SQLite every write waits its turn for the one writer), where `node` still holds the claim.
 pub async fn delivered_many(
