@@ -14,6 +14,7 @@ use std::time::Duration;
 use latchkey_domain::ending::NotificationKind;
 use latchkey_domain::uri::TargetPolicy;
 use latchkey_domain::{Realm, RealmId, Timestamp};
+use uuid::Uuid;
 use latchkey_store::outbox::{self, Message};
 use latchkey_store::{realms, StoreError};
 use serde_json::{json, Value};
@@ -24,11 +25,15 @@ use crate::keys::Alg;
 use crate::state::Lifecycle;
 
 /// Deliveries in flight at once, per node.
-pub const CONCURRENCY: usize = 16;
-/// Messages claimed per round.
-const CLAIM: u64 = 32;
-/// How long a claim lasts; a delivery takes at most [`TIMEOUT`], so a live node never loses one.
-const LEASE: Duration = Duration::from_secs(30);
+pub const CONCURRENCY: usize = 32;
+/// Messages claimed at once.
+const CLAIM: u64 = 128;
+/// Outcomes recorded at once (one statement for the delivered).
+const RECORD_EVERY: usize = 64;
+/// How long a claim lasts. A node holds at most two claims' worth of messages, delivered
+/// [`CONCURRENCY`] at a time, each in at most [`TIMEOUT`]: 40 s at worst, with every receiver
+/// hanging, so a live node never loses a claim to another.
+const LEASE: Duration = Duration::from_secs(60);
 /// Per-request timeout.
 pub const TIMEOUT: Duration = Duration::from_secs(5);
 /// Without a wake-up, how often the outbox is looked at (other nodes' messages, retries).
@@ -161,12 +166,12 @@ impl Lifecycle {
         }
     }
 
-    /// Claims and delivers one round of due messages; returns how many it handled.
-    pub async fn deliver_due(&self, http: &reqwest::Client) -> Result<usize, StoreError> {
+    /// Claims up to [`CLAIM`] due messages, with the realms they belong to (read once per claim
+    /// rather than once per message).
+    async fn claim_due(&self) -> Result<(Vec<Message>, Arc<HashMap<RealmId, Realm>>), StoreError> {
         let now = Timestamp::now();
         let lease_until = Timestamp::from_millis(now.as_millis() + LEASE.as_millis() as i64);
         let claimed = outbox::claim(self.store.conn(), &self.node, CLAIM, lease_until, now).await?;
-        let count = claimed.len();
         let mut realms = HashMap::new();
         for id in claimed.iter().map(|m| RealmId::from_uuid(m.realm_id)) {
             if let std::collections::hash_map::Entry::Vacant(entry) = realms.entry(id) {
@@ -175,86 +180,96 @@ impl Lifecycle {
                 }
             }
         }
-        let realms = &realms;
-        let semaphore = Arc::new(tokio::sync::Semaphore::new(CONCURRENCY));
-        let mut running = Vec::with_capacity(count);
-        for message in claimed {
-            // The permit is taken inside the future: taken here, the 17th message would wait for
-            // a permit held by a future nobody polls yet, and the notifier would stop for good.
-            let semaphore = semaphore.clone();
-            running.push(async move {
-                let permit = semaphore.acquire_owned().await;
-                let outcome = self.deliver(http, realms, &message, Timestamp::now()).await;
-                drop(permit);
-                (message, outcome)
-            });
+        Ok((claimed, Arc::new(realms)))
+    }
+
+    /// Records the outcomes of finished deliveries: the delivered in one statement, each failure
+    /// with its next try (or none, past its deadline).
+    async fn record(&self, delivered: &mut Vec<Uuid>, failed: &mut Vec<(Message, String)>) -> Result<(), StoreError> {
+        for (message, error) in failed.drain(..) {
+            let retry_at = Timestamp::now().plus_secs(backoff(message.attempts));
+            let retry = (retry_at.as_millis() < message.deadline_at).then_some(retry_at);
+            outbox::attempt_failed(self.store.conn(), message.id, &self.node, &error, retry).await?;
+            tracing::warn!(url = %message.url, id = %message.id, attempts = message.attempts, %error,
+                gave_up = retry.is_none(), "notification not delivered");
         }
-        let mut delivered = Vec::with_capacity(count);
-        for (message, outcome) in futures_join(running).await {
-            let now = Timestamp::now();
-            match outcome {
-                Ok(()) => {
-                    tracing::info!(url = %message.url, kind = %message.kind, id = %message.id, "notification delivered");
-                    delivered.push(message.id);
-                }
-                Err(error) => {
-                    let retry_at = now.plus_secs(backoff(message.attempts));
-                    let retry = (retry_at.as_millis() < message.deadline_at).then_some(retry_at);
-                    outbox::attempt_failed(self.store.conn(), message.id, &self.node, &error, retry).await?;
-                    tracing::warn!(url = %message.url, id = %message.id, attempts = message.attempts, %error,
-                        gave_up = retry.is_none(), "notification not delivered");
-                }
-            }
-        }
-        outbox::delivered_many(self.store.conn(), &delivered, &self.node, Timestamp::now()).await?;
-        Ok(count)
+        outbox::delivered_many(self.store.conn(), delivered, &self.node, Timestamp::now()).await?;
+        delivered.clear();
+        Ok(())
     }
 }
 
-/// Runs every future to completion concurrently (their concurrency is bounded by the
-/// semaphore they hold) and returns their outputs.
-async fn futures_join<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
-    let mut pinned: Vec<_> = futures.into_iter().map(Box::pin).collect();
-    let mut outputs: Vec<Option<F::Output>> = pinned.iter().map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        let mut pending = false;
-        for (future, output) in pinned.iter_mut().zip(outputs.iter_mut()) {
-            if output.is_none() {
-                match future.as_mut().poll(cx) {
-                    std::task::Poll::Ready(value) => *output = Some(value),
-                    std::task::Poll::Pending => pending = true,
+/// The notifier: delivers until `stop` turns true, then finishes what it holds.
+///
+/// A pipeline rather than rounds: it claims [`CLAIM`] messages while fewer than that are still
+/// under way (so the next claim is ready before the last delivery of the previous one ends),
+/// runs each delivery as a task of its own ([`CONCURRENCY`] at once, so signing spreads over
+/// every core) and records outcomes every [`RECORD_EVERY`] of them, or as soon as nothing is
+/// under way.
+pub async fn run_notifier(life: Arc<Lifecycle>, mut stop: watch::Receiver<bool>) {
+    let http = http_client(life.config.targets);
+    let permits = Arc::new(tokio::sync::Semaphore::new(CONCURRENCY));
+    let mut running = tokio::task::JoinSet::new();
+    let (mut delivered, mut failed) = (Vec::new(), Vec::new());
+    // Whether the outbox may hold more due messages than the last claim took.
+    let mut more = true;
+    loop {
+        let stopping = *stop.borrow();
+        if !stopping && (running.is_empty() || (more && running.len() <= CLAIM as usize)) {
+            match life.claim_due().await {
+                Ok((claimed, realms)) => {
+                    more = claimed.len() as u64 == CLAIM;
+                    for message in claimed {
+                        let (life, http, realms, permits) = (life.clone(), http.clone(), realms.clone(), permits.clone());
+                        running.spawn(async move {
+                            let permit = permits.acquire_owned().await;
+                            let outcome = life.deliver(&http, &realms, &message, Timestamp::now()).await;
+                            drop(permit);
+                            (message, outcome)
+                        });
+                    }
+                }
+                Err(error) => {
+                    tracing::error!(%error, "the notifier could not read the outbox");
+                    more = false;
                 }
             }
         }
-        if pending {
-            std::task::Poll::Pending
-        } else {
-            std::task::Poll::Ready(())
-        }
-    })
-    .await;
-    outputs.into_iter().map(|o| o.expect("every future finished")).collect()
-}
-
-/// The notifier: delivers until `stop` turns true.
-pub async fn run_notifier(life: Arc<Lifecycle>, mut stop: watch::Receiver<bool>) {
-    let http = http_client(life.config.targets);
-    loop {
-        let handled = match life.deliver_due(&http).await {
-            Ok(n) => n,
-            Err(error) => {
-                tracing::error!(%error, "the notifier could not read the outbox");
-                0
+        if running.is_empty() {
+            if let Err(error) = life.record(&mut delivered, &mut failed).await {
+                tracing::error!(%error, "the notifier could not record its deliveries");
             }
-        };
-        if *stop.borrow() {
-            return;
+            if stopping {
+                return;
+            }
+            if !more {
+                tokio::select! {
+                    _ = life.wake_notifier.notified() => {}
+                    _ = tokio::time::sleep(POLL) => {}
+                    _ = stop.changed() => return,
+                }
+                more = true;
+            }
+            continue;
         }
-        if handled == 0 {
-            tokio::select! {
-                _ = life.wake_notifier.notified() => {}
-                _ = tokio::time::sleep(POLL) => {}
-                _ = stop.changed() => return,
+        // At least one delivery finished: take it and every other one already done.
+        let mut finished = running.join_next().await.into_iter().collect::<Vec<_>>();
+        while let Some(done) = running.try_join_next() {
+            finished.push(done);
+        }
+        // A delivery task panics only on a bug; its message is retried once its lease runs out.
+        for (message, outcome) in finished.into_iter().flatten() {
+            match outcome {
+                Ok(()) => {
+                    tracing::debug!(url = %message.url, kind = %message.kind, id = %message.id, "notification delivered");
+                    delivered.push(message.id);
+                }
+                Err(error) => failed.push((message, error)),
+            }
+        }
+        if delivered.len() + failed.len() >= RECORD_EVERY {
+            if let Err(error) = life.record(&mut delivered, &mut failed).await {
+                tracing::error!(%error, "the notifier could not record its deliveries");
             }
         }
     }

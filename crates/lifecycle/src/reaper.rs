@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use latchkey_domain::{Liveness, Realm, SessionEnd, SessionId, SessionType, Timestamp};
 use latchkey_store::jobs::{self, Job, JobKind};
+use latchkey_store::sessions::Expiry;
 use latchkey_store::{clients, codes, events, login_failures, realms, sessions, StoreError};
 use tokio::sync::watch;
 
@@ -70,11 +71,16 @@ impl Lifecycle {
     }
 
     async fn run_job(&self, job: &Job, now: Timestamp, done: &mut Reaped) -> Result<(), StoreError> {
+        // Where the last batch stopped (see `sessions::active_started_up_to`).
+        let mut from = Timestamp::from_millis(i64::MIN);
         loop {
+            let started = std::time::Instant::now();
             let txn = self.store.begin().await?;
             let finished = match job.kind {
                 JobKind::RealmLogout => {
-                    let ids = sessions::active_started_up_to(&txn, job.realm_id, job.cutoff, BATCH).await?;
+                    let batch = sessions::active_started_up_to(&txn, job.realm_id, from, job.cutoff, BATCH).await?;
+                    from = batch.last().map_or(from, |(_, at)| *at);
+                    let ids: Vec<SessionId> = batch.into_iter().map(|(id, _)| id).collect();
                     let how = How {
                         group: job.request_group,
                         batch_event: Some("logout-all"),
@@ -104,6 +110,7 @@ impl Lifecycle {
                 jobs::finish(&txn, job.id, now).await?;
             }
             txn.commit().await?;
+            tracing::debug!(job = %job.id, ms = started.elapsed().as_secs_f64() * 1e3, finished, "reaper job batch");
             self.wake_notifier.notify_one();
             if finished {
                 return Ok(());
@@ -117,34 +124,41 @@ impl Lifecycle {
         let mut ended = 0;
         for kind in [(SessionType::Regular, false), (SessionType::Regular, true), (SessionType::Offline, false)] {
             let (idle, max) = latchkey_domain::session::lifetimes(limits, kind.0, kind.1);
-            loop {
-                let mut candidates =
-                    sessions::active_idle_since(self.store.conn(), realm.id, kind, now.plus_secs(-idle), BATCH).await?;
-                if let Some(max) = max {
-                    candidates.extend(
-                        sessions::active_started_before(self.store.conn(), realm.id, kind, now.plus_secs(-max), BATCH)
-                            .await?,
-                    );
-                }
-                let mut by_reason: BTreeMap<&'static str, (SessionEnd, Vec<SessionId>)> = BTreeMap::new();
-                for session in &candidates {
-                    let reason = match session.liveness(limits, &Default::default(), now) {
-                        Liveness::Dead(latchkey_domain::Death::IdleTimeout) => SessionEnd::IdleTimeout,
-                        Liveness::Dead(latchkey_domain::Death::MaxLifespan) => SessionEnd::MaxLifespan,
-                        _ => continue,
-                    };
-                    by_reason.entry(reason.as_str()).or_insert((reason, Vec::new())).1.push(session.id);
-                }
-                if by_reason.is_empty() {
-                    break;
-                }
-                let txn = self.store.begin().await?;
-                for (reason, ids) in by_reason.values() {
-                    ended += end_in(&txn, realm.id, ids, &How::because(*reason), now).await?.len();
-                }
-                txn.commit().await?;
-                if (candidates.len() as u64) < BATCH {
-                    break;
+            let mut checks = vec![(Expiry::Idle, now.plus_secs(-idle))];
+            checks.extend(max.map(|max| (Expiry::Lifespan, now.plus_secs(-max))));
+            for (expiry, before) in checks {
+                // Each batch starts where the last stopped: the sessions just ended are still in
+                // the index (see `sessions::active_started_up_to`).
+                let mut from = Timestamp::from_millis(i64::MIN);
+                loop {
+                    let candidates =
+                        sessions::active_expiring(self.store.conn(), realm.id, kind, expiry, from, before, BATCH).await?;
+                    let mut by_reason: BTreeMap<&'static str, (SessionEnd, Vec<SessionId>)> = BTreeMap::new();
+                    for session in &candidates {
+                        let reason = match session.liveness(limits, &Default::default(), now) {
+                            Liveness::Dead(latchkey_domain::Death::IdleTimeout) => SessionEnd::IdleTimeout,
+                            Liveness::Dead(latchkey_domain::Death::MaxLifespan) => SessionEnd::MaxLifespan,
+                            _ => continue,
+                        };
+                        by_reason.entry(reason.as_str()).or_insert((reason, Vec::new())).1.push(session.id);
+                    }
+                    if !by_reason.is_empty() {
+                        let txn = self.store.begin().await?;
+                        for (reason, ids) in by_reason.values() {
+                            ended += end_in(&txn, realm.id, ids, &How::because(*reason), now).await?.len();
+                        }
+                        txn.commit().await?;
+                    }
+                    let next = candidates.last().map_or(from, |s| match expiry {
+                        Expiry::Idle => s.last_access,
+                        Expiry::Lifespan => s.started_at,
+                    });
+                    // A full batch of sessions sharing one instant, none of them ended, would
+                    // come back unchanged: stop there rather than loop.
+                    if (candidates.len() as u64) < BATCH || (next == from && by_reason.is_empty()) {
+                        break;
+                    }
+                    from = next;
                 }
             }
         }

@@ -141,6 +141,60 @@ fn db_err_reason(err: sea_orm::DbErr) -> String {
     }
 }
 
+/// How long a SQLite connection waits for the write lock before giving up with "busy".
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The SQLite pool: WAL (readers never wait for the writer), foreign keys on, `NORMAL`
+/// synchronous (a commit is durable at the next checkpoint's sync; a power cut can lose the last
+/// commits, never corrupt the file), and the prompt busy handler below on every connection.
+async fn sqlite_pool(url: &DatabaseUrl, options: ConnectOptions) -> Result<DatabaseConnection, StoreError> {
+    use sea_orm::sqlx::sqlite::{Sqlite, SqliteConnectOptions};
+    use sea_orm::sqlx::ConnectOptions as _;
+    let connect = SqliteConnectOptions::from_str(url.as_str())
+        .map_err(|e| connect_error(url, e.to_string()))?
+        .create_if_missing(true)
+        .foreign_keys(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .busy_timeout(SQLITE_BUSY_TIMEOUT)
+        .disable_statement_logging();
+    let pool = options
+        .sqlx_pool_options::<Sqlite>()
+        .after_connect(|conn, _| {
+            Box::pin(async move {
+                let mut handle = conn.lock_handle().await?;
+                prompt_busy_handler(handle.as_raw_handle());
+                Ok(())
+            })
+        })
+        .connect_with(connect)
+        .await
+        .map_err(|e| connect_error(url, e.to_string()))?;
+    Ok(sea_orm::SqlxSqliteConnector::from_sqlx_sqlite_pool(pool))
+}
+
+/// Replaces SQLite's default busy handler, which sleeps 1, 2, 5, 10 … up to 100 ms between
+/// tries: a writer that finds the lock taken by a transaction of 50 ms then sleeps long past
+/// its end, and every short write (a token refresh, the notifier's record of a round) behind
+/// a long one (a reaper batch) waits up to twice as long as it must. This one tries again every
+/// 0.2 ms for the first 10 ms and every millisecond after, for [`SQLITE_BUSY_TIMEOUT`] in all.
+fn prompt_busy_handler(db: std::ptr::NonNull<libsqlite3_sys::sqlite3>) {
+    extern "C" fn retry(_: *mut std::ffi::c_void, tries: std::ffi::c_int) -> std::ffi::c_int {
+        let (quick, quick_pause, pause) = (50, Duration::from_micros(200), Duration::from_millis(1));
+        let waited = quick_pause * tries.min(quick) as u32 + pause * (tries - quick).max(0) as u32;
+        if waited >= SQLITE_BUSY_TIMEOUT {
+            return 0;
+        }
+        std::thread::sleep(if tries < quick { quick_pause } else { pause });
+        1
+    }
+    // SAFETY: `db` is the live connection handle sqlx lent us under its lock; the handler is a
+    // plain function with no state, valid for the life of the program.
+    unsafe {
+        libsqlite3_sys::sqlite3_busy_handler(db.as_ptr(), Some(retry), std::ptr::null_mut());
+    }
+}
+
 /// The connection pool, cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Store {
@@ -170,21 +224,13 @@ impl Store {
             let _ = probe.close().await;
         }
         let mut options = ConnectOptions::new(url.as_str());
-        options
-            .sqlx_logging(false)
-            .connect_timeout(CONNECT_TIMEOUT)
-            .acquire_timeout(Duration::from_secs(10))
-            .map_sqlx_sqlite_opts(|o| {
-                o.create_if_missing(true)
-                    .foreign_keys(true)
-                    .journal_mode(SqliteJournalMode::Wal)
-                    .synchronous(SqliteSynchronous::Normal)
-                    .busy_timeout(Duration::from_secs(10))
-            });
-        if url.backend() == Backend::Sqlite {
+        options.sqlx_logging(false).connect_timeout(CONNECT_TIMEOUT).acquire_timeout(Duration::from_secs(10));
+        let db = if url.backend() == Backend::Sqlite {
             options.max_connections(8);
-        }
-        let db = Database::connect(options).await.map_err(|e| connect_error(url, db_err_reason(e)))?;
+            sqlite_pool(url, options).await?
+        } else {
+            Database::connect(options).await.map_err(|e| connect_error(url, db_err_reason(e)))?
+        };
         Ok(Store { db, backend: url.backend() })
     }
 

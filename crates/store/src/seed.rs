@@ -26,8 +26,8 @@ pub struct Seed {
     pub offline_percent: u8,
     /// Every session holds a client session of the first client; every third also of the second.
     pub clients: Vec<ClientId>,
-    /// Last activity spread evenly over this many milliseconds before now (keep it under the
-    /// realm's idle timeout for the sessions to be alive).
+    /// Last activity spread over this many milliseconds before now (keep it under the realm's
+    /// idle timeout for the sessions to be alive); starts spread over this and the hour before.
     pub activity_spread_ms: i64,
 }
 
@@ -93,13 +93,19 @@ pub async fn sessions(
 }
 
 /// Session number `i`: its user, type, address and times follow from `i`, so the spread is
-/// even and the same on every run.
+/// even and the same on every run. Sessions start in the order of `i`, evenly over the hour
+/// before the activity window and the window itself, so rows are written in the order a server
+/// writes them (a session's row is created when it starts); last activity is within the window
+/// and after the start, scattered.
 fn session(seed: &Seed, users: &[UserId], i: u64, now: Timestamp) -> (UserSession, Vec<ClientSession>) {
     let kind = if i % 100 < u64::from(seed.offline_percent) { SessionType::Offline } else { SessionType::Regular };
-    let spread = seed.activity_spread_ms.max(1) as u64;
-    let last_access = Timestamp::from_millis(now.as_millis() - (i.wrapping_mul(7_919) % spread) as i64);
-    // Started up to an hour before its last activity.
-    let started_at = Timestamp::from_millis(last_access.as_millis() - (i.wrapping_mul(104_729) % 3_600_000) as i64);
+    let spread = seed.activity_spread_ms.max(1);
+    let window = spread + 3_600_000;
+    let step = window as f64 / seed.sessions.max(1) as f64;
+    let started_at = Timestamp::from_millis(now.as_millis() - window + (i as f64 * step) as i64);
+    let active_from = started_at.as_millis().max(now.as_millis() - spread);
+    let last_access =
+        Timestamp::from_millis(active_from + (i.wrapping_mul(7_919) % (now.as_millis() - active_from + 1) as u64) as i64);
     let ip = format!("10.{}.{}.{}", i % 250, i / 250 % 250, i % 7);
     let user = users[(i % users.len() as u64) as usize];
     let mut s = UserSession::start(seed.realm, user, kind, &ip, false, started_at);

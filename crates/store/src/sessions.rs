@@ -199,9 +199,12 @@ pub async fn end_sessions(
     if active.is_empty() {
         return Ok(Vec::new());
     }
+    let t0 = std::time::Instant::now();
     counts::sessions(db, &active, -1).await?;
+    let t1 = t0.elapsed();
     let held = Expr::col((client_session::Entity, client_session::Column::UserSessionId)).is_in(active.iter().copied());
     counts::client_sessions(db, Cond::all().add(held), -1).await?;
+    let t2 = t0.elapsed();
     user_session::Entity::update_many()
         .col_expr(user_session::Column::State, Expr::value(SessionState::Ended.as_str()))
         .col_expr(user_session::Column::EndedAt, Expr::value(now.as_millis()))
@@ -214,6 +217,7 @@ pub async fn end_sessions(
         .filter(client_session::Column::UserSessionId.is_in(active.iter().copied()))
         .exec(db)
         .await?;
+    tracing::debug!(?t1, ?t2, all = ?t0.elapsed(), "end_sessions");
     Ok(active.into_iter().map(SessionId::from).collect())
 }
 
@@ -226,15 +230,18 @@ pub async fn load_for_ending(
     if ids.is_empty() {
         return Ok(Vec::new());
     }
+    let t0 = std::time::Instant::now();
     let sessions = user_session::Entity::find()
         .filter(user_session::Column::Id.is_in(ids.iter().map(SessionId::as_uuid)))
         .filter(user_session::Column::State.eq(SessionState::Active.as_str()))
         .all(db)
         .await?;
+    tracing::debug!(t = ?t0.elapsed(), "load sessions");
     let links = client_session::Entity::find()
         .filter(client_session::Column::UserSessionId.is_in(sessions.iter().map(|s| s.id)))
         .all(db)
         .await?;
+    tracing::debug!(t = ?t0.elapsed(), "load links");
     let client_ids: std::collections::BTreeSet<Uuid> = links.iter().map(|l| l.client_id).collect();
     let clients = crate::entity::client::Entity::find()
         .filter(crate::entity::client::Column::Id.is_in(client_ids))
@@ -275,59 +282,63 @@ pub async fn active_ids_of_user(db: &impl ConnectionTrait, user_id: UserId) -> R
         .await
 }
 
-/// Up to `limit` active sessions of a realm that started at or before `cutoff` (oldest first).
+/// Up to `limit` active sessions of a realm that started at or before `cutoff` and not before
+/// `from` (oldest first), with when each started. The reaper walks a logout-all with `from` as
+/// its cursor: the sessions it already ended stay in the index for a while, and starting each
+/// batch where the last one stopped keeps it from reading them again and again.
 pub async fn active_started_up_to(
     db: &impl ConnectionTrait,
     realm_id: RealmId,
+    from: Timestamp,
     cutoff: Timestamp,
     limit: u64,
-) -> Result<Vec<SessionId>, StoreError> {
-    let select = user_session::Entity::find()
+) -> Result<Vec<(SessionId, Timestamp)>, StoreError> {
+    let rows: Vec<(Uuid, i64)> = user_session::Entity::find()
+        .select_only()
+        .column(user_session::Column::Id)
+        .column(user_session::Column::StartedAt)
         .filter(user_session::Column::RealmId.eq(realm_id.as_uuid()))
+        .filter(user_session::Column::StartedAt.gte(from.as_millis()))
         .filter(user_session::Column::StartedAt.lte(cutoff.as_millis()))
         .filter(active())
         .order_by_asc(user_session::Column::StartedAt)
-        .limit(limit);
-    ids(select, db).await
+        .limit(limit)
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().map(|(id, at)| (SessionId::from(id), Timestamp::from_millis(at))).collect())
 }
 
-/// Up to `limit` active sessions of a realm of one kind (type, remember-me) last used before
-/// `before` (idle-expiry candidates).
-pub async fn active_idle_since(
+/// Which instant of a session an expiry looks at: last use (idle timeout) or start (max lifespan).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expiry {
+    /// Last use (idle timeout).
+    Idle,
+    /// Start (max lifespan).
+    Lifespan,
+}
+
+/// Up to `limit` active sessions of a realm of one kind (type, remember-me) whose instant for `expiry` is
+/// in `[from, before)`, oldest first: expiry candidates. `from` is the caller's cursor, as for
+/// [`active_started_up_to`].
+pub async fn active_expiring(
     db: &impl ConnectionTrait,
     realm_id: RealmId,
     kind: (SessionType, bool),
+    expiry: Expiry,
+    from: Timestamp,
     before: Timestamp,
     limit: u64,
 ) -> Result<Vec<UserSession>, StoreError> {
-    active_of_kind_before(db, realm_id, kind, user_session::Column::LastAccess, before, limit).await
-}
-
-/// Up to `limit` active sessions of a realm of one kind (type, remember-me) started before
-/// `before` (max-lifespan candidates).
-pub async fn active_started_before(
-    db: &impl ConnectionTrait,
-    realm_id: RealmId,
-    kind: (SessionType, bool),
-    before: Timestamp,
-    limit: u64,
-) -> Result<Vec<UserSession>, StoreError> {
-    active_of_kind_before(db, realm_id, kind, user_session::Column::StartedAt, before, limit).await
-}
-
-/// Active sessions of one kind whose `column` (an instant) is before `before`, oldest first.
-async fn active_of_kind_before(
-    db: &impl ConnectionTrait,
-    realm_id: RealmId,
-    kind: (SessionType, bool),
-    column: user_session::Column,
-    before: Timestamp,
-    limit: u64,
-) -> Result<Vec<UserSession>, StoreError> {
+    let column = match expiry {
+        Expiry::Idle => user_session::Column::LastAccess,
+        Expiry::Lifespan => user_session::Column::StartedAt,
+    };
     let rows = user_session::Entity::find()
         .filter(user_session::Column::RealmId.eq(realm_id.as_uuid()))
         .filter(user_session::Column::SessionType.eq(kind.0.as_str()))
         .filter(user_session::Column::RememberMe.eq(kind.1))
+        .filter(column.gte(from.as_millis()))
         .filter(column.lt(before.as_millis()))
         .filter(active())
         .order_by_asc(column)
