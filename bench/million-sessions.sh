@@ -111,4 +111,5 @@ done
 end=$(date +%s.%N)
 echo "receiver: $got (expected $announced distinct sessions)"
 python3 -c "s=$end-$start; r=$distinct/s; print(f'{$distinct} of $announced sessions announced in {s:.0f} s: {r:.0f} sessions/s, {r/$floor:.2f} of the $alg signing floor on one core ($floor signs/s)')"
-echo "server RSS after the reads: $rss; now: $(awk '/^VmRSS:/ {printf "%.0f MB", $2 / 1024}' "/proc/$server_pid/status"), peak $(awk '/^VmHWM:/ {printf "%.0f MB", $2 / 1024}' "/proc/$server_pid/status")"
+mem() { awk '/^VmRSS:|^VmHWM:|^RssAnon:|^RssFile:|^RssShmem:/ {sub(":", ""); printf "%s %.0f MB, ", $1, $2 / 1024}' "/proc/$server_pid/status"; }
+echo "server RSS after the reads: $rss; now: $(mem)"

@@ -14,11 +14,11 @@ use std::time::Duration;
 use latchkey_domain::ending::NotificationKind;
 use latchkey_domain::uri::TargetPolicy;
 use latchkey_domain::{Realm, RealmId, Timestamp};
-use uuid::Uuid;
 use latchkey_store::outbox::{self, Message};
 use latchkey_store::{realms, StoreError};
 use serde_json::{json, Value};
 use tokio::sync::watch;
+use uuid::Uuid;
 
 use crate::jose;
 use crate::keys::Alg;
@@ -220,7 +220,8 @@ pub async fn run_notifier(life: Arc<Lifecycle>, mut stop: watch::Receiver<bool>)
                 Ok((claimed, realms)) => {
                     more = claimed.len() as u64 == CLAIM;
                     for message in claimed {
-                        let (life, http, realms, permits) = (life.clone(), http.clone(), realms.clone(), permits.clone());
+                        let (life, http, realms, permits) =
+                            (life.clone(), http.clone(), realms.clone(), permits.clone());
                         running.spawn(async move {
                             let permit = permits.acquire_owned().await;
                             let outcome = life.deliver(&http, &realms, &message, Timestamp::now()).await;

@@ -229,6 +229,11 @@ impl Store {
             options.max_connections(8);
             sqlite_pool(url, options).await?
         } else {
+            // Every statement planned for its own values and the table as it is now. A plan
+            // cached while the outbox was empty (PostgreSQL keeps a connection's generic plan
+            // until the table is analyzed again) made each claim take 10–15 s once a
+            // logout-all had filled it with a million messages; planning costs microseconds.
+            options.map_sqlx_postgres_opts(|o| o.options([("plan_cache_mode", "force_custom_plan")]));
             Database::connect(options).await.map_err(|e| connect_error(url, db_err_reason(e)))?
         };
         Ok(Store { db, backend: url.backend() })

@@ -75,10 +75,14 @@ pub async fn claim(
     let backend = db.get_database_backend();
     let sql = match backend {
         DatabaseBackend::Postgres => {
-            "UPDATE outbox SET claimed_by = $1, claimed_until = $2, attempts = attempts + 1 \
-             WHERE id IN (SELECT id FROM outbox WHERE status = 'PENDING' AND next_attempt_at <= $3 \
+            // The locking subquery as a CTE, which PostgreSQL runs exactly once whatever the
+            // plan around it (and see `plan_cache_mode` in `db`: a million messages arrive
+            // within seconds of a logout-all, long before the table is analyzed).
+            "WITH due AS (SELECT id FROM outbox WHERE status = 'PENDING' AND next_attempt_at <= $3 \
              AND (claimed_until IS NULL OR claimed_until < $3) ORDER BY next_attempt_at LIMIT $4 \
-             FOR UPDATE SKIP LOCKED) RETURNING *"
+             FOR UPDATE SKIP LOCKED) \
+             UPDATE outbox SET claimed_by = $1, claimed_until = $2, attempts = outbox.attempts + 1 \
+             FROM due WHERE outbox.id = due.id RETURNING outbox.*"
         }
         _ => {
             "UPDATE outbox SET claimed_by = ?, claimed_until = ?, attempts = attempts + 1 \

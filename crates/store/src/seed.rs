@@ -104,8 +104,9 @@ fn session(seed: &Seed, users: &[UserId], i: u64, now: Timestamp) -> (UserSessio
     let step = window as f64 / seed.sessions.max(1) as f64;
     let started_at = Timestamp::from_millis(now.as_millis() - window + (i as f64 * step) as i64);
     let active_from = started_at.as_millis().max(now.as_millis() - spread);
-    let last_access =
-        Timestamp::from_millis(active_from + (i.wrapping_mul(7_919) % (now.as_millis() - active_from + 1) as u64) as i64);
+    let last_access = Timestamp::from_millis(
+        active_from + (i.wrapping_mul(7_919) % (now.as_millis() - active_from + 1) as u64) as i64,
+    );
     let ip = format!("10.{}.{}.{}", i % 250, i / 250 % 250, i % 7);
     let user = users[(i % users.len() as u64) as usize];
     let mut s = UserSession::start(seed.realm, user, kind, &ip, false, started_at);
