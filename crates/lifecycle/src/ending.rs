@@ -113,16 +113,11 @@ pub(crate) async fn end_in(
     now: Timestamp,
 ) -> Result<Vec<SessionId>, StoreError> {
     let (reason, user_wide, group) = (how.reason, how.user_wide, how.group);
-    let t0 = std::time::Instant::now();
     let loaded = sessions::load_for_ending(db, ids).await?;
-    let t1 = t0.elapsed();
     let ended = sessions::end_sessions(db, &loaded.iter().map(|(s, _)| s.id).collect::<Vec<_>>(), reason, now).await?;
-    let t2 = t0.elapsed();
     let plan =
         plan_logout(loaded.iter().filter(|(s, _)| ended.contains(&s.id)).map(|(s, c)| (s, c.as_slice())), user_wide);
-    let t3 = t0.elapsed();
     outbox::insert_many(db, &messages(realm_id, &plan, group, 0, now), now).await?;
-    tracing::debug!(?t1, ?t2, ?t3, t4 = ?t0.elapsed(), "end_in");
     if let Some(path) = how.batch_event {
         if !ended.is_empty() {
             let summary = json!({"reason": reason.as_str(), "ended": ended.len()}).to_string();

@@ -199,12 +199,9 @@ pub async fn end_sessions(
     if active.is_empty() {
         return Ok(Vec::new());
     }
-    let t0 = std::time::Instant::now();
     counts::sessions(db, &active, -1).await?;
-    let t1 = t0.elapsed();
     let held = Expr::col((client_session::Entity, client_session::Column::UserSessionId)).is_in(active.iter().copied());
     counts::client_sessions(db, Cond::all().add(held), -1).await?;
-    let t2 = t0.elapsed();
     user_session::Entity::update_many()
         .col_expr(user_session::Column::State, Expr::value(SessionState::Ended.as_str()))
         .col_expr(user_session::Column::EndedAt, Expr::value(now.as_millis()))
@@ -217,7 +214,6 @@ pub async fn end_sessions(
         .filter(client_session::Column::UserSessionId.is_in(active.iter().copied()))
         .exec(db)
         .await?;
-    tracing::debug!(?t1, ?t2, all = ?t0.elapsed(), "end_sessions");
     Ok(active.into_iter().map(SessionId::from).collect())
 }
 
@@ -230,18 +226,15 @@ pub async fn load_for_ending(
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let t0 = std::time::Instant::now();
     let sessions = user_session::Entity::find()
         .filter(user_session::Column::Id.is_in(ids.iter().map(SessionId::as_uuid)))
         .filter(user_session::Column::State.eq(SessionState::Active.as_str()))
         .all(db)
         .await?;
-    tracing::debug!(t = ?t0.elapsed(), "load sessions");
     let links = client_session::Entity::find()
         .filter(client_session::Column::UserSessionId.is_in(sessions.iter().map(|s| s.id)))
         .all(db)
         .await?;
-    tracing::debug!(t = ?t0.elapsed(), "load links");
     let client_ids: std::collections::BTreeSet<Uuid> = links.iter().map(|l| l.client_id).collect();
     let clients = crate::entity::client::Entity::find()
         .filter(crate::entity::client::Column::Id.is_in(client_ids))
