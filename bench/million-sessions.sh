@@ -15,6 +15,7 @@
 # algorithm on the server's core (openssl speed, same run), one logout token per session.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/floor.sh
 backend="${1:-sqlite}"
 sessions="${2:-1000000}"
 pg="${PG:-postgres://postgres@127.0.0.1:5432}"
@@ -52,8 +53,8 @@ LATCHKEY_DATABASE_URL="$url" taskset -c 1 "$bin" seed --realm demo --users 10000
 base="http://127.0.0.1:$port/admin/realms/demo"
 alg="${ALG:-RS256}"
 case "$alg" in
-  RS256) floor=$(taskset -c 0 openssl speed -seconds 3 rsa2048 2>/dev/null | awk '/^rsa 2048 bits/ {printf "%.0f", $(NF-1)}') ;;
-  ES256) floor=$(taskset -c 0 openssl speed -seconds 3 ecdsap256 2>/dev/null | awk '/nistp256/ {printf "%.0f", $(NF-1)}') ;;
+  RS256) floor=$(signing_floor rsa2048 0) ;;
+  ES256) floor=$(signing_floor ecdsap256 0) ;;
   *) echo "ALG is RS256 or ES256" >&2; exit 2 ;;
 esac
 admin_token() {

@@ -31,6 +31,7 @@ duration=$SECONDS
 [ "$duration" -gt 0 ] 2>/dev/null || duration=10
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/floor.sh
 
 for tool in wrk node npm python3 openssl taskset curl; do
   command -v "$tool" >/dev/null || {
@@ -118,8 +119,8 @@ check() { # NAME EXPECTED-SUBSTRING CURL-ARGS...: one request before the load, t
 hwm() { awk '/^VmHWM:/ {printf "%.0f MiB", $2 / 1024}' "/proc/$1/status"; }
 
 echo "== signing floor (openssl speed, core 0)" >&2
-rsa=$(taskset -c 0 openssl speed -seconds 3 rsa2048 2>/dev/null | awk '/^rsa 2048 bits/ {printf "%.0f", $(NF-1)}')
-ecdsa=$(taskset -c 0 openssl speed -seconds 3 ecdsap256 2>/dev/null | awk '/nistp256/ {printf "%.0f", $(NF-1)}')
+rsa=$(signing_floor rsa2048 0)
+ecdsa=$(signing_floor ecdsap256 0)
 echo "  RSA-2048 $rsa signs/s, ECDSA P-256 $ecdsa signs/s" >&2
 
 echo "== Latchkey (SQLite, --demo realm, core 0)" >&2

@@ -302,7 +302,7 @@ pub async fn active_started_up_to(
     Ok(rows.into_iter().map(|(id, at)| (SessionId::from(id), Timestamp::from_millis(at))).collect())
 }
 
-/// Which instant of a session an expiry looks at: last use (idle timeout) or start (max lifespan).
+/// Which instant of a session an expiry looks at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Expiry {
     /// Last use (idle timeout).
@@ -311,9 +311,9 @@ pub enum Expiry {
     Lifespan,
 }
 
-/// Up to `limit` active sessions of a realm of one kind (type, remember-me) whose instant for `expiry` is
-/// in `[from, before)`, oldest first: expiry candidates. `from` is the caller's cursor, as for
-/// [`active_started_up_to`].
+/// Up to `limit` active sessions of a realm of one kind (type, remember-me) whose instant for
+/// `expiry` is in `[from, before)`, oldest first: expiry candidates. `from` is the caller's
+/// cursor, as for [`active_started_up_to`].
 pub async fn active_expiring(
     db: &impl ConnectionTrait,
     realm_id: RealmId,
