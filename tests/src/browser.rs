@@ -117,15 +117,31 @@ impl Chrome {
         self.client.goto(url).await.unwrap_or_else(|e| panic!("{}: cannot open {url}: {e}", self.name));
     }
 
-    /// Waits (up to 15 s) for an element matching `css`.
+    /// Waits (up to 15 s) for an element matching `css`. Any error counts as "not yet": while
+    /// the page navigates (a redirect to the sign-in page), chromedriver answers a find with
+    /// "aborted by navigation" rather than "no such element".
     pub async fn wait_for(&self, css: &str) -> Element {
-        match self.client.wait().at_most(Duration::from_secs(15)).for_element(Locator::Css(css)).await {
-            Ok(element) => element,
-            Err(e) => {
-                self.screenshot(&format!("failed-{}", css.replace(|c: char| !c.is_alphanumeric(), "_"))).await;
+        self.wait_for_element(Locator::Css(css), css).await
+    }
+
+    /// Waits (up to 15 s) for a link whose text is `text`.
+    pub async fn wait_for_link(&self, text: &str) -> Element {
+        self.wait_for_element(Locator::LinkText(text), text).await
+    }
+
+    async fn wait_for_element(&self, locator: Locator<'_>, what: &str) -> Element {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            let error = match self.client.find(locator).await {
+                Ok(element) => return element,
+                Err(e) => e,
+            };
+            if tokio::time::Instant::now() >= deadline {
+                self.screenshot(&format!("failed-{}", what.replace(|c: char| !c.is_alphanumeric(), "_"))).await;
                 let body = self.client.source().await.unwrap_or_default();
-                panic!("{}: no element '{css}' within 15 s ({e}); the page was:\n{body}", self.name)
+                panic!("{}: no element '{what}' within 15 s (last: {error}); the page was:\n{body}", self.name)
             }
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 

@@ -98,7 +98,7 @@ async fn administering_sessions_in_the_console() {
     // The client's Sessions tab, reached from a session row ("application navigation").
     admin.goto(&server.url("/console/demo/sessions")).await;
     admin.wait_for("tr[data-session]").await;
-    admin.client.find(fantoccini::Locator::LinkText("demo-web")).await.unwrap().click().await.unwrap();
+    admin.wait_for_link("demo-web").await.click().await.unwrap();
     admin.wait_for_text("The sessions in which this application is signed in").await;
     admin.wait_for("tr[data-session]").await;
     assert!(admin.text().await.contains("bob"));
@@ -106,7 +106,7 @@ async fn administering_sessions_in_the_console() {
 
     // The user's Sessions tab, through the user search.
     admin.goto(&server.url("/console/demo/users?search=bob")).await;
-    admin.client.wait().for_element(fantoccini::Locator::LinkText("bob")).await.unwrap().click().await.unwrap();
+    admin.wait_for_link("bob").await.click().await.unwrap();
     admin.wait_for_text("Regular and offline sessions of this user").await;
     admin.wait_for("tr[data-session]").await;
     admin.screenshot("07-user-sessions").await;
@@ -167,7 +167,7 @@ async fn administering_sessions_in_the_console() {
     auditor.sign_in("auditor", "auditor-password").await;
     auditor.wait_for_text("Users").await;
     auditor.goto(&server.url("/console/demo/users?search=bob")).await;
-    auditor.client.wait().for_element(fantoccini::Locator::LinkText("bob")).await.unwrap().click().await.unwrap();
+    auditor.wait_for_link("bob").await.click().await.unwrap();
     auditor.wait_for("tr[data-session]").await;
     let text = auditor.text().await;
     assert!(!text.contains("Sign out all sessions") && auditor.count("button.link").await == 0, "{text}");
