@@ -217,6 +217,30 @@ describe("@keycloak/keycloak-admin-client against Latchkey", () => {
     await assertNotFound(kc.realms.deleteSession({ realm, session: bobOffline.id, isOffline: true }));
   });
 
+  test("an offline session has the id of its sign-in (session_state), as in Keycloak", async () => {
+    const bob = await signIn("bob", { offline: true });
+    const sid = bob.session_state;
+    assert.equal(claims(bob.refresh_token).sid, sid);
+    assert.equal(claims(bob.refresh_token).typ, "Offline");
+    assert.deepEqual(ids(await kc.users.listOfflineSessions({ realm, id: userIds.bob, clientId: webId })), [sid]);
+    assert.deepEqual(ids(await kc.clients.listOfflineSessions({ realm, id: webId })), [sid]);
+    assert.deepEqual(ids(await kc.users.listSessions({ realm, id: userIds.bob })), [sid]);
+    assert.deepEqual(ids(await kc.clients.listSessions({ realm, id: webId })), [sid]);
+
+    // Ending the offline one by that id leaves the sign-in.
+    await kc.realms.deleteSession({ realm, session: sid, isOffline: true });
+    assert.deepEqual(await kc.users.listOfflineSessions({ realm, id: userIds.bob, clientId: webId }), []);
+    assert.deepEqual(await kc.clients.getOfflineSessionCount({ realm, id: webId }), { count: 0 });
+    assert.equal(await refreshStatus(bob.refresh_token), 400);
+    assert.deepEqual(ids(await kc.users.listSessions({ realm, id: userIds.bob })), [sid]);
+    await assertNotFound(kc.realms.deleteSession({ realm, session: sid, isOffline: true }));
+
+    // isOffline: false names the regular one.
+    await kc.realms.deleteSession({ realm, session: sid, isOffline: false });
+    assert.deepEqual(await kc.users.listSessions({ realm, id: userIds.bob }), []);
+    assert.deepEqual(await kc.clients.getSessionCount({ realm, id: webId }), { count: 0 });
+  });
+
   test("realms.removeSession", async () => {
     const ended = (await signIn("carol")).session_state;
     const kept = (await signIn("carol")).session_state;

@@ -3,8 +3,10 @@
 The server runs with `--demo` and the administrator admin/admin; its base URL
 is read from LATCHKEY_URL. Run with `python -m unittest -v test_sessions`.
 
-python-keycloak has no method for these session endpoints of the contract, so
-they are not exercised here (the Node suite covers them):
+python-keycloak has no named method for these session endpoints of the contract;
+the offline-session test reaches three of them (offline-sessions of a client and of
+a user, DELETE sessions/{id}) through the library's own authenticated connection,
+as scripts do, and the Node suite covers them all:
   GET    clients/{id}/offline-sessions
   GET    clients/{id}/session-count
   GET    clients/{id}/offline-session-count
@@ -198,6 +200,36 @@ class SessionsTest(unittest.TestCase):
         self.assertGreaterEqual(
             self.admin.get_user(self.user_ids["alice"]).get("notBefore", 0), int(time.time()) - 60
         )
+
+    def test_offline_session_has_the_id_of_its_sign_in(self):
+        # As in Keycloak, a script finds its own offline session by the session_state of its
+        # token response and ends it with isOffline=true; the sign-in itself lives on. Done
+        # through the library's own authenticated connection (it has no named method for these).
+        conn = self.admin.connection
+        tokens = sign_in("bob", offline=True)
+        sid = tokens["session_state"]
+        self.assertEqual(claims(tokens["refresh_token"])["sid"], sid)
+        self.assertEqual(claims(tokens["refresh_token"])["typ"], "Offline")
+        bob = self.user_ids["bob"]
+        offline_of_bob = f"admin/realms/{REALM}/users/{bob}/offline-sessions/{self.web_id}"
+        answer = conn.raw_get(offline_of_bob)
+        self.assertEqual(answer.status_code, 200, answer.text)
+        self.assertEqual([s["id"] for s in answer.json()], [sid])
+        self.assert_user_session(answer.json()[0], "bob")
+        offline_of_web = conn.raw_get(f"admin/realms/{REALM}/clients/{self.web_id}/offline-sessions").json()
+        self.assertIn(sid, [s["id"] for s in offline_of_web])
+        self.assertEqual([s["id"] for s in self.admin.get_sessions(bob)], [sid])
+
+        session = f"admin/realms/{REALM}/sessions/{sid}"
+        self.assertEqual(conn.raw_delete(session, isOffline="true").status_code, 204)
+        self.assertEqual(conn.raw_get(offline_of_bob).json(), [])
+        with self.assertRaises(KeycloakError):
+            web_client().refresh_token(tokens["refresh_token"])
+        self.assertEqual([s["id"] for s in self.admin.get_sessions(bob)], [sid], "the sign-in lives on")
+        self.assertEqual(conn.raw_delete(session, isOffline="true").status_code, 404)
+        # isOffline=false (Keycloak's default) is the regular session of that id.
+        self.assertEqual(conn.raw_delete(session, isOffline="false").status_code, 204)
+        self.assertEqual(self.admin.get_sessions(bob), [])
 
     def test_oidc_logout_ends_that_session(self):
         kept = sign_in("carol")["session_state"]

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use latchkey_domain::{ClientSession, Realm, SessionId, SessionType, Timestamp, User, UserSession};
 use latchkey_store::{clients, realms, sessions, users};
 use latchkey_tests::calls::ClientAuth;
-use latchkey_tests::rp::{self, code_flow, relying_party, Browser};
+use latchkey_tests::rp::{self, authorization, code_flow, exchange, relying_party, Browser};
 use latchkey_tests::{backend_tests, TestDb, TestServer, ADMIN_PASSWORD, ADMIN_USER};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -23,6 +23,7 @@ backend_tests!(
     clients_through_the_api,
     admin_writes_and_session_endings_are_audited,
     realms_are_created_and_deleted_by_the_master_admin_only,
+    an_offline_session_is_known_by_the_id_of_its_sign_in,
 );
 
 pub(crate) async fn token(server: &TestServer, realm: &str, username: &str, password: &str) -> String {
@@ -216,7 +217,7 @@ async fn per_client_and_per_user_lists_and_counts(db: TestDb) {
     let (_, _, offline) =
         get(&server, &admin, &format!("/admin/realms/demo/clients/{}/offline-sessions", client.id)).await;
     assert_eq!(offline.as_array().unwrap().len(), 1);
-    assert_ne!(offline[0]["id"], online[0]["id"]);
+    assert_eq!(offline[0]["id"], online[0]["id"], "as in Keycloak, the sign-in's id");
     assert_eq!(
         get(&server, &admin, &format!("/admin/realms/demo/clients/{}/offline-session-count", client.id)).await.2,
         json!({"count": 1})
@@ -694,4 +695,85 @@ async fn realms_are_created_and_deleted_by_the_master_admin_only(db: TestDb) {
     assert_eq!(call(&server, Some(&admin), Method::DELETE, "/admin/realms/master", None).await.0, 400);
     assert_eq!(call(&server, Some(&admin), Method::DELETE, "/admin/realms/acme", None).await.0, 204);
     assert_eq!(get(&server, &admin, "/admin/realms/acme").await.0, 404);
+}
+
+/// As in Keycloak: the offline session a sign-in starts carries that sign-in's id (the token
+/// response's `session_state`, the tokens' `sid`), so a script finds its own offline session
+/// under that id and ends it with `isOffline=true`, leaving the sign-in; `isOffline=false` (or
+/// none) means the regular one. A second application asking offline access in the same
+/// sign-in joins the same offline session.
+async fn an_offline_session_is_known_by_the_id_of_its_sign_in(db: TestDb) {
+    use openidconnect::OAuth2TokenResponse;
+    let (server, realm) = demo(&db).await;
+    let web =
+        relying_party(&server, "demo", "demo-web", Some("demo-web-secret"), "http://localhost:3000/callback").await;
+    let browser = Browser::new(&server);
+    let (tokens, _) = code_flow(&web, &browser, &["openid", "offline_access"], "bob", "bob-password").await;
+    let claims = |jwt: &str| -> Value {
+        use base64::Engine;
+        let payload = jwt.split('.').nth(1).unwrap();
+        serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+    };
+    let sid = claims(tokens.access_token().secret())["sid"].as_str().unwrap().to_owned();
+    let offline_token = tokens.refresh_token().unwrap().clone();
+    assert_eq!(claims(offline_token.secret())["sid"], sid.as_str());
+    assert_eq!(claims(offline_token.secret())["typ"], "Offline");
+
+    let store = db.store().await;
+    let client = clients::find_by_client_id(store.conn(), realm.id, "demo-web").await.unwrap().unwrap();
+    let bob = users::find_by_username(store.conn(), realm.id, "bob").await.unwrap().unwrap();
+    let admin = master_token(&server).await;
+    let ids = |v: &Value| -> Vec<String> {
+        v.as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap().to_owned()).collect()
+    };
+    let offline_of_bob = format!("/admin/realms/demo/users/{}/offline-sessions/{}", bob.id, client.id);
+    let sessions_of_bob = format!("/admin/realms/demo/users/{}/sessions", bob.id);
+    assert_eq!(ids(&get(&server, &admin, &offline_of_bob).await.2), [sid.as_str()]);
+    let offline_of_web = format!("/admin/realms/demo/clients/{}/offline-sessions", client.id);
+    assert_eq!(ids(&get(&server, &admin, &offline_of_web).await.2), [sid.as_str()]);
+    assert_eq!(ids(&get(&server, &admin, &sessions_of_bob).await.2), [sid.as_str()]);
+    let (_, total, both) = get(&server, &admin, "/admin/realms/demo/ui-ext/sessions?type=ALL").await;
+    assert_eq!(total.as_deref(), Some("2"));
+    let mut kinds: Vec<(String, String)> = both
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["id"].as_str().unwrap().to_owned(), s["type"].as_str().unwrap().to_owned()))
+        .collect();
+    kinds.sort();
+    assert_eq!(kinds, [(sid.clone(), "OFFLINE".to_owned()), (sid.clone(), "REGULAR".to_owned())]);
+
+    // The single-page app asks offline access in the same sign-in: it joins that offline session.
+    let spa = relying_party(&server, "demo", "demo-spa", None, "http://localhost:5173/callback").await;
+    let auth = authorization(&spa, &["openid", "offline_access"], &[]);
+    let callback = browser.get(auth.url.as_str()).await;
+    let spa_tokens = exchange(&spa, &callback, &auth).await;
+    assert_eq!(claims(spa_tokens.refresh_token().unwrap().secret())["sid"], sid.as_str());
+    let (_, _, stats) = get(&server, &admin, "/admin/realms/demo/client-session-stats").await;
+    let offline_total: u64 =
+        stats.as_array().unwrap().iter().map(|c| c["offline"].as_str().unwrap().parse::<u64>().unwrap()).sum();
+    assert_eq!(offline_total, 2, "two applications in one offline session: {stats}");
+    let (_, total, _) = get(&server, &admin, "/admin/realms/demo/ui-ext/sessions?type=OFFLINE").await;
+    assert_eq!(total.as_deref(), Some("1"), "one offline session");
+
+    // Ending the offline one by that id leaves the sign-in alive.
+    let end_offline = format!("/admin/realms/demo/sessions/{sid}?isOffline=true");
+    assert_eq!(call(&server, Some(&admin), Method::DELETE, &end_offline, None).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(call(&server, Some(&admin), Method::DELETE, &end_offline, None).await.0, StatusCode::NOT_FOUND);
+    assert!(web.exchange_refresh_token(&offline_token).unwrap().request_async(&rp::http()).await.is_err());
+    assert_eq!(get(&server, &admin, &offline_of_bob).await.2, json!([]));
+    assert_eq!(ids(&get(&server, &admin, &sessions_of_bob).await.2), [sid.as_str()]);
+    let introspected = server
+        .introspect("demo", ClientAuth::Basic("demo-web", "demo-web-secret"), tokens.access_token().secret())
+        .await;
+    assert_eq!(introspected.body["active"], true, "the sign-in's own access token still works");
+
+    // Without isOffline, Keycloak means the regular one.
+    let end_regular = format!("/admin/realms/demo/sessions/{sid}");
+    assert_eq!(call(&server, Some(&admin), Method::DELETE, &end_regular, None).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(get(&server, &admin, &sessions_of_bob).await.2, json!([]));
+    let introspected = server
+        .introspect("demo", ClientAuth::Basic("demo-web", "demo-web-secret"), tokens.access_token().secret())
+        .await;
+    assert_eq!(introspected.body["active"], false);
 }

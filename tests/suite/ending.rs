@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use latchkey_domain::{
-    Client, ClientKind, Protocol, Realm, Secret, SessionEnd, SessionId, SessionState, Timestamp, User,
+    Client, ClientKind, Protocol, Realm, Secret, SessionEnd, SessionId, SessionState, Timestamp, User, Which,
 };
 use latchkey_lifecycle::ending::GlobalRequestResult;
 use latchkey_store::{clients, outbox, realms, sessions, users};
@@ -239,9 +239,12 @@ async fn revoking_an_offline_session_tells_its_client(db: TestDb) {
     let got = logout_tokens(&setup, "/web/bcl", "demo-web").await;
     assert_eq!(got.len(), 1, "{got:?}");
     assert_eq!(got[0]["sid"], offline_sid.as_str());
-    let stored =
-        sessions::find_user_session(db.store().await.conn(), offline_sid.parse().unwrap()).await.unwrap().unwrap();
+    let store = db.store().await;
+    let sid = offline_sid.parse().unwrap();
+    let stored = sessions::find_by_public_id(store.conn(), sid, Which::Offline).await.unwrap().unwrap();
     assert_eq!(stored.end_reason, Some(SessionEnd::Revoked));
+    let regular = sessions::find_by_public_id(store.conn(), sid, Which::Regular).await.unwrap().unwrap();
+    assert_eq!(regular.state, SessionState::Active, "the sign-in sharing its id lives on");
 }
 
 async fn expired_sessions_are_reaped_and_their_clients_told(db: TestDb) {

@@ -1,7 +1,7 @@
 //! The OpenID Connect provider driven by a real relying party (the `openidconnect` crate) and
 //! a cookie-keeping browser through the HTML sign-in form, on SQLite and PostgreSQL.
 
-use latchkey_domain::{ClientKind, Protocol, Secret, SessionId, SessionState, SessionType, SigningAlgorithm};
+use latchkey_domain::{ClientKind, Protocol, Secret, SessionId, SessionState, SessionType, SigningAlgorithm, Which};
 use latchkey_store::{clients, keys, realms, sessions, users};
 use latchkey_tests::calls::{post_form, ClientAuth};
 use latchkey_tests::rp::{self, authorization, code_flow, exchange, relying_party, Browser, Step};
@@ -232,13 +232,18 @@ async fn offline_access_outlives_the_browser_session(db: TestDb) {
     let offline = tokens.refresh_token().unwrap().clone();
     let offline_claims = claims_of(offline.secret());
     assert_eq!(offline_claims["typ"], "Offline");
+    // As in Keycloak, the offline session is known by the id of the sign-in that started it.
     let browser_sid = claims_of(tokens.access_token().secret())["sid"].clone();
-    assert_ne!(offline_claims["sid"], browser_sid);
+    assert_eq!(offline_claims["sid"], browser_sid);
 
     let store = db.store().await;
     let offline_id: SessionId = offline_claims["sid"].as_str().unwrap().parse().unwrap();
-    let stored = sessions::find_user_session(store.conn(), offline_id).await.unwrap().unwrap();
+    let stored = sessions::find_by_public_id(store.conn(), offline_id, Which::Offline).await.unwrap().unwrap();
     assert_eq!(stored.session_type, SessionType::Offline);
+    assert_eq!(stored.public_id(), offline_id);
+    let regular = sessions::find_by_public_id(store.conn(), offline_id, Which::Regular).await.unwrap().unwrap();
+    assert_eq!(regular.session_type, SessionType::Regular);
+    assert_ne!(regular.id, stored.id, "two sessions, one id");
 
     let logout = format!("{}?id_token_hint={}", rp::endpoint(&server, "demo", "logout"), tokens.id_token().unwrap());
     assert!(matches!(browser.get(&logout).await, Step::Page { status: StatusCode::OK, .. }));

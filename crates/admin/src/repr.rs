@@ -63,7 +63,7 @@ impl UserSessionRepresentation {
             _ => s.last_access.as_millis(),
         };
         UserSessionRepresentation {
-            id: s.id.to_string(),
+            id: s.public_id().to_string(),
             username: listed.username.clone(),
             user_id: s.user_id.to_string(),
             ip_address: s.ip_address.clone(),
@@ -80,7 +80,7 @@ impl From<&ListedSession> for SessionRepresentation {
     fn from(listed: &ListedSession) -> Self {
         let s = &listed.session;
         SessionRepresentation {
-            id: s.id.to_string(),
+            id: s.public_id().to_string(),
             username: listed.username.clone(),
             user_id: s.user_id.to_string(),
             ip_address: s.ip_address.clone(),

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use actix_web::{delete, get, post, HttpResponse};
-use latchkey_domain::{SessionEnd, SessionId, SessionType, Timestamp};
+use latchkey_domain::{SessionEnd, SessionId, SessionType, Timestamp, Which};
 use latchkey_lifecycle::audit::{Operation, Resource};
 use latchkey_store::listing::{self, ListedSession, SessionFilter};
 use latchkey_store::sessions;
@@ -388,9 +388,10 @@ pub async fn logout_user(at: InRealm<ManageUsers>) -> Result<HttpResponse, ApiEr
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct DeleteSessionQuery {
-    /// Which kind of session the id names, as in Keycloak: `true` looks among offline sessions,
-    /// `false` among regular ones (a session of the other kind is not found); absent, either.
-    /// `true` or `false`, in any case.
+    /// Which of the sessions known by the id is meant, as in Keycloak: an offline session has
+    /// the id of the sign-in that started it, so `true` ends the offline one, `false` or absent
+    /// the regular one (a session of the other kind is not found). `true` or `false`, in any
+    /// case.
     #[serde(rename = "isOffline", default, deserialize_with = "crate::query::flag")]
     #[param(rename = "isOffline", value_type = Option<bool>, example = false)]
     is_offline: Option<bool>,
@@ -413,10 +414,11 @@ pub async fn delete_session(
 ) -> Result<HttpResponse, ApiError> {
     let not_found = || ApiError::NotFound("Session not found".into());
     let id = crate::input::id::<SessionId>(at.path("id")).ok_or_else(not_found)?;
-    let session = sessions::find_user_session(at.conn(), id)
+    // As in Keycloak: the id of a sign-in names its regular session and the offline session it
+    // started; `isOffline=true` means the offline one, otherwise the regular one.
+    let session = sessions::find_by_public_id(at.conn(), id, Which::from_is_offline(query.is_offline))
         .await?
         .filter(|s| s.realm_id == at.realm.id)
-        .filter(|s| query.is_offline.is_none_or(|offline| offline == (s.session_type == SessionType::Offline)))
         .ok_or_else(not_found)?;
     let reason =
         if session.session_type == SessionType::Offline { SessionEnd::Revoked } else { SessionEnd::AdminSignOut };

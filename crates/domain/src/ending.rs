@@ -74,7 +74,7 @@ pub fn plan_logout<'a>(ending: impl IntoIterator<Item = (&'a UserSession, &'a [C
                 continue;
             }
             let Some(url) = &client.backchannel_logout_url else { continue };
-            let sid = (!user_wide && client.backchannel_logout_session_required).then_some(session.id);
+            let sid = (!user_wide && client.backchannel_logout_session_required).then_some(session.public_id());
             if !told.insert((client.id, sid)) {
                 continue;
             }

@@ -74,6 +74,20 @@ ids! {
     SessionId,
 }
 
+/// The namespace of the row keys of offline sessions (see [`SessionId::offline_of`]).
+const OFFLINE_SESSIONS: Uuid = Uuid::from_u128(0x6c61_7463_686b_4f66_8066_6c69_6e65_0001);
+
+impl SessionId {
+    /// The row key of the offline session started by the sign-in `origin`. As in Keycloak, an
+    /// offline session is known to the world by the id of the session that started it (its
+    /// tokens' `sid`, the admin API's `id`, told apart by `isOffline`); both rows live side by
+    /// side, so the offline one is stored under a key derived from that id (UUID v5), which
+    /// every lookup by `(id, offline)` computes without an index.
+    pub fn offline_of(origin: SessionId) -> SessionId {
+        SessionId(Uuid::new_v5(&OFFLINE_SESSIONS, origin.0.as_bytes()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -85,6 +99,9 @@ mod tests {
         assert_eq!(serde_json::to_value(id).unwrap(), serde_json::json!(id.as_uuid().to_string()));
         assert!("not-a-uuid".parse::<SessionId>().is_err());
         assert_ne!(SessionId::new(), id);
+        assert_eq!(SessionId::offline_of(id), SessionId::offline_of(id), "derived, so found again");
+        assert_ne!(SessionId::offline_of(id), id);
+        assert_ne!(SessionId::offline_of(id), SessionId::offline_of(SessionId::new()));
         // Each kind keeps its own type around the same UUID.
         let realm = RealmId::from_uuid(id.as_uuid());
         assert_eq!(realm.to_string(), id.to_string());

@@ -23,6 +23,6 @@ pub use id::{ClientId, RealmId, SessionId, UserId};
 pub use password::{PasswordHash, Secret};
 pub use realm::{Realm, SessionLimits, SigningAlgorithm};
 pub use role::AdminRole;
-pub use session::{ClientSession, Cutoffs, Death, Liveness, SessionEnd, SessionState, SessionType, UserSession};
+pub use session::{ClientSession, Cutoffs, Death, Liveness, SessionEnd, SessionState, SessionType, UserSession, Which};
 pub use time::Timestamp;
 pub use user::User;

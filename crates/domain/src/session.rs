@@ -142,9 +142,34 @@ impl FromStr for SessionEnd {
     }
 }
 
+/// Which of the (at most two) sessions known by one id is meant: Keycloak's `isOffline`, or a
+/// token's type (an offline refresh token means the offline one; an access token either).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Which {
+    Regular,
+    Offline,
+    Either,
+}
+
+impl Which {
+    /// From Keycloak's `isOffline` query parameter: absent means `false`, the regular one.
+    pub fn from_is_offline(is_offline: Option<bool>) -> Self {
+        if is_offline == Some(true) {
+            Which::Offline
+        } else {
+            Which::Regular
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserSession {
+    /// The row's key. For a regular session, its id; for an offline session started by a
+    /// sign-in, [`SessionId::offline_of`] that sign-in's id (see [`UserSession::public_id`]).
     pub id: SessionId,
+    /// For an offline session started by a sign-in: that sign-in's session id, which is the id
+    /// the world knows the offline session by, as in Keycloak.
+    pub origin: Option<SessionId>,
     pub realm_id: RealmId,
     pub user_id: UserId,
     pub session_type: SessionType,
@@ -239,6 +264,7 @@ impl UserSession {
     ) -> Self {
         UserSession {
             id: SessionId::new(),
+            origin: None,
             realm_id,
             user_id,
             session_type,
@@ -250,6 +276,44 @@ impl UserSession {
             state: SessionState::Active,
             ended_at: None,
             end_reason: None,
+        }
+    }
+
+    /// The offline session started beside the sign-in `online`: the same id to the world
+    /// ([`UserSession::public_id`]), its own row.
+    pub fn start_offline(online: &UserSession, now: Timestamp) -> Self {
+        UserSession {
+            id: SessionId::offline_of(online.id),
+            origin: Some(online.id),
+            user_agent: online.user_agent.clone(),
+            ..UserSession::start(online.realm_id, online.user_id, SessionType::Offline, &online.ip_address, false, now)
+        }
+    }
+
+    /// The id the world knows this session by: its tokens' `sid` and `session_state`, the
+    /// admin API's `id`, the `sid` of its logout tokens. An offline session shares it with the
+    /// sign-in that started it; `isOffline` (or `type`) tells the two apart.
+    pub fn public_id(&self) -> SessionId {
+        self.origin.unwrap_or(self.id)
+    }
+
+    /// The row keys a session known to the world as `id` may have, most likely first: `which`
+    /// says whether the regular session, the offline one, or either is meant. An offline
+    /// session stored before offline sessions shared their sign-in's id is keyed by `id`.
+    pub fn keys_of(id: SessionId, which: Which) -> Vec<SessionId> {
+        match which {
+            Which::Regular => vec![id],
+            Which::Offline => vec![SessionId::offline_of(id), id],
+            Which::Either => vec![id, SessionId::offline_of(id)],
+        }
+    }
+
+    /// Whether this session is the kind `which` asks for.
+    pub fn is(&self, which: Which) -> bool {
+        match which {
+            Which::Regular => self.session_type == SessionType::Regular,
+            Which::Offline => self.session_type == SessionType::Offline,
+            Which::Either => true,
         }
     }
 

@@ -130,7 +130,7 @@ pub(crate) async fn end_in(
         .iter()
         .filter(|(s, _)| ended.contains(&s.id))
         .map(|(s, held)| {
-            let mut event = ending_event(s, format!("sessions/{}", s.id), reason, held, now);
+            let mut event = ending_event(s, format!("sessions/{}", s.public_id()), reason, held, now);
             if let Some(actor) = how.actor {
                 actor.sign(&mut event);
             }
@@ -208,7 +208,7 @@ impl Lifecycle {
             end_in(&txn, realm.id, &[session_id], &How::because(reason), now).await?;
         } else {
             notify_client_sessions(&txn, realm.id, client, &[session_id], None, now).await?;
-            let path = format!("sessions/{session_id}/clients/{}", client.id);
+            let path = format!("sessions/{}/clients/{}", session.public_id(), client.id);
             let event = ending_event(&session, path, reason, std::slice::from_ref(client), now);
             events::insert_many(&txn, &[event]).await?;
         }

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use latchkey_domain::{Client, ClientSession, SessionId, Timestamp, User, UserId, UserSession};
+use latchkey_domain::{Client, ClientSession, SessionId, Timestamp, User, UserId, UserSession, Which};
 use latchkey_store::users;
 use serde::{Deserialize, Serialize};
 
@@ -110,7 +110,10 @@ pub async fn active_access_token(
     if claims.exp <= now.as_secs() {
         return Ok(Err("Token is not active"));
     }
-    judge(life, ctx, claims.iat, &claims.sub, &claims.azp, claims.sid.as_deref(), now).await.map(|r| {
+    // An access token's `sid` names a sign-in; its session is the regular one or, for a token
+    // issued by an offline refresh, the offline one started by that sign-in (as in Keycloak).
+    let sid = claims.sid.as_deref().map(|sid| (sid, Which::Either));
+    judge(life, ctx, claims.iat, &claims.sub, &claims.azp, sid, now).await.map(|r| {
         r.map(|j| ActiveToken {
             claims,
             user: j.user,
@@ -138,7 +141,8 @@ pub async fn active_refresh_token(
     if claims.exp <= now.as_secs() {
         return Ok(Err("Refresh token expired"));
     }
-    let judged = judge(life, ctx, claims.iat, &claims.sub, &claims.azp, Some(&claims.sid), now).await?;
+    let which = if claims.typ == TYP_OFFLINE { Which::Offline } else { Which::Regular };
+    let judged = judge(life, ctx, claims.iat, &claims.sub, &claims.azp, Some((&claims.sid, which)), now).await?;
     let judged = match judged {
         Ok(found) => found,
         Err(reason) => return Ok(Err(reason)),
@@ -166,7 +170,7 @@ async fn judge(
     iat: i64,
     sub: &str,
     azp: &str,
-    sid: Option<&str>,
+    sid: Option<(&str, Which)>,
     now: Timestamp,
 ) -> Result<Result<Judged, &'static str>, LifecycleError> {
     let realm = &ctx.realm;
@@ -182,11 +186,18 @@ async fn judge(
     let Ok(user_id) = sub.parse::<UserId>() else { return Ok(Err("Token verification failed")) };
     let (session, session_user, client_session) = match sid {
         None => (None, None, None),
-        Some(sid) => {
+        Some((sid, which)) => {
             let Ok(sid) = sid.parse::<SessionId>() else { return Ok(Err("Token verification failed")) };
-            let Some((session, user, Some(client_session))) =
-                live_session_of_client(life, realm, sid, client.id, now).await?
-            else {
+            let mut live = None;
+            for key in UserSession::keys_of(sid, which) {
+                if let Some(found @ (_, _, Some(_))) = live_session_of_client(life, realm, key, client.id, now).await? {
+                    if found.0.is(which) {
+                        live = Some(found);
+                        break;
+                    }
+                }
+            }
+            let Some((session, user, Some(client_session))) = live else {
                 return Ok(Err("Session not active"));
             };
             if client_session.started_at.as_secs() < client.not_before {

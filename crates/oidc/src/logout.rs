@@ -142,7 +142,7 @@ pub async fn logout_post(
     let ctx = life.realm_ctx(&realm).await?;
     let client = authenticate_client(&life, &ctx, &req, &form).await?;
     let (sid, azp) = token_subject(&life, &ctx, refresh_token)
-        .await
+        .await?
         .ok_or_else(|| OAuthError::invalid_grant("Invalid refresh token"))?;
     if azp != client.client_id {
         return Err(OAuthError::invalid_grant("Invalid refresh token. Token client and authorized client don't match"));

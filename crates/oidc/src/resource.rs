@@ -3,7 +3,7 @@
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
-use latchkey_domain::{SessionEnd, SessionId, SessionType, Timestamp};
+use latchkey_domain::{SessionEnd, SessionId, SessionType, Timestamp, UserSession, Which};
 use latchkey_store::sessions;
 use serde_json::{json, Value};
 
@@ -135,16 +135,32 @@ async fn inactive_or_access(
     })
 }
 
-/// The session and client a token was issued for, from its signature alone (revocation and
-/// logout act on tokens whether or not they are still active).
-pub async fn token_subject(life: &Lifecycle, ctx: &RealmCtx, token: &str) -> Option<(Option<SessionId>, String)> {
-    if let Some(c) = tokens::verify::<RefreshClaims>(life, ctx, token).await {
-        if c.iss == ctx.issuer && matches!(c.typ.as_str(), tokens::TYP_REFRESH | tokens::TYP_OFFLINE) {
-            return Some((c.sid.parse().ok(), c.azp));
+/// The session (its row key) and client a token was issued for, from its signature alone
+/// (revocation and logout act on tokens whether or not they are still active). A refresh
+/// token's type says which of the sessions known by its `sid` it belongs to; an access token
+/// means the live one, the regular first.
+pub async fn token_subject(
+    life: &Lifecycle,
+    ctx: &RealmCtx,
+    token: &str,
+) -> Result<Option<(Option<SessionId>, String)>, OAuthError> {
+    let (sid, azp, which) = match tokens::verify::<RefreshClaims>(life, ctx, token).await {
+        Some(c) if c.iss == ctx.issuer && matches!(c.typ.as_str(), tokens::TYP_REFRESH | tokens::TYP_OFFLINE) => {
+            let which = if c.typ == tokens::TYP_OFFLINE { Which::Offline } else { Which::Regular };
+            (Some(c.sid), c.azp, which)
         }
-    }
-    let c = tokens::verify::<AccessClaims>(life, ctx, token).await?;
-    (c.iss == ctx.issuer && c.typ == tokens::TYP_BEARER).then(|| (c.sid.and_then(|s| s.parse().ok()), c.azp))
+        _ => match tokens::verify::<AccessClaims>(life, ctx, token).await {
+            Some(c) if c.iss == ctx.issuer && c.typ == tokens::TYP_BEARER => (c.sid, c.azp, Which::Either),
+            _ => return Ok(None),
+        },
+    };
+    let Some(sid) = sid.and_then(|s| s.parse::<SessionId>().ok()) else { return Ok(Some((None, azp))) };
+    let key = match sessions::find_by_public_id(life.store.conn(), sid, which).await? {
+        Some(session) => session.id,
+        // Gone already: the key it had, for which there is nothing left to end.
+        None => UserSession::keys_of(sid, which)[0],
+    };
+    Ok(Some((Some(key), azp)))
 }
 
 /// `POST /realms/{realm}/protocol/openid-connect/revoke`: ends the token's client session, so
@@ -160,7 +176,7 @@ pub async fn revoke(
     let client = authenticate_client(&life, &ctx, &req, &form).await?;
     let token =
         bounded(&form, "token", 16 * 1024)?.ok_or_else(|| OAuthError::invalid_request("Missing parameter: token"))?;
-    let Some((sid, azp)) = token_subject(&life, &ctx, token).await else {
+    let Some((sid, azp)) = token_subject(&life, &ctx, token).await? else {
         return Ok(no_store(HttpResponse::Ok()).finish());
     };
     if azp != client.client_id {

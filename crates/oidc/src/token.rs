@@ -168,7 +168,7 @@ async fn refresh_token_reused(
     client: &Client,
     presented: &str,
 ) -> Result<OAuthError, OAuthError> {
-    if let Some((Some(sid), azp)) = token_subject(life, ctx, presented).await {
+    if let Some((Some(sid), azp)) = token_subject(life, ctx, presented).await? {
         if azp == client.client_id {
             life.end_client_session(&ctx.realm, sid, client, SessionEnd::TokenReuse).await?;
         }

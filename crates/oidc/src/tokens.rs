@@ -108,7 +108,7 @@ pub async fn issue(life: &Lifecycle, ctx: &RealmCtx, grant: Grant<'_>, now: Time
     if let Some(end) = grant.session_expires_at {
         exp = exp.min(end.as_secs().max(iat + 1));
     }
-    let sid = grant.session.map(|s| s.id.to_string());
+    let sid = grant.session.map(|s| s.public_id().to_string());
     let access = AccessClaims {
         exp,
         iat,
@@ -148,7 +148,7 @@ pub async fn issue(life: &Lifecycle, ctx: &RealmCtx, grant: Grant<'_>, now: Time
         let (refresh_token, refresh_expires_in) = refresh_token(life, ctx, &grant, session, now).await?;
         response["refresh_token"] = json!(refresh_token);
         response["refresh_expires_in"] = json!(refresh_expires_in);
-        response["session_state"] = json!(session.id.to_string());
+        response["session_state"] = json!(session.public_id().to_string());
     } else {
         response["refresh_expires_in"] = json!(0);
     }
@@ -207,16 +207,17 @@ async fn refresh_token(
     let realm = &ctx.realm;
     let jti = grant.rotated_refresh_id.clone().unwrap_or_else(|| Uuid::new_v4().to_string());
     let wants_offline = grant.scope.has("offline_access");
-    let (sid, typ, expires_at) = if session.session_type == SessionType::Offline {
-        (session.id, TYP_OFFLINE, offline_expiry(realm, session, now))
+    // `key` is the row the refresh token belongs to; its `sid` is the id the world knows.
+    let (key, sid, typ, expires_at) = if session.session_type == SessionType::Offline {
+        (session.id, session.public_id(), TYP_OFFLINE, offline_expiry(realm, session, now))
     } else if wants_offline {
         let offline = start_offline(life, grant, session, &jti, now).await?;
-        (offline.id, TYP_OFFLINE, offline_expiry(realm, &offline, now))
+        (offline.id, offline.public_id(), TYP_OFFLINE, offline_expiry(realm, &offline, now))
     } else {
-        (session.id, TYP_REFRESH, grant.session_expires_at.unwrap_or(now))
+        (session.id, session.id, TYP_REFRESH, grant.session_expires_at.unwrap_or(now))
     };
     if grant.rotated_refresh_id.is_none() && !(wants_offline && session.session_type == SessionType::Regular) {
-        sessions::set_refresh_token(life.store.conn(), sid, grant.client.id, &jti).await?;
+        sessions::set_refresh_token(life.store.conn(), key, grant.client.id, &jti).await?;
     }
     let claims = RefreshClaims {
         exp: expires_at.as_secs(),
@@ -251,17 +252,22 @@ async fn start_offline(
     refresh_id: &str,
     now: Timestamp,
 ) -> Result<UserSession, OAuthError> {
-    let mut offline =
-        UserSession::start(online.realm_id, online.user_id, SessionType::Offline, &online.ip_address, false, now);
-    offline.user_agent = online.user_agent.clone();
+    // Known by the sign-in's id, as in Keycloak; a second client asking offline access in the
+    // same sign-in joins the offline session the first one started.
+    let offline = UserSession::start_offline(online, now);
     let mut client_session = new_client_session(&offline, grant.client, grant.scope.as_slice(), None, now);
     client_session.refresh_token_id = Some(refresh_id.to_owned());
     let txn = life.store.begin().await?;
-    sessions::insert_user_session(&txn, &offline).await?;
-    sessions::insert_client_session(&txn, &client_session).await?;
+    let started = sessions::start_or_join_offline(&txn, &offline).await?;
+    sessions::upsert_client_session(&txn, &client_session).await?;
     txn.commit().await.map_err(StoreError::from)?;
-    tracing::info!(session = %offline.id, online = %online.id, client = %grant.client.client_id, "offline session started");
-    Ok(offline)
+    if started {
+        tracing::info!(session = %online.id, client = %grant.client.client_id, "offline session started");
+        return Ok(offline);
+    }
+    tracing::info!(session = %online.id, client = %grant.client.client_id, "offline session joined");
+    // Its start (and so its max lifespan) is the first client's.
+    Ok(sessions::find_user_session(life.store.conn(), offline.id).await?.unwrap_or(offline))
 }
 
 #[cfg(test)]

@@ -218,12 +218,14 @@ pub(crate) fn user_session_row(s: &UserSession) -> user_session::ActiveModel {
         state: Set(s.state.as_str().to_owned()),
         ended_at: Set(s.ended_at.map(Timestamp::as_millis)),
         end_reason: Set(s.end_reason.map(|r| r.as_str().to_owned())),
+        origin_id: Set(s.origin.map(|o| o.as_uuid())),
     }
 }
 
 pub(crate) fn user_session_from(m: user_session::Model) -> Result<UserSession, StoreError> {
     Ok(UserSession {
         id: m.id.into(),
+        origin: m.origin_id.map(Into::into),
         realm_id: m.realm_id.into(),
         user_id: m.user_id.into(),
         session_type: m.session_type.parse()?,

@@ -260,6 +260,7 @@ struct Row {
     state: String,
     ended_at: Option<i64>,
     end_reason: Option<String>,
+    origin_id: Option<Uuid>,
     username: String,
     client_last_refresh: Option<i64>,
 }
@@ -300,6 +301,7 @@ pub async fn list(
         C::State,
         C::EndedAt,
         C::EndReason,
+        C::OriginId,
     ] {
         q.column((user_session::Entity, col));
     }
@@ -322,6 +324,7 @@ pub async fn list(
         .map(|r| {
             let session = UserSession {
                 id: r.id.into(),
+                origin: r.origin_id.map(Into::into),
                 realm_id: r.realm_id.into(),
                 user_id: r.user_id.into(),
                 session_type: r.session_type.parse()?,

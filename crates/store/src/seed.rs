@@ -110,6 +110,11 @@ fn session(seed: &Seed, users: &[UserId], i: u64, now: Timestamp) -> (UserSessio
     let ip = format!("10.{}.{}.{}", i % 250, i / 250 % 250, i % 7);
     let user = users[(i % users.len() as u64) as usize];
     let mut s = UserSession::start(seed.realm, user, kind, &ip, false, started_at);
+    if kind == SessionType::Offline {
+        // As the server keys them: known by the id of a sign-in long since gone.
+        let origin = UserSession::start(seed.realm, user, SessionType::Regular, &ip, false, started_at);
+        s = UserSession::start_offline(&origin, started_at);
+    }
     s.last_access = last_access;
     let count = if i.is_multiple_of(3) { 2 } else { 1 };
     let clients = seed

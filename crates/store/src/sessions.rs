@@ -2,6 +2,7 @@
 
 use latchkey_domain::{
     ClientId, ClientSession, RealmId, SessionEnd, SessionId, SessionState, SessionType, Timestamp, UserId, UserSession,
+    Which,
 };
 use sea_orm::sea_query::{Cond, Expr, OnConflict};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
@@ -14,6 +15,25 @@ use crate::{counts, StoreError};
 pub async fn insert_user_session(db: &impl ConnectionTrait, s: &UserSession) -> Result<(), StoreError> {
     user_session::Entity::insert(user_session_row(s)).exec(db).await?;
     counts::sessions(db, &[s.id.as_uuid()], 1).await
+}
+
+/// Starts the offline session `s` (keyed by `SessionId::offline_of` its sign-in), or joins
+/// the one that sign-in already started: an offline session already live under that key is
+/// kept (the caller adds its client session), one that ended is replaced. Returns whether a
+/// new session was started.
+pub async fn start_or_join_offline(db: &impl ConnectionTrait, s: &UserSession) -> Result<bool, StoreError> {
+    user_session::Entity::delete_many()
+        .filter(user_session::Column::Id.eq(s.id.as_uuid()))
+        .filter(user_session::Column::State.eq(SessionState::Ended.as_str()))
+        .exec(db)
+        .await?;
+    let keep = OnConflict::column(user_session::Column::Id).do_nothing().to_owned();
+    let inserted =
+        user_session::Entity::insert(user_session_row(s)).on_conflict(keep).exec_without_returning(db).await?;
+    if inserted == 1 {
+        counts::sessions(db, &[s.id.as_uuid()], 1).await?;
+    }
+    Ok(inserted == 1)
 }
 
 pub async fn insert_client_session(db: &impl ConnectionTrait, c: &ClientSession) -> Result<(), StoreError> {
@@ -29,6 +49,29 @@ fn one_client_session(user_session_id: SessionId, client_id: ClientId) -> Cond {
 
 pub async fn find_user_session(db: &impl ConnectionTrait, id: SessionId) -> Result<Option<UserSession>, StoreError> {
     user_session::Entity::find_by_id(id.as_uuid()).one(db).await?.map(user_session_from).transpose()
+}
+
+/// The session the world knows as `id` (see `UserSession::public_id`) of the kind `which`
+/// asks for: a live one before an ended one, then in the order of `UserSession::keys_of`.
+pub async fn find_by_public_id(
+    db: &impl ConnectionTrait,
+    id: SessionId,
+    which: Which,
+) -> Result<Option<UserSession>, StoreError> {
+    let keys = UserSession::keys_of(id, which);
+    let rows = user_session::Entity::find()
+        .filter(user_session::Column::Id.is_in(keys.iter().map(SessionId::as_uuid)))
+        .all(db)
+        .await?;
+    let mut found: Vec<UserSession> = rows
+        .into_iter()
+        .map(user_session_from)
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .filter(|s| s.is(which))
+        .collect();
+    found.sort_by_key(|s| (s.state != SessionState::Active, keys.iter().position(|k| *k == s.id)));
+    Ok(found.into_iter().next())
 }
 
 /// The client sessions of one user session, oldest first.

@@ -16,6 +16,7 @@ pub struct Model {
     pub state: String,
     pub ended_at: Option<i64>,
     pub end_reason: Option<String>,
+    pub origin_id: Option<Uuid>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -9,6 +9,7 @@ mod m20261127_000003_jobs;
 mod m20261127_000004_session_counts;
 mod m20261128_000005_trust;
 mod m20261129_000006_catalog_version;
+mod m20261129_000007_offline_origin;
 
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000004_session_counts::Migration),
             Box::new(m20261128_000005_trust::Migration),
             Box::new(m20261129_000006_catalog_version::Migration),
+            Box::new(m20261129_000007_offline_origin::Migration),
         ]
     }
 }
