@@ -241,6 +241,26 @@ describe("@keycloak/keycloak-admin-client against Latchkey", () => {
     assert.deepEqual(await kc.clients.getSessionCount({ realm, id: webId }), { count: 0 });
   });
 
+  test("admin roles the Keycloak way: realm-management roles and users' client role mappings", async () => {
+    const [management] = await kc.clients.find({ realm, clientId: "realm-management" });
+    assert.equal(management.clientId, "realm-management");
+    const roles = await kc.clients.listRoles({ realm, id: management.id });
+    assert.ok(roles.some((r) => r.name === "realm-admin"), JSON.stringify(roles));
+    const viewUsers = await kc.clients.findRole({ realm, id: management.id, roleName: "view-users" });
+    const mapping = { realm, id: userIds.carol, clientUniqueId: management.id };
+    assert.deepEqual(await kc.users.listClientRoleMappings(mapping), []);
+
+    await kc.users.addClientRoleMappings({ ...mapping, roles: [{ id: viewUsers.id, name: viewUsers.name }] });
+    assert.deepEqual((await kc.users.listClientRoleMappings(mapping)).map((r) => r.name), ["view-users"]);
+    assert.deepEqual((await kc.users.listCompositeClientRoleMappings(mapping)).map((r) => r.name), ["view-users"]);
+    const available = await kc.users.listAvailableClientRoleMappings(mapping);
+    assert.equal(available.length, roles.length - 1);
+    assert.ok(!available.some((r) => r.name === "view-users"));
+
+    await kc.users.delClientRoleMappings({ ...mapping, roles: [{ id: viewUsers.id, name: viewUsers.name }] });
+    assert.deepEqual(await kc.users.listClientRoleMappings(mapping), []);
+  });
+
   test("realms.removeSession", async () => {
     const ended = (await signIn("carol")).session_state;
     const kept = (await signIn("carol")).session_state;

@@ -257,3 +257,41 @@ class SessionsTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
+
+
+class RoleMappingsTest(unittest.TestCase):
+    """Admin roles granted as scripts grant them in Keycloak: realm-management's roles."""
+
+    def test_grant_and_take_back_realm_management_roles(self):
+        admin = admin_client()
+        carol = admin.get_user_id("carol")
+        management = admin.get_client_id("realm-management")
+        self.assertTrue(management)
+        names = {r["name"] for r in admin.get_client_roles(management)}
+        self.assertTrue({"view-users", "manage-users", "realm-admin"} <= names, names)
+        view_users = admin.get_client_role(management, "view-users")
+        manage_clients = admin.get_client_role(management, "manage-clients")
+        self.assertEqual(admin.get_client_roles_of_user(carol, management), [])
+
+        admin.assign_client_role(carol, management, [view_users, manage_clients])
+        held = {r["name"] for r in admin.get_client_roles_of_user(carol, management)}
+        self.assertEqual(held, {"view-users", "manage-clients"})
+        effective = {r["name"] for r in admin.get_composite_client_roles_of_user(carol, management)}
+        self.assertEqual(effective, {"view-users", "manage-clients", "view-clients"})
+        available = {r["name"] for r in admin.get_available_client_roles_of_user(carol, management)}
+        self.assertEqual(available, names - held)
+        mappings = admin.get_all_roles_of_user(carol)
+        self.assertEqual(
+            {r["name"] for r in mappings["clientMappings"]["realm-management"]["mappings"]}, held
+        )
+        # The grant is honoured: carol may now read the realm's users with her own token.
+        carol_admin = KeycloakAdmin(
+            server_url=BASE_URL, username="carol", password="carol-password",
+            client_id="admin-cli", realm_name=REALM,
+        )
+        self.assertIn("carol", [u["username"] for u in carol_admin.get_users({"username": "carol"})])
+
+        admin.delete_client_roles_of_user(carol, management, [view_users, manage_clients])
+        self.assertEqual(admin.get_client_roles_of_user(carol, management), [])
+        with self.assertRaises(KeycloakError):
+            admin.assign_client_role(carol, management, [{"name": "no-such-role"}])

@@ -24,6 +24,7 @@ backend_tests!(
     admin_writes_and_session_endings_are_audited,
     realms_are_created_and_deleted_by_the_master_admin_only,
     an_offline_session_is_known_by_the_id_of_its_sign_in,
+    admin_roles_are_granted_the_keycloak_way,
 );
 
 pub(crate) async fn token(server: &TestServer, realm: &str, username: &str, password: &str) -> String {
@@ -776,4 +777,111 @@ async fn an_offline_session_is_known_by_the_id_of_its_sign_in(db: TestDb) {
         .introspect("demo", ClientAuth::Basic("demo-web", "demo-web-secret"), tokens.access_token().secret())
         .await;
     assert_eq!(introspected.body["active"], false);
+}
+
+/// Scripts grant admin roles as Keycloak has them: find the `realm-management` client, read
+/// its roles, post them to the user's client role mappings. The grant is the same one
+/// `admin-roles` shows and the admin API honours.
+async fn admin_roles_are_granted_the_keycloak_way(db: TestDb) {
+    let (server, realm) = demo(&db).await;
+    let admin = master_token(&server).await;
+    let store = db.store().await;
+    let alice = users::find_by_username(store.conn(), realm.id, "alice").await.unwrap().unwrap();
+
+    let (status, _, found) = get(&server, &admin, "/admin/realms/demo/clients?clientId=realm-management").await;
+    assert_eq!(status, 200);
+    assert_eq!(found.as_array().unwrap().len(), 1, "{found}");
+    let management = found[0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        get(&server, &admin, &format!("/admin/realms/demo/clients/{management}")).await.2["clientId"],
+        "realm-management"
+    );
+    let (_, _, listed) = get(&server, &admin, "/admin/realms/demo/clients").await;
+    assert!(
+        listed.as_array().unwrap().iter().all(|c| c["clientId"] != "realm-management"),
+        "not a client to sign in to"
+    );
+    let (_, _, roles) = get(&server, &admin, &format!("/admin/realms/demo/clients/{management}/roles")).await;
+    let names: BTreeSet<&str> = roles.as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        ["manage-clients", "manage-realm", "manage-users", "realm-admin", "view-clients", "view-realm", "view-users"]
+            .into()
+    );
+    let (status, _, view_users) =
+        get(&server, &admin, &format!("/admin/realms/demo/clients/{management}/roles/view-users")).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        (view_users["clientRole"].as_bool(), view_users["containerId"].as_str()),
+        (Some(true), Some(management.as_str()))
+    );
+
+    let mappings = format!("/admin/realms/demo/users/{}/role-mappings/clients/{management}", alice.id);
+    assert_eq!(get(&server, &admin, &mappings).await.2, json!([]));
+    assert_eq!(get(&server, &admin, &format!("{mappings}/available")).await.2.as_array().unwrap().len(), 7);
+    let alice_token = token(&server, "demo", "alice", "alice-password").await;
+    assert_eq!(get(&server, &alice_token, "/admin/realms/demo/users").await.0, StatusCode::FORBIDDEN);
+
+    // Granted by id, as Keycloak's clients send the role they read.
+    let (status, _, _) = call(&server, Some(&admin), Method::POST, &mappings, Some(json!([view_users]))).await;
+    assert_eq!(status, 204);
+    assert_eq!(get(&server, &admin, &mappings).await.2[0]["name"], "view-users");
+    let (_, _, all) = get(&server, &admin, &format!("/admin/realms/demo/users/{}/role-mappings", alice.id)).await;
+    assert_eq!(all["clientMappings"]["realm-management"]["mappings"][0]["name"], "view-users");
+    assert_eq!(
+        get(&server, &admin, &format!("/admin/realms/demo/users/{}/admin-roles", alice.id)).await.2,
+        json!(["view-users"])
+    );
+    let alice_token = token(&server, "demo", "alice", "alice-password").await;
+    assert_eq!(get(&server, &alice_token, "/admin/realms/demo/users").await.0, StatusCode::OK, "the grant is honoured");
+
+    // By name; the effective roles include what a role holds.
+    let (status, _, _) =
+        call(&server, Some(&admin), Method::POST, &mappings, Some(json!([{"name": "manage-clients"}]))).await;
+    assert_eq!(status, 204);
+    let (_, _, effective) = get(&server, &admin, &format!("{mappings}/composite")).await;
+    let effective: BTreeSet<&str> = effective.as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
+    assert_eq!(effective, ["manage-clients", "view-clients", "view-users"].into());
+
+    // Not a role of it, not a list, not allowed: clear answers, nothing changed.
+    let (status, _, body) =
+        call(&server, Some(&admin), Method::POST, &mappings, Some(json!([{"name": "superuser"}]))).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    assert!(
+        body["error_description"].as_str().unwrap_or_default().contains("superuser")
+            || body.to_string().contains("superuser"),
+        "{body}"
+    );
+    let (status, _, _) =
+        call(&server, Some(&admin), Method::POST, &mappings, Some(json!({"name": "view-users"}))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let auditor = token(&server, "demo", "auditor", "auditor-password").await;
+    let (status, _, _) =
+        call(&server, Some(&auditor), Method::POST, &mappings, Some(json!([{"name": "realm-admin"}]))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(get(&server, &admin, &mappings).await.2.as_array().unwrap().len(), 2);
+
+    let (status, _, _) =
+        call(&server, Some(&admin), Method::DELETE, &mappings, Some(json!([{"name": "view-users"}, view_users]))).await;
+    assert_eq!(status, 204);
+    let left: Vec<String> = get(&server, &admin, &mappings)
+        .await
+        .2
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(left, ["manage-clients"]);
+
+    // No client takes the name.
+    let (status, _, _) = call(
+        &server,
+        Some(&admin),
+        Method::POST,
+        "/admin/realms/demo/clients",
+        Some(json!({"clientId": "realm-management"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT);
 }

@@ -19,6 +19,7 @@ use crate::client_settings::{
 };
 use crate::error::{ApiError, ErrorBody};
 use crate::query::Query;
+use crate::role_mappings::{management_client, management_client_id, MANAGEMENT_CLIENT};
 
 /// Keycloak's `ClientRepresentation`, in part, as the API answers it (never with a secret).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
@@ -116,6 +117,14 @@ fn may_write(at: &InRealm<ManageClients>, before: Option<&Client>, after: &Clien
     Ok(())
 }
 
+/// `realm-management` names the realm's admin roles' client, as in Keycloak: no client takes it.
+fn reserved(client_id: &str) -> Result<(), ApiError> {
+    if client_id == MANAGEMENT_CLIENT {
+        return Err(ApiError::Conflict(format!("Client {client_id} already exists: it holds the realm's admin roles")));
+    }
+    Ok(())
+}
+
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ClientSearch {
@@ -139,6 +148,12 @@ pub struct ClientSearch {
 #[get("/admin/realms/{realm}/clients")]
 pub async fn list_clients(at: InRealm<ViewClients>, q: Query<ClientSearch>) -> Result<HttpResponse, ApiError> {
     let (first, max) = crate::sessions::page(q.first, q.max, 100)?;
+    // The realm's `realm-management` client (see `role_mappings`) is found by its clientId, as
+    // scripts find it to grant admin roles; it is not one of the clients a realm lists.
+    if q.client_id.as_deref() == Some(MANAGEMENT_CLIENT) {
+        let found = if first == 0 && max > 0 { vec![management_client(&at.realm)] } else { Vec::new() };
+        return Ok(HttpResponse::Ok().json(found));
+    }
     let all = clients::list(at.conn(), at.realm.id).await?;
     let page: Vec<ClientRepresentation> = all
         .iter()
@@ -156,6 +171,9 @@ pub async fn list_clients(at: InRealm<ViewClients>, q: Query<ClientSearch>) -> R
         (status = 403, description = "Not allowed: needs view-clients", body = ErrorBody), (status = 404, description = "No such realm or client", body = ErrorBody)))]
 #[get("/admin/realms/{realm}/clients/{id}")]
 pub async fn get_client(at: InRealm<ViewClients>) -> Result<HttpResponse, ApiError> {
+    if at.path("id").parse::<uuid::Uuid>().is_ok_and(|id| id == management_client_id(at.realm.id)) {
+        return Ok(HttpResponse::Ok().json(management_client(&at.realm)));
+    }
     Ok(HttpResponse::Ok().json(ClientRepresentation::from(&at.client().await?)))
 }
 
@@ -178,6 +196,7 @@ pub struct GeneratedSecret {
 pub async fn create_client(at: InRealm<ManageClients>, body: Json<NewClient>) -> Result<HttpResponse, ApiError> {
     let sent = at.action(Operation::Create, Resource::Client, String::new()).sent(&*body);
     let NewClient { client_id, mut settings } = body.into_inner();
+    reserved(&client_id)?;
     let protocol = settings.protocol.map_or(Protocol::OpenIdConnect, Protocol::from);
     let mut client = Client::new(at.realm.id, &client_id, protocol, Timestamp::now()).map_err(bad)?;
     if settings.public_client.is_none() {
@@ -212,6 +231,9 @@ pub async fn update_client(at: InRealm<ManageClients>, body: Json<ClientUpdate>)
     let r = body.into_inner();
     let action = at.action(Operation::Update, Resource::Client, format!("clients/{}", client.id)).sent(&r);
     if let Some(new_id) = r.client_id {
+        if new_id != client.client_id {
+            reserved(&new_id)?;
+        }
         latchkey_domain::Client::new(at.realm.id, &new_id, client.protocol, client.created_at).map_err(bad)?;
         updated.client_id = new_id;
     }

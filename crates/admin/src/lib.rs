@@ -16,6 +16,7 @@ pub mod input;
 pub mod query;
 pub mod realms;
 pub mod repr;
+pub mod role_mappings;
 pub mod sessions;
 pub mod users;
 
@@ -50,6 +51,14 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(users::reset_password)
         .service(users::get_admin_roles)
         .service(users::set_admin_roles)
+        .service(role_mappings::get_role_mappings)
+        .service(role_mappings::get_client_role_mappings)
+        .service(role_mappings::add_client_role_mappings)
+        .service(role_mappings::delete_client_role_mappings)
+        .service(role_mappings::get_available_client_roles)
+        .service(role_mappings::get_composite_client_roles)
+        .service(role_mappings::list_client_roles)
+        .service(role_mappings::get_client_role)
         .service(clients::list_clients)
         .service(clients::create_client)
         .service(clients::get_client)

@@ -351,7 +351,7 @@ impl utoipa::PartialSchema for RoleName {
 
 impl ToSchema for RoleName {}
 
-fn may_grant(admin: &Admin, realm: &Realm, role: AdminRole) -> Result<(), ApiError> {
+pub(crate) fn may_grant(admin: &Admin, realm: &Realm, role: AdminRole) -> Result<(), ApiError> {
     if role == AdminRole::Admin && !realm.is_master() {
         return Err(ApiError::Forbidden("The 'admin' role is granted in the master realm only".into()));
     }

@@ -24,6 +24,7 @@ use latchkey_admin::{BearerAuth, CommonAnswers};
     tags(
         (name = "sessions", description = "Sessions: realm-wide, per client, per user; ending them; revocation"),
         (name = "realms", description = "Realms and their revocation policy"),
+        (name = "roles", description = "Admin roles the Keycloak way: the realm-management client's roles and users' role mappings"),
         (name = "health", description = "Liveness and readiness"),
     )
 )]
