@@ -36,6 +36,7 @@ backend_tests!(
     forwarded_addresses_are_believed_only_from_trusted_proxies,
     a_configured_public_url_is_the_issuer_and_https_makes_cookies_secure,
     expired_codes_are_refused,
+    remember_me_is_offered_where_the_realm_allows_it,
 );
 
 async fn demo(db: &TestDb) -> TestServer {
@@ -795,4 +796,48 @@ async fn expired_codes_are_refused(db: TestDb) {
     )
     .await;
     assert_eq!((status, body["error_description"].as_str()), (StatusCode::BAD_REQUEST, Some("Code not valid")));
+}
+
+/// `rememberMe` of the realm, as in Keycloak: the sign-in page offers it only where the realm
+/// allows it, and a posted `rememberMe=on` is ignored elsewhere (no persistent SSO cookie, no
+/// remember-me limits).
+async fn remember_me_is_offered_where_the_realm_allows_it(db: TestDb) {
+    let server = demo(&db).await;
+    let admin = server.admin_token("master", "admin", latchkey_tests::ADMIN_PASSWORD).await;
+    let realm = "/admin/realms/demo";
+    assert_eq!(server.admin_call(Some(&admin), reqwest::Method::GET, realm, None).await.body["rememberMe"], true);
+    async fn sign_in(server: &TestServer) -> (bool, bool) {
+        let browser = Browser::new(server);
+        let auth = format!(
+            "{}?client_id=demo-web&redirect_uri={WEB_CALLBACK}&response_type=code&scope=openid\
+             &code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256",
+            rp::endpoint(server, "demo", "auth")
+        );
+        let page = browser.http.get(&auth).send().await.unwrap().text().await.unwrap();
+        let login = browser.get(&auth).await;
+        let Step::Login { action, fields, .. } = &login else { panic!("{login:?}") };
+        let mut form = fields.clone();
+        form.extend([
+            ("username".into(), "alice".into()),
+            ("password".into(), "alice-password".into()),
+            ("rememberMe".into(), "on".into()),
+        ]);
+        let answer = browser.http.post(server.url(action)).form(&form).send().await.unwrap();
+        let cookie = answer
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .find(|c| c.starts_with("LATCHKEY_IDENTITY="))
+            .expect("an SSO cookie");
+        (page.contains("name=\"rememberMe\""), cookie.contains("Max-Age"))
+    }
+    assert_eq!(sign_in(&server).await, (true, true), "offered, and honoured");
+
+    let off = server.admin_call(Some(&admin), reqwest::Method::PUT, realm, Some(json!({"rememberMe": false}))).await;
+    assert_eq!(off.status, 204);
+    assert_eq!(server.admin_call(Some(&admin), reqwest::Method::GET, realm, None).await.body["rememberMe"], false);
+    assert_eq!(sign_in(&server).await, (false, false), "not offered, and a forged field is ignored");
+    let bad = server.admin_call(Some(&admin), reqwest::Method::PUT, realm, Some(json!({"rememberMe": "yes"}))).await;
+    assert_eq!(bad.status, 400, "{}", bad.body);
 }

@@ -88,6 +88,9 @@ fn apply(realm: &mut Realm, u: RealmUpdate) -> Result<(), ApiError> {
     if let Some(enabled) = u.enabled {
         realm.enabled = enabled;
     }
+    if let Some(remember_me) = u.remember_me {
+        realm.remember_me = remember_me;
+    }
     let l = &mut realm.limits;
     let fields = [
         (u.sso_session_idle_timeout, &mut l.sso_idle),

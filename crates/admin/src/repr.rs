@@ -145,7 +145,7 @@ impl From<latchkey_lifecycle::ending::GlobalRequestResult> for GlobalRequestResu
     "enabled": true, "notBefore": 0, "ssoSessionIdleTimeout": 1800, "ssoSessionMaxLifespan": 36000,
     "ssoSessionIdleTimeoutRememberMe": 0, "ssoSessionMaxLifespanRememberMe": 0, "offlineSessionIdleTimeout": 2592000,
     "offlineSessionMaxLifespanEnabled": false, "offlineSessionMaxLifespan": 5184000, "accessTokenLifespan": 300,
-    "defaultSignatureAlgorithm": "RS256"}))]
+    "defaultSignatureAlgorithm": "RS256", "rememberMe": false}))]
 pub struct RealmRepresentation {
     pub id: String,
     pub realm: String,
@@ -164,6 +164,8 @@ pub struct RealmRepresentation {
     pub access_token_lifespan: i64,
     /// `RS256` or `ES256`.
     pub default_signature_algorithm: String,
+    /// Whether the sign-in page offers "Remember me".
+    pub remember_me: bool,
 }
 
 impl From<&Realm> for RealmRepresentation {
@@ -183,6 +185,7 @@ impl From<&Realm> for RealmRepresentation {
             offline_session_max_lifespan: r.limits.offline_max,
             access_token_lifespan: r.access_token_lifespan,
             default_signature_algorithm: r.signature_algorithm.as_str().to_owned(),
+            remember_me: r.remember_me,
         }
     }
 }
@@ -231,6 +234,9 @@ pub struct RealmUpdate {
     pub access_token_lifespan: Option<i64>,
     #[schema(inline)]
     pub default_signature_algorithm: Option<SignatureAlgorithm>,
+    /// Whether the sign-in page offers "Remember me" (a persistent SSO cookie, and the
+    /// remember-me limits for the sessions that chose it).
+    pub remember_me: Option<bool>,
 }
 
 /// How a realm signs its tokens.

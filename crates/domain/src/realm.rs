@@ -131,6 +131,9 @@ pub struct Realm {
     pub access_token_lifespan: i64,
     /// `defaultSignatureAlgorithm` of access and ID tokens.
     pub signature_algorithm: SigningAlgorithm,
+    /// `rememberMe`: whether the sign-in page offers "Remember me" (a persistent SSO cookie and
+    /// the remember-me limits). Off for a new realm, as in Keycloak.
+    pub remember_me: bool,
     pub created_at: Timestamp,
 }
 
@@ -150,6 +153,7 @@ impl Realm {
             limits: SessionLimits::default(),
             access_token_lifespan: Self::DEFAULT_ACCESS_TOKEN_LIFESPAN,
             signature_algorithm: SigningAlgorithm::Rs256,
+            remember_me: false,
             created_at: now,
         })
     }

@@ -298,7 +298,8 @@ fn login_form(
 ) -> HttpResponse {
     let (csrf, new_cookie) = cookies::csrf_token(ctx, req);
     let hidden = format!("{}{}", auth.hidden_fields(), html::hidden("csrf_token", &csrf));
-    let mut page = html::login_page(&realm_title(ctx), &login_action(ctx), &hidden, username, error);
+    let mut page =
+        html::login_page(&realm_title(ctx), &login_action(ctx), &hidden, username, error, ctx.realm.remember_me);
     if let Some(cookie) = new_cookie {
         let _ = page.add_cookie(&cookie);
     }
@@ -402,7 +403,8 @@ pub async fn authenticate(
         Ok(Err(failure)) => return login_form(&ctx, &req, &auth, username, Some(&failure.message())),
         Err(e) => return Rejection::from(e).into(),
     };
-    let remember_me = form.get("rememberMe").is_some_and(|v| v == "on");
+    // Only where the realm offers it (as in Keycloak): a posted rememberMe is ignored otherwise.
+    let remember_me = ctx.realm.remember_me && form.get("rememberMe").is_some_and(|v| v == "on");
     let user_agent = req.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok());
     let origin = Origin { ip: &ip, user_agent };
     let started = signin::start_session(

@@ -69,7 +69,14 @@ pub fn login_page(
     hidden_fields: &str,
     username: &str,
     error: Option<&str>,
+    remember_me: bool,
 ) -> HttpResponse {
+    let remember = if remember_me {
+        "<div class=\"remember\"><input type=\"checkbox\" id=\"rememberMe\" name=\"rememberMe\" value=\"on\">\
+         <label for=\"rememberMe\" style=\"margin:0\">Remember me</label></div>"
+    } else {
+        ""
+    };
     let error = error.map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", escape(e))).unwrap_or_default();
     let body = format!(
         "<h1>Sign in to {realm}</h1>{error}<form method=\"post\" action=\"{action}\">{hidden_fields}\
@@ -77,9 +84,7 @@ pub fn login_page(
          <input type=\"text\" id=\"username\" name=\"username\" value=\"{username}\" autocomplete=\"username\" autofocus required>\
          <label for=\"password\">Password</label>\
          <input type=\"password\" id=\"password\" name=\"password\" autocomplete=\"current-password\" required>\
-         <div class=\"remember\"><input type=\"checkbox\" id=\"rememberMe\" name=\"rememberMe\" value=\"on\">\
-         <label for=\"rememberMe\" style=\"margin:0\">Remember me</label></div>\
-         <button type=\"submit\" id=\"kc-login\">Sign in</button></form>",
+         {remember}<button type=\"submit\" id=\"kc-login\">Sign in</button></form>",
         realm = escape(realm_title),
         action = escape(action),
         username = escape(username),

@@ -87,6 +87,7 @@ pub async fn ensure_demo(store: &Store, now: Timestamp) -> Result<bool, Bootstra
     }
     let mut realm = Realm::new(DEMO_REALM, now)?;
     realm.display_name = Some("Latchkey demo".into());
+    realm.remember_me = true;
 
     let txn = store.begin().await?;
     match realms::insert(&txn, &realm).await {

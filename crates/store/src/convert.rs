@@ -28,6 +28,7 @@ pub(crate) fn realm_row(r: &Realm) -> realm::ActiveModel {
         access_token_lifespan: Set(r.access_token_lifespan),
         signature_algorithm: Set(r.signature_algorithm.as_str().to_owned()),
         created_at: Set(r.created_at.as_millis()),
+        remember_me: Set(r.remember_me),
     }
 }
 
@@ -50,6 +51,7 @@ pub(crate) fn realm_from(m: realm::Model) -> Result<Realm, StoreError> {
         },
         access_token_lifespan: m.access_token_lifespan,
         signature_algorithm: m.signature_algorithm.parse()?,
+        remember_me: m.remember_me,
         created_at: Timestamp::from_millis(m.created_at),
     })
 }

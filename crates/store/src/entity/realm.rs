@@ -20,6 +20,7 @@ pub struct Model {
     pub access_token_lifespan: i64,
     pub signature_algorithm: String,
     pub created_at: i64,
+    pub remember_me: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

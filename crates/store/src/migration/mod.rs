@@ -10,6 +10,7 @@ mod m20261127_000004_session_counts;
 mod m20261128_000005_trust;
 mod m20261129_000006_catalog_version;
 mod m20261129_000007_offline_origin;
+mod m20261129_000008_realm_remember_me;
 
 pub struct Migrator;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000005_trust::Migration),
             Box::new(m20261129_000006_catalog_version::Migration),
             Box::new(m20261129_000007_offline_origin::Migration),
+            Box::new(m20261129_000008_realm_remember_me::Migration),
         ]
     }
 }
