@@ -347,10 +347,14 @@ pub async fn push_revocation(realm: &str) -> Result<GlobalRequestResult, ApiErro
     Ok(write(Method::Post, &url, None).await?.unwrap_or_default())
 }
 
+/// Changes the realm's fields that `update` holds.
+pub async fn update_realm(realm: &str, update: &RealmUpdate) -> Result<(), ApiError> {
+    let url = fill(paths::PUT_ADMIN_REALMS_REALM, &[("realm", realm)]);
+    let body = serde_json::to_string(update).map_err(|e| ApiError { status: 0, message: e.to_string() })?;
+    write::<serde_json::Value>(Method::Put, &url, Some(body)).await.map(|_| ())
+}
+
 /// Sets the realm's not-before (epoch seconds; 0 clears it).
 pub async fn set_not_before(realm: &str, not_before: f64) -> Result<(), ApiError> {
-    let url = fill(paths::PUT_ADMIN_REALMS_REALM, &[("realm", realm)]);
-    let update = RealmUpdate { not_before: Some(not_before), ..Default::default() };
-    let body = serde_json::to_string(&update).map_err(|e| ApiError { status: 0, message: e.to_string() })?;
-    write::<serde_json::Value>(Method::Put, &url, Some(body)).await.map(|_| ())
+    update_realm(realm, &RealmUpdate { not_before: Some(not_before), ..Default::default() }).await
 }

@@ -28,10 +28,11 @@ pub enum Section {
     Sessions,
     Clients,
     Users,
+    Settings,
 }
 
 impl Section {
-    pub const ALL: [Section; 3] = [Section::Sessions, Section::Clients, Section::Users];
+    pub const ALL: [Section; 4] = [Section::Sessions, Section::Clients, Section::Users, Section::Settings];
 
     /// Its path segment.
     pub fn segment(self) -> &'static str {
@@ -39,6 +40,7 @@ impl Section {
             Section::Sessions => "sessions",
             Section::Clients => "clients",
             Section::Users => "users",
+            Section::Settings => "settings",
         }
     }
 
@@ -47,6 +49,7 @@ impl Section {
             Section::Sessions => "Sessions",
             Section::Clients => "Clients",
             Section::Users => "Users",
+            Section::Settings => "Realm settings",
         }
     }
 }

@@ -149,6 +149,26 @@ async fn administering_sessions_in_the_console() {
     admin.screenshot("11-revocation").await;
     admin.click_button("Close").await;
 
+    // Realm settings: the session limits, in the units a person thinks in, saved for good.
+    admin.goto(&server.url("/console/demo/settings")).await;
+    let idle = admin.wait_for("#ssoSessionIdleTimeout").await;
+    assert_eq!(idle.prop("value").await.unwrap().as_deref(), Some("30"), "Keycloak's default: 30 minutes");
+    idle.clear().await.unwrap();
+    idle.send_keys("45").await.unwrap();
+    admin.wait_for("#rememberMe").await.click().await.unwrap();
+    admin.screenshot("11b-realm-settings").await;
+    admin.click_button("Save").await;
+    admin.wait_for_text("Saved.").await;
+    let token = server.admin_token("master", latchkey_tests::ADMIN_USER, latchkey_tests::ADMIN_PASSWORD).await;
+    let demo = server.admin_call(Some(&token), reqwest::Method::GET, "/admin/realms/demo", None).await.body;
+    assert_eq!((demo["ssoSessionIdleTimeout"].as_i64(), demo["rememberMe"].as_bool()), (Some(2700), Some(false)));
+    // A number that is none: said plainly, nothing saved.
+    let max = admin.wait_for("#ssoSessionMaxLifespan").await;
+    max.clear().await.unwrap();
+    max.send_keys("1.5").await.unwrap();
+    admin.click_button("Save").await;
+    admin.wait_for_text("SSO Session Max: \"1.5\" is not a whole number").await;
+
     // On the administrator's own realm, the console says beforehand that it signs them out too.
     admin.goto(&server.url("/console/master/sessions")).await;
     admin.wait_for("tr[data-session]").await;

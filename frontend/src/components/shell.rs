@@ -9,7 +9,7 @@ use leptos_router::{path, NavigateOptions};
 
 use crate::api::{self, WhoAmI};
 use crate::auth;
-use crate::pages::{ClientSessionsPage, ClientsPage, SessionsPage, UserSessionsPage, UsersPage};
+use crate::pages::{ClientSessionsPage, ClientsPage, RealmSettingsPage, SessionsPage, UserSessionsPage, UsersPage};
 use crate::roles::{roles_in, Can};
 use crate::routes::{self, Section};
 
@@ -80,6 +80,10 @@ pub fn Shell(me: WhoAmI) -> impl IntoView {
                 <Route path=path!("/:realm/users") view=guarded(|can| can.view_users, |realm, _, _| {
                     view! { <UsersPage realm /> }.into_any()
                 }) />
+                <Route path=path!("/:realm/settings") view=guarded(|can| can.view_realm, |realm, _, me| {
+                    let can_manage = Can::of(me, &realm).manage_realm;
+                    view! { <RealmSettingsPage realm can_manage /> }.into_any()
+                }) />
                 <Route path=path!("/:realm/users/:id/sessions") view=guarded(|can| can.view_users, |realm, user, me| {
                     let can = Can::of(me, &realm);
                     view! { <UserSessionsPage realm user can /> }.into_any()
@@ -92,8 +96,12 @@ pub fn Shell(me: WhoAmI) -> impl IntoView {
 /// The realm's sections the administrator's roles show.
 fn tabs(me: &WhoAmI, realm: &str, current: Option<Section>) -> impl IntoView {
     let can = Can::of(me, realm);
-    let shown =
-        [(Section::Sessions, can.view_realm), (Section::Clients, can.view_clients), (Section::Users, can.view_users)];
+    let shown = [
+        (Section::Sessions, can.view_realm),
+        (Section::Clients, can.view_clients),
+        (Section::Users, can.view_users),
+        (Section::Settings, can.view_realm),
+    ];
     let links = shown
         .into_iter()
         .filter(|(_, shown)| *shown)
