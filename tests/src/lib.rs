@@ -120,6 +120,8 @@ pub struct TestServer {
     pub http: reqwest::Client,
     /// The session lifecycle: the application state and the session operations (ending, logout-all, revocation).
     pub life: std::sync::Arc<latchkey_lifecycle::Lifecycle>,
+    /// Where `/metrics` is served, when the configuration asked for it.
+    pub metrics_address: Option<std::net::SocketAddr>,
     handle: latchkey_server::app::ServerHandle,
 }
 
@@ -141,8 +143,9 @@ impl TestServer {
         let address = app.address();
         let handle = app.handle();
         let life = app.life();
+        let metrics_address = app.metrics_address();
         tokio::spawn(app.run_until_stopped());
-        Ok(TestServer { address, http: reqwest::Client::new(), life, handle })
+        Ok(TestServer { address, http: reqwest::Client::new(), life, metrics_address, handle })
     }
 
     /// Stops the server and waits until it no longer listens (so its port can be reused by a

@@ -9,6 +9,7 @@ mod contract;
 mod counts;
 mod ending;
 mod http;
+mod metrics;
 mod oidc;
 mod schema;
 mod trust;

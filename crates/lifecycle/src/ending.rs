@@ -204,8 +204,9 @@ impl Lifecycle {
         if !held.iter().any(|c| c.id == client.id) {
             return Ok(false);
         }
+        let mut ended = Vec::new();
         if session.session_type == SessionType::Offline && held.len() == 1 {
-            end_in(&txn, realm.id, &[session_id], &How::because(reason), now).await?;
+            ended = end_in(&txn, realm.id, &[session_id], &How::because(reason), now).await?;
         } else {
             notify_client_sessions(&txn, realm.id, client, &[session_id], None, now).await?;
             let path = format!("sessions/{}/clients/{}", session.public_id(), client.id);
@@ -213,6 +214,7 @@ impl Lifecycle {
             events::insert_many(&txn, &[event]).await?;
         }
         txn.commit().await?;
+        self.metrics.ended(reason, ended.len());
         tracing::warn!(session = %session_id, client = %client.client_id, reason = reason.as_str(), "client session ended");
         self.wake_notifier.notify_one();
         Ok(true)
@@ -440,6 +442,7 @@ impl Lifecycle {
     }
 
     fn after_ending(&self, ended: &[SessionId], reason: SessionEnd) {
+        self.metrics.ended(reason, ended.len());
         if !ended.is_empty() {
             tracing::info!(sessions = ended.len(), reason = reason.as_str(), "sessions ended");
             self.wake_notifier.notify_one();

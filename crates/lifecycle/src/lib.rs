@@ -13,6 +13,7 @@ pub mod ending;
 pub mod error;
 pub mod jose;
 pub mod keys;
+pub mod metrics;
 pub mod notifier;
 pub mod reaper;
 pub mod signin;

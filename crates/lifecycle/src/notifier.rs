@@ -190,10 +190,12 @@ impl Lifecycle {
             let retry_at = Timestamp::now().plus_secs(backoff(message.attempts));
             let retry = (retry_at.as_millis() < message.deadline_at).then_some(retry_at);
             outbox::attempt_failed(self.store.conn(), message.id, &self.node, &error, retry).await?;
+            self.metrics.delivered(if retry.is_some() { "retried" } else { "given_up" }, 1);
             tracing::warn!(url = %message.url, id = %message.id, attempts = message.attempts, %error,
                 gave_up = retry.is_none(), "notification not delivered");
         }
         outbox::delivered_many(self.store.conn(), delivered, &self.node, Timestamp::now()).await?;
+        self.metrics.delivered("delivered", delivered.len());
         delivered.clear();
         Ok(())
     }

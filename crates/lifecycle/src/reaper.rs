@@ -39,6 +39,7 @@ impl Lifecycle {
     /// past their retention and stale sign-in failure counters. Every
     /// transaction handles at most one batch.
     pub async fn reap(&self, now: Timestamp) -> Result<Reaped, StoreError> {
+        self.metrics.reaper_pass();
         let mut done = Reaped::default();
         for job in jobs::pending(self.store.conn()).await? {
             self.run_job(&job, now, &mut done).await?;
@@ -82,6 +83,7 @@ impl Lifecycle {
         let mut from = Timestamp::from_millis(i64::MIN);
         loop {
             let started = std::time::Instant::now();
+            let mut cut_off = 0;
             let txn = self.store.begin().await?;
             let finished = match job.kind {
                 JobKind::RealmLogout => {
@@ -95,6 +97,7 @@ impl Lifecycle {
                     };
                     let ended = end_in(&txn, job.realm_id, &ids, &how, now).await?;
                     done.cut_off += ended.len();
+                    cut_off = ended.len();
                     ids.is_empty()
                 }
                 JobKind::ClientSessions => {
@@ -117,6 +120,8 @@ impl Lifecycle {
                 jobs::finish(&txn, job.id, now).await?;
             }
             txn.commit().await?;
+            self.metrics.reaper_batch();
+            self.metrics.ended(SessionEnd::RealmLogout, cut_off);
             tracing::debug!(job = %job.id, ms = started.elapsed().as_secs_f64() * 1e3, finished, "reaper job batch");
             self.wake_notifier.notify_one();
             if finished {
@@ -152,10 +157,16 @@ impl Lifecycle {
                     }
                     if !by_reason.is_empty() {
                         let txn = self.store.begin().await?;
+                        let mut counted = Vec::new();
                         for (reason, ids) in by_reason.values() {
-                            ended += end_in(&txn, realm.id, ids, &How::because(*reason), now).await?.len();
+                            let n = end_in(&txn, realm.id, ids, &How::because(*reason), now).await?.len();
+                            counted.push((*reason, n));
+                            ended += n;
                         }
                         txn.commit().await?;
+                        for (reason, n) in counted {
+                            self.metrics.ended(reason, n);
+                        }
                     }
                     let next = candidates.last().map_or(from, |s| match expiry {
                         Expiry::Idle => s.last_access,

@@ -23,6 +23,15 @@ pub enum LoginFailure {
 }
 
 impl LoginFailure {
+    /// Its name as a metric label.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            LoginFailure::Invalid => "invalid_credentials",
+            LoginFailure::Disabled => "user_disabled",
+            LoginFailure::Throttled { .. } => "throttled",
+        }
+    }
+
     pub fn message(&self) -> String {
         match self {
             LoginFailure::Invalid => "Invalid username or password.".into(),

@@ -56,6 +56,8 @@ pub struct Lifecycle {
     /// Slots for password hashing, and admission to them (see [`Lifecycle::hash_work`]).
     hashing: tokio::sync::Semaphore,
     hashing_admission: tokio::sync::Semaphore,
+    /// What the server counts and measures (see [`crate::metrics`]).
+    pub metrics: crate::metrics::Metrics,
     /// Admin writes refused for want of a valid token, since start (counted, not stored).
     pub unauthenticated_refusals: std::sync::atomic::AtomicU64,
     /// How many of those the reaper has reported in the log.
@@ -89,6 +91,7 @@ impl Lifecycle {
             wake_reaper: tokio::sync::Notify::new(),
             hashing,
             hashing_admission,
+            metrics: Default::default(),
             unauthenticated_refusals: Default::default(),
             refusals_reported: Default::default(),
         }

@@ -400,7 +400,10 @@ pub async fn authenticate(
     let ip = crate::client_ip(&life, &req);
     let user = match signin::check_credentials(&life, &ctx.realm, username, password, &ip, now).await {
         Ok(Ok(user)) => user,
-        Ok(Err(failure)) => return login_form(&ctx, &req, &auth, username, Some(&failure.message())),
+        Ok(Err(failure)) => {
+            life.metrics.sign_in(failure.as_str());
+            return login_form(&ctx, &req, &auth, username, Some(&failure.message()));
+        }
         Err(e) => return Rejection::from(e).into(),
     };
     // Only where the realm offers it (as in Keycloak): a posted rememberMe is ignored otherwise.
@@ -424,6 +427,7 @@ pub async fn authenticate(
         Ok(session) => session,
         Err(e) => return Rejection::from(e).into(),
     };
+    life.metrics.sign_in("success");
     let url = match redirect_with_code(&life, &ctx, &v, session.id, now).await {
         Ok(url) => url,
         Err(e) => return Rejection::from(e).into(),

@@ -26,15 +26,26 @@ pub async fn token(
     realm: web::Path<String>,
     form: web::Form<Form>,
 ) -> Result<HttpResponse, OAuthError> {
-    let ctx = life.realm_ctx(&realm).await?;
+    let answer = grant(&life, &req, &realm, &form).await;
+    let grant_type = match field(&form, "grant_type") {
+        Some(known @ ("authorization_code" | "refresh_token" | "password" | "client_credentials")) => known,
+        Some(_) => "unsupported",
+        None => "missing",
+    };
+    life.metrics.token_request(grant_type, answer.as_ref().map_or_else(|e| e.error, |_| "success"));
+    answer
+}
+
+async fn grant(life: &Lifecycle, req: &HttpRequest, realm: &str, form: &Form) -> Result<HttpResponse, OAuthError> {
+    let ctx = life.realm_ctx(realm).await?;
     let grant_type =
-        field(&form, "grant_type").ok_or_else(|| OAuthError::invalid_request("Missing form parameter: grant_type"))?;
+        field(form, "grant_type").ok_or_else(|| OAuthError::invalid_request("Missing form parameter: grant_type"))?;
     let now = Timestamp::now();
     let body = match grant_type {
-        "authorization_code" => code_grant(&life, &ctx, &req, &form, now).await?,
-        "refresh_token" => refresh_grant(&life, &ctx, &req, &form, now).await?,
-        "password" => password_grant(&life, &ctx, &req, &form, now).await?,
-        "client_credentials" => client_credentials_grant(&life, &ctx, &req, &form, now).await?,
+        "authorization_code" => code_grant(life, &ctx, req, form, now).await?,
+        "refresh_token" => refresh_grant(life, &ctx, req, form, now).await?,
+        "password" => password_grant(life, &ctx, req, form, now).await?,
+        "client_credentials" => client_credentials_grant(life, &ctx, req, form, now).await?,
         other => {
             return Err(OAuthError::unsupported_grant_type(format!("Unsupported grant_type: {}", truncate(other))))
         }

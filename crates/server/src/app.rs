@@ -18,7 +18,7 @@ use utoipa_actix_web::AppExt;
 
 use crate::bootstrap::{self, BootstrapError};
 use crate::config::Config;
-use crate::{console, fallback, headers, health, openapi};
+use crate::{console, fallback, headers, health, metrics, openapi};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -41,6 +41,8 @@ pub struct Application {
     address: SocketAddr,
     public_url: String,
     server: Server,
+    /// The metrics server, when `metrics_listen` is set: its address, its handle, its task.
+    metrics: Option<(SocketAddr, ServerHandle, tokio::task::JoinHandle<std::io::Result<()>>)>,
     life: Arc<latchkey_lifecycle::Lifecycle>,
     stop_workers: watch::Sender<bool>,
     workers: Vec<tokio::task::JoinHandle<()>>,
@@ -129,6 +131,7 @@ impl Application {
                 // A preflight is answered before any authentication; a refused one in JSON.
                 .wrap(cors(&cors_origins))
                 .wrap(actix_web::middleware::from_fn(fallback::cors_refusals_as_json))
+                .wrap(actix_web::middleware::from_fn(metrics::measure))
                 .app_data(store.clone())
                 .app_data(info.clone())
                 .app_data(hsts.clone())
@@ -157,8 +160,16 @@ impl Application {
         .map_err(|source| StartError::Bind { addr: address, source })?
         .run();
 
+        let metrics = match config.metrics_listen {
+            Some(addr) => {
+                let (server, bound) = metrics::serve(addr, life.clone())?;
+                tracing::info!(address = %bound, "metrics are served at /metrics");
+                Some((bound, server.handle(), tokio::spawn(server)))
+            }
+            None => None,
+        };
         tracing::info!(%address, %public_url, database = %config.database_url, "latchkey is listening");
-        Ok(Application { address, public_url, server, life, stop_workers, workers })
+        Ok(Application { address, public_url, server, metrics, life, stop_workers, workers })
     }
 
     /// The address the server is bound to (with the real port when 0 was asked for).
@@ -168,6 +179,11 @@ impl Application {
 
     pub fn port(&self) -> u16 {
         self.address.port()
+    }
+
+    /// Where `/metrics` is served, when it is.
+    pub fn metrics_address(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().map(|(address, _, _)| *address)
     }
 
     pub fn public_url(&self) -> &str {
@@ -189,6 +205,10 @@ impl Application {
     /// (a delivery in flight is finished or, if cut short, retried by the next claim).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
+        if let Some((_, handle, task)) = self.metrics {
+            handle.stop(false).await;
+            let _ = task.await;
+        }
         let _ = self.stop_workers.send(true);
         for worker in self.workers {
             let _ = tokio::time::timeout(Duration::from_secs(10), worker).await;

@@ -136,6 +136,11 @@ pub struct ServeArgs {
     #[arg(long, env = "LATCHKEY_LISTEN", value_name = "HOST:PORT")]
     pub listen: Option<String>,
 
+    /// Address to serve Prometheus metrics on (GET /metrics), apart from the public one; port 0
+    /// picks a free port. [default: none, metrics are not served]
+    #[arg(long, env = "LATCHKEY_METRICS_LISTEN", value_name = "HOST:PORT")]
+    pub metrics_listen: Option<String>,
+
     /// The URL clients reach this server at, as `https://id.example.com`: the base of every
     /// issuer, token, logout token and discovery document. Required when listening on an
     /// address other than loopback. [default: http://<listen>]

@@ -28,6 +28,8 @@ pub struct AdminCredentials {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub listen: SocketAddr,
+    /// Where Prometheus scrapes `/metrics`, apart from `listen`; `None`: not served.
+    pub metrics_listen: Option<SocketAddr>,
     pub database_url: DatabaseUrl,
     /// Where clients reach this server, without a trailing slash; `None` means
     /// `http://<bound address>`, allowed only when listening on loopback.
@@ -84,6 +86,7 @@ fn invalid(setting: &'static str, message: impl Into<String>) -> ConfigError {
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
 struct FileConfig {
     listen: Option<String>,
+    metrics_listen: Option<String>,
     database_url: Option<String>,
     data_dir: Option<PathBuf>,
     public_url: Option<String>,
@@ -154,6 +157,20 @@ impl Config {
         let listen: SocketAddr = raw_listen.parse().map_err(|_| {
             invalid("listen address", format!("'{raw_listen}' is not a host:port such as 127.0.0.1:8080"))
         })?;
+
+        let metrics_listen = args
+            .metrics_listen
+            .as_deref()
+            .or(file.metrics_listen.as_deref())
+            .map(|raw| {
+                raw.parse::<SocketAddr>().map_err(|_| {
+                    invalid("metrics listen address", format!("'{raw}' is not a host:port such as 127.0.0.1:9000"))
+                })
+            })
+            .transpose()?;
+        if metrics_listen.is_some_and(|m| m == listen && m.port() != 0) {
+            return Err(invalid("metrics listen address", "must differ from the listen address"));
+        }
 
         let public_url = args.public_url.as_deref().or(file.public_url.as_deref()).map(parse_public_url).transpose()?;
         if public_url.is_none() && !listen.ip().is_loopback() {
@@ -242,6 +259,7 @@ impl Config {
 
         Ok(Config {
             listen,
+            metrics_listen,
             database_url: db.database_url,
             public_url,
             trusted_proxies,
@@ -268,6 +286,7 @@ impl Config {
     pub fn for_database(database_url: DatabaseUrl) -> Self {
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            metrics_listen: None,
             database_url,
             public_url: None,
             trusted_proxies: Vec::new(),
@@ -363,6 +382,12 @@ mod tests {
     fn bad_values_are_named() {
         let err = |f: fn(&mut ServeArgs)| serve(f).unwrap_err().to_string();
         assert!(err(|a| a.listen = Some("localhost".into())).starts_with("listen address:"));
+        assert!(err(|a| a.metrics_listen = Some("9000".into())).starts_with("metrics listen address:"));
+        let same = |a: &mut ServeArgs| {
+            a.listen = Some("127.0.0.1:8080".into());
+            a.metrics_listen = Some("127.0.0.1:8080".into());
+        };
+        assert!(err(same).starts_with("metrics listen address:"));
         assert!(err(|a| a.common.log_format = Some("xml".into())).starts_with("log format:"));
         assert!(err(|a| a.common.database_url = Some("mysql://x/y".into())).starts_with("database URL:"));
         assert!(err(|a| a.public_url = Some("ftp://x".into())).starts_with("public URL:"));

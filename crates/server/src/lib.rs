@@ -10,6 +10,7 @@ pub mod error;
 mod fallback;
 pub mod headers;
 pub mod health;
+mod metrics;
 pub mod openapi;
 pub mod telemetry;
 

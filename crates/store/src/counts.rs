@@ -180,6 +180,32 @@ fn sum_n() -> SimpleExpr {
     Func::cast_as(Func::sum(Expr::col((SessionCounts::Table, SessionCounts::N))), Alias::new("BIGINT")).into()
 }
 
+/// Every realm's counted sessions by type: (realm id, type, count), from the maintained counts
+/// (a few rows per realm).
+pub async fn by_realm(db: &impl ConnectionTrait) -> Result<Vec<(RealmId, SessionType, u64)>, StoreError> {
+    #[derive(FromQueryResult)]
+    struct Group {
+        realm_id: Uuid,
+        session_type: String,
+        n: Option<i64>,
+    }
+    let q = Query::select()
+        .column(SessionCounts::RealmId)
+        .column(SessionCounts::SessionType)
+        .expr_as(sum_n(), Alias::new("n"))
+        .from(SessionCounts::Table)
+        .and_where(Expr::col(SessionCounts::ClientId).eq(WHOLE_REALM))
+        .group_by_col(SessionCounts::RealmId)
+        .group_by_col(SessionCounts::SessionType)
+        .to_owned();
+    Group::find_by_statement(statement(db.get_database_backend(), &q))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|g| Ok((g.realm_id.into(), g.session_type.parse()?, g.n.unwrap_or(0).max(0) as u64)))
+        .collect()
+}
+
 /// How many counted sessions the realm has — holding a client session of `client`, if given —
 /// of one type or both.
 pub async fn count(

@@ -326,6 +326,20 @@ impl Store {
         &self.db
     }
 
+    /// The connection pool's size and how many of its connections are idle.
+    pub fn pool_use(&self) -> (u32, usize) {
+        match self.backend {
+            Backend::Sqlite => {
+                let pool = self.db.get_sqlite_connection_pool();
+                (pool.size(), pool.num_idle())
+            }
+            Backend::Postgres => {
+                let pool = self.db.get_postgres_connection_pool();
+                (pool.size(), pool.num_idle())
+            }
+        }
+    }
+
     pub async fn close(self) -> Result<(), StoreError> {
         self.db.close().await.map_err(StoreError::Database)
     }
