@@ -24,25 +24,15 @@ pub fn console_dist() -> PathBuf {
 /// Whether the browser tests can run here; when they cannot and `LATCHKEY_REQUIRE_BROWSER=1`
 /// (CI), that is a failure, otherwise a loud skip.
 pub fn available() -> bool {
-    let missing: Vec<String> = [
-        (
-            std::path::Path::new("/usr/bin/chromedriver").exists(),
-            "chromedriver (apt-get install chromium-driver)".to_owned(),
-        ),
-        (std::path::Path::new("/usr/bin/chromium").exists(), "chromium (apt-get install chromium)".to_owned()),
-        (console_dist().join("index.html").exists(), "the built console (scripts/console)".to_owned()),
-    ]
-    .into_iter()
-    .filter(|(present, _)| !present)
-    .map(|(_, what)| what)
-    .collect();
-    if missing.is_empty() {
-        return true;
-    }
-    let message = format!("browser tests need: {}", missing.join(", "));
-    assert!(std::env::var("LATCHKEY_REQUIRE_BROWSER").as_deref() != Ok("1"), "{message}");
-    eprintln!("\n##### SKIPPED: {message} #####\n");
-    false
+    crate::requirements_met(
+        "browser tests",
+        "LATCHKEY_REQUIRE_BROWSER",
+        &[
+            (std::path::Path::new("/usr/bin/chromedriver").exists(), "chromedriver (apt-get install chromium-driver)"),
+            (std::path::Path::new("/usr/bin/chromium").exists(), "chromium (apt-get install chromium)"),
+            (console_dist().join("index.html").exists(), "the built console (scripts/console)"),
+        ],
+    )
 }
 
 /// chromedriver on a free port, stopped when dropped.

@@ -228,3 +228,16 @@ macro_rules! backend_tests {
         }
     };
 }
+
+/// Whether what a group of tests needs from the machine is there (each `(present, what)`);
+/// when it is not and `require_var` is `1` (CI), that is a failure, otherwise a loud skip.
+pub fn requirements_met(tests: &str, require_var: &str, needs: &[(bool, &str)]) -> bool {
+    let missing: Vec<&str> = needs.iter().filter(|(present, _)| !present).map(|(_, what)| *what).collect();
+    if missing.is_empty() {
+        return true;
+    }
+    let message = format!("{tests} need: {}", missing.join(", "));
+    assert!(std::env::var(require_var).as_deref() != Ok("1"), "{message}");
+    eprintln!("\n##### SKIPPED: {message} #####\n");
+    false
+}

@@ -103,6 +103,11 @@ impl Receiver {
         self.received.lock().unwrap().clone()
     }
 
+    /// Forgets what arrived so far.
+    pub fn clear(&self) {
+        self.received.lock().unwrap().clear();
+    }
+
     /// Waits until at least `count` requests arrived (or `within` passes) and returns them all.
     pub async fn wait_for(&self, count: usize, within: Duration) -> Vec<Received> {
         let deadline = tokio::time::Instant::now() + within;

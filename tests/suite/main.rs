@@ -12,4 +12,5 @@ mod http;
 mod metrics;
 mod oidc;
 mod schema;
+mod topology;
 mod trust;

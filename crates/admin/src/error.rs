@@ -69,6 +69,9 @@ impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
         match err {
             StoreError::Conflict(what) => ApiError::Conflict(format!("{what} already exists")),
+            StoreError::Unavailable(_) => {
+                ApiError::Unavailable("The server cannot reach its database; try again shortly".into())
+            }
             other => ApiError::Internal(other.to_string()),
         }
     }

@@ -89,6 +89,18 @@ impl OAuthError {
         e
     }
 
+    /// The database cannot be reached: 503, try again in a second.
+    pub fn unavailable(cause: impl std::fmt::Display) -> Self {
+        tracing::warn!(%cause, "the database is unavailable");
+        let mut e = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "temporarily_unavailable",
+            "The server cannot reach its database; try again shortly",
+        );
+        e.retry_after = Some(1);
+        e
+    }
+
     pub fn realm_not_found() -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", "Realm does not exist")
     }
@@ -125,7 +137,10 @@ impl ResponseError for OAuthError {
 
 impl From<StoreError> for OAuthError {
     fn from(err: StoreError) -> Self {
-        OAuthError::server_error(err)
+        match err {
+            StoreError::Unavailable(cause) => OAuthError::unavailable(cause),
+            other => OAuthError::server_error(other),
+        }
     }
 }
 
@@ -137,9 +152,8 @@ impl From<LifecycleError> for OAuthError {
             LifecycleError::RealmNotFound => OAuthError::realm_not_found(),
             LifecycleError::Busy => OAuthError::busy(),
             LifecycleError::ClientThrottled { retry_after } => OAuthError::client_throttled(retry_after),
-            LifecycleError::Store(_) | LifecycleError::Key(_) | LifecycleError::Internal(_) => {
-                OAuthError::server_error(err)
-            }
+            LifecycleError::Store(store) => store.into(),
+            LifecycleError::Key(_) | LifecycleError::Internal(_) => OAuthError::server_error(err),
         }
     }
 }

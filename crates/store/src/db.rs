@@ -224,7 +224,11 @@ impl Store {
             let _ = probe.close().await;
         }
         let mut options = ConnectOptions::new(url.as_str());
-        options.sqlx_logging(false).connect_timeout(CONNECT_TIMEOUT).acquire_timeout(Duration::from_secs(10));
+        // SQLite waits for its one writer; PostgreSQL answers at once, so a connection not had
+        // within 3 s means it is down or restarting, and the request is answered 503 then
+        // rather than held.
+        let acquire = if url.backend() == Backend::Sqlite { 10 } else { 3 };
+        options.sqlx_logging(false).connect_timeout(CONNECT_TIMEOUT).acquire_timeout(Duration::from_secs(acquire));
         let db = if url.backend() == Backend::Sqlite {
             options.max_connections(8);
             sqlite_pool(url, options).await?

@@ -18,12 +18,37 @@ pub enum StoreError {
     Corrupt(String),
     #[error("database error: {0}")]
     Database(DbErr),
+    /// The database cannot be reached now (down, restarting, no connection to be had in time):
+    /// answered 503 so clients retry, never 500.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// Whether `err` says the database cannot be reached, rather than that a statement failed: no
+/// connection within the pool's timeout, a connection lost or refused, or PostgreSQL shutting
+/// down or not yet accepting connections (SQLSTATE classes 08 and 57).
+fn is_unavailable(err: &DbErr) -> bool {
+    use sea_orm::sqlx::Error as Sqlx;
+    use sea_orm::RuntimeErr;
+    let down = |e: &RuntimeErr| match e {
+        RuntimeErr::SqlxError(Sqlx::Io(_) | Sqlx::PoolTimedOut | Sqlx::PoolClosed | Sqlx::WorkerCrashed) => true,
+        RuntimeErr::SqlxError(Sqlx::Database(db)) => {
+            db.code().is_some_and(|code| code.starts_with("08") || code.starts_with("57"))
+        }
+        _ => false,
+    };
+    match err {
+        DbErr::ConnectionAcquire(_) => true,
+        DbErr::Conn(e) | DbErr::Exec(e) | DbErr::Query(e) => down(e),
+        _ => false,
+    }
 }
 
 impl From<DbErr> for StoreError {
     fn from(err: DbErr) -> Self {
         match err.sql_err() {
             Some(SqlErr::UniqueConstraintViolation(what)) => StoreError::Conflict(what),
+            _ if is_unavailable(&err) => StoreError::Unavailable(err.to_string()),
             _ => StoreError::Database(err),
         }
     }
