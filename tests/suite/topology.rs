@@ -402,8 +402,9 @@ async fn two_nodes_behind_a_proxy_on_one_postgresql() {
     receiver.clear();
 
     // Fault: an application whose back-channel endpoint accepts connections and never answers.
-    // Its notifications wait out their timeout, while token requests stay quick and another
-    // application is told as usual.
+    // It holds at most 24 of a node's 32 delivery slots, and after its first timeouts its other
+    // messages are put off (retried later): token requests stay quick, and another application
+    // is told at once.
     let hanging = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let hanging_url = format!("http://{}/bcl", hanging.local_addr().unwrap());
     let held = tokio::spawn(async move {
@@ -441,7 +442,7 @@ async fn two_nodes_behind_a_proxy_on_one_postgresql() {
     let waited = told.elapsed();
     eprintln!("with a hanging receiver: the other told in {waited:?}; slowest refresh {slowest:?}");
     assert_eq!(by_jti(&receiver.received()).len(), 5, "demo-web was told of its five");
-    assert!(waited < Duration::from_secs(15), "demo-web waited {waited:?}");
+    assert!(waited < Duration::from_secs(3), "demo-web waited {waited:?}");
     assert!(slowest < Duration::from_secs(1), "token requests stayed quick: {slowest:?}");
     held.abort();
     receiver.clear();

@@ -26,6 +26,15 @@ use crate::state::Lifecycle;
 
 /// Deliveries in flight at once, per node.
 pub const CONCURRENCY: usize = 32;
+/// Deliveries in flight at once to one receiver (scheme, host and port): a receiver that hangs
+/// holds at most these of the [`CONCURRENCY`] slots, and the rest go on telling the others; a
+/// receiver alone (one application told of a logout-all of its million sessions) still has
+/// most of them.
+const PER_RECEIVER: usize = 24;
+/// After a delivery to a receiver timed out, its other messages of the moment are not tried for
+/// this long (each is retried later with its backoff), so they do not each wait out a timeout
+/// in turn.
+const RECEIVER_PAUSE: Duration = Duration::from_secs(30);
 /// Messages claimed at once.
 const CLAIM: u64 = 128;
 /// Outcomes recorded at once (one statement for the delivered).
@@ -73,6 +82,51 @@ impl reqwest::dns::Resolve for CheckedResolver {
             let addrs: reqwest::dns::Addrs = Box::new(allowed.into_iter());
             Ok(addrs)
         })
+    }
+}
+
+/// The receiver of a URL: its scheme, host and port (the URL itself if it cannot be read).
+fn receiver_of(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(u) => {
+            format!("{}://{}:{}", u.scheme(), u.host_str().unwrap_or_default(), u.port_or_known_default().unwrap_or(0))
+        }
+        Err(_) => url.to_owned(),
+    }
+}
+
+/// Per receiver: the slots of its deliveries, and until when it is paused.
+#[derive(Default)]
+pub(crate) struct Receivers {
+    slots: HashMap<String, Arc<tokio::sync::Semaphore>>,
+    paused_until: HashMap<String, std::time::Instant>,
+}
+
+type SharedReceivers = Arc<std::sync::Mutex<Receivers>>;
+
+impl Receivers {
+    fn slots(shared: &SharedReceivers, receiver: &str) -> Arc<tokio::sync::Semaphore> {
+        let mut me = shared.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if me.slots.len() > 10_000 {
+            // Only idle entries go (an entry in use is held by its deliveries too).
+            me.slots.retain(|_, s| Arc::strong_count(s) > 1);
+        }
+        me.slots
+            .entry(receiver.to_owned())
+            .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(PER_RECEIVER)))
+            .clone()
+    }
+
+    fn paused(shared: &SharedReceivers, receiver: &str) -> bool {
+        let me = shared.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        me.paused_until.get(receiver).is_some_and(|until| *until > std::time::Instant::now())
+    }
+
+    fn pause(shared: &SharedReceivers, receiver: &str) {
+        let mut me = shared.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let now = std::time::Instant::now();
+        me.paused_until.retain(|_, until| *until > now);
+        me.paused_until.insert(receiver.to_owned(), now + RECEIVER_PAUSE);
     }
 }
 
@@ -157,7 +211,19 @@ impl Lifecycle {
                 http.post(&message.url).header("content-type", "text/plain").body(token)
             }
         };
-        let response = request.send().await.map_err(|e| format!("{}: {}", message.url, with_causes(&e)))?;
+        let response = request.send().await.map_err(|e| {
+            // A receiver that refuses fails fast by itself; one that hangs costs a timeout each.
+            (format!("{}: {}", message.url, with_causes(&e)), e.is_timeout())
+        });
+        let response = match response {
+            Ok(response) => response,
+            Err((error, timed_out)) => {
+                if timed_out {
+                    Receivers::pause(&self.receivers, &receiver_of(&message.url));
+                }
+                return Err(error);
+            }
+        };
         let status = response.status();
         if status.is_success() {
             Ok(())
@@ -211,6 +277,7 @@ impl Lifecycle {
 pub async fn run_notifier(life: Arc<Lifecycle>, mut stop: watch::Receiver<bool>) {
     let http = http_client(life.config.targets);
     let permits = Arc::new(tokio::sync::Semaphore::new(CONCURRENCY));
+    let receivers = life.receivers.clone();
     let mut running = tokio::task::JoinSet::new();
     let (mut delivered, mut failed) = (Vec::new(), Vec::new());
     // Whether the outbox may hold more due messages than the last claim took.
@@ -224,10 +291,20 @@ pub async fn run_notifier(life: Arc<Lifecycle>, mut stop: watch::Receiver<bool>)
                     for message in claimed {
                         let (life, http, realms, permits) =
                             (life.clone(), http.clone(), realms.clone(), permits.clone());
+                        let receiver = receiver_of(&message.url);
+                        let slots = Receivers::slots(&receivers, &receiver);
+                        let receivers = receivers.clone();
                         running.spawn(async move {
+                            // A receiver's own slot first: waiting for it holds none of the
+                            // node's, which stay free for other receivers.
+                            let slot = slots.acquire_owned().await;
+                            if Receivers::paused(&receivers, &receiver) {
+                                let error = format!("{receiver} timed out lately; not tried, retried later");
+                                return (message, Err(error));
+                            }
                             let permit = permits.acquire_owned().await;
                             let outcome = life.deliver(&http, &realms, &message, Timestamp::now()).await;
-                            drop(permit);
+                            drop((permit, slot));
                             (message, outcome)
                         });
                     }

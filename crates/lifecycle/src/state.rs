@@ -56,6 +56,8 @@ pub struct Lifecycle {
     /// Slots for password hashing, and admission to them (see [`Lifecycle::hash_work`]).
     hashing: tokio::sync::Semaphore,
     hashing_admission: tokio::sync::Semaphore,
+    /// The notifier's receivers: their delivery slots and pauses (see [`crate::notifier`]).
+    pub(crate) receivers: Arc<std::sync::Mutex<crate::notifier::Receivers>>,
     /// What the server counts and measures (see [`crate::metrics`]).
     pub metrics: crate::metrics::Metrics,
     /// Admin writes refused for want of a valid token, since start (counted, not stored).
@@ -91,6 +93,7 @@ impl Lifecycle {
             wake_reaper: tokio::sync::Notify::new(),
             hashing,
             hashing_admission,
+            receivers: Default::default(),
             metrics: Default::default(),
             unauthenticated_refusals: Default::default(),
             refusals_reported: Default::default(),
