@@ -139,4 +139,28 @@ async fn metrics_are_scraped_with_every_family_and_sensible_values(db: TestDb) {
     assert_eq!(sample(&text, "latchkey_outbox_backlog", ""), Some(0.0), "{text}");
     assert!(sample(&text, "latchkey_reaper_passes_total", "").unwrap_or(0.0) >= 1.0, "{text}");
     assert!(sample(&text, "latchkey_reaper_job_batches_total", "").unwrap_or(0.0) >= 1.0, "{text}");
+
+    // Every metric the shipped dashboard and the documented queries read is one the server
+    // writes (after the logout-all every family has samples).
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    for doc in ["docs/grafana-dashboard.json", "docs/metrics.md"] {
+        let body = std::fs::read_to_string(root.join(doc)).unwrap();
+        let mut names: Vec<&str> = body
+            .match_indices("latchkey_")
+            .map(|(at, _)| {
+                let rest = &body[at..];
+                &rest[..rest.find(|c: char| !(c.is_ascii_lowercase() || c == '_')).unwrap_or(rest.len())]
+            })
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        assert!(names.len() >= 8, "{doc}: {names:?}");
+        for name in names {
+            let family = ["_total", "_bucket", "_count", "_sum"]
+                .iter()
+                .find_map(|suffix| name.strip_suffix(suffix))
+                .unwrap_or(name);
+            assert!(text.contains(&format!("# TYPE {family} ")), "{doc} reads {name}, which the server does not write");
+        }
+    }
 }
