@@ -29,6 +29,7 @@ backend_tests!(
     a_user_wide_ending_names_the_user_and_no_session,
     disabling_or_deleting_a_user_tells_its_clients,
     disabling_a_client_ends_its_client_sessions_behind_the_request,
+    a_client_enabled_again_keeps_what_was_signed_in_since,
     revoking_an_offline_session_tells_its_client,
     expired_sessions_are_reaped_and_their_clients_told,
     logout_all_ends_everything_and_tells_everyone,
@@ -217,6 +218,38 @@ async fn disabling_a_client_ends_its_client_sessions_behind_the_request(db: Test
     assert_eq!(got[0]["sid"], sid_of(&tokens).to_string());
     assert!(sessions::find_client_session(store.conn(), sid_of(&tokens), web.id).await.unwrap().is_none());
     assert!(refresh_fails(&setup.server, &tokens).await);
+}
+
+/// The job a disable leaves ends the client sessions held at that moment only: a client enabled
+/// again before the job is done keeps its new sign-ins (the job is written here as a disable
+/// leaves it, so the new sign-in certainly comes before the job runs).
+async fn a_client_enabled_again_keeps_what_was_signed_in_since(db: TestDb) {
+    use latchkey_store::jobs::{self, Job, JobKind};
+    let setup = setup(&db).await;
+    let before = sign_in(&setup.server, &Browser::new(&setup.server), "alice").await;
+    let disabled_at = latchkey_domain::Timestamp::now();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let since = sign_in(&setup.server, &Browser::new(&setup.server), "bob").await;
+    let store = db.store().await;
+    let web = clients::find_by_client_id(store.conn(), setup.realm.id, "demo-web").await.unwrap().unwrap();
+    let job = Job {
+        id: uuid::Uuid::now_v7(),
+        realm_id: setup.realm.id,
+        kind: JobKind::ClientSessions,
+        client_id: Some(web.id),
+        cutoff: disabled_at,
+        request_group: None,
+        done_at: None,
+    };
+    jobs::insert(store.conn(), &job, disabled_at).await.unwrap();
+    setup.server.life.reap(latchkey_domain::Timestamp::now()).await.unwrap();
+    assert!(sessions::find_client_session(store.conn(), sid_of(&before), web.id).await.unwrap().is_none());
+    assert!(
+        sessions::find_client_session(store.conn(), sid_of(&since), web.id).await.unwrap().is_some(),
+        "a sign-in after the disable is not the job's"
+    );
+    assert!(introspect(&setup.server, since.access_token().secret()).await);
+    assert!(refresh_fails(&setup.server, &before).await);
 }
 
 async fn revoking_an_offline_session_tells_its_client(db: TestDb) {

@@ -347,7 +347,7 @@ impl Lifecycle {
         let now = Timestamp::now();
         let txn = self.store.begin().await?;
         loop {
-            let holders = sessions::with_client(&txn, client.id, BATCH).await?;
+            let holders = sessions::with_client(&txn, client.id, Timestamp::from_millis(i64::MAX), BATCH).await?;
             if holders.is_empty() {
                 break;
             }

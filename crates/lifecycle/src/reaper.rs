@@ -106,7 +106,9 @@ impl Lifecycle {
                         None => None,
                     };
                     let holders = match &client {
-                        Some(c) => sessions::with_client(&txn, c.id, BATCH).await?,
+                        // Only what the client held when it was disabled: enabled again while
+                        // the job runs, its new sign-ins are not its to end.
+                        Some(c) => sessions::with_client(&txn, c.id, job.cutoff, BATCH).await?,
                         None => Vec::new(),
                     };
                     if let Some(client) = &client {

@@ -384,16 +384,19 @@ pub async fn active_expiring(
     rows.into_iter().map(user_session_from).collect()
 }
 
-/// Up to `limit` user sessions holding a client session of `client_id`.
+/// Up to `limit` user sessions holding a client session of `client_id` started at or before
+/// `started_up_to`.
 pub async fn with_client(
     db: &impl ConnectionTrait,
     client_id: ClientId,
+    started_up_to: Timestamp,
     limit: u64,
 ) -> Result<Vec<SessionId>, StoreError> {
     let ids: Vec<Uuid> = client_session::Entity::find()
         .select_only()
         .column(client_session::Column::UserSessionId)
         .filter(client_session::Column::ClientId.eq(client_id.as_uuid()))
+        .filter(client_session::Column::StartedAt.lte(started_up_to.as_millis()))
         .limit(limit)
         .into_tuple()
         .all(db)
