@@ -260,7 +260,9 @@ pub async fn live_session(
 }
 
 /// [`live_session`] with `client`'s session in it (if any), read in one round trip: what
-/// judging a token needs on every request.
+/// judging a token needs on every request. The realm's logout-all cut-off and not-before and the
+/// client's state come from that same query, not from the cached `realm`: a logout-all, a
+/// revocation or a client disabled on another node counts before its notification has arrived.
 pub async fn live_session_of_client(
     life: &Lifecycle,
     realm: &Realm,
@@ -268,21 +270,35 @@ pub async fn live_session_of_client(
     client: ClientId,
     now: Timestamp,
 ) -> Result<Option<(UserSession, User, Option<ClientSession>)>, LifecycleError> {
-    let found = sessions::with_user_and_client_session(life.store.conn(), session_id, client).await?;
-    Ok(found
-        .filter(|(session, user, _)| session.realm_id == realm.id && expires_at(realm, session, user, now).is_some()))
+    let Some((session, user, held, current)) =
+        sessions::with_user_and_client_session(life.store.conn(), session_id, client).await?
+    else {
+        return Ok(None);
+    };
+    let client_ok = current.client_enabled
+        && held.as_ref().is_none_or(|c| c.started_at.as_secs() >= current.client_not_before);
+    let cut = (current.realm_not_before, current.realm_session_cutoff);
+    let alive = session.realm_id == realm.id && client_ok && alive_until(realm, cut, &session, &user, now).is_some();
+    Ok(alive.then_some((session, user, held)))
 }
 
 /// When a session of `user` in `realm` expires, if it is alive at `now`.
 fn expires_at(realm: &Realm, session: &UserSession, user: &User, now: Timestamp) -> Option<Timestamp> {
+    alive_until(realm, (realm.not_before, realm.session_cutoff), session, user, now)
+}
+
+/// [`expires_at`] with the realm's not-before and logout-all cut-off as given.
+fn alive_until(
+    realm: &Realm,
+    (realm_not_before, realm_session_cutoff): (i64, Timestamp),
+    session: &UserSession,
+    user: &User,
+    now: Timestamp,
+) -> Option<Timestamp> {
     if !user.enabled {
         return None;
     }
-    let cutoffs = Cutoffs {
-        realm_not_before: realm.not_before,
-        realm_session_cutoff: realm.session_cutoff,
-        user_not_before: user.not_before,
-    };
+    let cutoffs = Cutoffs { realm_not_before, realm_session_cutoff, user_not_before: user.not_before };
     match session.liveness(&realm.limits, &cutoffs, now) {
         Liveness::Alive { expires_at } => Some(expires_at),
         Liveness::Dead(_) => None,

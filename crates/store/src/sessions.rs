@@ -433,11 +433,23 @@ fn client_session_of(client_id: ClientId) -> Cond {
 
 /// What judging a token of `client` in session `id` needs, in one round trip: the session, its
 /// user, and the client's session in it (if it has one).
+/// What a live-session check must not take from a cache: the realm's not-before and logout-all
+/// cut-off and the client's state, as the database holds them now (read in the session's own
+/// query, so a change made on another node is honoured even before its notification arrives).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Current {
+    pub realm_not_before: i64,
+    pub realm_session_cutoff: Timestamp,
+    /// False when the client is disabled or gone.
+    pub client_enabled: bool,
+    pub client_not_before: i64,
+}
+
 pub async fn with_user_and_client_session(
     db: &impl ConnectionTrait,
     id: SessionId,
     client_id: ClientId,
-) -> Result<Option<(UserSession, latchkey_domain::User, Option<ClientSession>)>, StoreError> {
+) -> Result<Option<(UserSession, latchkey_domain::User, Option<ClientSession>, Current)>, StoreError> {
     use sea_orm::sea_query::{Alias, JoinType, Query};
     use sea_orm::{FromQueryResult, IdenStatic, Iterable};
 
@@ -452,7 +464,22 @@ pub async fn with_user_and_client_session(
     for c in client_session::Column::iter() {
         q.expr_as(Expr::col((client_session::Entity, c)), Alias::new(format!("c_{}", c.as_str())));
     }
+    use crate::entity::{client, realm};
+    q.expr_as(Expr::col((realm::Entity, realm::Column::NotBefore)), Alias::new("r_not_before"))
+        .expr_as(Expr::col((realm::Entity, realm::Column::SessionCutoff)), Alias::new("r_session_cutoff"))
+        .expr_as(Expr::col((client::Entity, client::Column::Enabled)), Alias::new("k_enabled"))
+        .expr_as(Expr::col((client::Entity, client::Column::NotBefore)), Alias::new("k_not_before"));
     q.from(user_session::Entity)
+        .join(
+            JoinType::InnerJoin,
+            realm::Entity,
+            Expr::col((realm::Entity, realm::Column::Id)).equals((user_session::Entity, user_session::Column::RealmId)),
+        )
+        .join(
+            JoinType::LeftJoin,
+            client::Entity,
+            Expr::col((client::Entity, client::Column::Id)).eq(client_id.as_uuid()),
+        )
         .join(
             JoinType::InnerJoin,
             user::Entity,
@@ -465,5 +492,11 @@ pub async fn with_user_and_client_session(
     let session = user_session_from(user_session::Model::from_query_result(&row, "s_")?)?;
     let user = crate::convert::user_from(user::Model::from_query_result(&row, "u_")?);
     let held = client_session::Model::from_query_result_optional(&row, "c_")?.map(client_session_from).transpose()?;
-    Ok(Some((session, user, held)))
+    let current = Current {
+        realm_not_before: row.try_get("", "r_not_before")?,
+        realm_session_cutoff: Timestamp::from_millis(row.try_get("", "r_session_cutoff")?),
+        client_enabled: row.try_get::<Option<bool>>("", "k_enabled")?.unwrap_or(false),
+        client_not_before: row.try_get::<Option<i64>>("", "k_not_before")?.unwrap_or(0),
+    };
+    Ok(Some((session, user, held, current)))
 }
