@@ -275,8 +275,8 @@ pub async fn live_session_of_client(
     else {
         return Ok(None);
     };
-    let client_ok = current.client_enabled
-        && held.as_ref().is_none_or(|c| c.started_at.as_secs() >= current.client_not_before);
+    let client_ok =
+        current.client_enabled && held.as_ref().is_none_or(|c| c.started_at.as_secs() >= current.client_not_before);
     let cut = (current.realm_not_before, current.realm_session_cutoff);
     let alive = session.realm_id == realm.id && client_ok && alive_until(realm, cut, &session, &user, now).is_some();
     Ok(alive.then_some((session, user, held)))
