@@ -738,12 +738,23 @@ async fn a_configured_public_url_is_the_issuer_and_https_makes_cookies_secure(db
     assert_eq!(discovery["issuer"], "https://id.example.test/auth/realms/demo");
     assert_eq!(discovery["token_endpoint"], "https://id.example.test/auth/realms/demo/protocol/openid-connect/token");
 
-    let browser = Browser::new(&server);
+    let (_, answer, cookie) = sign_in_asking_to_be_remembered(&server).await;
+    assert!(cookie.contains("Secure") && cookie.contains("HttpOnly"), "{cookie}");
+    assert!(cookie.contains("Max-Age=36000"), "remember-me keeps the cookie for the max lifespan: {cookie}");
+    let location = answer.headers()["location"].to_str().unwrap();
+    assert!(location.contains("iss=https%3A%2F%2Fid.example.test%2Fauth%2Frealms%2Fdemo"), "{location}");
+}
+
+/// alice signs in at demo-web through the sign-in page, posting `rememberMe=on` whether or not
+/// the page offers it: the page, the answer and its SSO cookie.
+async fn sign_in_asking_to_be_remembered(server: &TestServer) -> (String, reqwest::Response, String) {
+    let browser = Browser::new(server);
     let auth = format!(
         "{}?client_id=demo-web&redirect_uri={WEB_CALLBACK}&response_type=code&scope=openid\
          &code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256",
-        rp::endpoint(&server, "demo", "auth")
+        rp::endpoint(server, "demo", "auth")
     );
+    let page = browser.http.get(&auth).send().await.unwrap().text().await.unwrap();
     let login = browser.get(&auth).await;
     let Step::Login { action, fields, .. } = &login else { panic!("{login:?}") };
     let mut form = fields.clone();
@@ -760,10 +771,7 @@ async fn a_configured_public_url_is_the_issuer_and_https_makes_cookies_secure(db
         .map(|v| v.to_str().unwrap().to_owned())
         .find(|c| c.starts_with("LATCHKEY_IDENTITY="))
         .expect("an SSO cookie");
-    assert!(cookie.contains("Secure") && cookie.contains("HttpOnly"), "{cookie}");
-    assert!(cookie.contains("Max-Age=36000"), "remember-me keeps the cookie for the max lifespan: {cookie}");
-    let location = answer.headers()["location"].to_str().unwrap();
-    assert!(location.contains("iss=https%3A%2F%2Fid.example.test%2Fauth%2Frealms%2Fdemo"), "{location}");
+    (page, answer, cookie)
 }
 
 async fn expired_codes_are_refused(db: TestDb) {
@@ -807,29 +815,7 @@ async fn remember_me_is_offered_where_the_realm_allows_it(db: TestDb) {
     let realm = "/admin/realms/demo";
     assert_eq!(server.admin_call(Some(&admin), reqwest::Method::GET, realm, None).await.body["rememberMe"], true);
     async fn sign_in(server: &TestServer) -> (bool, bool) {
-        let browser = Browser::new(server);
-        let auth = format!(
-            "{}?client_id=demo-web&redirect_uri={WEB_CALLBACK}&response_type=code&scope=openid\
-             &code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256",
-            rp::endpoint(server, "demo", "auth")
-        );
-        let page = browser.http.get(&auth).send().await.unwrap().text().await.unwrap();
-        let login = browser.get(&auth).await;
-        let Step::Login { action, fields, .. } = &login else { panic!("{login:?}") };
-        let mut form = fields.clone();
-        form.extend([
-            ("username".into(), "alice".into()),
-            ("password".into(), "alice-password".into()),
-            ("rememberMe".into(), "on".into()),
-        ]);
-        let answer = browser.http.post(server.url(action)).form(&form).send().await.unwrap();
-        let cookie = answer
-            .headers()
-            .get_all("set-cookie")
-            .iter()
-            .map(|v| v.to_str().unwrap().to_owned())
-            .find(|c| c.starts_with("LATCHKEY_IDENTITY="))
-            .expect("an SSO cookie");
+        let (page, _, cookie) = sign_in_asking_to_be_remembered(server).await;
         (page.contains("name=\"rememberMe\""), cookie.contains("Max-Age"))
     }
     assert_eq!(sign_in(&server).await, (true, true), "offered, and honoured");
