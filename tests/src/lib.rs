@@ -145,7 +145,13 @@ impl TestServer {
         let life = app.life();
         let metrics_address = app.metrics_address();
         tokio::spawn(app.run_until_stopped());
-        Ok(TestServer { address, http: reqwest::Client::new(), life, metrics_address, handle })
+        Ok(TestServer {
+            address,
+            http: reqwest::Client::builder().no_proxy().build().unwrap(),
+            life,
+            metrics_address,
+            handle,
+        })
     }
 
     /// Stops the server and waits until it no longer listens (so its port can be reused by a

@@ -18,7 +18,7 @@ pub type Rp =
 
 /// An HTTP client that does not follow redirects (as openidconnect advises), without cookies.
 pub fn http() -> reqwest::Client {
-    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
+    reqwest::Client::builder().no_proxy().redirect(reqwest::redirect::Policy::none()).build().unwrap()
 }
 
 pub fn issuer(server: &TestServer, realm: &str) -> String {
@@ -116,6 +116,7 @@ fn attribute(tag: &str, name: &str) -> Option<String> {
 impl Browser {
     pub fn new(server: &TestServer) -> Self {
         let http = reqwest::Client::builder()
+            .no_proxy()
             .cookie_store(true)
             .redirect(reqwest::redirect::Policy::none())
             .user_agent("latchkey-test-browser/1.0")

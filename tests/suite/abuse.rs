@@ -27,6 +27,9 @@ backend_tests!(
     a_logout_link_with_someone_elses_hint_asks_first,
     made_up_key_ids_do_not_reach_the_database,
     admin_events_past_their_retention_are_purged,
+    made_up_usernames_add_nothing_once_the_address_is_refused,
+    a_person_is_one_lane_by_username_or_email,
+    an_ipv6_subscriber_counts_as_one_address,
 );
 
 /// The demo realm behind a trusted proxy on loopback, so each test request can come "from"
@@ -102,12 +105,64 @@ async fn guesses_from_many_addresses_never_lock_a_person_out_for_long(db: TestDb
     assert!(retry_after.unwrap().parse::<i64>().unwrap() <= 60, "…never longer than a minute");
 }
 
+async fn made_up_usernames_add_nothing_once_the_address_is_refused(db: TestDb) {
+    let server = server(&db, |c| c.max_concurrent_hashes = 64).await;
+    let store = db.store().await;
+    let rows = || async { login_failures::count(store.conn()).await.unwrap() };
+    // The address's 50 free failures, each with a name no one has.
+    for i in 0..50 {
+        let (status, _) = sign_in(&server, &format!("nobody-{i}"), "guess", "10.6.0.1").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "guess {i}");
+    }
+    let after_free = rows().await;
+    assert!(after_free <= 1 + 2 * 50, "{after_free}");
+    // Refused from now on: the address lane refuses first and nothing else is written.
+    for i in 50..80 {
+        let (status, _) = sign_in(&server, &format!("nobody-{i}"), "guess", "10.6.0.1").await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "guess {i}");
+    }
+    assert_eq!(rows().await, after_free, "refused guesses add no rows");
+    // Another address is not affected.
+    assert_eq!(sign_in(&server, "alice", "alice-password", "10.6.0.2").await.0, StatusCode::OK);
+}
+
+async fn a_person_is_one_lane_by_username_or_email(db: TestDb) {
+    let server = server(&db, |_| {}).await;
+    // Five wrong guesses by username, then one by email, from one address: one person, one lane.
+    for i in 0..5 {
+        assert_eq!(sign_in(&server, "bob", "wrong", "10.5.0.1").await.0, StatusCode::UNAUTHORIZED, "guess {i}");
+    }
+    let (status, retry_after) = sign_in(&server, "bob@demo.latchkey.test", "wrong", "10.5.0.1").await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "the email is the same person");
+    assert!(retry_after.is_some());
+}
+
+async fn an_ipv6_subscriber_counts_as_one_address(db: TestDb) {
+    let server = server(&db, |c| {
+        c.max_concurrent_hashes = 64;
+        c.trusted_proxies.push("::1".parse().unwrap());
+    })
+    .await;
+    // Fifty made-up names, each from another address of one /64.
+    for i in 0..50 {
+        let (status, _) =
+            sign_in(&server, &format!("nobody-{i}"), "guess", &format!("2001:db8:7:7::{:x}", i + 1)).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "guess {i}");
+    }
+    let (status, _) = sign_in(&server, "nobody-else", "guess", "2001:db8:7:7:ffff::1").await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "the /64 is one address");
+    let (status, _) = sign_in(&server, "alice", "alice-password", "2001:db8:7:8::1").await;
+    assert_eq!(status, StatusCode::OK, "the next /64 is another");
+}
+
 async fn failures_age_out_and_their_counters_are_purged(db: TestDb) {
     let server = server(&db, |_| {}).await;
     let store = db.store().await;
     let realm = realms::find_by_name(store.conn(), "demo").await.unwrap().unwrap();
     let hour_ago = Timestamp::from_millis(Timestamp::now().as_millis() - 3_600_000);
-    for subject in ["user+ip:carol|10.7.0.1", "user:carol", "user:guessed-name"] {
+    let carol = latchkey_store::users::find_by_username(store.conn(), realm.id, "carol").await.unwrap().unwrap();
+    let (by_address, by_user) = (format!("user+ip:id:{}|10.7.0.1", carol.id), format!("user:id:{}", carol.id));
+    for subject in [by_address.as_str(), by_user.as_str(), "user:name:guessed-name"] {
         for _ in 0..40 {
             login_failures::attempt(store.conn(), realm.id, subject, hour_ago, hour_ago, |_, _| None)
                 .await
@@ -117,7 +172,7 @@ async fn failures_age_out_and_their_counters_are_purged(db: TestDb) {
     }
     assert_eq!(sign_in(&server, "carol", "carol-password", "10.7.0.1").await.0, StatusCode::OK, "old failures age out");
     server.life.reap(Timestamp::now()).await.unwrap();
-    assert_eq!(login_failures::get(store.conn(), realm.id, "user:guessed-name").await.unwrap(), None, "purged");
+    assert_eq!(login_failures::get(store.conn(), realm.id, "user:name:guessed-name").await.unwrap(), None, "purged");
 }
 
 async fn client_secret_guessing_is_throttled_per_client_and_address(db: TestDb) {

@@ -604,9 +604,9 @@ async fn admin_writes_and_session_endings_are_audited(db: TestDb) {
     // callers without a valid token are counted, not stored (anyone could fill the table).
     let path = format!("/admin/realms/demo/users/{}", eve.id);
     assert_eq!(call(&server, Some(&auditor), Method::DELETE, &path, None).await.0, 403);
-    let anonymous_before = server.life.unauthenticated_refusals.load(std::sync::atomic::Ordering::Relaxed);
+    let anonymous_before = server.life.unrecorded_refusals.load(std::sync::atomic::Ordering::Relaxed);
     assert_eq!(call(&server, None, Method::POST, "/admin/realms/demo/logout-all", None).await.0, 401);
-    let anonymous_after = server.life.unauthenticated_refusals.load(std::sync::atomic::Ordering::Relaxed);
+    let anonymous_after = server.life.unrecorded_refusals.load(std::sync::atomic::Ordering::Relaxed);
     assert_eq!(anonymous_after, anonymous_before + 1);
     let taken = json!({"username": "alice"});
     assert_eq!(call(&server, Some(&admin), Method::POST, "/admin/realms/demo/users", Some(taken)).await.0, 409);
@@ -693,7 +693,7 @@ async fn realms_are_created_and_deleted_by_the_master_admin_only(db: TestDb) {
     let manager = token(&server, "demo", "realm-manager", "manager-password").await;
     assert_eq!(call(&server, Some(&manager), Method::POST, "/admin/realms", Some(json!({"realm": "x"}))).await.0, 403);
     assert_eq!(call(&server, Some(&manager), Method::DELETE, "/admin/realms/demo", None).await.0, 403);
-    assert_eq!(call(&server, Some(&admin), Method::DELETE, "/admin/realms/master", None).await.0, 400);
+    assert_eq!(call(&server, Some(&admin), Method::DELETE, "/admin/realms/master", None).await.0, 409);
     assert_eq!(call(&server, Some(&admin), Method::DELETE, "/admin/realms/acme", None).await.0, 204);
     assert_eq!(get(&server, &admin, "/admin/realms/acme").await.0, 404);
 }

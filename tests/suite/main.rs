@@ -8,6 +8,7 @@ mod console;
 mod contract;
 mod counts;
 mod ending;
+mod escalation;
 mod http;
 mod metrics;
 mod oidc;

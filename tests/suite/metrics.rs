@@ -110,11 +110,33 @@ async fn metrics_are_scraped_with_every_family_and_sensible_values(db: TestDb) {
         "{text}"
     );
     assert_eq!(sample(&text, "latchkey_sessions_active", "realm=\"demo\",type=\"REGULAR\""), Some(4.0), "{text}");
-    let token_route = "route=\"/realms/{realm}/protocol/openid-connect/token\",method=\"POST\",status=\"200\"";
+    let token_route = "route=\"/realms/{realm}/protocol/openid-connect/token\",method=\"POST\",status=\"2xx\"";
     assert_eq!(sample(&text, "latchkey_http_request_duration_seconds_count", token_route), Some(4.0), "{text}");
     assert!(!text.contains("realms/demo/protocol"), "paths never become label values");
     assert!(sample(&text, "latchkey_catalog_cache_total", "event=\"hit\"").unwrap_or(0.0) > 0.0, "{text}");
     assert!(sample(&text, "latchkey_db_pool_connections", "state=\"idle\"").is_some(), "{text}");
+
+    // An attacker sending made-up methods to made-up paths adds no series: each label comes
+    // from a closed set (`OTHER`, `unmatched`, the status class).
+    let series =
+        |text: &str| text.lines().filter(|l| l.starts_with("latchkey_http_request_duration_seconds_count")).count();
+    let before = series(&text);
+    for i in 0..40 {
+        let method = reqwest::Method::from_bytes(format!("PROBE{i}X{}", "Y".repeat(200)).as_bytes()).unwrap();
+        server.http.request(method, server.url(&format!("/nothing/{i}"))).send().await.unwrap();
+    }
+    let text = scrape(&server).await;
+    assert!(series(&text) <= before + 1, "{text}");
+    assert!(!text.contains("PROBE") && !text.contains("/nothing/"), "{text}");
+    assert_eq!(
+        sample(
+            &text,
+            "latchkey_http_request_duration_seconds_count",
+            "route=\"unmatched\",method=\"OTHER\",status=\"4xx\""
+        ),
+        Some(40.0),
+        "{text}"
+    );
 
     // Logout-all: the reaper ends the four, the notifier delivers four logout tokens.
     let admin = server.admin_token("master", latchkey_tests::ADMIN_USER, latchkey_tests::ADMIN_PASSWORD).await;

@@ -40,7 +40,13 @@ backend_tests!(
 );
 
 /// Creates a user in `realm` with a password and these admin roles; returns its id.
-async fn user_with_roles(server: &TestServer, admin: &str, realm: &str, name: &str, roles: &[&str]) -> String {
+pub(crate) async fn user_with_roles(
+    server: &TestServer,
+    admin: &str,
+    realm: &str,
+    name: &str,
+    roles: &[&str],
+) -> String {
     let body = json!({"username": name, "enabled": true,
         "credentials": [{"type": "password", "value": format!("{name}-password"), "temporary": false}]});
     let (status, _, _) =
@@ -53,7 +59,7 @@ async fn user_with_roles(server: &TestServer, admin: &str, realm: &str, name: &s
     id
 }
 
-async fn user_id(db: &TestDb, realm: &str, name: &str) -> String {
+pub(crate) async fn user_id(db: &TestDb, realm: &str, name: &str) -> String {
     let store = db.store().await;
     let realm = realms::find_by_name(store.conn(), realm).await.unwrap().unwrap();
     users::find_by_username(store.conn(), realm.id, name).await.unwrap().unwrap().id.to_string()
@@ -372,7 +378,7 @@ async fn hostile_redirect_uris_are_refused(db: TestDb) {
 
 async fn a_percent_encoded_admin_path_is_still_the_admin_api(db: TestDb) {
     let (server, _) = demo(&db).await;
-    let before = server.life.unauthenticated_refusals.load(Ordering::Relaxed);
+    let before = server.life.unrecorded_refusals.load(Ordering::Relaxed);
     for path in ["/%61dmin/realms/demo/users", "/admin/%72ealms/demo/users", "/%61%64%6d%69%6e/realms/demo/users"] {
         let answer = rp::http()
             .post(server.url(path))
@@ -383,7 +389,7 @@ async fn a_percent_encoded_admin_path_is_still_the_admin_api(db: TestDb) {
             .unwrap();
         assert_eq!(answer.status(), StatusCode::UNAUTHORIZED, "{path}: authenticated before the body is read");
     }
-    let after = server.life.unauthenticated_refusals.load(Ordering::Relaxed);
+    let after = server.life.unrecorded_refusals.load(Ordering::Relaxed);
     assert_eq!(after, before + 3, "and counted as refused admin writes");
 }
 

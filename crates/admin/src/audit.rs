@@ -2,7 +2,8 @@
 //! recorded as an admin event in its own transaction ([`latchkey_lifecycle::audit`]; session
 //! endings by the ending step itself). Writes
 //! that are refused — a role missing, bad input, a conflict — are recorded too, with their error,
-//! by [`record_refusals`]; those refused for want of a valid token are only counted.
+//! by [`record_refusals`] when the caller holds an admin role in that realm; the refusals of
+//! anyone else (no valid token, or a signed-in person with no admin role) are only counted.
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -75,6 +76,18 @@ pub async fn record_refusals(
     Ok(answer)
 }
 
+/// The longest resource path and error a refusal keeps, in characters.
+const MAX_PATH: usize = 512;
+const MAX_ERROR: usize = 1024;
+
+/// `text` cut to `max` characters (marked with `…` where cut).
+fn capped(text: String, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text,
+    }
+}
+
 async fn record_refusal(
     life: &Lifecycle,
     request: &HttpRequest,
@@ -92,13 +105,22 @@ async fn record_refusal(
         Ok(None) => return,
         Err(error) => return tracing::error!(%error, "an admin event could not be recorded"),
     };
-    let Ok(admin) = authenticate(life, request).await else {
-        // Anyone can send these; storing each would let them fill the table. They are counted.
-        life.unauthenticated_refusals.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        return;
+    // Anyone signed in can get a token the admin API accepts (every realm's `admin-cli` takes a
+    // password): storing each refusal would let them fill the table. Only the refusals of
+    // callers holding some admin role in that realm are stored; the rest are counted.
+    let administers = |admin: &crate::auth::Admin| {
+        admin.manages_every_realm() || (admin.home.id == realm.id && !admin.roles.is_empty())
     };
+    let admin = match authenticate(life, request).await {
+        Ok(admin) if administers(&admin) => admin,
+        _ => {
+            life.unrecorded_refusals.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return;
+        }
+    };
+    let path = capped(path, MAX_PATH);
     let action = AdminAction { actor: admin.actor(), operation, resource, path, representation: None };
-    let event = AdminEvent { error: Some(error), ..action.event(realm.id, Timestamp::now()) };
+    let event = AdminEvent { error: Some(capped(error, MAX_ERROR)), ..action.event(realm.id, Timestamp::now()) };
     if let Err(error) = events::insert_many(life.store.conn(), &[event]).await {
         tracing::error!(%error, "an admin event could not be recorded");
     }

@@ -145,6 +145,22 @@ impl<R: Role> InRealm<R> {
             .ok_or_else(not_found)
     }
 
+    /// Refuses (409) to leave the master realm without an enabled user holding `admin`: `user`
+    /// is about to be disabled, deleted or lose `admin`. Without one, no administrator could
+    /// sign in again and only an edit of the database would recover.
+    pub async fn keeps_a_master_admin(&self, user: &User, what: &str) -> Result<(), ApiError> {
+        if !self.realm.is_master() || !users::roles_of(self.conn(), user.id).await?.contains(&AdminRole::Admin) {
+            return Ok(());
+        }
+        if users::others_holding(self.conn(), self.realm.id, AdminRole::Admin, user.id).await? == 0 {
+            return Err(ApiError::Conflict(format!(
+                "{} is the last enabled user holding 'admin' in the master realm and cannot {what}",
+                user.username
+            )));
+        }
+        Ok(())
+    }
+
     /// The path's user, if the administrator may change it: it holds no admin role the
     /// administrator lacks (see [`Admin::require_at_least`]).
     pub async fn user_to_change(&self) -> Result<User, ApiError> {

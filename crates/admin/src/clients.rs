@@ -96,9 +96,11 @@ impl From<&Client> for ClientRepresentation {
 
 /// Refuses a client write the administrator may not make: notification URLs the server's
 /// target policy refuses (the resolved address is checked again at each delivery); in the
-/// master realm every client
-/// write needs `admin` (a client there — its redirect URIs above all — reaches every realm's
-/// administrators); letting a client's tokens call the admin API needs `realm-admin`.
+/// master realm every client write needs `admin` (a client there — its redirect URIs above
+/// all — reaches every realm's administrators). Any write to a client whose tokens the admin
+/// API accepts, before or after the change (its redirect URIs, origins, secret, flows, name,
+/// deletion, or the property itself), needs `realm-admin`: a client manager who could point
+/// such a client at an address of theirs would receive an administrator's token.
 fn may_write(at: &InRealm<ManageClients>, before: Option<&Client>, after: &Client) -> Result<(), ApiError> {
     let (life, admin, realm) = (&at.life, &at.admin, &at.realm);
     for (field, url) in
@@ -111,16 +113,24 @@ fn may_write(at: &InRealm<ManageClients>, before: Option<&Client>, after: &Clien
     if realm.is_master() {
         admin.require(AdminRole::Admin)?;
     }
-    if after.admin_api_access != before.is_some_and(|c| c.admin_api_access) {
-        admin.require(AdminRole::RealmAdmin)?;
+    if after.admin_api_access || before.is_some_and(|c| c.admin_api_access) {
+        admin.require(AdminRole::RealmAdmin).map_err(|_| {
+            ApiError::Forbidden(format!(
+                "Client {} can call the admin API: changing it needs the 'realm-admin' role",
+                before.unwrap_or(after).client_id
+            ))
+        })?;
     }
     Ok(())
 }
 
-/// `realm-management` names the realm's admin roles' client, as in Keycloak: no client takes it.
+/// The names of `admin-cli`, `security-admin-console` and `realm-management` are not taken by
+/// another client, nor given up by a rename: trust never follows a name.
 fn reserved(client_id: &str) -> Result<(), ApiError> {
-    if client_id == MANAGEMENT_CLIENT {
-        return Err(ApiError::Conflict(format!("Client {client_id} already exists: it holds the realm's admin roles")));
+    if Client::is_reserved_id(client_id) {
+        return Err(ApiError::Conflict(format!(
+            "The clientId '{client_id}' is reserved: no client takes it or is renamed out of it"
+        )));
     }
     Ok(())
 }
@@ -191,7 +201,7 @@ pub struct GeneratedSecret {
 #[utoipa::path(tag = "clients", params(crate::contract::path::InRealm), request_body = NewClient,
     responses((status = 201, description = "Created", body = Option<GeneratedSecret>, headers(("Location" = String, description = "The new client's URL"))),
         (status = 400, description = "A field is invalid", body = ErrorBody),
-        (status = 403, description = "Not allowed: needs manage-clients", body = ErrorBody), (status = 409, description = "The clientId is taken", body = ErrorBody)))]
+        (status = 403, description = "Not allowed: needs manage-clients (realm-admin for a client whose tokens the admin API accepts; admin in master)", body = ErrorBody), (status = 409, description = "The clientId is taken or reserved", body = ErrorBody)))]
 #[post("/admin/realms/{realm}/clients")]
 pub async fn create_client(at: InRealm<ManageClients>, body: Json<NewClient>) -> Result<HttpResponse, ApiError> {
     let sent = at.action(Operation::Create, Resource::Client, String::new()).sent(&*body);
@@ -221,9 +231,9 @@ pub async fn create_client(at: InRealm<ManageClients>, body: Json<NewClient>) ->
 /// Changes the fields present. Disabling a client kills its tokens at once and removes its
 /// client sessions behind the request, telling it about each.
 #[utoipa::path(tag = "clients", params(crate::contract::path::ClientIn), request_body = ClientUpdate,
-    responses((status = 204, description = "Updated"), (status = 400, description = "A field is invalid", body = ErrorBody), (status = 403, description = "Not allowed: needs manage-clients", body = ErrorBody),
+    responses((status = 204, description = "Updated"), (status = 400, description = "A field is invalid", body = ErrorBody), (status = 403, description = "Not allowed: needs manage-clients (realm-admin for a client whose tokens the admin API accepts; admin in master)", body = ErrorBody),
         (status = 404, description = "No such realm or client", body = ErrorBody),
-        (status = 409, description = "The clientId is taken, or the change does not fit the client as it is (a public client cannot have a service account)", body = ErrorBody)))]
+        (status = 409, description = "The clientId is taken or reserved (renames into or out of `admin-cli`, `security-admin-console`, `realm-management`), or the change does not fit the client as it is (a public client cannot have a service account)", body = ErrorBody)))]
 #[put("/admin/realms/{realm}/clients/{id}")]
 pub async fn update_client(at: InRealm<ManageClients>, body: Json<ClientUpdate>) -> Result<HttpResponse, ApiError> {
     let client = at.client().await?;
@@ -233,6 +243,7 @@ pub async fn update_client(at: InRealm<ManageClients>, body: Json<ClientUpdate>)
     if let Some(new_id) = r.client_id {
         if new_id != client.client_id {
             reserved(&new_id)?;
+            reserved(&client.client_id)?;
         }
         latchkey_domain::Client::new(at.realm.id, &new_id, client.protocol, client.created_at).map_err(bad)?;
         updated.client_id = new_id;
@@ -246,7 +257,7 @@ pub async fn update_client(at: InRealm<ManageClients>, body: Json<ClientUpdate>)
 /// Deletes a client after telling it about each of its sessions.
 #[utoipa::path(tag = "clients", params(crate::contract::path::ClientIn),
     responses((status = 204, description = "Deleted"),
-        (status = 403, description = "Not allowed: needs manage-clients", body = ErrorBody), (status = 404, description = "No such realm or client", body = ErrorBody)))]
+        (status = 403, description = "Not allowed: needs manage-clients (realm-admin for a client whose tokens the admin API accepts; admin in master)", body = ErrorBody), (status = 404, description = "No such realm or client", body = ErrorBody)))]
 #[delete("/admin/realms/{realm}/clients/{id}")]
 pub async fn delete_client(at: InRealm<ManageClients>) -> Result<HttpResponse, ApiError> {
     let client = at.client().await?;
@@ -258,7 +269,7 @@ pub async fn delete_client(at: InRealm<ManageClients>) -> Result<HttpResponse, A
 
 /// Generates a new secret for a confidential client and shows it, this once.
 #[utoipa::path(tag = "clients", params(crate::contract::path::ClientIn),
-    responses((status = 200, description = "The new secret", body = GeneratedSecret), (status = 409, description = "The client is public: it has no secret", body = ErrorBody), (status = 403, description = "Not allowed: needs manage-clients", body = ErrorBody),
+    responses((status = 200, description = "The new secret", body = GeneratedSecret), (status = 409, description = "The client is public: it has no secret", body = ErrorBody), (status = 403, description = "Not allowed: needs manage-clients (realm-admin for a client whose tokens the admin API accepts; admin in master)", body = ErrorBody),
         (status = 404, description = "No such realm or client", body = ErrorBody)))]
 #[post("/admin/realms/{realm}/clients/{id}/client-secret")]
 pub async fn regenerate_secret(at: InRealm<ManageClients>) -> Result<HttpResponse, ApiError> {

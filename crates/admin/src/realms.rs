@@ -59,6 +59,7 @@ pub async fn get_realm(at: InRealm<ViewRealm>) -> Result<HttpResponse, ApiError>
         (status = 204, description = "Updated"),
         (status = 400, description = "A field is invalid", body = ErrorBody),
         (status = 403, description = "Not allowed: needs manage-realm", body = ErrorBody),
+        (status = 409, description = "The master realm cannot be disabled", body = ErrorBody),
     )
 )]
 #[put("/admin/realms/{realm}")]
@@ -67,6 +68,11 @@ pub async fn update_realm(at: InRealm<ManageRealm>, body: Json<RealmUpdate>) -> 
     let action = at.action(Operation::Update, Resource::Realm, String::new()).sent(&u);
     let mut realm = at.realm.clone();
     apply(&mut realm, u)?;
+    if realm.is_master() && !realm.enabled {
+        return Err(ApiError::Conflict(
+            "The master realm cannot be disabled: no administrator could sign in to enable it again".into(),
+        ));
+    }
     let txn = at.life.store.begin().await?;
     realms::update_changed(&txn, &at.realm, &realm).await?;
     at.commit(txn, &action).await?;
@@ -176,7 +182,7 @@ pub async fn create_realm(caller: Authenticated, body: Json<NewRealm>) -> Result
     params(crate::contract::path::InRealm),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 400, description = "The master realm cannot be deleted", body = ErrorBody),
+        (status = 409, description = "The master realm cannot be deleted", body = ErrorBody),
         (status = 403, description = "Not allowed: only the master realm's admin deletes realms", body = ErrorBody),
     )
 )]
@@ -184,7 +190,9 @@ pub async fn create_realm(caller: Authenticated, body: Json<NewRealm>) -> Result
 pub async fn delete_realm(at: InRealm<ManageRealm>) -> Result<HttpResponse, ApiError> {
     at.admin.require_master_admin("deletes realms")?;
     if at.realm.is_master() {
-        return Err(ApiError::BadRequest("The master realm cannot be deleted".into()));
+        return Err(ApiError::Conflict(
+            "The master realm cannot be deleted: its administrators manage every realm".into(),
+        ));
     }
     let txn = at.life.store.begin().await?;
     realms::delete(&txn, at.realm.id).await?;

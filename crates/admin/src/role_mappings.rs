@@ -25,7 +25,7 @@ use crate::error::{ApiError, ErrorBody};
 use crate::users::may_grant;
 
 /// The clientId of the client whose roles are the realm's admin roles.
-pub const MANAGEMENT_CLIENT: &str = "realm-management";
+pub use latchkey_domain::client::MANAGEMENT_CLIENT;
 
 /// The namespace of the derived ids (UUID v5) of `realm-management` clients and their roles.
 const IDS: Uuid = Uuid::from_u128(0x6c61_7463_686b_5265_806d_676d_7400_0001);
@@ -269,6 +269,9 @@ async fn change(at: InRealm<RealmAdmin>, sent: Vec<RoleRepresentation>, grant: b
     for role in roles.iter().chain(held.iter()) {
         may_grant(&at.admin, &at.realm, *role)?;
     }
+    if !grant && roles.contains(&AdminRole::Admin) {
+        at.keeps_a_master_admin(&user, "lose 'admin'").await?;
+    }
     let names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
     let path = format!("users/{}/role-mappings/clients/{}", user.id, management_client_id(at.realm.id));
     let operation = if grant { Operation::Create } else { Operation::Delete };
@@ -304,7 +307,8 @@ pub async fn add_client_role_mappings(
     params(crate::contract::path::UserIn, ("clientUuid" = uuid::Uuid, Path, description = "Client UUID", example = "3f1b6a52-8d2e-4d55-9a0e-7c1d2e3f4a5b")),
     request_body(content = Vec<RoleRepresentation>, example = json!([{"name": "view-users"}])),
     responses((status = 204, description = "Taken away"), (status = 400, description = "Not a list of roles", body = ErrorBody),
-        (status = 403, description = "Not allowed: needs realm-admin", body = ErrorBody), (status = 404, description = "No such realm, user, client or role", body = ErrorBody)))]
+        (status = 403, description = "Not allowed: needs realm-admin", body = ErrorBody), (status = 404, description = "No such realm, user, client or role", body = ErrorBody),
+        (status = 409, description = "The user is the master realm's last enabled `admin` and would lose it", body = ErrorBody)))]
 #[delete("/admin/realms/{realm}/users/{id}/role-mappings/clients/{clientUuid}")]
 pub async fn delete_client_role_mappings(
     at: InRealm<RealmAdmin>,

@@ -403,7 +403,7 @@ pub struct DeleteSessionQuery {
     params(crate::contract::path::InRealm, ("id" = uuid::Uuid, Path, description = "Session id", example = "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"), DeleteSessionQuery),
     responses(
         (status = 204, description = "Ended"),
-        (status = 403, description = "Not allowed: needs manage-users", body = ErrorBody),
+        (status = 403, description = "Not allowed: needs manage-users, and every admin role the session's user holds", body = ErrorBody),
         (status = 404, description = "No such realm or live session", body = ErrorBody),
     )
 )]
@@ -420,6 +420,9 @@ pub async fn delete_session(
         .await?
         .filter(|s| s.realm_id == at.realm.id)
         .ok_or_else(not_found)?;
+    // The rule of `users/{id}/logout`: a stronger administrator's session is not the caller's
+    // to end.
+    at.admin.require_at_least(&at.life.catalog.roles(at.conn(), session.user_id).await?)?;
     let reason =
         if session.session_type == SessionType::Offline { SessionEnd::Revoked } else { SessionEnd::AdminSignOut };
     let ended = at.life.end_sessions_by(&at.realm, &[session.id], reason, Some(&at.admin.actor())).await?;

@@ -240,7 +240,7 @@ pub async fn get_user(at: InRealm<ViewUsers>) -> Result<HttpResponse, ApiError> 
     responses((status = 201, description = "Created", headers(("Location" = String, description = "The new user's URL"))),
         (status = 400, description = "A field is invalid", body = ErrorBody),
         (status = 403, description = "Not allowed: needs manage-users", body = ErrorBody),
-        (status = 409, description = "The username is taken", body = ErrorBody)))]
+        (status = 409, description = "The username is taken, or the username or email is another user's email or username", body = ErrorBody)))]
 #[post("/admin/realms/{realm}/users")]
 pub async fn create_user(at: InRealm<ManageUsers>, body: Json<NewUser>) -> Result<HttpResponse, ApiError> {
     let sent = at.action(Operation::Create, Resource::User, String::new()).sent(&*body);
@@ -250,6 +250,7 @@ pub async fn create_user(at: InRealm<ManageUsers>, body: Json<NewUser>) -> Resul
     let action = AdminAction { path: format!("users/{}", user.id), ..sent };
     apply(&mut user, settings)?;
     user.password = password_of(credentials).await?;
+    no_name_clash(&at, &user).await?;
     let txn = at.life.store.begin().await?;
     users::insert(&txn, &user).await.map_err(|e| match e {
         StoreError::Conflict(_) => ApiError::Conflict("User exists with same username".into()),
@@ -257,6 +258,17 @@ pub async fn create_user(at: InRealm<ManageUsers>, body: Json<NewUser>) -> Resul
     })?;
     at.commit(txn, &action).await?;
     Ok(HttpResponse::Created().insert_header(("Location", at.location(&format!("users/{}", user.id)))).finish())
+}
+
+/// Refuses (409) a username equal to another user's email, or an email equal to another
+/// user's username: sign-in takes either, so one person could take the other's way in.
+async fn no_name_clash(at: &InRealm<ManageUsers>, user: &User) -> Result<(), ApiError> {
+    if users::name_clash(at.conn(), at.realm.id, &user.username, user.email.as_deref(), user.id).await? {
+        return Err(ApiError::Conflict(
+            "A username may not be another user's email, nor an email another user's username".into(),
+        ));
+    }
+    Ok(())
 }
 
 fn apply(user: &mut User, input: UserSettings) -> Result<(), ApiError> {
@@ -281,7 +293,8 @@ fn apply(user: &mut User, input: UserSettings) -> Result<(), ApiError> {
 /// Changes the fields present. Disabling ends the user's sessions (its applications are told).
 #[utoipa::path(tag = "users", params(crate::contract::path::UserIn), request_body = UserUpdate,
     responses((status = 204, description = "Updated"), (status = 400, description = "A field is invalid", body = ErrorBody), (status = 403, description = "Not allowed: needs manage-users", body = ErrorBody),
-        (status = 404, description = "No such realm or user", body = ErrorBody)))]
+        (status = 404, description = "No such realm or user", body = ErrorBody),
+        (status = 409, description = "The email is another user's username, or the user is the master realm's last enabled `admin` (it cannot be disabled)", body = ErrorBody)))]
 #[put("/admin/realms/{realm}/users/{id:[-0-9a-fA-F]+}")]
 pub async fn update_user(at: InRealm<ManageUsers>, body: Json<UserUpdate>) -> Result<HttpResponse, ApiError> {
     let user = at.user_to_change().await?;
@@ -292,6 +305,12 @@ pub async fn update_user(at: InRealm<ManageUsers>, body: Json<UserUpdate>) -> Re
     }
     let mut updated = user.clone();
     apply(&mut updated, input.settings)?;
+    if user.enabled && !updated.enabled {
+        at.keeps_a_master_admin(&user, "be disabled").await?;
+    }
+    if updated.email != user.email {
+        no_name_clash(&at, &updated).await?;
+    }
     at.life.update_user(&at.realm, &user, &updated, Some(&action)).await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -299,10 +318,12 @@ pub async fn update_user(at: InRealm<ManageUsers>, body: Json<UserUpdate>) -> Re
 /// Deletes a user after ending its sessions (its applications are told).
 #[utoipa::path(tag = "users", params(crate::contract::path::UserIn),
     responses((status = 204, description = "Deleted"),
-        (status = 403, description = "Not allowed: needs manage-users", body = ErrorBody), (status = 404, description = "No such realm or user", body = ErrorBody)))]
+        (status = 403, description = "Not allowed: needs manage-users", body = ErrorBody), (status = 404, description = "No such realm or user", body = ErrorBody),
+        (status = 409, description = "The user is the master realm's last enabled `admin`", body = ErrorBody)))]
 #[delete("/admin/realms/{realm}/users/{id:[-0-9a-fA-F]+}")]
 pub async fn delete_user(at: InRealm<ManageUsers>) -> Result<HttpResponse, ApiError> {
     let user = at.user_to_change().await?;
+    at.keeps_a_master_admin(&user, "be deleted").await?;
     let action = at.action(Operation::Delete, Resource::User, format!("users/{}", user.id));
     at.life.delete_user(&at.realm, &user, Some(&action)).await?;
     Ok(HttpResponse::NoContent().finish())
@@ -364,7 +385,8 @@ pub(crate) fn may_grant(admin: &Admin, realm: &Realm, role: AdminRole) -> Result
     request_body(content = Vec<RoleName>, example = json!(["view-users", "manage-users"])),
     responses((status = 204, description = "Replaced"),
         (status = 403, description = "Not allowed: needs realm-admin, and `admin` (master realm only) needs the master `admin`", body = ErrorBody),
-        (status = 404, description = "No such realm or user", body = ErrorBody)))]
+        (status = 404, description = "No such realm or user", body = ErrorBody),
+        (status = 409, description = "The user is the master realm's last enabled `admin` and would lose it", body = ErrorBody)))]
 #[put("/admin/realms/{realm}/users/{id}/admin-roles")]
 pub async fn set_admin_roles(at: InRealm<RealmAdmin>, body: Json<Vec<String>>) -> Result<HttpResponse, ApiError> {
     let user = at.user().await?;
@@ -375,6 +397,9 @@ pub async fn set_admin_roles(at: InRealm<RealmAdmin>, body: Json<Vec<String>>) -
     let held = users::roles_of(at.conn(), user.id).await?;
     for role in wanted.iter().chain(held.iter()) {
         may_grant(&at.admin, &at.realm, *role)?;
+    }
+    if !wanted.contains(&AdminRole::Admin) {
+        at.keeps_a_master_admin(&user, "lose 'admin'").await?;
     }
     let granted: Vec<&str> = wanted.iter().map(|r| r.as_str()).collect();
     let path = format!("users/{}/admin-roles", user.id);

@@ -72,10 +72,10 @@ pub struct Client {
     /// Requires PKCE with S256 on the authorization endpoint: always so for public clients,
     /// and on for new confidential clients unless switched off.
     pub pkce_required: bool,
-    /// Whether access tokens issued to this client are accepted by the admin API. Only
-    /// `admin-cli`, `security-admin-console` and a client's own service account are accepted
-    /// without it: a realm administrator signing in to an ordinary application must not hand
-    /// that application a token that administers the realm.
+    /// Whether access tokens issued to this client are accepted by the admin API: on for a
+    /// realm's `admin-cli` and `security-admin-console` when they are made, off for every other
+    /// client until a `realm-admin` turns it on. Never inferred from the `clientId`, which a
+    /// client manager can change; a client's own service account is accepted without it.
     pub admin_api_access: bool,
     /// Revocation policy for this client's sessions and tokens, epoch seconds; 0 means none.
     pub not_before: i64,
@@ -86,6 +86,11 @@ pub struct Client {
 pub const ADMIN_CLI: &str = "admin-cli";
 /// The clientId of the admin console's client every realm has.
 pub const ADMIN_CONSOLE: &str = "security-admin-console";
+/// The clientId of the client holding a realm's admin roles (Keycloak's `realm-management`).
+pub const MANAGEMENT_CLIENT: &str = "realm-management";
+/// Names no client may take or give up by a rename: the clients that reach the admin API by
+/// design, and the admin roles' client.
+pub const RESERVED_CLIENT_IDS: [&str; 3] = [ADMIN_CLI, ADMIN_CONSOLE, MANAGEMENT_CLIENT];
 
 impl Client {
     /// The clients every realm starts with, as in Keycloak: `admin-cli` (public, direct access
@@ -96,12 +101,14 @@ impl Client {
         cli.name = Some("Command-line and scripted administration".into());
         cli.direct_access_grants = true;
         cli.standard_flow = false;
+        cli.admin_api_access = true;
         let mut console = Client::new(realm_id, ADMIN_CONSOLE, Protocol::OpenIdConnect, now)?;
         console.name = Some("Latchkey admin console".into());
         console.pkce_required = true;
         console.redirect_uris = vec!["/console/*".into()];
         console.web_origins = vec!["+".into()];
         console.base_url = Some("/console/".into());
+        console.admin_api_access = true;
         cli.validate()?;
         console.validate()?;
         Ok([cli, console])
@@ -142,11 +149,16 @@ impl Client {
         matches!(self.kind, ClientKind::Public)
     }
 
-    /// Whether the admin API accepts tokens issued to this client: Keycloak's own admin
-    /// clients, and clients an administrator explicitly allowed. (A client's service account
-    /// holding admin roles is accepted too; that is decided where the user is known.)
+    /// Whether the admin API accepts tokens issued to this client: its own property, which
+    /// only a `realm-admin` sets (a client's service account holding admin roles is accepted
+    /// too; that is decided where the user is known).
     pub fn may_call_admin_api(&self) -> bool {
-        self.admin_api_access || self.client_id == ADMIN_CLI || self.client_id == ADMIN_CONSOLE
+        self.admin_api_access
+    }
+
+    /// Whether `client_id` is one of the names no client takes or gives up by a rename.
+    pub fn is_reserved_id(client_id: &str) -> bool {
+        RESERVED_CLIENT_IDS.contains(&client_id)
     }
 
     /// Checks everything that can be wrong with a client as a whole.

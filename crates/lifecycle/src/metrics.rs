@@ -28,8 +28,10 @@ struct RouteLabels {
     /// The route's pattern (`/realms/{realm}/protocol/openid-connect/token`), never the path
     /// itself: ids and names stay out of the label values.
     route: String,
-    method: String,
-    status: String,
+    /// One of the methods the server answers, else `OTHER`.
+    method: &'static str,
+    /// The status class: `2xx`, `4xx`, …
+    status: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -164,8 +166,22 @@ fn one(label: &str) -> OutcomeLabels {
 
 impl Metrics {
     /// One HTTP request answered.
+    /// Every label is from a closed set, whatever a client sends: the method is one the
+    /// server knows or `OTHER`, the route a pattern of the server's own (or `unmatched`), the
+    /// status its class.
     pub fn request(&self, route: &str, method: &str, status: u16, took: Duration) {
-        let labels = RouteLabels { route: route.to_owned(), method: method.to_owned(), status: status.to_string() };
+        let method = ["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"]
+            .into_iter()
+            .find(|known| *known == method)
+            .unwrap_or("OTHER");
+        let status = match status {
+            100..=199 => "1xx",
+            200..=299 => "2xx",
+            300..=399 => "3xx",
+            400..=499 => "4xx",
+            _ => "5xx",
+        };
+        let labels = RouteLabels { route: route.to_owned(), method, status };
         self.requests.get_or_create(&labels).observe(took.as_secs_f64());
     }
 

@@ -48,18 +48,41 @@ pub const TIMEOUT: Duration = Duration::from_secs(5);
 /// Without a wake-up, how often the outbox is looked at (other nodes' messages, retries).
 const POLL: Duration = Duration::from_millis(500);
 
-/// The notifier's HTTP client: no redirects (a receiver cannot bounce a request elsewhere) and
-/// a resolver that drops every address `targets` refuses, so a name cannot lead where an
-/// address could not.
-pub fn http_client(targets: TargetPolicy) -> reqwest::Client {
-    reqwest::Client::builder()
-        .dns_resolver(Arc::new(CheckedResolver(targets)))
+/// The notifier's HTTP client: no redirects (a receiver cannot bounce a request elsewhere),
+/// never a proxy from the environment (`HTTP_PROXY`, `ALL_PROXY` …: behind one, the checks at
+/// connect time would see only the proxy), and a resolver that drops every address `targets`
+/// refuses, so a name cannot lead where an address could not. With a proxy the operator
+/// configured, requests go through it and each target's name is resolved and checked before
+/// it is sent ([`Lifecycle::deliver`]).
+pub fn http_client(targets: TargetPolicy, proxy: Option<&url::Url>) -> reqwest::Client {
+    let builder = reqwest::Client::builder().no_proxy();
+    let builder = match proxy {
+        Some(proxy) => builder.proxy(reqwest::Proxy::all(proxy.as_str()).expect("a proxy URL checked at start")),
+        None => builder.dns_resolver(Arc::new(CheckedResolver(targets))),
+    };
+    builder
         .timeout(TIMEOUT)
         .connect_timeout(TIMEOUT)
         .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("latchkey/", env!("CARGO_PKG_VERSION")))
         .build()
         .expect("the HTTP client builds")
+}
+
+/// Resolves a target's host and refuses it unless every address it has is one `policy` allows
+/// (for deliveries through a proxy, which resolves the name itself).
+async fn check_resolved(policy: TargetPolicy, url: &url::Url) -> Result<(), String> {
+    let host = url.host_str().ok_or("no host")?.trim_start_matches('[').trim_end_matches(']').to_owned();
+    let port = url.port_or_known_default().unwrap_or(0);
+    let found: Vec<std::net::SocketAddr> =
+        tokio::net::lookup_host((host.as_str(), port)).await.map_err(|e| format!("{host}: {e}"))?.collect();
+    if found.is_empty() {
+        return Err(format!("{host} resolves to no address"));
+    }
+    for address in found {
+        policy.check_ip(address.ip()).map_err(|reason| format!("{host} resolves to {}: {reason}", address.ip()))?;
+    }
+    Ok(())
 }
 
 /// Resolves names with the system resolver, keeping only the addresses the policy allows.
@@ -197,6 +220,9 @@ impl Lifecycle {
         let issuer = self.issuer(&realm.name);
         let url = url::Url::parse(&message.url).map_err(|e| format!("{}: {e}", message.url))?;
         self.config.targets.check_url(&url).map_err(|e| format!("{}: refused: {e}", message.url))?;
+        if self.config.notification_proxy.is_some() {
+            check_resolved(self.config.targets, &url).await.map_err(|e| format!("{}: refused: {e}", message.url))?;
+        }
         let request = match kind {
             NotificationKind::BackchannelLogout => {
                 let signer = keys.signer(realm.signature_algorithm.into()).ok_or("no signing key")?;
@@ -275,7 +301,7 @@ impl Lifecycle {
 /// every core) and records outcomes every [`RECORD_EVERY`] of them, or as soon as nothing is
 /// under way.
 pub async fn run_notifier(life: Arc<Lifecycle>, mut stop: watch::Receiver<bool>) {
-    let http = http_client(life.config.targets);
+    let http = http_client(life.config.targets, life.config.notification_proxy.as_ref());
     let permits = Arc::new(tokio::sync::Semaphore::new(CONCURRENCY));
     let receivers = life.receivers.clone();
     let mut running = tokio::task::JoinSet::new();

@@ -51,10 +51,10 @@ impl Lifecycle {
         }
         done.login_failures_purged +=
             login_failures::purge_before(self.store.conn(), now.plus_secs(-self.failure_window_secs())).await?;
-        let total = self.unauthenticated_refusals.load(std::sync::atomic::Ordering::Relaxed);
+        let total = self.unrecorded_refusals.load(std::sync::atomic::Ordering::Relaxed);
         let refused = total - self.refusals_reported.swap(total, std::sync::atomic::Ordering::Relaxed);
         if refused > 0 {
-            tracing::warn!(refused, "admin writes refused for want of a valid token since the last pass");
+            tracing::warn!(refused, "admin writes refused to callers who are no administrators of the realm since the last pass (not stored)");
         }
         // Ended rows cost no reads (every list skips them), so removing them can wait: a pass
         // removes at most REMOVE_PER_PASS, and a million ended by a logout-all leave over a few

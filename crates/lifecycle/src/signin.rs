@@ -51,6 +51,9 @@ impl LoginFailure {
 /// the last one. A counter with no failure for a
 /// whole window starts again from zero, and is purged by the reaper.
 ///
+/// The address is counted first and alone; the user's two lanes are keyed by the user's id
+/// (by the name typed, for a name no one has); IPv6 addresses count by their /64.
+///
 /// - this user from this address: 5 free, then up to 15 minutes — the guesser's own lane;
 /// - this user from anywhere: 20 free, then at most 60 s — looser, so an attacker spreading
 ///   guesses over many addresses cannot lock the real person out for longer than a minute;
@@ -150,12 +153,11 @@ pub async fn check_credentials(
     now: Timestamp,
 ) -> Result<Result<User, LoginFailure>, LifecycleError> {
     let lower: String = username.trim().to_lowercase().chars().take(320).collect();
-    let subjects = [
-        (format!("user+ip:{lower}|{ip}"), &PER_USER_AND_ADDRESS),
-        (format!("user:{lower}"), &PER_USER),
-        (format!("ip:{ip}"), &PER_ADDRESS),
-    ];
-    if let Some(retry_after) = count_attempt(life, realm.id, &subjects, now).await? {
+    let address = address_lane(ip);
+    // The address first, alone: a refused address writes nothing more, so guesses with made-up
+    // usernames cannot add rows once it is refused.
+    let by_address = [(format!("ip:{address}"), &PER_ADDRESS)];
+    if let Some(retry_after) = count_attempt(life, realm.id, &by_address, now).await? {
         tracing::info!(realm = %realm.name, %ip, "sign-in throttled");
         return Ok(Err(LoginFailure::Throttled { retry_after }));
     }
@@ -168,15 +170,23 @@ pub async fn check_credentials(
             None => None,
         }
     };
+    // The person's lanes are keyed by their id (their username and email are one person);
+    // an unknown name has lanes of its own, so it is throttled as a real one would be.
+    let who = user.as_ref().map_or_else(|| format!("name:{lower}"), |u| format!("id:{}", u.id));
+    let by_user = [(format!("user+ip:{who}|{address}"), &PER_USER_AND_ADDRESS), (format!("user:{who}"), &PER_USER)];
+    if let Some(retry_after) = count_attempt(life, realm.id, &by_user, now).await? {
+        tracing::info!(realm = %realm.name, %ip, "sign-in throttled");
+        return Ok(Err(LoginFailure::Throttled { retry_after }));
+    }
     let hash = user.as_ref().and_then(|u| u.password.clone()).unwrap_or_else(|| life.dummy_hash.clone());
     let candidate = Secret::new(password);
     let matches = life.hash_work(move || hash.verify(&candidate)).await?;
     match user {
         Some(user) if matches && user.password.is_some() => {
             let txn = life.store.begin().await?;
-            login_failures::clear(&txn, realm.id, &subjects[0].0).await?;
-            login_failures::clear(&txn, realm.id, &subjects[1].0).await?;
-            login_failures::uncount(&txn, realm.id, &subjects[2].0).await?;
+            login_failures::clear(&txn, realm.id, &by_user[0].0).await?;
+            login_failures::clear(&txn, realm.id, &by_user[1].0).await?;
+            login_failures::uncount(&txn, realm.id, &by_address[0].0).await?;
             txn.commit().await.map_err(StoreError::from)?;
             if user.enabled {
                 Ok(Ok(user))
@@ -188,6 +198,22 @@ pub async fn check_credentials(
             tracing::info!(realm = %realm.name, %ip, "failed sign-in");
             Ok(Err(LoginFailure::Invalid))
         }
+    }
+}
+
+/// The address as throttling counts it: an IPv6 address by its /64 (what one subscriber is
+/// usually given, so stepping through it is one address), an IPv4 one (mapped or not) as is.
+fn address_lane(ip: &str) -> String {
+    match ip.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+        Ok(v4) => v4.to_string(),
+        Err(_) => ip.to_owned(),
     }
 }
 
@@ -307,7 +333,16 @@ fn alive_until(
 
 #[cfg(test)]
 mod tests {
-    use super::{wait_after, PER_USER, PER_USER_AND_ADDRESS};
+    use super::{address_lane, wait_after, PER_USER, PER_USER_AND_ADDRESS};
+
+    #[test]
+    fn ipv6_addresses_count_by_their_slash_64() {
+        assert_eq!(address_lane("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
+        assert_eq!(address_lane("2001:db8:1:2:ffff:ffff:ffff:ffff"), "2001:db8:1:2::/64");
+        assert_eq!(address_lane("::ffff:10.0.0.7"), "10.0.0.7");
+        assert_eq!(address_lane("10.0.0.7"), "10.0.0.7");
+        assert_eq!(address_lane("unknown"), "unknown");
+    }
 
     #[test]
     fn waiting_doubles_after_the_free_failures_and_is_capped() {

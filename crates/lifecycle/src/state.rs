@@ -26,6 +26,9 @@ pub struct Settings {
     pub trusted_proxies: Vec<IpAddr>,
     /// Which addresses notifications (back-channel logout, adapter calls) may be sent to.
     pub targets: TargetPolicy,
+    /// The proxy notifications go through, when the operator configured one; the target rules
+    /// still apply to each notification's URL. Proxies from the environment are never used.
+    pub notification_proxy: Option<url::Url>,
     /// How long admin events are kept.
     pub event_retention: std::time::Duration,
     /// Password and secret hashes checked at once, at most (argon2id costs ~50 ms of a core).
@@ -60,8 +63,9 @@ pub struct Lifecycle {
     pub(crate) receivers: Arc<std::sync::Mutex<crate::notifier::Receivers>>,
     /// What the server counts and measures (see [`crate::metrics`]).
     pub metrics: crate::metrics::Metrics,
-    /// Admin writes refused for want of a valid token, since start (counted, not stored).
-    pub unauthenticated_refusals: std::sync::atomic::AtomicU64,
+    /// Admin writes refused to callers without a valid token or holding no admin role in the
+    /// realm aimed at, since start (counted, not stored: anyone can send them).
+    pub unrecorded_refusals: std::sync::atomic::AtomicU64,
     /// How many of those the reaper has reported in the log.
     pub(crate) refusals_reported: std::sync::atomic::AtomicU64,
 }
@@ -95,7 +99,7 @@ impl Lifecycle {
             hashing_admission,
             receivers: Default::default(),
             metrics: Default::default(),
-            unauthenticated_refusals: Default::default(),
+            unrecorded_refusals: Default::default(),
             refusals_reported: Default::default(),
         }
     }

@@ -269,24 +269,37 @@ async fn client_credentials_grant(
     tokens::issue(life, ctx, grant, now).await
 }
 
-/// The user a client acts as with client credentials, created on first use.
+/// The user a client acts as with client credentials, created on first use and found by the
+/// client's id: a client renamed keeps its account, and a new client named like an old one
+/// (in any case) gets its own. The account is called `service-account-<clientId>`, or, where
+/// that name is taken, the same with the client's id after it.
 async fn service_account(
     life: &Lifecycle,
     ctx: &RealmCtx,
     client: &Client,
     now: Timestamp,
 ) -> Result<User, OAuthError> {
-    let username = format!("service-account-{}", client.client_id);
-    if let Some(user) = users::find_by_username(life.store.conn(), ctx.realm.id, &username).await? {
+    let conn = life.store.conn();
+    if let Some(user) = users::find_service_account(conn, client.id).await? {
         return Ok(user);
     }
-    let mut user = User::new(ctx.realm.id, &username, now).map_err(OAuthError::server_error)?;
-    user.service_account_of = Some(client.id);
-    match users::insert(life.store.conn(), &user).await {
-        Ok(()) => Ok(user),
-        Err(StoreError::Conflict(_)) => users::find_by_username(life.store.conn(), ctx.realm.id, &username)
-            .await?
-            .ok_or_else(|| OAuthError::server_error("service account vanished")),
-        Err(e) => Err(e.into()),
+    let names = [
+        format!("service-account-{}", client.client_id),
+        format!("service-account-{}-{}", client.client_id, client.id),
+    ];
+    for username in names {
+        let mut user = User::new(ctx.realm.id, &username, now).map_err(OAuthError::server_error)?;
+        user.service_account_of = Some(client.id);
+        match users::insert(conn, &user).await {
+            Ok(()) => return Ok(user),
+            // Another request made it first (one account per client), or the name is taken.
+            Err(StoreError::Conflict(_)) => {
+                if let Some(user) = users::find_service_account(conn, client.id).await? {
+                    return Ok(user);
+                }
+            }
+            Err(e) => return Err(e.into()),
+        }
     }
+    Err(OAuthError::server_error("no name is free for the client's service account"))
 }

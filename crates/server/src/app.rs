@@ -101,6 +101,7 @@ impl Application {
                 public_url: public_url.clone(),
                 trusted_proxies: config.trusted_proxies.clone(),
                 targets: latchkey_domain::uri::TargetPolicy { allow_private: config.allow_private_targets },
+                notification_proxy: config.notification_proxy.clone(),
                 event_retention: config.event_retention,
                 max_concurrent_hashes: config.max_concurrent_hashes,
                 failure_window: config.failure_window,

@@ -176,6 +176,19 @@ pub struct ServeArgs {
     #[arg(long, env = "LATCHKEY_ALLOW_PRIVATE_TARGETS")]
     pub allow_private_targets: bool,
 
+    /// Send notifications (back-channel logout, adapter calls) through this HTTP proxy, as
+    /// `http://proxy.internal:3128`. The target rules still apply to each notification's URL.
+    /// Proxies named in the environment (HTTP_PROXY, ALL_PROXY …) are never used for them.
+    /// [default: none]
+    #[arg(long, env = "LATCHKEY_NOTIFICATION_PROXY", value_name = "URL")]
+    pub notification_proxy: Option<String>,
+
+    /// Accept an `http://` public URL whose host is not loopback: cookies without `Secure`,
+    /// tokens and passwords in clear on the network. Only behind a proxy that terminates TLS
+    /// on the same host, or on a trusted network. [default: off]
+    #[arg(long, env = "LATCHKEY_ALLOW_HTTP")]
+    pub allow_http: bool,
+
     /// Password and client-secret hashes checked at once, at most; a credential check beyond
     /// it is answered 503 at once rather than queued. [default: twice the number of CPUs]
     #[arg(long, env = "LATCHKEY_MAX_CONCURRENT_HASHES", value_name = "N")]

@@ -49,6 +49,8 @@ pub struct Config {
     pub cors_origins: Vec<String>,
     /// Whether notification URLs may point at loopback and private networks.
     pub allow_private_targets: bool,
+    /// The HTTP proxy notifications go through, if the operator set one.
+    pub notification_proxy: Option<Url>,
     /// How long admin events are kept.
     pub event_retention: std::time::Duration,
     /// Password and client-secret hashes checked at once, at most.
@@ -97,6 +99,8 @@ struct FileConfig {
     console_dir: Option<PathBuf>,
     cors_origins: Option<Vec<String>>,
     allow_private_targets: Option<bool>,
+    notification_proxy: Option<String>,
+    allow_http: Option<bool>,
     event_retention_days: Option<u32>,
     max_concurrent_hashes: Option<usize>,
     failure_window_minutes: Option<u32>,
@@ -182,6 +186,41 @@ impl Config {
                 ),
             ));
         }
+
+        // Off loopback, plain HTTP exposes cookies, tokens and passwords: refused unless the
+        // operator says it is intended (as Keycloak's `sslRequired=external` refuses it).
+        let allow_http = args.allow_http || file.allow_http.unwrap_or(false);
+        if let Some(url) = public_url.as_deref().map(Url::parse).transpose().ok().flatten() {
+            let loopback = match url.host() {
+                Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+                Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+                Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+                None => false,
+            };
+            if url.scheme() == "http" && !loopback && !allow_http {
+                return Err(invalid(
+                    "public URL",
+                    format!(
+                        "{url} is plain HTTP off loopback: cookies would not be Secure and passwords and tokens                          would cross the network in clear. Use https:// (terminate TLS at a proxy), or set                          --allow-http (LATCHKEY_ALLOW_HTTP, allow_http) if this is intended"
+                    ),
+                ));
+            }
+        }
+
+        let notification_proxy = args
+            .notification_proxy
+            .as_deref()
+            .or(file.notification_proxy.as_deref())
+            .map(|raw| {
+                Url::parse(raw)
+                    .ok()
+                    .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+                    .filter(reqwest_proxy_ok)
+                    .ok_or_else(|| {
+                        invalid("notification proxy", format!("'{raw}' is not a proxy URL such as http://proxy:3128"))
+                    })
+            })
+            .transpose()?;
 
         let trusted_proxies = match (&args.trusted_proxies, &file.trusted_proxies) {
             (Some(list), _) => parse_proxies(list.split(',').map(str::trim).filter(|s| !s.is_empty()))?,
@@ -274,6 +313,7 @@ impl Config {
             allow_private_targets: args.allow_private_targets
                 || file.allow_private_targets.unwrap_or(false)
                 || args.demo,
+            notification_proxy,
             event_retention: std::time::Duration::from_secs(u64::from(event_retention_days) * 24 * 60 * 60),
             max_concurrent_hashes,
             failure_window: std::time::Duration::from_secs(u64::from(failure_window_minutes) * 60),
@@ -299,12 +339,18 @@ impl Config {
             console_dir: None,
             cors_origins: Vec::new(),
             allow_private_targets: false,
+            notification_proxy: None,
             event_retention: std::time::Duration::from_secs(u64::from(DEFAULT_EVENT_RETENTION_DAYS) * 24 * 60 * 60),
             max_concurrent_hashes: 2 * default_workers(),
             failure_window: std::time::Duration::from_secs(u64::from(DEFAULT_FAILURE_WINDOW_MINUTES) * 60),
             failure_wait: std::time::Duration::from_secs(u64::from(DEFAULT_FAILURE_WAIT_SECONDS)),
         }
     }
+}
+
+/// Whether the notifier's HTTP client takes `url` as a proxy.
+fn reqwest_proxy_ok(url: &Url) -> bool {
+    url.path() == "/" && url.query().is_none() && url.fragment().is_none()
 }
 
 fn parse_proxies<'a>(items: impl Iterator<Item = &'a str>) -> Result<Vec<IpAddr>, ConfigError> {
@@ -414,8 +460,38 @@ mod tests {
     fn public_url_loses_its_trailing_slash() {
         let c = serve(|a| a.public_url = Some("https://id.example.com/auth/".into())).unwrap();
         assert_eq!(c.public_url.unwrap(), "https://id.example.com/auth");
-        let c = serve(|a| a.public_url = Some("HTTP://Id.Example.com:80/".into())).unwrap();
+        let c = serve(|a| {
+            a.public_url = Some("HTTP://Id.Example.com:80/".into());
+            a.allow_http = true;
+        })
+        .unwrap();
         assert_eq!(c.public_url.unwrap(), "http://id.example.com");
+    }
+
+    #[test]
+    fn plain_http_off_loopback_is_refused_unless_allowed() {
+        let err = serve(|a| a.public_url = Some("http://id.example.com".into())).unwrap_err().to_string();
+        assert!(err.contains("--allow-http"), "{err}");
+        let err = serve(|a| a.public_url = Some("http://10.1.2.3:8080".into())).unwrap_err().to_string();
+        assert!(err.contains("plain HTTP"), "{err}");
+        for fine in ["http://localhost:8080", "http://127.0.0.1:8080", "http://[::1]:8080", "https://id.example.com"] {
+            assert!(serve(|a| a.public_url = Some(fine.into())).is_ok(), "{fine}");
+        }
+        assert!(serve(|a| {
+            a.public_url = Some("http://id.example.com".into());
+            a.allow_http = true;
+        })
+        .is_ok());
+    }
+
+    #[test]
+    fn a_notification_proxy_is_a_proxy_url() {
+        let c = serve(|a| a.notification_proxy = Some("http://proxy.internal:3128".into())).unwrap();
+        assert_eq!(c.notification_proxy.unwrap().as_str(), "http://proxy.internal:3128/");
+        for bad in ["proxy:3128", "ftp://proxy", "http://proxy/path", "http://"] {
+            let err = serve(|a| a.notification_proxy = Some(bad.into())).unwrap_err().to_string();
+            assert!(err.contains("notification proxy"), "{bad}: {err}");
+        }
     }
 
     #[test]

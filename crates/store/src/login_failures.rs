@@ -98,3 +98,9 @@ pub async fn purge_before(db: &impl ConnectionTrait, before: Timestamp) -> Resul
         .await?;
     Ok(result.rows_affected)
 }
+
+/// How many counters are kept, every realm and subject together.
+pub async fn count(db: &impl ConnectionTrait) -> Result<u64, StoreError> {
+    use sea_orm::PaginatorTrait;
+    Ok(login_failure::Entity::find().count(db).await?)
+}

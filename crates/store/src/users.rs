@@ -1,7 +1,7 @@
 //! Users and their administrative role grants.
 
 use latchkey_domain::user::normalize_username;
-use latchkey_domain::{AdminRole, RealmId, Timestamp, User, UserId};
+use latchkey_domain::{AdminRole, ClientId, RealmId, Timestamp, User, UserId};
 use sea_orm::ActiveValue::Set;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 
@@ -33,6 +33,12 @@ pub async fn find_by_email(
         .all(db)
         .await?;
     Ok(if rows.len() == 1 { rows.into_iter().next().map(user_from) } else { None })
+}
+
+/// The service account of the client with this id (found by the link, never by a name).
+pub async fn find_service_account(db: &impl ConnectionTrait, client: ClientId) -> Result<Option<User>, StoreError> {
+    let row = user::Entity::find().filter(user::Column::ServiceAccountOf.eq(client.as_uuid())).one(db).await?;
+    Ok(row.map(user_from))
 }
 
 /// The user of `realm_id` called `username`, in any case.
@@ -78,6 +84,52 @@ pub async fn roles_of(db: &impl ConnectionTrait, user_id: UserId) -> Result<Vec<
         .all(db)
         .await?;
     rows.into_iter().map(|r| r.role.parse().map_err(StoreError::from)).collect()
+}
+
+/// Whether a user of `realm_id` other than `except` would be confused with one called
+/// `username` with `email` at sign-in (which accepts a username or an email): another user's
+/// email equal to this username, or another user's username equal to this email.
+pub async fn name_clash(
+    db: &impl ConnectionTrait,
+    realm_id: RealmId,
+    username: &str,
+    email: Option<&str>,
+    except: UserId,
+) -> Result<bool, StoreError> {
+    use sea_orm::{Condition, PaginatorTrait};
+    let mut either = Condition::any().add(user::Column::Email.eq(username));
+    if let Some(email) = email {
+        either = either.add(user::Column::Username.eq(email));
+    }
+    let found = user::Entity::find()
+        .filter(user::Column::RealmId.eq(realm_id.as_uuid()))
+        .filter(user::Column::Id.ne(except.as_uuid()))
+        .filter(either)
+        .count(db)
+        .await?;
+    Ok(found > 0)
+}
+
+/// How many enabled users of `realm_id` other than `except` hold `role`.
+pub async fn others_holding(
+    db: &impl ConnectionTrait,
+    realm_id: RealmId,
+    role: AdminRole,
+    except: UserId,
+) -> Result<u64, StoreError> {
+    use sea_orm::{PaginatorTrait, QuerySelect, QueryTrait};
+    let holders = role_grant::Entity::find()
+        .select_only()
+        .column(role_grant::Column::UserId)
+        .filter(role_grant::Column::Role.eq(role.as_str()))
+        .filter(role_grant::Column::UserId.ne(except.as_uuid()))
+        .into_query();
+    Ok(user::Entity::find()
+        .filter(user::Column::RealmId.eq(realm_id.as_uuid()))
+        .filter(user::Column::Enabled.eq(true))
+        .filter(user::Column::Id.in_subquery(holders))
+        .count(db)
+        .await?)
 }
 
 /// Deletes a user and, by cascade, its sessions and grants. Returns whether it existed.

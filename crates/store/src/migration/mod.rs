@@ -11,6 +11,7 @@ mod m20261128_000005_trust;
 mod m20261129_000006_catalog_version;
 mod m20261129_000007_offline_origin;
 mod m20261129_000008_realm_remember_me;
+mod m20261206_000009_trust_by_id;
 
 pub struct Migrator;
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000006_catalog_version::Migration),
             Box::new(m20261129_000007_offline_origin::Migration),
             Box::new(m20261129_000008_realm_remember_me::Migration),
+            Box::new(m20261206_000009_trust_by_id::Migration),
         ]
     }
 }
@@ -36,6 +38,7 @@ pub const INDEXES: &[(&str, &str)] = &[
     ("clients", "ux_clients_realm_client_id"),
     ("users", "ux_users_realm_username"),
     ("users", "ix_users_realm_email"),
+    ("users", "ux_users_service_account"),
     ("user_sessions", "ix_user_sessions_realm_activity"),
     ("user_sessions", "ix_user_sessions_realm_type_activity"),
     ("user_sessions", "ix_user_sessions_user_activity"),
