@@ -15,12 +15,56 @@ use crate::admin::{call, demo, get, many_sessions, master_token};
 
 backend_tests!(maintained_counts_equal_an_exact_count_through_every_ending, a_seeded_realm_is_counted_and_listed);
 
+/// Every count of the realm at `now` (a time to come, too: what will have timed out by then,
+/// with the reaper not run), from the maintained counts and exactly, must agree, and the
+/// realm's list must hold exactly the sessions alive then; returns the realm-wide total.
+async fn assert_counts_exact_at(db: &TestDb, now: Timestamp, step: &str) -> u64 {
+    let store = db.store().await;
+    let realm: Realm = realms::find_by_name(store.conn(), "demo").await.unwrap().unwrap();
+    let snapshot = store.snapshot().await.unwrap();
+    let exact_stats = listing::client_stats_exact(&snapshot, &realm, now).await.unwrap();
+    let stats = listing::client_stats(&snapshot, &realm, now).await.unwrap();
+    assert_eq!(stats, exact_stats, "client-session-stats after {step}");
+    let mut filters = vec![SessionFilter::default()];
+    for client in clients::list(store.conn(), realm.id).await.unwrap() {
+        for session_type in [None, Some(SessionType::Regular), Some(SessionType::Offline)] {
+            filters.push(SessionFilter { client: Some(client.id), session_type, ..Default::default() });
+        }
+    }
+    for session_type in [Some(SessionType::Regular), Some(SessionType::Offline)] {
+        filters.push(SessionFilter { session_type, ..Default::default() });
+    }
+    for filter in &filters {
+        let maintained = listing::count(&snapshot, &realm, filter, now).await.unwrap();
+        let exact = listing::count_exact(&snapshot, &realm, filter, now).await.unwrap();
+        assert_eq!(maintained, exact, "count of {filter:?} after {step}");
+        let listed = listing::list(&snapshot, &realm, filter, 0, 10_000, now).await.unwrap();
+        assert_eq!(listed.len() as u64, exact, "list of {filter:?} after {step}");
+        let cutoffs = latchkey_domain::Cutoffs {
+            realm_not_before: realm.not_before,
+            realm_session_cutoff: realm.session_cutoff,
+            user_not_before: 0,
+        };
+        for s in &listed {
+            assert!(s.session.liveness(&realm.limits, &cutoffs, now).is_alive(), "{step}: {:?} listed", s.session.id);
+        }
+        let order: Vec<_> = listed.iter().map(|s| (s.session.last_access, s.session.id)).collect();
+        assert!(order.windows(2).all(|w| w[0] >= w[1]), "{step}: {filter:?} newest activity first");
+    }
+    listing::count_exact(&snapshot, &realm, &SessionFilter::default(), now).await.unwrap()
+}
+
 /// Every count of the realm, from the maintained counts and exactly, must agree; returns the
 /// realm-wide total.
 async fn assert_counts_exact(db: &TestDb, server: &TestServer, admin: &str, step: &str) -> u64 {
     let store = db.store().await;
     let realm: Realm = realms::find_by_name(store.conn(), "demo").await.unwrap().unwrap();
     let now = Timestamp::now();
+    assert_counts_exact_at(db, now, step).await;
+    // Later, with nothing reaped: as the idle timeouts pass, then past every regular session.
+    for minutes in [29, 31, 61, 24 * 60] {
+        assert_counts_exact_at(db, now.plus_secs(minutes * 60), &format!("{step}, {minutes} minutes on")).await;
+    }
     // One snapshot for both, as the API reads them: the reaper may end sessions meanwhile.
     let snapshot = store.snapshot().await.unwrap();
     let exact_stats = listing::client_stats_exact(&snapshot, &realm, now).await.unwrap();
@@ -194,6 +238,11 @@ async fn maintained_counts_equal_an_exact_count_through_every_ending(db: TestDb)
     assert_eq!(assert_counts_exact(&db, &server, &admin, "logout-all").await, 0);
     server.life.reap(Timestamp::now()).await.unwrap();
     assert_eq!(assert_counts_exact(&db, &server, &admin, "the reaper after logout-all").await, 0);
+
+    // Shorter limits move every session's expiry: the counts follow at once.
+    let shorter = json!({"ssoSessionIdleTimeout": 600, "offlineSessionIdleTimeout": 3600});
+    assert_eq!(call(&server, Some(&admin), Method::PUT, "/admin/realms/demo", Some(shorter)).await.0, 204);
+    assert_counts_exact(&db, &server, &admin, "shorter limits").await;
 
     // Sessions after the cut-off count again.
     tokio::time::sleep(std::time::Duration::from_millis(5)).await;

@@ -380,7 +380,7 @@ impl Lifecycle {
         let group = Uuid::now_v7();
         let txn = self.store.begin().await?;
         // Which clients hold sessions, from the maintained counts (the cut-off recounts them).
-        let holding = counts::by_client(&txn, realm.id).await?;
+        let holding = counts::by_client(&txn, realm.id, None).await?;
         let (cutoff, not_before) = realms::cut_off_now(&txn, realm.id).await?;
         let all = clients::list(&txn, realm.id).await?;
         let mut plan = plan_adapter_action(&all, NotificationKind::AdapterLogout);

@@ -8,9 +8,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use latchkey_domain::{Liveness, Realm, SessionEnd, SessionId, SessionType, Timestamp};
+use latchkey_domain::{Liveness, Realm, SessionEnd, SessionId, Timestamp};
 use latchkey_store::jobs::{self, Job, JobKind};
-use latchkey_store::sessions::Expiry;
 use latchkey_store::{clients, codes, events, login_failures, realms, sessions, StoreError};
 use tokio::sync::watch;
 
@@ -132,56 +131,43 @@ impl Lifecycle {
         }
     }
 
-    /// Ends the realm's sessions past their idle timeout or max lifespan, in batches.
+    /// Ends the realm's sessions past their idle timeout or max lifespan, in batches, soonest
+    /// expiry first: a walk over `ix_user_sessions_expiry` (`expires_at` at or before now),
+    /// which reads only what timed out, whatever else the realm holds.
     async fn expire(&self, realm: &Realm, now: Timestamp) -> Result<usize, StoreError> {
-        let limits = &realm.limits;
         let mut ended = 0;
-        for kind in [(SessionType::Regular, false), (SessionType::Regular, true), (SessionType::Offline, false)] {
-            let (idle, max) = latchkey_domain::session::lifetimes(limits, kind.0, kind.1);
-            let mut checks = vec![(Expiry::Idle, now.plus_secs(-idle))];
-            checks.extend(max.map(|max| (Expiry::Lifespan, now.plus_secs(-max))));
-            for (expiry, before) in checks {
-                // Each batch starts where the last stopped: the sessions just ended are still in
-                // the index (see `sessions::active_started_up_to`).
-                let mut from = Timestamp::from_millis(i64::MIN);
-                loop {
-                    let candidates =
-                        sessions::active_expiring(self.store.conn(), realm.id, kind, expiry, from, before, BATCH)
-                            .await?;
-                    let mut by_reason: BTreeMap<&'static str, (SessionEnd, Vec<SessionId>)> = BTreeMap::new();
-                    for session in &candidates {
-                        let reason = match session.liveness(limits, &Default::default(), now) {
-                            Liveness::Dead(latchkey_domain::Death::IdleTimeout) => SessionEnd::IdleTimeout,
-                            Liveness::Dead(latchkey_domain::Death::MaxLifespan) => SessionEnd::MaxLifespan,
-                            _ => continue,
-                        };
-                        by_reason.entry(reason.as_str()).or_insert((reason, Vec::new())).1.push(session.id);
-                    }
-                    if !by_reason.is_empty() {
-                        let txn = self.store.begin().await?;
-                        let mut counted = Vec::new();
-                        for (reason, ids) in by_reason.values() {
-                            let n = end_in(&txn, realm.id, ids, &How::because(*reason), now).await?.len();
-                            counted.push((*reason, n));
-                            ended += n;
-                        }
-                        txn.commit().await?;
-                        for (reason, n) in counted {
-                            self.metrics.ended(reason, n);
-                        }
-                    }
-                    let next = candidates.last().map_or(from, |s| match expiry {
-                        Expiry::Idle => s.last_access,
-                        Expiry::Lifespan => s.started_at,
-                    });
-                    // A full batch of sessions sharing one instant, none of them ended, would
-                    // come back unchanged: stop there rather than loop.
-                    if (candidates.len() as u64) < BATCH || (next == from && by_reason.is_empty()) {
-                        break;
-                    }
-                    from = next;
+        // Each batch starts where the last stopped: a session the rule of `domain::session`
+        // does not find dead (it never should) is passed over, not read again.
+        let mut from = i64::MIN;
+        loop {
+            let candidates = sessions::active_expired(self.store.conn(), realm.id, from, now, BATCH).await?;
+            let mut by_reason: BTreeMap<&'static str, (SessionEnd, Vec<SessionId>)> = BTreeMap::new();
+            for (session, _) in &candidates {
+                let reason = match session.liveness(&realm.limits, &Default::default(), now) {
+                    Liveness::Dead(latchkey_domain::Death::IdleTimeout) => SessionEnd::IdleTimeout,
+                    Liveness::Dead(latchkey_domain::Death::MaxLifespan) => SessionEnd::MaxLifespan,
+                    _ => continue,
+                };
+                by_reason.entry(reason.as_str()).or_insert((reason, Vec::new())).1.push(session.id);
+            }
+            if !by_reason.is_empty() {
+                let txn = self.store.begin().await?;
+                let mut counted = Vec::new();
+                for (reason, ids) in by_reason.values() {
+                    let n = end_in(&txn, realm.id, ids, &How::because(*reason), now).await?.len();
+                    counted.push((*reason, n));
+                    ended += n;
+                }
+                txn.commit().await?;
+                for (reason, n) in counted {
+                    self.metrics.ended(reason, n);
                 }
             }
+            let next = candidates.last().map_or(from, |(_, at)| *at);
+            if (candidates.len() as u64) < BATCH || (next == from && by_reason.is_empty()) {
+                break;
+            }
+            from = next;
         }
         Ok(ended)
     }

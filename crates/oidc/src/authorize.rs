@@ -347,7 +347,7 @@ async fn join_sso_session(
     }
     let client_session = new_client_session(&session, &v.client, v.scopes.as_slice(), Some(&v.redirect_uri), now);
     sessions::upsert_client_session(life.store.conn(), &client_session).await?;
-    sessions::touch(life.store.conn(), session.id, now, TOUCH_GRANULARITY_MS).await?;
+    sessions::touch(&life.store, session.id, now, TOUCH_GRANULARITY_MS).await?;
     tracing::info!(session = %session.id, client = %v.client.client_id, "client joined an SSO session");
     redirect_with_code(life, ctx, v, session.id, now).await.map(Some)
 }

@@ -156,7 +156,7 @@ async fn refresh_grant(
     if !won {
         return Err(refresh_token_reused(life, ctx, &client, presented).await?);
     }
-    sessions::touch(life.store.conn(), session.id, now, TOUCH_GRANULARITY_MS).await?;
+    sessions::touch(&life.store, session.id, now, TOUCH_GRANULARITY_MS).await?;
     let scope = Scopes::from_stored(&active.claims.scope.split_whitespace().map(str::to_owned).collect::<Vec<_>>());
     let grant = Grant {
         user: &active.user,

@@ -68,6 +68,14 @@ pub struct SeedArgs {
     /// keeps every session alive).
     #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=525_600))]
     pub spread_minutes: u32,
+    /// When the sessions started and were last used: `spread` (over the activity spread and the
+    /// hour before), `recent-minute`, `last-hour`, `30-days`, or `expired` (last used 40 to 55
+    /// minutes ago: past the default 30-minute idle, dead but not yet ended).
+    #[arg(long, default_value = "spread")]
+    pub shape: latchkey_store::seed::Shape,
+    /// The order rows are written in: `start` (as a server writes them) or `random`.
+    #[arg(long, default_value = "start")]
+    pub order: latchkey_store::seed::Order,
     #[command(flatten)]
     pub common: CommonArgs,
 }

@@ -106,11 +106,13 @@ async fn seed_command(args: cli::SeedArgs) -> anyhow::Result<()> {
         offline_percent: args.offline_percent,
         clients: chosen.iter().map(|c| c.id).collect(),
         activity_spread_ms: i64::from(args.spread_minutes) * 60_000,
+        shape: args.shape,
+        order: args.order,
     };
     let names: Vec<&str> = chosen.iter().map(|c| c.client_id.as_str()).collect();
     eprintln!(
-        "seeding realm '{}' on {}: {} users, {} sessions over {names:?}",
-        realm.name, config.database_url, args.users, args.sessions
+        "seeding realm '{}' on {}: {} users, {} sessions over {names:?}, shape {:?}, written in {:?} order",
+        realm.name, config.database_url, args.users, args.sessions, args.shape, args.order
     );
     let started = std::time::Instant::now();
     let now = Timestamp::now();

@@ -221,6 +221,8 @@ pub(crate) fn user_session_row(s: &UserSession) -> user_session::ActiveModel {
         ended_at: Set(s.ended_at.map(Timestamp::as_millis)),
         end_reason: Set(s.end_reason.map(|r| r.as_str().to_owned())),
         origin_id: Set(s.origin.map(|o| o.as_uuid())),
+        // Computed by the database from the realm's limits (migration 10).
+        expires_at: sea_orm::ActiveValue::NotSet,
     }
 }
 

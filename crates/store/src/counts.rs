@@ -19,7 +19,7 @@
 //! Rows of one (realm, client, type) are spread over [`SLOTS`] slots picked at random, so
 //! concurrent sign-ins to one application do not all wait on one row lock (PostgreSQL).
 
-use latchkey_domain::{ClientId, RealmId, SessionType};
+use latchkey_domain::{ClientId, RealmId, SessionType, Timestamp};
 use sea_orm::sea_query::{
     Alias, Cond, Expr, Func, InsertStatement, OnConflict, PostgresQueryBuilder, Query, QueryStatementWriter,
     SelectStatement, SimpleExpr, SqliteQueryBuilder,
@@ -27,7 +27,7 @@ use sea_orm::sea_query::{
 use sea_orm::{ConnectionTrait, DatabaseBackend, DeriveIden, FromQueryResult, Statement};
 use uuid::Uuid;
 
-use crate::entity::{client, client_session, realm, user_session};
+use crate::entity::{client_session, realm, user_session};
 use crate::StoreError;
 
 /// Slots per (realm, client, type).
@@ -42,8 +42,39 @@ enum SessionCounts {
     RealmId,
     ClientId,
     SessionType,
+    Bucket,
     Slot,
     N,
+}
+
+/// The bucket of the totals; every other bucket is a minute (epoch ms / 60,000).
+const TOTAL: i64 = -1;
+const MINUTE_MS: i64 = 60_000;
+
+/// Which rows a change writes: the totals and the buckets (a session starting or ending), or
+/// the buckets alone (a session whose `expires_at` moved).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Part {
+    Both,
+    Buckets,
+}
+
+/// The bucket of a row of `user_sessions`: the minute its `expires_at` falls in.
+/// (Written out: PostgreSQL groups by the expression only when select and group by read the
+/// same text, which two bound values are not.)
+fn minute_of_expiry() -> SimpleExpr {
+    Expr::cust(format!("\"user_sessions\".\"expires_at\" / {MINUTE_MS}"))
+}
+
+/// `groups(bucket)` for the totals and each bucket, as one statement.
+fn both(part: Part, groups: impl Fn(Option<SimpleExpr>) -> SelectStatement) -> SelectStatement {
+    let mut buckets = groups(Some(minute_of_expiry()));
+    if part == Part::Both {
+        let mut q = groups(None);
+        q.union(sea_orm::sea_query::UnionType::All, buckets);
+        buckets = q;
+    }
+    buckets
 }
 
 fn us(col: user_session::Column) -> Expr {
@@ -65,25 +96,31 @@ fn join_realm(q: &mut SelectStatement) {
     );
 }
 
-/// Counted user sessions matching `only`, grouped as rows of `session_counts` with `sign`.
-fn realm_groups(only: Cond, sign: i64, slot: i16) -> SelectStatement {
+/// Counted user sessions matching `only`, grouped as rows of `session_counts` with `sign`:
+/// under `bucket` (their expiry minute), or as totals.
+fn realm_groups(only: &Cond, sign: i64, slot: i16, bucket: Option<SimpleExpr>) -> SelectStatement {
     let mut q = Query::select();
     q.from(user_session::Entity);
     join_realm(&mut q);
     q.expr(us(user_session::Column::RealmId))
         .expr(Expr::val(WHOLE_REALM))
         .expr(us(user_session::Column::SessionType))
+        .expr(bucket.clone().unwrap_or_else(|| Expr::val(TOTAL).into()))
         .expr(Expr::val(slot))
         .expr(Expr::col((user_session::Entity, user_session::Column::Id)).count().mul(sign))
         .cond_where(counted())
-        .cond_where(only)
+        .cond_where(only.clone())
         .group_by_col((user_session::Entity, user_session::Column::RealmId))
         .group_by_col((user_session::Entity, user_session::Column::SessionType));
+    if let Some(bucket) = bucket {
+        q.add_group_by([bucket]);
+    }
     q
 }
 
-/// Client sessions of counted user sessions matching `only`, grouped by client and type.
-fn client_groups(only: Cond, sign: i64, slot: i16) -> SelectStatement {
+/// Client sessions of counted user sessions matching `only`, grouped by client, type and
+/// `bucket` (or as totals).
+fn client_groups(only: &Cond, sign: i64, slot: i16, bucket: Option<SimpleExpr>) -> SelectStatement {
     let mut q = Query::select();
     q.from(client_session::Entity).inner_join(
         user_session::Entity,
@@ -93,13 +130,17 @@ fn client_groups(only: Cond, sign: i64, slot: i16) -> SelectStatement {
     q.expr(us(user_session::Column::RealmId))
         .expr(Expr::col((client_session::Entity, client_session::Column::ClientId)))
         .expr(us(user_session::Column::SessionType))
+        .expr(bucket.clone().unwrap_or_else(|| Expr::val(TOTAL).into()))
         .expr(Expr::val(slot))
         .expr(Expr::col((client_session::Entity, client_session::Column::ClientId)).count().mul(sign))
         .cond_where(counted())
-        .cond_where(only)
+        .cond_where(only.clone())
         .group_by_col((user_session::Entity, user_session::Column::RealmId))
         .group_by_col((client_session::Entity, client_session::Column::ClientId))
         .group_by_col((user_session::Entity, user_session::Column::SessionType));
+    if let Some(bucket) = bucket {
+        q.add_group_by([bucket]);
+    }
     q
 }
 
@@ -108,11 +149,11 @@ fn add_groups(groups: SelectStatement) -> Result<InsertStatement, StoreError> {
     let mut insert = Query::insert();
     insert
         .into_table(T::Table)
-        .columns([T::RealmId, T::ClientId, T::SessionType, T::Slot, T::N])
+        .columns([T::RealmId, T::ClientId, T::SessionType, T::Bucket, T::Slot, T::N])
         .select_from(groups)
         .map_err(|e| StoreError::Database(sea_orm::DbErr::Custom(e.to_string())))?
         .on_conflict(
-            OnConflict::columns([T::RealmId, T::ClientId, T::SessionType, T::Slot])
+            OnConflict::columns([T::RealmId, T::ClientId, T::SessionType, T::Bucket, T::Slot])
                 .value(T::N, Expr::col((T::Table, T::N)).add(Expr::col((Alias::new("excluded"), T::N))))
                 .to_owned(),
         );
@@ -143,13 +184,25 @@ pub(crate) async fn sessions(db: &impl ConnectionTrait, ids: &[Uuid], sign: i64)
         return Ok(());
     }
     let only = Cond::all().add(us(user_session::Column::Id).is_in(ids.iter().copied()));
-    apply(db, realm_groups(only, sign, random_slot())).await
+    let slot = random_slot();
+    apply(db, both(Part::Both, |bucket| realm_groups(&only, sign, slot, bucket))).await
 }
 
 /// Adds or removes the client sessions matching `only` (a condition on `client_sessions`), as
 /// far as their user sessions are counted. Removal must run before the rows are deleted.
 pub(crate) async fn client_sessions(db: &impl ConnectionTrait, only: Cond, sign: i64) -> Result<(), StoreError> {
-    apply(db, client_groups(only, sign, random_slot())).await
+    let slot = random_slot();
+    apply(db, both(Part::Both, |bucket| client_groups(&only, sign, slot, bucket))).await
+}
+
+/// Takes a session out of its expiry minute (`sign` -1, before its `expires_at` moves) or puts
+/// it in its new one (`sign` 1, after), with its client sessions; totals are unchanged.
+pub(crate) async fn rebucket(db: &impl ConnectionTrait, id: Uuid, sign: i64) -> Result<(), StoreError> {
+    let slot = random_slot();
+    let only = Cond::all().add(us(user_session::Column::Id).eq(id));
+    apply(db, both(Part::Buckets, |bucket| realm_groups(&only, sign, slot, bucket))).await?;
+    let held = Cond::all().add(Expr::col((client_session::Entity, client_session::Column::UserSessionId)).eq(id));
+    apply(db, both(Part::Buckets, |bucket| client_groups(&held, sign, slot, bucket))).await
 }
 
 /// Forgets the counts of a deleted client.
@@ -171,9 +224,9 @@ pub async fn recount(db: &impl ConnectionTrait, realm_id: RealmId) -> Result<(),
         .and_where(Expr::col(SessionCounts::RealmId).eq(realm_id.as_uuid()))
         .to_owned();
     db.execute(statement(db.get_database_backend(), &clear)).await?;
-    let only = || Cond::all().add(us(user_session::Column::RealmId).eq(realm_id.as_uuid()));
-    apply(db, realm_groups(only(), 1, 0)).await?;
-    apply(db, client_groups(only(), 1, 0)).await
+    let only = Cond::all().add(us(user_session::Column::RealmId).eq(realm_id.as_uuid()));
+    apply(db, both(Part::Both, |bucket| realm_groups(&only, 1, 0, bucket))).await?;
+    apply(db, both(Part::Both, |bucket| client_groups(&only, 1, 0, bucket))).await
 }
 
 fn sum_n() -> SimpleExpr {
@@ -195,6 +248,7 @@ pub async fn by_realm(db: &impl ConnectionTrait) -> Result<Vec<(RealmId, Session
         .expr_as(sum_n(), Alias::new("n"))
         .from(SessionCounts::Table)
         .and_where(Expr::col(SessionCounts::ClientId).eq(WHOLE_REALM))
+        .and_where(Expr::col(SessionCounts::Bucket).eq(TOTAL))
         .group_by_col(SessionCounts::RealmId)
         .group_by_col(SessionCounts::SessionType)
         .to_owned();
@@ -206,64 +260,166 @@ pub async fn by_realm(db: &impl ConnectionTrait) -> Result<Vec<(RealmId, Session
         .collect()
 }
 
-/// How many counted sessions the realm has — holding a client session of `client`, if given —
-/// of one type or both.
-pub async fn count(
+/// A statement of `sql` with `?` placeholders, numbered `$1`, `$2` … on PostgreSQL.
+fn raw(backend: DatabaseBackend, sql: &str, values: Vec<sea_orm::Value>) -> Statement {
+    let text = if backend == DatabaseBackend::Postgres {
+        let mut numbered = String::with_capacity(sql.len() + 8);
+        let mut n = 0;
+        for c in sql.chars() {
+            if c == '?' {
+                n += 1;
+                numbered.push_str(&format!("${n}"));
+            } else {
+                numbered.push(c);
+            }
+        }
+        numbered
+    } else {
+        sql.to_owned()
+    };
+    Statement::from_sql_and_values(backend, text, values)
+}
+
+/// Counted sessions of `realm_id` that timed out in the current minute, up to `now`, by
+/// (client, type) — the client `NIL` for the realm's own totals. A range of
+/// `ix_user_sessions_expiry` no longer than a minute (and the reaper ends what is in it).
+async fn dead_this_minute(
+    db: &impl ConnectionTrait,
+    realm_id: RealmId,
+    by_client: bool,
+    only_client: Option<ClientId>,
+    now: Timestamp,
+) -> Result<Vec<(Uuid, String, i64)>, StoreError> {
+    #[derive(FromQueryResult)]
+    struct Group {
+        client_id: Option<Uuid>,
+        session_type: String,
+        n: i64,
+    }
+    let backend = db.get_database_backend();
+    let minute_start = now.as_millis() / MINUTE_MS * MINUTE_MS;
+    let mut values: Vec<sea_orm::Value> = Vec::new();
+    let (client_col, join) = if by_client {
+        let mut join = " JOIN client_sessions cs ON cs.user_session_id = us.id".to_owned();
+        if let Some(client) = only_client {
+            join.push_str(" AND cs.client_id = ?");
+            values.push(client.as_uuid().into());
+        }
+        ("cs.client_id", join)
+    } else {
+        ("NULL", String::new())
+    };
+    values.extend([realm_id.as_uuid().into(), minute_start.into(), now.as_millis().into()]);
+    // `state = 'ACTIVE'` written out: the partial index is used only for a literal.
+    let sql = format!(
+        "SELECT {client_col} AS client_id, us.session_type AS session_type, COUNT(*) AS n \
+         FROM user_sessions us{join} JOIN realms r ON r.id = us.realm_id \
+         WHERE us.realm_id = ? AND us.state = 'ACTIVE' AND us.expires_at >= ? AND us.expires_at <= ? \
+           AND us.started_at > r.session_cutoff AND us.started_at >= r.not_before * 1000 \
+         GROUP BY {group}us.session_type",
+        group = if by_client { "cs.client_id, " } else { "" },
+    );
+    let groups = Group::find_by_statement(raw(backend, &sql, values)).all(db).await?;
+    Ok(groups.into_iter().map(|g| (g.client_id.unwrap_or(WHOLE_REALM), g.session_type, g.n)).collect())
+}
+
+/// Totals less the buckets of minutes already past, by (client, type), for `client` or every
+/// client (`None`: the realm's own totals under `NIL`; `Some(None)`: every client).
+async fn totals_less_past(
+    db: &impl ConnectionTrait,
+    realm_id: RealmId,
+    client: Option<Option<ClientId>>,
+    now: Option<Timestamp>,
+) -> Result<Vec<(Uuid, String, i64)>, StoreError> {
+    #[derive(FromQueryResult)]
+    struct Group {
+        client_id: Uuid,
+        session_type: String,
+        n: Option<i64>,
+    }
+    let backend = db.get_database_backend();
+    // No time: the totals alone (no bucket is below minute 0).
+    let minute = now.map_or(0, |now| now.as_millis() / MINUTE_MS);
+    let mut values: Vec<sea_orm::Value> = vec![TOTAL.into(), realm_id.as_uuid().into()];
+    let which = match client {
+        None => {
+            values.push(WHOLE_REALM.into());
+            "AND client_id = ?"
+        }
+        Some(Some(id)) => {
+            values.push(id.as_uuid().into());
+            "AND client_id = ?"
+        }
+        Some(None) => "AND client_id <> ?",
+    };
+    if client == Some(None) {
+        values.push(WHOLE_REALM.into());
+    }
+    values.extend([TOTAL.into(), minute.into()]);
+    let sql = format!(
+        "SELECT client_id, session_type, CAST(SUM(CASE WHEN bucket = ? THEN n ELSE -n END) AS BIGINT) AS n \
+         FROM session_counts WHERE realm_id = ? {which} AND (bucket = ? OR (bucket >= 0 AND bucket < ?)) \
+         GROUP BY client_id, session_type"
+    );
+    let groups = Group::find_by_statement(raw(backend, &sql, values)).all(db).await?;
+    Ok(groups.into_iter().map(|g| (g.client_id, g.session_type, g.n.unwrap_or(0))).collect())
+}
+
+/// How many counted sessions the realm has alive at `now` — holding a client session of
+/// `client`, if given — of one type or both: the totals, less the buckets of the minutes past,
+/// less what timed out in this minute so far. Nothing read grows with the sessions, dead or
+/// alive: only with the minutes the reaper is behind.
+pub async fn alive(
     db: &impl ConnectionTrait,
     realm_id: RealmId,
     client: Option<ClientId>,
     session_type: Option<SessionType>,
+    now: Timestamp,
 ) -> Result<u64, StoreError> {
-    #[derive(FromQueryResult)]
-    struct Sum {
-        n: Option<i64>,
-    }
-    let mut q = Query::select();
-    q.expr_as(sum_n(), Alias::new("n"))
-        .from(SessionCounts::Table)
-        .and_where(Expr::col(SessionCounts::RealmId).eq(realm_id.as_uuid()))
-        .and_where(Expr::col(SessionCounts::ClientId).eq(client.map_or(WHOLE_REALM, |c| c.as_uuid())));
-    if let Some(t) = session_type {
-        q.and_where(Expr::col(SessionCounts::SessionType).eq(t.as_str()));
-    }
-    let row = Sum::find_by_statement(statement(db.get_database_backend(), &q)).one(db).await?;
-    Ok(row.and_then(|r| r.n).unwrap_or(0).max(0) as u64)
+    let wanted = |kind: &str| session_type.is_none_or(|t| t.as_str() == kind);
+    let mut n: i64 = totals_less_past(db, realm_id, client.map(Some), Some(now))
+        .await?
+        .iter()
+        .filter(|(_, kind, _)| wanted(kind))
+        .map(|(_, _, n)| n)
+        .sum();
+    n -= dead_this_minute(db, realm_id, client.is_some(), client, now)
+        .await?
+        .iter()
+        .filter(|(_, kind, _)| wanted(kind))
+        .map(|(_, _, n)| n)
+        .sum::<i64>();
+    Ok(n.max(0) as u64)
 }
 
-/// Per client of the realm with at least one counted session: (client id, clientId, regular,
-/// offline), by clientId.
-pub async fn by_client(db: &impl ConnectionTrait, realm_id: RealmId) -> Result<Vec<ClientStat>, StoreError> {
-    #[derive(FromQueryResult)]
-    struct Group {
-        client_id: Uuid,
-        client_name: String,
-        session_type: String,
-        n: Option<i64>,
+/// Per client of the realm with at least one session alive at `now` (counted at all, without
+/// a time): (client id, clientId, regular, offline), by clientId — from the counts as
+/// [`alive`] reads them.
+pub async fn by_client(
+    db: &impl ConnectionTrait,
+    realm_id: RealmId,
+    now: Option<Timestamp>,
+) -> Result<Vec<ClientStat>, StoreError> {
+    let mut by: std::collections::HashMap<(Uuid, String), i64> = std::collections::HashMap::new();
+    for (client, kind, n) in totals_less_past(db, realm_id, Some(None), now).await? {
+        *by.entry((client, kind)).or_default() += n;
     }
-    let q = Query::select()
-        .expr_as(Expr::col((client::Entity, client::Column::Id)), Alias::new("client_id"))
-        .expr_as(Expr::col((client::Entity, client::Column::ClientId)), Alias::new("client_name"))
-        .expr_as(Expr::col((SessionCounts::Table, SessionCounts::SessionType)), Alias::new("session_type"))
-        .expr_as(sum_n(), Alias::new("n"))
-        .from(SessionCounts::Table)
-        .inner_join(
-            client::Entity,
-            Expr::col((client::Entity, client::Column::Id)).equals((SessionCounts::Table, SessionCounts::ClientId)),
-        )
-        .and_where(Expr::col((SessionCounts::Table, SessionCounts::RealmId)).eq(realm_id.as_uuid()))
-        .group_by_col((client::Entity, client::Column::Id))
-        .group_by_col((client::Entity, client::Column::ClientId))
-        .group_by_col((SessionCounts::Table, SessionCounts::SessionType))
-        .order_by((client::Entity, client::Column::ClientId), sea_orm::Order::Asc)
-        .to_owned();
-    let groups = Group::find_by_statement(statement(db.get_database_backend(), &q)).all(db).await?;
-    let mut stats: Vec<ClientStat> = Vec::new();
-    for g in groups {
-        let n = g.n.unwrap_or(0).max(0) as u64;
-        if n == 0 {
-            continue;
+    if let Some(now) = now {
+        for (client, kind, n) in dead_this_minute(db, realm_id, true, None, now).await? {
+            *by.entry((client, kind)).or_default() -= n;
         }
-        add_stat(&mut stats, g.client_id.into(), g.client_name, &g.session_type, n);
+    }
+    let names: std::collections::HashMap<Uuid, String> =
+        crate::clients::list(db, realm_id).await?.into_iter().map(|c| (c.id.as_uuid(), c.client_id)).collect();
+    let mut rows: Vec<(String, Uuid, String, i64)> = by
+        .into_iter()
+        .filter(|(_, n)| *n > 0)
+        .filter_map(|((client, kind), n)| names.get(&client).map(|name| (name.clone(), client, kind, n)))
+        .collect();
+    rows.sort();
+    let mut stats: Vec<ClientStat> = Vec::new();
+    for (name, client, kind, n) in rows {
+        add_stat(&mut stats, client.into(), name, &kind, n as u64);
     }
     Ok(stats)
 }

@@ -118,30 +118,6 @@ fn alive(realm: &Realm, now: Timestamp) -> Cond {
         .add(in_time(realm, now))
 }
 
-/// Counted sessions that time alone has made dead and the reaper has not ended yet. They are
-/// looked for in two index ranges (`last_access` and `started_at` older than the shortest idle
-/// timeout and max lifespan), which the reaper keeps nearly empty — as one `IN` over a
-/// `UNION ALL`, since SQLite would otherwise walk the realm's whole `started_at` range.
-fn timed_out(realm: &Realm, now: Timestamp) -> Cond {
-    use user_session::Column as C;
-    let limits = KINDS.map(|(t, rm)| latchkey_domain::session::lifetimes(&realm.limits, t, rm));
-    let shortest_idle = limits.iter().map(|(idle, _)| *idle).min().unwrap_or(0);
-    let older = |column: C, before: i64| {
-        Query::select()
-            .column((user_session::Entity, C::Id))
-            .from(user_session::Entity)
-            .and_where(s(C::RealmId).eq(realm.id.as_uuid()))
-            .and_where(s(column).lte(before))
-            .to_owned()
-    };
-    let mut old = older(C::LastAccess, ms_before(now, shortest_idle));
-    if let Some(shortest_max) = limits.iter().filter_map(|(_, max)| *max).min() {
-        old.union(sea_orm::sea_query::UnionType::All, older(C::StartedAt, ms_before(now, shortest_max)));
-    }
-    // (The realm is the subqueries'; said again here, SQLite would walk its range instead.)
-    Cond::all().add(s(C::Id).in_subquery(old)).add(since_cutoff(realm, now)).add(in_time(realm, now).not())
-}
-
 async fn search_condition(db: &impl ConnectionTrait, realm: &Realm, term: &str) -> Result<Cond, StoreError> {
     #[derive(FromQueryResult)]
     struct Id {
@@ -287,6 +263,11 @@ pub async fn list(
     now: Timestamp,
 ) -> Result<Vec<ListedSession>, StoreError> {
     use user_session::Column as C;
+    let searching = filter.search.as_deref().is_some_and(|t| !t.trim().is_empty());
+    if !searching && filter.user.is_none() {
+        let ids = live_page(db, realm, filter, first, max, now).await?;
+        return by_ids(db, &ids, filter.client).await;
+    }
     let mut q = base(db, realm, filter, now).await?;
     for col in [
         C::Id,
@@ -318,6 +299,11 @@ pub async fn list(
     }
     q.order_by((user_session::Entity, C::Id), Order::Desc).limit(max).offset(first);
     let rows = Row::find_by_statement(build(db.get_database_backend(), &q)).all(db).await?;
+    listed(db, rows).await
+}
+
+/// The listed sessions of these rows, with the clients each holds.
+async fn listed(db: &impl ConnectionTrait, rows: Vec<Row>) -> Result<Vec<ListedSession>, StoreError> {
     let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
     let clients = clients_of(db, &ids).await?;
     rows.into_iter()
@@ -352,9 +338,131 @@ pub async fn list(
         .collect()
 }
 
-/// How many sessions match. Without a search or a user, from the maintained counts (a few rows;
-/// a session past its idle or max time still counts until the reaper ends it, see
-/// [`crate::counts`]); otherwise counted exactly, as [`count_exact`].
+/// A statement of `sql` with `?` placeholders, numbered `$1`, `$2` … on PostgreSQL.
+fn raw(backend: DatabaseBackend, sql: &str, values: Vec<sea_orm::Value>) -> Statement {
+    let mut text = String::with_capacity(sql.len() + 16);
+    let mut n = 0;
+    for c in sql.chars() {
+        if c == '?' && backend == DatabaseBackend::Postgres {
+            n += 1;
+            text.push_str(&format!("${n}"));
+        } else {
+            text.push(c);
+        }
+    }
+    Statement::from_sql_and_values(backend, text, values)
+}
+
+/// The ids of one page of the realm's live sessions (of one client, of one type, if the filter
+/// says), newest activity first. One range per kind of session (type and remember-me) of
+/// `ix_user_sessions_live`, which holds only active rows: sessions used within the kind's idle
+/// timeout and since the realm's cut-off and not-before (a live session was used after it
+/// started, and it started after both). A session that timed out by idle, or was cut off by a
+/// logout-all or a not-before, is outside every range read, however many there are; the
+/// ranges are merged by last access. Only a session past its max lifespan while still within
+/// its idle timeout is read and passed over (the reaper ends those within its interval). The
+/// same plan whatever the data's shape: SQLite is told the index (`INDEXED BY`) and the loop
+/// order (`CROSS JOIN`), PostgreSQL reads the same ranges by itself.
+async fn live_page(
+    db: &impl ConnectionTrait,
+    realm: &Realm,
+    filter: &SessionFilter,
+    first: u64,
+    max: u64,
+    now: Timestamp,
+) -> Result<Vec<Uuid>, StoreError> {
+    #[derive(FromQueryResult)]
+    struct Id {
+        id: Uuid,
+    }
+    let backend = db.get_database_backend();
+    let sqlite = backend != DatabaseBackend::Postgres;
+    let indexed = if sqlite { " INDEXED BY ix_user_sessions_live" } else { "" };
+    let floor = realm.session_cutoff.as_millis().max(realm.not_before.saturating_mul(1000) - 1);
+    let limit = (first + max) as i64;
+    let mut arms = Vec::new();
+    let mut values: Vec<sea_orm::Value> = Vec::new();
+    for (kind, remember_me) in KINDS {
+        if filter.session_type.is_some_and(|t| t != kind) {
+            continue;
+        }
+        let (idle, lifespan) = latchkey_domain::session::lifetimes(&realm.limits, kind, remember_me);
+        let used_after = ms_before(now, idle).max(floor);
+        let started_after = lifespan.map_or(floor, |max| ms_before(now, max).max(floor));
+        let holds = if filter.client.is_some() {
+            " AND EXISTS (SELECT 1 FROM client_sessions cs WHERE cs.user_session_id = us.id AND cs.client_id = ?)"
+        } else {
+            ""
+        };
+        arms.push(format!(
+            "SELECT * FROM (SELECT us.id AS id, us.last_access AS last_access FROM user_sessions us{indexed} \
+             CROSS JOIN users u \
+             WHERE us.realm_id = ? AND us.session_type = '{kind}' AND us.remember_me = ? AND us.state = 'ACTIVE' \
+               AND us.last_access > ? AND us.started_at > ? AND us.started_at >= ? \
+               AND u.id = us.user_id AND u.enabled = ? AND us.started_at >= u.not_before * 1000{holds} \
+             ORDER BY us.last_access DESC, us.id DESC LIMIT {limit}) arm{n}",
+            kind = kind.as_str(),
+            n = arms.len(),
+        ));
+        values.extend([
+            realm.id.as_uuid().into(),
+            remember_me.into(),
+            used_after.into(),
+            started_after.into(),
+            realm.not_before.saturating_mul(1000).into(),
+            true.into(),
+        ]);
+        if let Some(client) = filter.client {
+            values.push(client.as_uuid().into());
+        }
+    }
+    if arms.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT id FROM ({}) live ORDER BY last_access DESC, id DESC LIMIT {max} OFFSET {first}",
+        arms.join(" UNION ALL ")
+    );
+    let rows = Id::find_by_statement(raw(backend, &sql, values)).all(db).await?;
+    Ok(rows.into_iter().map(|r| r.id).collect())
+}
+
+/// The rows of these sessions, in this order; with the client's own last use when `client`.
+async fn by_ids(
+    db: &impl ConnectionTrait,
+    ids: &[Uuid],
+    client: Option<ClientId>,
+) -> Result<Vec<ListedSession>, StoreError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let backend = db.get_database_backend();
+    let marks = vec!["?"; ids.len()].join(", ");
+    let (refresh, join) = match client {
+        Some(_) => {
+            ("cs.last_refresh", " LEFT JOIN client_sessions cs ON cs.user_session_id = us.id AND cs.client_id = ?")
+        }
+        None => ("NULL", ""),
+    };
+    let mut values: Vec<sea_orm::Value> = Vec::new();
+    if let Some(client) = client {
+        values.push(client.as_uuid().into());
+    }
+    values.extend(ids.iter().map(|id| sea_orm::Value::from(*id)));
+    let sql = format!(
+        "SELECT us.id, us.realm_id, us.user_id, us.session_type, us.ip_address, us.user_agent, us.started_at, \
+         us.last_access, us.remember_me, us.state, us.ended_at, us.end_reason, us.origin_id, \
+         u.username AS username, {refresh} AS client_last_refresh \
+         FROM user_sessions us JOIN users u ON u.id = us.user_id{join} WHERE us.id IN ({marks})"
+    );
+    let mut rows = Row::find_by_statement(raw(backend, &sql, values)).all(db).await?;
+    rows.sort_by_key(|r| ids.iter().position(|id| *id == r.id));
+    listed(db, rows).await
+}
+
+/// How many sessions match. Without a search or a user, from the maintained counts as
+/// [`crate::counts::alive`] reads them (exact at `now`, whatever the reaper has not ended yet);
+/// otherwise counted exactly, as [`count_exact`].
 pub async fn count(
     db: &impl ConnectionTrait,
     realm: &Realm,
@@ -365,69 +473,7 @@ pub async fn count(
     if searching || filter.user.is_some() {
         return count_exact(db, realm, filter, now).await;
     }
-    let counted = crate::counts::count(db, realm.id, filter.client, filter.session_type).await?;
-    let clients = filter.client.map_or(Clients::None, Clients::One);
-    let late = timed_out_grouped(db, realm, clients, filter.session_type, now).await?;
-    Ok(counted.saturating_sub(late.iter().map(|(_, _, n)| n).sum()))
-}
-
-/// Which client sessions [`timed_out_grouped`] groups by.
-enum Clients {
-    None,
-    One(ClientId),
-    Each,
-}
-
-/// Sessions counted but timed out (see [`timed_out`]), by (client, type); no client when not
-/// grouping by client.
-async fn timed_out_grouped(
-    db: &impl ConnectionTrait,
-    realm: &Realm,
-    clients: Clients,
-    session_type: Option<SessionType>,
-    now: Timestamp,
-) -> Result<Vec<(Option<ClientId>, SessionType, u64)>, StoreError> {
-    #[derive(FromQueryResult)]
-    struct Group {
-        client_id: Option<Uuid>,
-        session_type: String,
-        n: i64,
-    }
-    let mut q = Query::select()
-        .from(user_session::Entity)
-        .cond_where(timed_out(realm, now))
-        .expr_as(s(user_session::Column::SessionType), Alias::new("session_type"))
-        .expr_as(s(user_session::Column::Id).count(), Alias::new("n"))
-        .group_by_col((user_session::Entity, user_session::Column::SessionType))
-        .to_owned();
-    if let Some(t) = session_type {
-        q.and_where(s(user_session::Column::SessionType).eq(t.as_str()));
-    }
-    let held = || {
-        Expr::col((client_session::Entity, client_session::Column::UserSessionId))
-            .equals((user_session::Entity, user_session::Column::Id))
-    };
-    let cs_client = Expr::col((client_session::Entity, client_session::Column::ClientId));
-    match clients {
-        Clients::None => {
-            q.expr_as(Expr::val(Option::<Uuid>::None), Alias::new("client_id"));
-        }
-        Clients::One(id) => {
-            q.inner_join(client_session::Entity, Cond::all().add(held()).add(cs_client.clone().eq(id.as_uuid())))
-                .expr_as(cs_client, Alias::new("client_id"))
-                .group_by_col((client_session::Entity, client_session::Column::ClientId));
-        }
-        Clients::Each => {
-            q.inner_join(client_session::Entity, held())
-                .expr_as(cs_client, Alias::new("client_id"))
-                .group_by_col((client_session::Entity, client_session::Column::ClientId));
-        }
-    }
-    let groups = Group::find_by_statement(build(db.get_database_backend(), &q)).all(db).await?;
-    groups
-        .into_iter()
-        .map(|g| Ok((g.client_id.map(ClientId::from_uuid), g.session_type.parse()?, g.n.max(0) as u64)))
-        .collect()
+    crate::counts::alive(db, realm.id, filter.client, filter.session_type, now).await
 }
 
 /// How many live sessions match, counted in the database from the same indexes as the list:
@@ -479,23 +525,13 @@ async fn clients_of(db: &impl ConnectionTrait, ids: &[Uuid]) -> Result<Vec<(Sess
 }
 
 /// Per client of the realm with at least one live session: (client id, clientId, regular,
-/// offline), from the maintained counts less the sessions that timed out since the reaper ran.
+/// offline), from the maintained counts (see [`crate::counts::by_client`]).
 pub async fn client_stats(
     db: &impl ConnectionTrait,
     realm: &Realm,
     now: Timestamp,
 ) -> Result<Vec<ClientStat>, StoreError> {
-    let mut stats = crate::counts::by_client(db, realm.id).await?;
-    for (client, kind, n) in timed_out_grouped(db, realm, Clients::Each, None, now).await? {
-        if let Some(entry) = stats.iter_mut().find(|(id, ..)| Some(*id) == client) {
-            match kind {
-                SessionType::Offline => entry.3 = entry.3.saturating_sub(n),
-                SessionType::Regular => entry.2 = entry.2.saturating_sub(n),
-            }
-        }
-    }
-    stats.retain(|(_, _, regular, offline)| regular + offline > 0);
-    Ok(stats)
+    crate::counts::by_client(db, realm.id, Some(now)).await
 }
 
 /// [`client_stats`] counted exactly from the live sessions at `now`, in one grouped pass over

@@ -61,7 +61,9 @@ pub async fn update_changed(db: &impl ConnectionTrait, before: &Realm, after: &R
     new.session_cutoff = old.session_cutoff.clone();
     let what = || format!("realm '{}'", after.name);
     crate::convert::update_changed(db, &old, &new, realm::Column::Id.eq(after.id.as_uuid()), what).await?;
-    if before.not_before != after.not_before {
+    // A new not-before changes what is counted; new limits move every active session's
+    // `expires_at` (a trigger, in this statement), and so its counts' minute.
+    if before.not_before != after.not_before || before.limits != after.limits {
         crate::counts::recount(db, after.id).await?;
     }
     Ok(())

@@ -28,7 +28,116 @@ pub struct Seed {
     pub clients: Vec<ClientId>,
     /// Last activity spread over this many milliseconds before now (keep it under the realm's
     /// idle timeout for the sessions to be alive); starts spread over this and the hour before.
+    /// (For [`Shape::Spread`]; the other shapes say their own times.)
     pub activity_spread_ms: i64,
+    /// When the sessions started and were last used.
+    pub shape: Shape,
+    /// The order rows are written in.
+    pub order: Order,
+}
+
+/// When seeded sessions started and were last used: the shapes of data a realm takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// Starts over the activity spread and the hour before it; last use within the spread.
+    Spread,
+    /// Every session started within the last minute (a burst of sign-ins).
+    RecentMinute,
+    /// Every session started within the last hour (a busy service with one-hour sessions).
+    LastHour,
+    /// Starts over the last 30 days, last use within the activity spread where the start
+    /// allows: regular sessions past their max lifespan are dead but not yet ended.
+    ThirtyDays,
+    /// Every session last used 40 to 55 minutes ago: past a 30-minute SSO idle timeout, dead
+    /// but not yet ended (a mass expiry: the service was down for longer than the idle time).
+    Expired,
+}
+
+impl std::str::FromStr for Shape {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s {
+            "spread" => Shape::Spread,
+            "recent-minute" => Shape::RecentMinute,
+            "last-hour" => Shape::LastHour,
+            "30-days" => Shape::ThirtyDays,
+            "expired" => Shape::Expired,
+            other => return Err(format!("'{other}' is not one of spread, recent-minute, last-hour, 30-days, expired")),
+        })
+    }
+}
+
+/// The order seeded rows are written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Order {
+    /// In the order the sessions started, as a server writes them.
+    Start,
+    /// Scattered: row order says nothing about start times (an import, a merge of nodes).
+    Random,
+}
+
+impl std::str::FromStr for Order {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "start" => Ok(Order::Start),
+            "random" => Ok(Order::Random),
+            other => Err(format!("'{other}' is not one of start, random")),
+        }
+    }
+}
+
+const MINUTE: i64 = 60_000;
+const HOUR: i64 = 60 * MINUTE;
+
+impl Seed {
+    /// (started, last used) of the session at start position `at` of `n`, before `now`. Last
+    /// use is after the start and scattered (by `scatter`, any number) within what the shape
+    /// allows.
+    fn times(&self, at: u64, scatter: u64, now: i64) -> (i64, i64) {
+        let n = self.sessions.max(1);
+        let spread = self.activity_spread_ms.max(1);
+        let (from, to, active_from, active_to) = match self.shape {
+            Shape::Spread => (now - spread - HOUR, now, now - spread, now),
+            Shape::RecentMinute => (now - MINUTE, now, now - MINUTE, now),
+            Shape::LastHour => (now - HOUR, now, now - spread.min(HOUR), now),
+            Shape::ThirtyDays => (now - 30 * 24 * HOUR, now, now - spread, now),
+            Shape::Expired => (now - 55 * MINUTE - HOUR, now - 55 * MINUTE, now - 55 * MINUTE, now - 40 * MINUTE),
+        };
+        let started = from + ((to - from) as f64 * at as f64 / n as f64) as i64;
+        let lo = started.max(active_from);
+        let hi = active_to.max(lo);
+        let used = lo + (scatter % (hi - lo + 1) as u64) as i64;
+        // Over 30 days a regular session is used no longer than its 10 hours of life.
+        let used = if self.shape == Shape::ThirtyDays { used.min(started + 10 * HOUR) } else { used };
+        (started, used)
+    }
+
+    /// The start position of session `i`: `i` itself in start order, else a fixed permutation.
+    fn position(&self, i: u64) -> u64 {
+        let n = self.sessions.max(1);
+        match self.order {
+            Order::Start => i,
+            // A multiplier coprime to n visits every position once.
+            Order::Random => {
+                let mut p = 2_654_435_761 % n.max(2);
+                while gcd(p, n) != 1 {
+                    p += 1;
+                }
+                ((i as u128 * p as u128) % n as u128) as u64
+            }
+        }
+    }
+}
+
+fn gcd(a: u64, b: u64) -> u64 {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
+    }
 }
 
 /// Creates the seed users that do not exist yet and answers the ids of all of them, in order.
@@ -93,20 +202,12 @@ pub async fn sessions(
 }
 
 /// Session number `i`: its user, type, address and times follow from `i`, so the spread is
-/// even and the same on every run. Sessions start in the order of `i`, evenly over the hour
-/// before the activity window and the window itself, so rows are written in the order a server
-/// writes them (a session's row is created when it starts); last activity is within the window
-/// and after the start, scattered.
+/// the same on every run; `seed.shape` says when it started and was last used, `seed.order`
+/// whether rows are written in start order (as a server writes them) or scattered.
 fn session(seed: &Seed, users: &[UserId], i: u64, now: Timestamp) -> (UserSession, Vec<ClientSession>) {
     let kind = if i % 100 < u64::from(seed.offline_percent) { SessionType::Offline } else { SessionType::Regular };
-    let spread = seed.activity_spread_ms.max(1);
-    let window = spread + 3_600_000;
-    let step = window as f64 / seed.sessions.max(1) as f64;
-    let started_at = Timestamp::from_millis(now.as_millis() - window + (i as f64 * step) as i64);
-    let active_from = started_at.as_millis().max(now.as_millis() - spread);
-    let last_access = Timestamp::from_millis(
-        active_from + (i.wrapping_mul(7_919) % (now.as_millis() - active_from + 1) as u64) as i64,
-    );
+    let (started, used) = seed.times(seed.position(i), i.wrapping_mul(7_919), now.as_millis());
+    let (started_at, last_access) = (Timestamp::from_millis(started), Timestamp::from_millis(used));
     let ip = format!("10.{}.{}.{}", i % 250, i / 250 % 250, i % 7);
     let user = users[(i % users.len() as u64) as usize];
     let mut s = UserSession::start(seed.realm, user, kind, &ip, false, started_at);

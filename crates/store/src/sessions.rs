@@ -1,8 +1,7 @@
 //! User sessions and their client sessions.
 
 use latchkey_domain::{
-    ClientId, ClientSession, RealmId, SessionEnd, SessionId, SessionState, SessionType, Timestamp, UserId, UserSession,
-    Which,
+    ClientId, ClientSession, RealmId, SessionEnd, SessionId, SessionState, Timestamp, UserId, UserSession, Which,
 };
 use sea_orm::sea_query::{Cond, Expr, OnConflict};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
@@ -163,21 +162,41 @@ pub async fn set_refresh_token(
 /// `last_access` is older than `now - granularity`, so a session refreshed many times a
 /// minute costs one write a minute, not one per request. Idle expiry is therefore judged
 /// against a `last_access` that may lag by up to `granularity`; callers pick a granularity
-/// far below the idle timeout. Returns whether the row was written.
+/// far below the idle timeout. The session's `expires_at` moves with it (a trigger), and so
+/// does its place in the counts' expiry minutes, in one transaction with the row locked.
+/// Returns whether the row was written.
 pub async fn touch(
-    db: &impl ConnectionTrait,
+    store: &crate::Store,
     user_session_id: SessionId,
     now: Timestamp,
     granularity_ms: i64,
 ) -> Result<bool, StoreError> {
-    let result = user_session::Entity::update_many()
+    let due = |q: sea_orm::Select<user_session::Entity>| {
+        q.select_only()
+            .column(user_session::Column::Id)
+            .filter(user_session::Column::Id.eq(user_session_id.as_uuid()))
+            .filter(user_session::Column::State.eq(SessionState::Active.as_str()))
+            .filter(user_session::Column::LastAccess.lt(now.as_millis() - granularity_ms))
+            .into_tuple::<Uuid>()
+    };
+    // Most calls come within the granularity: they read one row and write nothing.
+    if due(user_session::Entity::find()).one(store.conn()).await?.is_none() {
+        return Ok(false);
+    }
+    let txn = store.begin().await?;
+    if due(user_session::Entity::find().lock_exclusive()).one(&txn).await?.is_none() {
+        txn.commit().await?;
+        return Ok(false);
+    }
+    counts::rebucket(&txn, user_session_id.as_uuid(), -1).await?;
+    user_session::Entity::update_many()
         .col_expr(user_session::Column::LastAccess, Expr::value(now.as_millis()))
         .filter(user_session::Column::Id.eq(user_session_id.as_uuid()))
-        .filter(user_session::Column::State.eq(SessionState::Active.as_str()))
-        .filter(user_session::Column::LastAccess.lt(now.as_millis() - granularity_ms))
-        .exec(db)
+        .exec(&txn)
         .await?;
-    Ok(result.rows_affected == 1)
+    counts::rebucket(&txn, user_session_id.as_uuid(), 1).await?;
+    txn.commit().await?;
+    Ok(true)
 }
 
 /// Removes one client session (its refresh tokens stop working). Returns whether it existed.
@@ -345,43 +364,32 @@ pub async fn active_started_up_to(
     Ok(rows.into_iter().map(|(id, at)| (SessionId::from(id), Timestamp::from_millis(at))).collect())
 }
 
-/// Which instant of a session an expiry looks at.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Expiry {
-    /// Last use (idle timeout).
-    Idle,
-    /// Start (max lifespan).
-    Lifespan,
-}
-
-/// Up to `limit` active sessions of a realm of one kind (type, remember-me) whose instant for
-/// `expiry` is in `[from, before)`, oldest first: expiry candidates. `from` is the caller's
-/// cursor, as for [`active_started_up_to`].
-pub async fn active_expiring(
+/// Up to `limit` active sessions of a realm that timed out by `now` (`expires_at` at or before
+/// it) with `expires_at` at or after `from` (the caller's cursor), soonest first, each with its
+/// `expires_at`: a range of `ix_user_sessions_expiry`, which holds active rows only.
+pub async fn active_expired(
     db: &impl ConnectionTrait,
     realm_id: RealmId,
-    kind: (SessionType, bool),
-    expiry: Expiry,
-    from: Timestamp,
-    before: Timestamp,
+    from: i64,
+    now: Timestamp,
     limit: u64,
-) -> Result<Vec<UserSession>, StoreError> {
-    let column = match expiry {
-        Expiry::Idle => user_session::Column::LastAccess,
-        Expiry::Lifespan => user_session::Column::StartedAt,
-    };
+) -> Result<Vec<(UserSession, i64)>, StoreError> {
     let rows = user_session::Entity::find()
         .filter(user_session::Column::RealmId.eq(realm_id.as_uuid()))
-        .filter(user_session::Column::SessionType.eq(kind.0.as_str()))
-        .filter(user_session::Column::RememberMe.eq(kind.1))
-        .filter(column.gte(from.as_millis()))
-        .filter(column.lt(before.as_millis()))
-        .filter(active())
-        .order_by_asc(column)
+        // Written out: the partial index serves only a literal condition.
+        .filter(Expr::cust("user_sessions.state = 'ACTIVE'"))
+        .filter(user_session::Column::ExpiresAt.gte(from))
+        .filter(user_session::Column::ExpiresAt.lte(now.as_millis()))
+        .order_by_asc(user_session::Column::ExpiresAt)
         .limit(limit)
         .all(db)
         .await?;
-    rows.into_iter().map(user_session_from).collect()
+    rows.into_iter()
+        .map(|m| {
+            let at = m.expires_at;
+            Ok((user_session_from(m)?, at))
+        })
+        .collect()
 }
 
 /// Up to `limit` user sessions holding a client session of `client_id` started at or before

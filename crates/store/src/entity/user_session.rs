@@ -17,6 +17,8 @@ pub struct Model {
     pub ended_at: Option<i64>,
     pub end_reason: Option<String>,
     pub origin_id: Option<Uuid>,
+    /// When the session times out (ms), kept by triggers (migration 10): never written here.
+    pub expires_at: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -48,19 +48,9 @@ impl MigrationTrait for Migration {
                 )
                 .to_owned(),
         )
-        .await?;
-        // Databases that already hold sessions start from an exact count.
-        let db = m.get_connection();
-        let realms: Vec<uuid::Uuid> = {
-            let rows = db
-                .query_all(sea_orm::Statement::from_string(db.get_database_backend(), "SELECT id FROM realms"))
-                .await?;
-            rows.iter().map(|r| r.try_get::<uuid::Uuid>("", "id")).collect::<Result<_, _>>()?
-        };
-        for realm in realms {
-            crate::counts::recount(db, realm.into()).await.map_err(|e| DbErr::Custom(e.to_string()))?;
-        }
-        Ok(())
+        .await
+        // Databases that already held sessions are counted by migration 10, which gives the
+        // table its final shape.
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {

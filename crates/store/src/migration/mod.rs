@@ -12,6 +12,7 @@ mod m20261129_000006_catalog_version;
 mod m20261129_000007_offline_origin;
 mod m20261129_000008_realm_remember_me;
 mod m20261206_000009_trust_by_id;
+mod m20261206_000010_expiry;
 
 pub struct Migrator;
 
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000007_offline_origin::Migration),
             Box::new(m20261129_000008_realm_remember_me::Migration),
             Box::new(m20261206_000009_trust_by_id::Migration),
+            Box::new(m20261206_000010_expiry::Migration),
         ]
     }
 }
@@ -44,6 +46,8 @@ pub const INDEXES: &[(&str, &str)] = &[
     ("user_sessions", "ix_user_sessions_user_activity"),
     ("user_sessions", "ix_user_sessions_realm_ip"),
     ("user_sessions", "ix_user_sessions_realm_started"),
+    ("user_sessions", "ix_user_sessions_live"),
+    ("user_sessions", "ix_user_sessions_expiry"),
     ("client_sessions", "ix_client_sessions_client_activity"),
     ("client_sessions", "ix_client_sessions_client_type_activity"),
     ("signing_keys", "ix_signing_keys_realm"),
