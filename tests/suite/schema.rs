@@ -19,6 +19,8 @@ backend_tests!(
     deleting_a_realm_removes_everything_in_it,
     client_sessions_need_a_real_session_and_client,
     audit_outbox_and_key_tables_take_their_rows,
+    lists_and_counts_read_the_ranges_they_are_written_for,
+    a_sessions_expiry_follows_its_use_and_its_realms_limits,
 );
 
 async fn migrations_create_every_table_and_index_and_revert_cleanly(db: TestDb) {
@@ -234,4 +236,82 @@ async fn audit_outbox_and_key_tables_take_their_rows(db: TestDb) {
         "notifications outlive their realm"
     );
     assert!(signing_key::Entity::find_by_id("k1").one(store.conn()).await.unwrap().is_none());
+}
+
+/// Each list and count reads the index range it is written for, whatever the data holds: the
+/// plan does not depend on statistics (on PostgreSQL, sequential scans are switched off for the
+/// check, so a plan that could not use the index would show).
+async fn lists_and_counts_read_the_ranges_they_are_written_for(db: TestDb) {
+    use sea_orm::ConnectionTrait;
+    let store = db.store().await;
+    store.migrate().await.unwrap();
+    let (realm, _, client) = realm_with_user_and_client(&store).await;
+    let txn = store.begin().await.unwrap();
+    let postgres = txn.get_database_backend() == sea_orm::DatabaseBackend::Postgres;
+    if postgres {
+        txn.execute_unprepared("SET LOCAL enable_seqscan = off").await.unwrap();
+    }
+    let plans = latchkey_store::listing::explain(&txn, &realm, client.id, now()).await.unwrap();
+    assert_eq!(plans.len(), 8, "{plans:?}");
+    for (what, plan) in &plans {
+        let lower = plan.to_lowercase();
+        if what.contains("list") {
+            assert!(lower.contains("ix_user_sessions_live"), "{what}: {plan}");
+        }
+        // (PostgreSQL chooses between the two partial indexes by its statistics, which an
+        // empty table does not have; SQLite is told.)
+        if what.contains("this minute") && !postgres {
+            assert!(lower.contains("ix_user_sessions_expiry"), "{what}: {plan}");
+        }
+        if what.contains("minutes past") {
+            assert!(lower.contains("session_counts"), "{what}: {plan}");
+            assert!(
+                !lower.contains("seq scan on session_counts") && !lower.contains("scan session_counts\n"),
+                "{what}: {plan}"
+            );
+        }
+        assert!(!lower.contains("seq scan on user_sessions"), "{what}: {plan}");
+        assert!(
+            !lower
+                .lines()
+                .any(|l| l.trim_start_matches(['|', '-', '`', ' ']).eq("scan us") || l.ends_with("scan user_sessions")),
+            "{what} walks the whole table: {plan}"
+        );
+    }
+    txn.rollback().await.unwrap();
+}
+
+/// `expires_at` is the liveness rule as one number: set when a session starts, moved by its
+/// use, and by its realm's new limits.
+async fn a_sessions_expiry_follows_its_use_and_its_realms_limits(db: TestDb) {
+    let store = db.store().await;
+    store.migrate().await.unwrap();
+    let (mut realm, user, _) = realm_with_user_and_client(&store).await;
+    let started = now();
+    let session = UserSession::start(realm.id, user.id, SessionType::Regular, "10.0.0.1", false, started);
+    sessions::insert_user_session(store.conn(), &session).await.unwrap();
+    let expiry = |id: SessionId| {
+        let store = &store;
+        async move {
+            use sea_orm::EntityTrait;
+            latchkey_store::entity::user_session::Entity::find_by_id(id.as_uuid())
+                .one(store.conn())
+                .await
+                .unwrap()
+                .unwrap()
+                .expires_at
+        }
+    };
+    let idle = realm.limits.sso_idle * 1000;
+    assert_eq!(expiry(session.id).await, started.as_millis() + idle, "idle first");
+    let later = started.plus_secs(120);
+    assert!(sessions::touch(&store, session.id, later, 60_000).await.unwrap());
+    assert_eq!(expiry(session.id).await, later.as_millis() + idle, "moved by its use");
+    let before = realm.clone();
+    realm.limits.sso_max = 600;
+    realms::update_changed(store.conn(), &before, &realm).await.unwrap();
+    assert_eq!(expiry(session.id).await, started.as_millis() + 600_000, "capped by the new max lifespan");
+    let offline = UserSession::start(realm.id, user.id, SessionType::Offline, "10.0.0.1", false, started);
+    sessions::insert_user_session(store.conn(), &offline).await.unwrap();
+    assert_eq!(expiry(offline.id).await, started.as_millis() + realm.limits.offline_idle * 1000);
 }

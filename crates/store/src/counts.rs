@@ -296,7 +296,18 @@ async fn dead_this_minute(
         session_type: String,
         n: i64,
     }
-    let backend = db.get_database_backend();
+    let statement = dead_this_minute_statement(db.get_database_backend(), realm_id, by_client, only_client, now);
+    let groups = Group::find_by_statement(statement).all(db).await?;
+    Ok(groups.into_iter().map(|g| (g.client_id.unwrap_or(WHOLE_REALM), g.session_type, g.n)).collect())
+}
+
+fn dead_this_minute_statement(
+    backend: DatabaseBackend,
+    realm_id: RealmId,
+    by_client: bool,
+    only_client: Option<ClientId>,
+    now: Timestamp,
+) -> Statement {
     let minute_start = now.as_millis() / MINUTE_MS * MINUTE_MS;
     let mut values: Vec<sea_orm::Value> = Vec::new();
     let (client_col, join) = if by_client {
@@ -313,22 +324,22 @@ async fn dead_this_minute(
     // `state = 'ACTIVE'` written out: the partial index is used only for a literal.
     let sql = format!(
         "SELECT {client_col} AS client_id, us.session_type AS session_type, COUNT(*) AS n \
-         FROM user_sessions us{join} JOIN realms r ON r.id = us.realm_id \
+         FROM user_sessions us{indexed}{join} JOIN realms r ON r.id = us.realm_id \
          WHERE us.realm_id = ? AND us.state = 'ACTIVE' AND us.expires_at >= ? AND us.expires_at <= ? \
            AND us.started_at > r.session_cutoff AND us.started_at >= r.not_before * 1000 \
          GROUP BY {group}us.session_type",
         group = if by_client { "cs.client_id, " } else { "" },
+        indexed = if backend == DatabaseBackend::Postgres { "" } else { " INDEXED BY ix_user_sessions_expiry" },
     );
-    let groups = Group::find_by_statement(raw(backend, &sql, values)).all(db).await?;
-    Ok(groups.into_iter().map(|g| (g.client_id.unwrap_or(WHOLE_REALM), g.session_type, g.n)).collect())
+    raw(backend, &sql, values)
 }
 
-/// Totals less the buckets of minutes already past, by (client, type), for `client` or every
-/// client (`None`: the realm's own totals under `NIL`; `Some(None)`: every client).
+/// Totals less the buckets of minutes already past, by (client, type), for these clients
+/// (`NIL`: the realm's own totals). Without a time, the totals alone.
 async fn totals_less_past(
     db: &impl ConnectionTrait,
     realm_id: RealmId,
-    client: Option<Option<ClientId>>,
+    clients: &[Uuid],
     now: Option<Timestamp>,
 ) -> Result<Vec<(Uuid, String, i64)>, StoreError> {
     #[derive(FromQueryResult)]
@@ -337,32 +348,75 @@ async fn totals_less_past(
         session_type: String,
         n: Option<i64>,
     }
-    let backend = db.get_database_backend();
-    // No time: the totals alone (no bucket is below minute 0).
-    let minute = now.map_or(0, |now| now.as_millis() / MINUTE_MS);
-    let mut values: Vec<sea_orm::Value> = vec![TOTAL.into(), realm_id.as_uuid().into()];
-    let which = match client {
-        None => {
-            values.push(WHOLE_REALM.into());
-            "AND client_id = ?"
-        }
-        Some(Some(id)) => {
-            values.push(id.as_uuid().into());
-            "AND client_id = ?"
-        }
-        Some(None) => "AND client_id <> ?",
-    };
-    if client == Some(None) {
-        values.push(WHOLE_REALM.into());
+    if clients.is_empty() {
+        return Ok(Vec::new());
     }
-    values.extend([TOTAL.into(), minute.into()]);
-    let sql = format!(
-        "SELECT client_id, session_type, CAST(SUM(CASE WHEN bucket = ? THEN n ELSE -n END) AS BIGINT) AS n \
-         FROM session_counts WHERE realm_id = ? {which} AND (bucket = ? OR (bucket >= 0 AND bucket < ?)) \
-         GROUP BY client_id, session_type"
-    );
-    let groups = Group::find_by_statement(raw(backend, &sql, values)).all(db).await?;
+    let statement = totals_less_past_statement(db.get_database_backend(), realm_id, clients, now);
+    let groups = Group::find_by_statement(statement).all(db).await?;
     Ok(groups.into_iter().map(|g| (g.client_id, g.session_type, g.n.unwrap_or(0))).collect())
+}
+
+/// Two ranges of the primary key per (client, type): the totals' bucket, and the minutes past
+/// (none before minute 0, so no time reads the totals alone).
+fn totals_less_past_statement(
+    backend: DatabaseBackend,
+    realm_id: RealmId,
+    clients: &[Uuid],
+    now: Option<Timestamp>,
+) -> Statement {
+    let minute = now.map_or(0, |now| now.as_millis() / MINUTE_MS);
+    let marks = vec!["?"; clients.len()].join(", ");
+    let mut values: Vec<sea_orm::Value> = Vec::new();
+    let mut parts = Vec::new();
+    // Each type its own range: a type written as a literal is an index condition on both
+    // backends (PostgreSQL would filter a list of them, its column being varchar).
+    for kind in ["REGULAR", "OFFLINE"] {
+        for (sign, buckets) in [("", format!("bucket = {TOTAL}")), ("-", "bucket >= 0 AND bucket < ?".to_owned())] {
+            parts.push(format!(
+                "SELECT client_id, session_type, {sign}n AS n FROM session_counts \
+                 WHERE realm_id = ? AND client_id IN ({marks}) AND session_type = '{kind}' AND {buckets}"
+            ));
+            values.push(realm_id.as_uuid().into());
+            values.extend(clients.iter().map(|c| sea_orm::Value::from(*c)));
+            if !sign.is_empty() {
+                values.push(minute.into());
+            }
+        }
+    }
+    let sql = format!(
+        "SELECT client_id, session_type, CAST(SUM(n) AS BIGINT) AS n FROM ({}) parts GROUP BY client_id, session_type",
+        parts.join(" UNION ALL ")
+    );
+    raw(backend, &sql, values)
+}
+
+/// The statements a count of the realm and of `client` runs at `now`, named (for
+/// [`crate::listing::explain`]).
+pub fn statements(
+    backend: DatabaseBackend,
+    realm_id: RealmId,
+    client: ClientId,
+    now: Timestamp,
+) -> Vec<(String, Statement)> {
+    vec![
+        (
+            "realm count: totals less the minutes past".to_owned(),
+            totals_less_past_statement(backend, realm_id, &[WHOLE_REALM], Some(now)),
+        ),
+        ("realm count: this minute so far".to_owned(), dead_this_minute_statement(backend, realm_id, false, None, now)),
+        (
+            "client count: totals less the minutes past".to_owned(),
+            totals_less_past_statement(backend, realm_id, &[client.as_uuid()], Some(now)),
+        ),
+        (
+            "client count: this minute so far".to_owned(),
+            dead_this_minute_statement(backend, realm_id, true, Some(client), now),
+        ),
+        (
+            "client-session-stats: this minute so far".to_owned(),
+            dead_this_minute_statement(backend, realm_id, true, None, now),
+        ),
+    ]
 }
 
 /// How many counted sessions the realm has alive at `now` — holding a client session of
@@ -377,7 +431,7 @@ pub async fn alive(
     now: Timestamp,
 ) -> Result<u64, StoreError> {
     let wanted = |kind: &str| session_type.is_none_or(|t| t.as_str() == kind);
-    let mut n: i64 = totals_less_past(db, realm_id, client.map(Some), Some(now))
+    let mut n: i64 = totals_less_past(db, realm_id, &[client.map_or(WHOLE_REALM, |c| c.as_uuid())], Some(now))
         .await?
         .iter()
         .filter(|(_, kind, _)| wanted(kind))
@@ -400,8 +454,11 @@ pub async fn by_client(
     realm_id: RealmId,
     now: Option<Timestamp>,
 ) -> Result<Vec<ClientStat>, StoreError> {
+    let names: std::collections::HashMap<Uuid, String> =
+        crate::clients::list(db, realm_id).await?.into_iter().map(|c| (c.id.as_uuid(), c.client_id)).collect();
+    let ids: Vec<Uuid> = names.keys().copied().collect();
     let mut by: std::collections::HashMap<(Uuid, String), i64> = std::collections::HashMap::new();
-    for (client, kind, n) in totals_less_past(db, realm_id, Some(None), now).await? {
+    for (client, kind, n) in totals_less_past(db, realm_id, &ids, now).await? {
         *by.entry((client, kind)).or_default() += n;
     }
     if let Some(now) = now {
@@ -409,8 +466,6 @@ pub async fn by_client(
             *by.entry((client, kind)).or_default() -= n;
         }
     }
-    let names: std::collections::HashMap<Uuid, String> =
-        crate::clients::list(db, realm_id).await?.into_iter().map(|c| (c.id.as_uuid(), c.client_id)).collect();
     let mut rows: Vec<(String, Uuid, String, i64)> = by
         .into_iter()
         .filter(|(_, n)| *n > 0)

@@ -361,8 +361,10 @@ fn raw(backend: DatabaseBackend, sql: &str, values: Vec<sea_orm::Value>) -> Stat
 /// logout-all or a not-before, is outside every range read, however many there are; the
 /// ranges are merged by last access. Only a session past its max lifespan while still within
 /// its idle timeout is read and passed over (the reaper ends those within its interval). The
-/// same plan whatever the data's shape: SQLite is told the index (`INDEXED BY`) and the loop
-/// order (`CROSS JOIN`), PostgreSQL reads the same ranges by itself.
+/// same plan whatever the data's shape: SQLite is told the index (`INDEXED BY`), PostgreSQL
+/// reads the same ranges by itself. (A disabled user's sessions, and those before a user's
+/// not-before, are ended in the transaction that disables or signs the user out, so no user is
+/// read per entry; [`by_ids`] still leaves out a row a race could leave behind.)
 async fn live_page(
     db: &impl ConnectionTrait,
     realm: &Realm,
@@ -375,7 +377,22 @@ async fn live_page(
     struct Id {
         id: Uuid,
     }
-    let backend = db.get_database_backend();
+    let Some(statement) = live_page_statement(db.get_database_backend(), realm, filter, first, max, now) else {
+        return Ok(Vec::new());
+    };
+    let rows = Id::find_by_statement(statement).all(db).await?;
+    Ok(rows.into_iter().map(|r| r.id).collect())
+}
+
+/// The statement of [`live_page`]; `None` when no kind of session is asked for.
+fn live_page_statement(
+    backend: DatabaseBackend,
+    realm: &Realm,
+    filter: &SessionFilter,
+    first: u64,
+    max: u64,
+    now: Timestamp,
+) -> Option<Statement> {
     let sqlite = backend != DatabaseBackend::Postgres;
     let indexed = if sqlite { " INDEXED BY ix_user_sessions_live" } else { "" };
     let floor = realm.session_cutoff.as_millis().max(realm.not_before.saturating_mul(1000) - 1);
@@ -396,10 +413,8 @@ async fn live_page(
         };
         arms.push(format!(
             "SELECT * FROM (SELECT us.id AS id, us.last_access AS last_access FROM user_sessions us{indexed} \
-             CROSS JOIN users u \
              WHERE us.realm_id = ? AND us.session_type = '{kind}' AND us.remember_me = ? AND us.state = 'ACTIVE' \
-               AND us.last_access > ? AND us.started_at > ? AND us.started_at >= ? \
-               AND u.id = us.user_id AND u.enabled = ? AND us.started_at >= u.not_before * 1000{holds} \
+               AND us.last_access > ? AND us.started_at > ? AND us.started_at >= ?{holds} \
              ORDER BY us.last_access DESC, us.id DESC LIMIT {limit}) arm{n}",
             kind = kind.as_str(),
             n = arms.len(),
@@ -410,21 +425,61 @@ async fn live_page(
             used_after.into(),
             started_after.into(),
             realm.not_before.saturating_mul(1000).into(),
-            true.into(),
         ]);
         if let Some(client) = filter.client {
             values.push(client.as_uuid().into());
         }
     }
     if arms.is_empty() {
-        return Ok(Vec::new());
+        return None;
     }
     let sql = format!(
         "SELECT id FROM ({}) live ORDER BY last_access DESC, id DESC LIMIT {max} OFFSET {first}",
         arms.join(" UNION ALL ")
     );
-    let rows = Id::find_by_statement(raw(backend, &sql, values)).all(db).await?;
-    Ok(rows.into_iter().map(|r| r.id).collect())
+    Some(raw(backend, &sql, values))
+}
+
+/// How the database runs each query of the realm-wide and per-client lists and counts, as it
+/// explains them (`EXPLAIN QUERY PLAN` on SQLite, `EXPLAIN` on PostgreSQL): (what, plan).
+/// `docs/schema.md` shows them; a test checks that each reads the index it is written for.
+pub async fn explain(
+    db: &impl ConnectionTrait,
+    realm: &Realm,
+    client: ClientId,
+    now: Timestamp,
+) -> Result<Vec<(String, String)>, StoreError> {
+    let backend = db.get_database_backend();
+    let mut statements = Vec::new();
+    for (what, filter, first) in [
+        ("realm list, first page", SessionFilter::default(), 0),
+        ("realm list, offline", SessionFilter { session_type: Some(SessionType::Offline), ..Default::default() }, 0),
+        ("client list, page at 10000", SessionFilter { client: Some(client), ..Default::default() }, 10_000),
+    ] {
+        if let Some(statement) = live_page_statement(backend, realm, &filter, first, 10, now) {
+            statements.push((what.to_owned(), statement));
+        }
+    }
+    statements.extend(crate::counts::statements(backend, realm.id, client, now));
+    let mut plans = Vec::new();
+    for (what, statement) in statements {
+        let prefix = if backend == DatabaseBackend::Postgres { "EXPLAIN " } else { "EXPLAIN QUERY PLAN " };
+        let explained = Statement::from_sql_and_values(
+            backend,
+            format!("{prefix}{}", statement.sql),
+            statement.values.map(|v| v.0).unwrap_or_default(),
+        );
+        let rows = db.query_all(explained).await?;
+        let lines: Vec<String> = rows
+            .iter()
+            .map(|row| {
+                row.try_get::<String>("", if backend == DatabaseBackend::Postgres { "QUERY PLAN" } else { "detail" })
+                    .unwrap_or_default()
+            })
+            .collect();
+        plans.push((what, lines.join("\n")));
+    }
+    Ok(plans)
 }
 
 /// The rows of these sessions, in this order; with the client's own last use when `client`.
@@ -449,11 +504,13 @@ async fn by_ids(
         values.push(client.as_uuid().into());
     }
     values.extend(ids.iter().map(|id| sea_orm::Value::from(*id)));
+    values.push(true.into());
     let sql = format!(
         "SELECT us.id, us.realm_id, us.user_id, us.session_type, us.ip_address, us.user_agent, us.started_at, \
          us.last_access, us.remember_me, us.state, us.ended_at, us.end_reason, us.origin_id, \
          u.username AS username, {refresh} AS client_last_refresh \
-         FROM user_sessions us JOIN users u ON u.id = us.user_id{join} WHERE us.id IN ({marks})"
+         FROM user_sessions us JOIN users u ON u.id = us.user_id{join} WHERE us.id IN ({marks}) \
+           AND u.enabled = ? AND us.started_at >= u.not_before * 1000"
     );
     let mut rows = Row::find_by_statement(raw(backend, &sql, values)).all(db).await?;
     rows.sort_by_key(|r| ids.iter().position(|id| *id == r.id));
