@@ -50,6 +50,13 @@ enum SessionCounts {
 /// The bucket of the totals; every other bucket is a minute (epoch ms / 60,000).
 const TOTAL: i64 = -1;
 const MINUTE_MS: i64 = 60_000;
+const HOUR_MS: i64 = 3_600_000;
+
+/// The bucket of the hour `hour` (epoch ms / 3,600,000): below the totals' `-1`, decreasing as
+/// hours go on, so the hours before one are the range `(hour_bucket(h), -1)`.
+fn hour_bucket(hour: i64) -> i64 {
+    -2 - hour
+}
 
 /// Which rows a change writes: the totals and the buckets (a session starting or ending), or
 /// the buckets alone (a session whose `expires_at` moved).
@@ -59,22 +66,26 @@ enum Part {
     Buckets,
 }
 
-/// The bucket of a row of `user_sessions`: the minute its `expires_at` falls in.
+/// The buckets of a row of `user_sessions`: the minute and the hour its `expires_at` falls in.
 /// (Written out: PostgreSQL groups by the expression only when select and group by read the
 /// same text, which two bound values are not.)
-fn minute_of_expiry() -> SimpleExpr {
-    Expr::cust(format!("\"user_sessions\".\"expires_at\" / {MINUTE_MS}"))
+fn expiry_buckets() -> [SimpleExpr; 2] {
+    [
+        Expr::cust(format!("\"user_sessions\".\"expires_at\" / {MINUTE_MS}")),
+        Expr::cust(format!("-2 - \"user_sessions\".\"expires_at\" / {HOUR_MS}")),
+    ]
 }
 
-/// `groups(bucket)` for the totals and each bucket, as one statement.
+/// `groups(bucket)` for each bucket (minute and hour) and, for [`Part::Both`], the totals, as
+/// one statement.
 fn both(part: Part, groups: impl Fn(Option<SimpleExpr>) -> SelectStatement) -> SelectStatement {
-    let mut buckets = groups(Some(minute_of_expiry()));
+    let [minute, hour] = expiry_buckets();
+    let mut q = groups(Some(minute));
+    q.union(sea_orm::sea_query::UnionType::All, groups(Some(hour)));
     if part == Part::Both {
-        let mut q = groups(None);
-        q.union(sea_orm::sea_query::UnionType::All, buckets);
-        buckets = q;
+        q.union(sea_orm::sea_query::UnionType::All, groups(None));
     }
-    buckets
+    q
 }
 
 fn us(col: user_session::Column) -> Expr {
@@ -364,23 +375,34 @@ fn totals_less_past_statement(
     clients: &[Uuid],
     now: Option<Timestamp>,
 ) -> Statement {
-    let minute = now.map_or(0, |now| now.as_millis() / MINUTE_MS);
+    // Without a time, no bucket is past: the totals alone.
+    let (hours_after, minutes_from, minutes_before) = match now {
+        Some(now) => {
+            let hour = now.as_millis() / HOUR_MS;
+            (hour_bucket(hour), hour * (HOUR_MS / MINUTE_MS), now.as_millis() / MINUTE_MS)
+        }
+        None => (TOTAL, 0, 0),
+    };
     let marks = vec!["?"; clients.len()].join(", ");
     let mut values: Vec<sea_orm::Value> = Vec::new();
     let mut parts = Vec::new();
-    // Each type its own range: a type written as a literal is an index condition on both
-    // backends (PostgreSQL would filter a list of them, its column being varchar).
+    // Each type its own ranges: a type written as a literal is an index condition on both
+    // backends (PostgreSQL would filter a list of them, its column being varchar). Past
+    // expiries are read as whole hours before this one, then the minutes of this hour so far.
     for kind in ["REGULAR", "OFFLINE"] {
-        for (sign, buckets) in [("", format!("bucket = {TOTAL}")), ("-", "bucket >= 0 AND bucket < ?".to_owned())] {
+        let ranges: [(&str, String, Vec<i64>); 3] = [
+            ("", format!("bucket = {TOTAL}"), vec![]),
+            ("-", "bucket > ? AND bucket < ?".to_owned(), vec![hours_after, TOTAL]),
+            ("-", "bucket >= ? AND bucket < ?".to_owned(), vec![minutes_from, minutes_before]),
+        ];
+        for (sign, buckets, bounds) in ranges {
             parts.push(format!(
                 "SELECT client_id, session_type, {sign}n AS n FROM session_counts \
                  WHERE realm_id = ? AND client_id IN ({marks}) AND session_type = '{kind}' AND {buckets}"
             ));
             values.push(realm_id.as_uuid().into());
             values.extend(clients.iter().map(|c| sea_orm::Value::from(*c)));
-            if !sign.is_empty() {
-                values.push(minute.into());
-            }
+            values.extend(bounds.into_iter().map(sea_orm::Value::from));
         }
     }
     let sql = format!(
@@ -420,7 +442,8 @@ pub fn statements(
 }
 
 /// How many counted sessions the realm has alive at `now` — holding a client session of
-/// `client`, if given — of one type or both: the totals, less the buckets of the minutes past,
+/// `client`, if given — of one type or both: the totals, less the buckets of the hours past and
+/// of this hour's minutes past,
 /// less what timed out in this minute so far. Nothing read grows with the sessions, dead or
 /// alive: only with the minutes the reaper is behind.
 pub async fn alive(

@@ -483,6 +483,8 @@ pub async fn explain(
 }
 
 /// The rows of these sessions, in this order; with the client's own last use when `client`.
+/// (`CROSS JOIN`: SQLite reads the page's sessions by id and then their users, never the other
+/// way round.)
 async fn by_ids(
     db: &impl ConnectionTrait,
     ids: &[Uuid],
@@ -509,8 +511,8 @@ async fn by_ids(
         "SELECT us.id, us.realm_id, us.user_id, us.session_type, us.ip_address, us.user_agent, us.started_at, \
          us.last_access, us.remember_me, us.state, us.ended_at, us.end_reason, us.origin_id, \
          u.username AS username, {refresh} AS client_last_refresh \
-         FROM user_sessions us JOIN users u ON u.id = us.user_id{join} WHERE us.id IN ({marks}) \
-           AND u.enabled = ? AND us.started_at >= u.not_before * 1000"
+         FROM user_sessions us CROSS JOIN users u{join} WHERE us.id IN ({marks}) \
+           AND u.id = us.user_id AND u.enabled = ? AND us.started_at >= u.not_before * 1000"
     );
     let mut rows = Row::find_by_statement(raw(backend, &sql, values)).all(db).await?;
     rows.sort_by_key(|r| ids.iter().position(|id| *id == r.id));

@@ -13,9 +13,10 @@
 //! - `ix_user_sessions_expiry`: the active sessions of a realm by `expires_at`: the reaper's walk
 //!   over what timed out, and the counts' correction for the current minute.
 //! - `session_counts` gains `bucket`: rows with bucket `-1` hold the totals, the others the
-//!   counted sessions by the minute they time out. Alive = total − the buckets of minutes
-//!   already past − the part of this minute already past; what is read grows with the minutes
-//!   the reaper is behind, not with the sessions. The table is derived: it is made again and
+//!   counted sessions by the minute (`≥ 0`) and by the hour (`≤ -2`) they time out. Alive =
+//!   total − the hours already past − this hour's minutes already past − the part of this
+//!   minute already past; what is read grows with the hours the reaper is behind, not with the
+//!   sessions. The table is derived: it is made again and
 //!   counted from the sessions.
 
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
