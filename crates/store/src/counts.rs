@@ -272,7 +272,7 @@ pub async fn by_realm(db: &impl ConnectionTrait) -> Result<Vec<(RealmId, Session
 }
 
 /// A statement of `sql` with `?` placeholders, numbered `$1`, `$2` … on PostgreSQL.
-fn raw(backend: DatabaseBackend, sql: &str, values: Vec<sea_orm::Value>) -> Statement {
+pub(crate) fn raw(backend: DatabaseBackend, sql: &str, values: Vec<sea_orm::Value>) -> Statement {
     let text = if backend == DatabaseBackend::Postgres {
         let mut numbered = String::with_capacity(sql.len() + 8);
         let mut n = 0;

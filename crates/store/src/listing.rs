@@ -17,7 +17,7 @@ use sea_orm::sea_query::{
 use sea_orm::{ConnectionTrait, DatabaseBackend, FromQueryResult, Statement};
 use uuid::Uuid;
 
-use crate::counts::{add_stat, ClientStat};
+use crate::counts::{add_stat, raw, ClientStat};
 use crate::entity::{client, client_session, user, user_session};
 use crate::StoreError;
 
@@ -336,21 +336,6 @@ async fn listed(db: &impl ConnectionTrait, rows: Vec<Row>) -> Result<Vec<ListedS
             })
         })
         .collect()
-}
-
-/// A statement of `sql` with `?` placeholders, numbered `$1`, `$2` … on PostgreSQL.
-fn raw(backend: DatabaseBackend, sql: &str, values: Vec<sea_orm::Value>) -> Statement {
-    let mut text = String::with_capacity(sql.len() + 16);
-    let mut n = 0;
-    for c in sql.chars() {
-        if c == '?' && backend == DatabaseBackend::Postgres {
-            n += 1;
-            text.push_str(&format!("${n}"));
-        } else {
-            text.push(c);
-        }
-    }
-    Statement::from_sql_and_values(backend, text, values)
 }
 
 /// The ids of one page of the realm's live sessions (of one client, of one type, if the filter
