@@ -21,6 +21,7 @@ backend_tests!(maintained_counts_equal_an_exact_count_through_every_ending, a_se
 async fn assert_counts_exact_at(db: &TestDb, now: Timestamp, step: &str) -> u64 {
     let store = db.store().await;
     let realm: Realm = realms::find_by_name(store.conn(), "demo").await.unwrap().unwrap();
+    // One snapshot for both, as the API reads them: the reaper may end sessions meanwhile.
     let snapshot = store.snapshot().await.unwrap();
     let exact_stats = listing::client_stats_exact(&snapshot, &realm, now).await.unwrap();
     let stats = listing::client_stats(&snapshot, &realm, now).await.unwrap();
@@ -65,26 +66,8 @@ async fn assert_counts_exact(db: &TestDb, server: &TestServer, admin: &str, step
     for minutes in [29, 31, 61, 24 * 60] {
         assert_counts_exact_at(db, now.plus_secs(minutes * 60), &format!("{step}, {minutes} minutes on")).await;
     }
-    // One snapshot for both, as the API reads them: the reaper may end sessions meanwhile.
-    let snapshot = store.snapshot().await.unwrap();
-    let exact_stats = listing::client_stats_exact(&snapshot, &realm, now).await.unwrap();
-    let stats = listing::client_stats(&snapshot, &realm, now).await.unwrap();
-    assert_eq!(stats, exact_stats, "client-session-stats after {step}");
-
-    let mut filters = vec![SessionFilter::default()];
-    for client in clients::list(store.conn(), realm.id).await.unwrap() {
-        for session_type in [None, Some(SessionType::Regular), Some(SessionType::Offline)] {
-            filters.push(SessionFilter { client: Some(client.id), session_type, ..Default::default() });
-        }
-    }
-    for session_type in [Some(SessionType::Regular), Some(SessionType::Offline)] {
-        filters.push(SessionFilter { session_type, ..Default::default() });
-    }
-    for filter in &filters {
-        let maintained = listing::count(&snapshot, &realm, filter, now).await.unwrap();
-        let exact = listing::count_exact(&snapshot, &realm, filter, now).await.unwrap();
-        assert_eq!(maintained, exact, "count of {filter:?} after {step}");
-    }
+    // What the admin API answers is compared with the exact figures at this same instant.
+    let exact_stats = listing::client_stats_exact(store.conn(), &realm, now).await.unwrap();
 
     // And as the admin API answers them.
     let (_, _, body) = get(server, admin, "/admin/realms/demo/client-session-stats").await;
