@@ -33,6 +33,7 @@ calls="${CALLS:-20}"
 pg="${PG:-postgres://postgres@127.0.0.1:5432}"
 port=18282
 receiver_port=18283
+metrics_port=18284
 dir=$(mktemp -d)
 [ "${NO_BUILD:-}" ] || cargo build --release -q -p latchkey-server
 bin=target/release/latchkey
@@ -53,7 +54,8 @@ trap cleanup EXIT
 
 start_server() {
   LATCHKEY_ADMIN_USER=admin LATCHKEY_ADMIN_PASSWORD=admin-password LATCHKEY_DATABASE_URL="$url" \
-    taskset -c 0 "$bin" serve --demo --listen "127.0.0.1:$port" --log-level "${LOG_LEVEL:-warn}" &
+    taskset -c 0 "$bin" serve --demo --listen "127.0.0.1:$port" --metrics-listen "127.0.0.1:$metrics_port" \
+    --log-level "${LOG_LEVEL:-warn}" &
   server_pid=$!
   for _ in $(seq 1 300); do curl -sf "http://127.0.0.1:$port/health/ready" >/dev/null && return; sleep 0.2; done
   echo "the server did not start" >&2; exit 1
@@ -89,6 +91,7 @@ echo "== $backend: seeding 10,000 users and $sessions sessions, shape $shape, $o
 LATCHKEY_DATABASE_URL="$url" taskset -c 1 "$bin" seed --realm demo --users 10000 --sessions "$sessions" \
   --clients demo-web,demo-spa --shape "$shape" --order "$order" 2>/dev/null
 start_server
+reaper_start=$(date +%s.%N)
 token=$(admin_token)
 user=$(curl -sf -H "Authorization: Bearer $token" "$base/users?username=user42&exact=true" | sed -E 's/.*"id":"([^"]+)".*/\1/')
 
@@ -96,6 +99,7 @@ user=$(curl -sf -H "Authorization: Bearer $token" "$base/users?username=user42&e
 # them; a call answered other than 200 stops the run.
 time_it() {
   local name=$1 path=$2 times=() total="" status
+  token=$(admin_token) # a fresh token for each call series: a slow series outlives one
   for _ in $(seq 1 "$calls"); do
     out=$(curl -s -o /dev/null -D - -w 'TIME %{time_total}\nSTATUS %{http_code}\n' -H "Authorization: Bearer $token" "$base$path")
     status=$(sed -n 's/^STATUS //p' <<<"$out")
@@ -120,7 +124,26 @@ time_it "clients/{web}/session-count" "/clients/$web/session-count"
 time_it "clients/{web}/offline-session-count" "/clients/$web/offline-session-count"
 time_it "client-session-stats" "/client-session-stats"
 time_it "users/{user42}/sessions" "/users/$user/sessions"
+time_it "ui-ext/sessions?search=demo-s (clientId)" "/ui-ext/sessions?search=demo-s&max=10"
 rss=$(awk '/^VmRSS:/ {printf "%.0f MB", $2 / 1024}' "/proc/$server_pid/status")
+
+# How fast the reaper ends what timed out, from the server's own counter, while the calls above
+# ran: sampled every 2 s until it stops moving.
+timed_out() {
+  curl -s "http://127.0.0.1:$metrics_port/metrics" |
+    awk '/^latchkey_sessions_ended_total\{reason="(IDLE_TIMEOUT|MAX_LIFESPAN)"\}/ {n += $2} END {printf "%d", n}'
+}
+if [ "$shape" = expired ] || [ "$shape" = 30-days ]; then
+  last=-1 last_at=$reaper_start
+  while :; do
+    n=$(timed_out)
+    if [ "$n" = "$last" ] && [ "$n" -gt 0 ]; then break; fi
+    [ "$n" != "$last" ] && last_at=$(date +%s.%N)
+    last=$n
+    sleep 2
+  done
+  python3 -c "s=$last_at-$reaper_start; print(f'reaper: {$last} timed-out sessions ended within {s:.0f} s of the server starting: at least {$last/s:.0f} sessions/s, the calls above running meanwhile')"
+fi
 
 echo
 token=$(admin_token)

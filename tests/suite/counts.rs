@@ -35,6 +35,27 @@ async fn assert_counts_exact_at(db: &TestDb, now: Timestamp, step: &str) -> u64 
     for session_type in [Some(SessionType::Regular), Some(SessionType::Offline)] {
         filters.push(SessionFilter { session_type, ..Default::default() });
     }
+    // Searches and users' lists read the sessions they match: by username, clientId and
+    // address, alone and with a type or a client.
+    let first_client =
+        clients::list(store.conn(), realm.id).await.unwrap().into_iter().find(|c| c.client_id == "demo-web");
+    for term in ["a", "USER1", "demo-w", "10.", "127.0", "nobody"] {
+        let search = Some(term.to_owned());
+        filters.push(SessionFilter { search: search.clone(), ..Default::default() });
+        filters.push(SessionFilter {
+            search: search.clone(),
+            session_type: Some(SessionType::Offline),
+            ..Default::default()
+        });
+        filters.push(SessionFilter { search, client: first_client.as_ref().map(|c| c.id), ..Default::default() });
+    }
+    for name in ["alice", "bob", "carol", "user7"] {
+        if let Some(user) = users::find_by_username(store.conn(), realm.id, name).await.unwrap() {
+            filters.push(SessionFilter { user: Some(user.id), ..Default::default() });
+            let search = Some("a".to_owned());
+            filters.push(SessionFilter { user: Some(user.id), search, ..Default::default() });
+        }
+    }
     for filter in &filters {
         let maintained = listing::count(&snapshot, &realm, filter, now).await.unwrap();
         let exact = listing::count_exact(&snapshot, &realm, filter, now).await.unwrap();

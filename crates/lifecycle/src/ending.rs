@@ -112,11 +112,23 @@ pub(crate) async fn end_in(
     how: &How<'_>,
     now: Timestamp,
 ) -> Result<Vec<SessionId>, StoreError> {
-    let (reason, user_wide, group) = (how.reason, how.user_wide, how.group);
     let loaded = sessions::load_for_ending(db, ids).await?;
+    end_loaded(db, realm_id, loaded, how, now).await
+}
+
+/// [`end_in`] for sessions the caller already read as active and locked in this transaction,
+/// with their clients (`sessions::load_for_ending`, or the reaper's `active_expired` and
+/// `sessions::with_clients`): read once per ending, not again.
+pub(crate) async fn end_loaded(
+    db: &impl ConnectionTrait,
+    realm_id: RealmId,
+    loaded: Vec<(UserSession, Vec<Client>)>,
+    how: &How<'_>,
+    now: Timestamp,
+) -> Result<Vec<SessionId>, StoreError> {
+    let (reason, user_wide, group) = (how.reason, how.user_wide, how.group);
     let ended = sessions::end_sessions(db, &loaded.iter().map(|(s, _)| s.id).collect::<Vec<_>>(), reason, now).await?;
-    let plan =
-        plan_logout(loaded.iter().filter(|(s, _)| ended.contains(&s.id)).map(|(s, c)| (s, c.as_slice())), user_wide);
+    let plan = plan_logout(loaded.iter().map(|(s, c)| (s, c.as_slice())), user_wide);
     outbox::insert_many(db, &messages(realm_id, &plan, group, 0, now), now).await?;
     if let Some(path) = how.batch_event {
         if !ended.is_empty() {
@@ -128,7 +140,6 @@ pub(crate) async fn end_in(
     }
     let audit: Vec<AdminEvent> = loaded
         .iter()
-        .filter(|(s, _)| ended.contains(&s.id))
         .map(|(s, held)| {
             let mut event = ending_event(s, format!("sessions/{}", s.public_id()), reason, held, now);
             if let Some(actor) = how.actor {

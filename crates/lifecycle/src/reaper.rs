@@ -8,12 +8,12 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use latchkey_domain::{Liveness, Realm, SessionEnd, SessionId, Timestamp};
+use latchkey_domain::{Liveness, Realm, SessionEnd, SessionId, Timestamp, UserSession};
 use latchkey_store::jobs::{self, Job, JobKind};
 use latchkey_store::{clients, codes, events, login_failures, realms, sessions, StoreError};
 use tokio::sync::watch;
 
-use crate::ending::{end_in, notify_client_sessions, How, BATCH, KEEP_ENDED_MS};
+use crate::ending::{end_in, end_loaded, notify_client_sessions, How, BATCH, KEEP_ENDED_MS};
 use crate::state::Lifecycle;
 
 /// Ended session rows removed per pass at most (a pass runs every reaper interval, 10 s by
@@ -140,31 +140,36 @@ impl Lifecycle {
         // does not find dead (it never should) is passed over, not read again.
         let mut from = i64::MIN;
         loop {
-            let candidates = sessions::active_expired(self.store.conn(), realm.id, from, now, BATCH).await?;
-            let mut by_reason: BTreeMap<&'static str, (SessionEnd, Vec<SessionId>)> = BTreeMap::new();
-            for (session, _) in &candidates {
+            // Read, locked, in the transaction that ends them: each session is read once.
+            let txn = self.store.begin().await?;
+            let candidates = sessions::active_expired(&txn, realm.id, from, now, BATCH).await?;
+            let next = candidates.last().map_or(from, |(_, at)| *at);
+            let found = candidates.len() as u64;
+            let mut by_reason: BTreeMap<&'static str, (SessionEnd, Vec<UserSession>)> = BTreeMap::new();
+            for (session, _) in candidates {
                 let reason = match session.liveness(&realm.limits, &Default::default(), now) {
                     Liveness::Dead(latchkey_domain::Death::IdleTimeout) => SessionEnd::IdleTimeout,
                     Liveness::Dead(latchkey_domain::Death::MaxLifespan) => SessionEnd::MaxLifespan,
                     _ => continue,
                 };
-                by_reason.entry(reason.as_str()).or_insert((reason, Vec::new())).1.push(session.id);
+                by_reason.entry(reason.as_str()).or_insert((reason, Vec::new())).1.push(session);
             }
-            if !by_reason.is_empty() {
-                let txn = self.store.begin().await?;
-                let mut counted = Vec::new();
-                for (reason, ids) in by_reason.values() {
-                    let n = end_in(&txn, realm.id, ids, &How::because(*reason), now).await?.len();
-                    counted.push((*reason, n));
-                    ended += n;
-                }
-                txn.commit().await?;
-                for (reason, n) in counted {
-                    self.metrics.ended(reason, n);
-                }
+            let none_dead = by_reason.is_empty();
+            let mut counted = Vec::new();
+            for (reason, dead) in by_reason.into_values() {
+                let loaded = sessions::with_clients(&txn, dead).await?;
+                // One admin event per batch (as a logout-all's), not one per session: a mass
+                // expiry would otherwise write as many audit rows as it ends sessions.
+                let how = How { batch_event: Some("expiry"), ..How::because(reason) };
+                let n = end_loaded(&txn, realm.id, loaded, &how, now).await?.len();
+                counted.push((reason, n));
+                ended += n;
             }
-            let next = candidates.last().map_or(from, |(_, at)| *at);
-            if (candidates.len() as u64) < BATCH || (next == from && by_reason.is_empty()) {
+            txn.commit().await?;
+            for (reason, n) in counted {
+                self.metrics.ended(reason, n);
+            }
+            if found < BATCH || (next == from && none_dead) {
                 break;
             }
             from = next;

@@ -144,6 +144,13 @@ fn db_err_reason(err: sea_orm::DbErr) -> String {
 /// How long a SQLite connection waits for the write lock before giving up with "busy".
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How much of the database file SQLite reads through memory mapping rather than `read` calls
+/// into each connection's own page cache: pages are read in place from the operating system's
+/// cache, shared by every connection, instead of copied per connection (a pass of the reaper
+/// over a million sessions spent a third of its time copying pages). Mapped pages are the
+/// file's cache, not the process's own memory: the kernel reclaims them under pressure.
+const SQLITE_MMAP_BYTES: u64 = 4 << 30;
+
 /// The SQLite pool: WAL (readers never wait for the writer), foreign keys on, `NORMAL`
 /// synchronous (a commit is durable at the next checkpoint's sync; a power cut can lose the last
 /// commits, never corrupt the file), and the prompt busy handler below on every connection.
@@ -157,6 +164,8 @@ async fn sqlite_pool(url: &DatabaseUrl, options: ConnectOptions) -> Result<Datab
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Normal)
         .busy_timeout(SQLITE_BUSY_TIMEOUT)
+        .pragma("mmap_size", SQLITE_MMAP_BYTES.to_string())
+        .pragma("wal_autocheckpoint", "16384")
         .disable_statement_logging();
     let pool = options
         .sqlx_pool_options::<Sqlite>()

@@ -235,9 +235,9 @@ pub async fn delete_client_sessions_of(
     Ok(result.rows_affected)
 }
 
-/// Ends the given sessions that are still active: marks them ended with `reason`, removes
-/// their client sessions (so no refresh token of theirs works) and returns the ids it ended.
-/// The one way every ending goes through; it runs inside the caller's transaction.
+/// Ends these sessions, which the caller read as active and locked in this transaction
+/// ([`load_for_ending`], [`active_expired`]): takes them out of the counts, marks them ended
+/// and removes their client sessions. Returns the ids it ended (those still active).
 pub async fn end_sessions(
     db: &impl ConnectionTrait,
     ids: &[SessionId],
@@ -247,20 +247,7 @@ pub async fn end_sessions(
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    // Locked (PostgreSQL): of two enders racing — two nodes' reapers, a reaper and an
-    // administrator — the second waits, then finds them ended and ends (and announces) nothing.
-    let active: Vec<Uuid> = user_session::Entity::find()
-        .select_only()
-        .column(user_session::Column::Id)
-        .filter(user_session::Column::Id.is_in(ids.iter().map(SessionId::as_uuid)))
-        .filter(user_session::Column::State.eq(SessionState::Active.as_str()))
-        .lock_exclusive()
-        .into_tuple()
-        .all(db)
-        .await?;
-    if active.is_empty() {
-        return Ok(Vec::new());
-    }
+    let active: Vec<Uuid> = ids.iter().map(SessionId::as_uuid).collect();
     counts::sessions(db, &active, -1).await?;
     let held = Expr::col((client_session::Entity, client_session::Column::UserSessionId)).is_in(active.iter().copied());
     counts::client_sessions(db, Cond::all().add(held), -1).await?;
@@ -276,11 +263,13 @@ pub async fn end_sessions(
         .filter(client_session::Column::UserSessionId.is_in(active.iter().copied()))
         .exec(db)
         .await?;
-    Ok(active.into_iter().map(SessionId::from).collect())
+    Ok(ids.to_vec())
 }
 
-/// The given sessions that are still active, each with the clients it holds client sessions
-/// of — what an ending needs to know to tell them.
+/// The given sessions that are still active, locked (PostgreSQL: of two enders racing — two
+/// nodes' reapers, a reaper and an administrator — the second waits, then finds them ended
+/// and ends, and announces, nothing), each with the clients it holds client sessions of: what
+/// an ending needs to know to tell them.
 pub async fn load_for_ending(
     db: &impl ConnectionTrait,
     ids: &[SessionId],
@@ -288,35 +277,53 @@ pub async fn load_for_ending(
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let sessions = user_session::Entity::find()
+    let rows = user_session::Entity::find()
         .filter(user_session::Column::Id.is_in(ids.iter().map(SessionId::as_uuid)))
         .filter(user_session::Column::State.eq(SessionState::Active.as_str()))
+        .lock_exclusive()
         .all(db)
         .await?;
+    let sessions = rows.into_iter().map(user_session_from).collect::<Result<Vec<_>, _>>()?;
+    with_clients(db, sessions).await
+}
+
+/// These sessions, each with the clients it holds client sessions of.
+pub async fn with_clients(
+    db: &impl ConnectionTrait,
+    sessions: Vec<UserSession>,
+) -> Result<Vec<(UserSession, Vec<latchkey_domain::Client>)>, StoreError> {
+    if sessions.is_empty() {
+        return Ok(Vec::new());
+    }
     let links = client_session::Entity::find()
-        .filter(client_session::Column::UserSessionId.is_in(sessions.iter().map(|s| s.id)))
+        .select_only()
+        .column(client_session::Column::UserSessionId)
+        .column(client_session::Column::ClientId)
+        .filter(client_session::Column::UserSessionId.is_in(sessions.iter().map(|s| s.id.as_uuid())))
+        .into_tuple::<(Uuid, Uuid)>()
         .all(db)
         .await?;
-    let client_ids: std::collections::BTreeSet<Uuid> = links.iter().map(|l| l.client_id).collect();
+    let client_ids: std::collections::BTreeSet<Uuid> = links.iter().map(|(_, c)| *c).collect();
     let clients = crate::entity::client::Entity::find()
         .filter(crate::entity::client::Column::Id.is_in(client_ids))
         .all(db)
         .await?
         .into_iter()
-        .map(|m| crate::convert::client_from(m).map(|c| (c.id, c)))
+        .map(|m| crate::convert::client_from(m).map(|c| (c.id.as_uuid(), c)))
         .collect::<Result<std::collections::HashMap<_, _>, _>>()?;
-    sessions
+    let mut held: std::collections::HashMap<Uuid, Vec<latchkey_domain::Client>> = std::collections::HashMap::new();
+    for (session, client) in &links {
+        if let Some(c) = clients.get(client) {
+            held.entry(*session).or_default().push(c.clone());
+        }
+    }
+    Ok(sessions
         .into_iter()
-        .map(|row| {
-            let session = user_session_from(row)?;
-            let held = links
-                .iter()
-                .filter(|l| l.user_session_id == session.id.as_uuid())
-                .filter_map(|l| clients.get(&ClientId::from_uuid(l.client_id)).cloned())
-                .collect();
-            Ok((session, held))
+        .map(|session| {
+            let clients = held.remove(&session.id.as_uuid()).unwrap_or_default();
+            (session, clients)
         })
-        .collect()
+        .collect())
 }
 
 fn active() -> sea_orm::sea_query::SimpleExpr {
@@ -366,7 +373,8 @@ pub async fn active_started_up_to(
 
 /// Up to `limit` active sessions of a realm that timed out by `now` (`expires_at` at or before
 /// it) with `expires_at` at or after `from` (the caller's cursor), soonest first, each with its
-/// `expires_at`: a range of `ix_user_sessions_expiry`, which holds active rows only.
+/// `expires_at`: a range of `ix_user_sessions_expiry`, which holds active rows only. Locked
+/// (PostgreSQL), as [`load_for_ending`]: read in the transaction that ends them.
 pub async fn active_expired(
     db: &impl ConnectionTrait,
     realm_id: RealmId,
@@ -382,6 +390,7 @@ pub async fn active_expired(
         .filter(user_session::Column::ExpiresAt.lte(now.as_millis()))
         .order_by_asc(user_session::Column::ExpiresAt)
         .limit(limit)
+        .lock_exclusive()
         .all(db)
         .await?;
     rows.into_iter()

@@ -13,6 +13,7 @@ mod m20261129_000007_offline_origin;
 mod m20261129_000008_realm_remember_me;
 mod m20261206_000009_trust_by_id;
 mod m20261206_000010_expiry;
+mod m20261207_000011_matched_sessions;
 
 pub struct Migrator;
 
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000008_realm_remember_me::Migration),
             Box::new(m20261206_000009_trust_by_id::Migration),
             Box::new(m20261206_000010_expiry::Migration),
+            Box::new(m20261207_000011_matched_sessions::Migration),
         ]
     }
 }
@@ -41,9 +43,7 @@ pub const INDEXES: &[(&str, &str)] = &[
     ("users", "ux_users_realm_username"),
     ("users", "ix_users_realm_email"),
     ("users", "ux_users_service_account"),
-    ("user_sessions", "ix_user_sessions_realm_activity"),
-    ("user_sessions", "ix_user_sessions_realm_type_activity"),
-    ("user_sessions", "ix_user_sessions_user_activity"),
+    ("user_sessions", "ix_user_sessions_user_live"),
     ("user_sessions", "ix_user_sessions_realm_ip"),
     ("user_sessions", "ix_user_sessions_realm_started"),
     ("user_sessions", "ix_user_sessions_live"),
