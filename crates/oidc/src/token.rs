@@ -150,14 +150,19 @@ async fn refresh_grant(
     }
     let session = active.session.as_ref().ok_or_else(|| OAuthError::invalid_grant("Session not active"))?;
     let rotated = Uuid::new_v4().to_string();
-    let won =
-        sessions::rotate_refresh_token(life.store.conn(), session.id, client.id, &active.claims.jti, &rotated, now)
-            .await?;
-    if !won {
-        return Err(refresh_token_reused(life, ctx, &client, presented).await?);
-    }
+    let rotate =
+        || sessions::rotate_refresh_token(life.store.conn(), session.id, client.id, &active.claims.jti, &rotated, now);
+    // What can fail runs before the rotation commits: an answer lost after it (the database
+    // gone between the rotation and the response) would leave the client holding the token
+    // just replaced, and its next request would read as reuse and end the session. Only a
+    // grant that starts an offline session rotates first: no offline session for a token that
+    // turns out to be reused.
     sessions::touch(&life.store, session.id, now, TOUCH_GRANULARITY_MS).await?;
     let scope = Scopes::from_stored(&active.claims.scope.split_whitespace().map(str::to_owned).collect::<Vec<_>>());
+    let starts_offline = scope.has("offline_access") && session.session_type == SessionType::Regular;
+    if starts_offline && !rotate().await? {
+        return Err(refresh_token_reused(life, ctx, &client, presented).await?);
+    }
     let grant = Grant {
         user: &active.user,
         client: &client,
@@ -165,9 +170,13 @@ async fn refresh_grant(
         session_expires_at: Some(expiry_after_use(ctx, session, now)),
         scope: &scope,
         nonce: None,
-        rotated_refresh_id: Some(rotated),
+        rotated_refresh_id: Some(rotated.clone()),
     };
-    tokens::issue(life, ctx, grant, now).await
+    let answer = tokens::issue(life, ctx, grant, now).await?;
+    if !starts_offline && !rotate().await? {
+        return Err(refresh_token_reused(life, ctx, &client, presented).await?);
+    }
+    Ok(answer)
 }
 
 /// A refresh token that rotation had already replaced was presented again: one of its two
