@@ -176,10 +176,9 @@ async fn base(
     filter: &SessionFilter,
     now: Timestamp,
 ) -> Result<SelectStatement, StoreError> {
-    // On SQLite `CROSS JOIN` fixes the loop order (its planner, without histograms, would read
-    // every user's sessions and sort): a page walks the activity index in list order — the
-    // realm's (`ix_user_sessions_realm_activity`) or, for one client's list, the client's
-    // (`ix_client_sessions_client_activity`) — and looks up each row's session and user.
+    // The exact counts' form (what the tests check the API's reads against), not read by the
+    // API. On SQLite `CROSS JOIN` fixes the loop order: the sessions (or, for one client, its
+    // client sessions) drive, and each row's session and user are looked up.
     let join = match db.get_database_backend() {
         DatabaseBackend::Sqlite => sea_orm::sea_query::JoinType::CrossJoin,
         _ => sea_orm::sea_query::JoinType::InnerJoin,
