@@ -13,7 +13,7 @@ mod m20261129_000007_offline_origin;
 mod m20261129_000008_realm_remember_me;
 mod m20261206_000009_trust_by_id;
 mod m20261206_000010_expiry;
-mod m20261207_000011_matched_sessions;
+mod m20261206_000011_matched_sessions;
 
 pub struct Migrator;
 
@@ -31,7 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000008_realm_remember_me::Migration),
             Box::new(m20261206_000009_trust_by_id::Migration),
             Box::new(m20261206_000010_expiry::Migration),
-            Box::new(m20261207_000011_matched_sessions::Migration),
+            Box::new(m20261206_000011_matched_sessions::Migration),
         ]
     }
 }
