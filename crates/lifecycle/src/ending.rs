@@ -127,7 +127,8 @@ pub(crate) async fn end_loaded(
     now: Timestamp,
 ) -> Result<Vec<SessionId>, StoreError> {
     let (reason, user_wide, group) = (how.reason, how.user_wide, how.group);
-    let ended = sessions::end_sessions(db, &loaded.iter().map(|(s, _)| s.id).collect::<Vec<_>>(), reason, now).await?;
+    let ended: Vec<SessionId> = loaded.iter().map(|(s, _)| s.id).collect();
+    sessions::end_sessions(db, &ended, reason, now).await?;
     let plan = plan_logout(loaded.iter().map(|(s, c)| (s, c.as_slice())), user_wide);
     outbox::insert_many(db, &messages(realm_id, &plan, group, 0, now), now).await?;
     if let Some(path) = how.batch_event {

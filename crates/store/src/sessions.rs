@@ -237,15 +237,15 @@ pub async fn delete_client_sessions_of(
 
 /// Ends these sessions, which the caller read as active and locked in this transaction
 /// ([`load_for_ending`], [`active_expired`]): takes them out of the counts, marks them ended
-/// and removes their client sessions. Returns the ids it ended (those still active).
+/// and removes their client sessions.
 pub async fn end_sessions(
     db: &impl ConnectionTrait,
     ids: &[SessionId],
     reason: SessionEnd,
     now: Timestamp,
-) -> Result<Vec<SessionId>, StoreError> {
+) -> Result<(), StoreError> {
     if ids.is_empty() {
-        return Ok(Vec::new());
+        return Ok(());
     }
     let active: Vec<Uuid> = ids.iter().map(SessionId::as_uuid).collect();
     counts::sessions(db, &active, -1).await?;
@@ -263,7 +263,7 @@ pub async fn end_sessions(
         .filter(client_session::Column::UserSessionId.is_in(active.iter().copied()))
         .exec(db)
         .await?;
-    Ok(ids.to_vec())
+    Ok(())
 }
 
 /// The given sessions that are still active, locked (PostgreSQL: of two enders racing — two
