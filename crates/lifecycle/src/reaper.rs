@@ -141,8 +141,10 @@ impl Lifecycle {
         let mut from = i64::MIN;
         loop {
             // Read, locked, in the transaction that ends them: each session is read once.
+            let started = std::time::Instant::now();
             let txn = self.store.begin().await?;
             let candidates = sessions::active_expired(&txn, realm.id, from, now, BATCH).await?;
+            let read = started.elapsed();
             let next = candidates.last().map_or(from, |(_, at)| *at);
             let found = candidates.len() as u64;
             let mut by_reason: BTreeMap<&'static str, (SessionEnd, Vec<UserSession>)> = BTreeMap::new();
@@ -165,7 +167,16 @@ impl Lifecycle {
                 counted.push((reason, n));
                 ended += n;
             }
+            let ending = started.elapsed();
             txn.commit().await?;
+            tracing::debug!(
+                realm = %realm.name,
+                found,
+                read_ms = read.as_secs_f64() * 1e3,
+                end_ms = (ending - read).as_secs_f64() * 1e3,
+                commit_ms = (started.elapsed() - ending).as_secs_f64() * 1e3,
+                "reaper expiry batch"
+            );
             for (reason, n) in counted {
                 self.metrics.ended(reason, n);
             }

@@ -112,7 +112,11 @@ impl Application {
         let workers = vec![
             tokio::spawn(notifier::run_notifier(life.clone(), stopped.clone())),
             tokio::spawn(reaper::run_reaper(life.clone(), config.reaper_interval, stopped.clone())),
-            tokio::spawn(life.clone().keep_catalog(stopped)),
+            tokio::spawn(life.clone().keep_catalog(stopped.clone())),
+            tokio::spawn({
+                let store = store.clone();
+                async move { store.keep_checkpointed(stopped).await }
+            }),
         ];
         let life_data = web::Data::from(life.clone());
         let store = web::Data::new(store);

@@ -4,7 +4,7 @@ use latchkey_domain::{
     ClientId, ClientSession, RealmId, SessionEnd, SessionId, SessionState, Timestamp, UserId, UserSession, Which,
 };
 use sea_orm::sea_query::{Cond, Expr, OnConflict};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
 use crate::convert::{client_session_from, client_session_row, user_session_from, user_session_row};
@@ -247,23 +247,59 @@ pub async fn end_sessions(
     if ids.is_empty() {
         return Ok(());
     }
-    let active: Vec<Uuid> = ids.iter().map(SessionId::as_uuid).collect();
-    counts::sessions(db, &active, -1).await?;
-    let held = Expr::col((client_session::Entity, client_session::Column::UserSessionId)).is_in(active.iter().copied());
-    counts::client_sessions(db, Cond::all().add(held), -1).await?;
-    user_session::Entity::update_many()
-        .col_expr(user_session::Column::State, Expr::value(SessionState::Ended.as_str()))
-        .col_expr(user_session::Column::EndedAt, Expr::value(now.as_millis()))
-        .col_expr(user_session::Column::EndReason, Expr::value(reason.as_str()))
-        .filter(user_session::Column::Id.is_in(active.iter().copied()))
-        .filter(user_session::Column::State.eq(SessionState::Active.as_str()))
-        .exec(db)
-        .await?;
-    client_session::Entity::delete_many()
-        .filter(client_session::Column::UserSessionId.is_in(active.iter().copied()))
-        .exec(db)
-        .await?;
-    Ok(())
+    #[derive(FromQueryResult)]
+    struct Ended {
+        id: Uuid,
+        realm_id: Uuid,
+        session_type: String,
+        started_at: i64,
+        expires_at: i64,
+    }
+    #[derive(FromQueryResult)]
+    struct Held {
+        user_session_id: Uuid,
+        client_id: Uuid,
+    }
+    let backend = db.get_database_backend();
+    let marks = vec!["?"; ids.len()].join(", ");
+    let id_values = || ids.iter().map(|id| sea_orm::Value::from(id.as_uuid()));
+    // What stops counting is what these statements return: the rows they changed, read once.
+    let mut values: Vec<sea_orm::Value> =
+        vec![SessionState::Ended.as_str().into(), now.as_millis().into(), reason.as_str().into()];
+    values.extend(id_values());
+    let ended = Ended::find_by_statement(counts::raw(
+        backend,
+        &format!(
+            "UPDATE user_sessions SET state = ?, ended_at = ?, end_reason = ? \
+             WHERE id IN ({marks}) AND state = 'ACTIVE' \
+             RETURNING id, realm_id, session_type, started_at, expires_at"
+        ),
+        values,
+    ))
+    .all(db)
+    .await?;
+    let held = Held::find_by_statement(counts::raw(
+        backend,
+        &format!("DELETE FROM client_sessions WHERE user_session_id IN ({marks}) RETURNING user_session_id, client_id"),
+        id_values().collect(),
+    ))
+    .all(db)
+    .await?;
+    let mut clients: std::collections::HashMap<Uuid, Vec<Uuid>> = std::collections::HashMap::new();
+    for h in held {
+        clients.entry(h.user_session_id).or_default().push(h.client_id);
+    }
+    let leaving: Vec<counts::Leaving> = ended
+        .into_iter()
+        .map(|e| counts::Leaving {
+            clients: clients.remove(&e.id).unwrap_or_default(),
+            realm_id: e.realm_id,
+            session_type: e.session_type,
+            started_at: e.started_at,
+            expires_at: e.expires_at,
+        })
+        .collect();
+    counts::remove(db, &leaving).await
 }
 
 /// The given sessions that are still active, locked (PostgreSQL: of two enders racing — two
@@ -382,17 +418,7 @@ pub async fn active_expired(
     now: Timestamp,
     limit: u64,
 ) -> Result<Vec<(UserSession, i64)>, StoreError> {
-    let rows = user_session::Entity::find()
-        .filter(user_session::Column::RealmId.eq(realm_id.as_uuid()))
-        // Written out: the partial index serves only a literal condition.
-        .filter(Expr::cust("user_sessions.state = 'ACTIVE'"))
-        .filter(user_session::Column::ExpiresAt.gte(from))
-        .filter(user_session::Column::ExpiresAt.lte(now.as_millis()))
-        .order_by_asc(user_session::Column::ExpiresAt)
-        .limit(limit)
-        .lock_exclusive()
-        .all(db)
-        .await?;
+    let rows = expired(realm_id, from, now, limit).lock_exclusive().all(db).await?;
     rows.into_iter()
         .map(|m| {
             let at = m.expires_at;
@@ -421,13 +447,37 @@ pub async fn with_client(
     Ok(ids.into_iter().map(SessionId::from).collect())
 }
 
-/// Removes up to `limit` session rows that ended before `before`; returns how many.
-pub async fn delete_ended(db: &impl ConnectionTrait, before: Timestamp, limit: u64) -> Result<u64, StoreError> {
-    let select = user_session::Entity::find()
-        .filter(user_session::Column::State.eq(SessionState::Ended.as_str()))
+/// The reaper's walk over what timed out: [`active_expired`]'s rows.
+pub(crate) fn expired(
+    realm_id: RealmId,
+    from: i64,
+    now: Timestamp,
+    limit: u64,
+) -> sea_orm::Select<user_session::Entity> {
+    user_session::Entity::find()
+        .filter(user_session::Column::RealmId.eq(realm_id.as_uuid()))
+        // Written out: the partial index serves only a literal condition.
+        .filter(Expr::cust("user_sessions.state = 'ACTIVE'"))
+        .filter(user_session::Column::ExpiresAt.gte(from))
+        .filter(user_session::Column::ExpiresAt.lte(now.as_millis()))
+        .order_by_asc(user_session::Column::ExpiresAt)
+        .limit(limit)
+}
+
+/// The reaper's walk over ended rows to remove: [`delete_ended`]'s rows.
+pub(crate) fn ended(before: Timestamp, limit: u64) -> sea_orm::Select<user_session::Entity> {
+    user_session::Entity::find()
+        // Written out, as above.
+        .filter(Expr::cust("user_sessions.state = 'ENDED'"))
         .filter(user_session::Column::EndedAt.lt(before.as_millis()))
-        .limit(limit);
-    let doomed = ids(select, db).await?;
+        .order_by_asc(user_session::Column::EndedAt)
+        .limit(limit)
+}
+
+/// Removes up to `limit` session rows that ended before `before`, oldest first; returns how
+/// many. A range of `ix_user_sessions_ended`, which holds the ended rows alone.
+pub async fn delete_ended(db: &impl ConnectionTrait, before: Timestamp, limit: u64) -> Result<u64, StoreError> {
+    let doomed = ids(ended(before, limit), db).await?;
     if doomed.is_empty() {
         return Ok(0);
     }

@@ -14,6 +14,7 @@ mod m20261129_000008_realm_remember_me;
 mod m20261206_000009_trust_by_id;
 mod m20261206_000010_expiry;
 mod m20261206_000011_matched_sessions;
+mod m20261206_000012_ended_sessions;
 
 pub struct Migrator;
 
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000009_trust_by_id::Migration),
             Box::new(m20261206_000010_expiry::Migration),
             Box::new(m20261206_000011_matched_sessions::Migration),
+            Box::new(m20261206_000012_ended_sessions::Migration),
         ]
     }
 }
@@ -48,6 +50,7 @@ pub const INDEXES: &[(&str, &str)] = &[
     ("user_sessions", "ix_user_sessions_realm_started"),
     ("user_sessions", "ix_user_sessions_live"),
     ("user_sessions", "ix_user_sessions_expiry"),
+    ("user_sessions", "ix_user_sessions_ended"),
     ("client_sessions", "ix_client_sessions_client_activity"),
     ("client_sessions", "ix_client_sessions_client_type_activity"),
     ("signing_keys", "ix_signing_keys_realm"),
@@ -55,6 +58,7 @@ pub const INDEXES: &[(&str, &str)] = &[
     ("outbox", "ix_outbox_due"),
     ("outbox", "ix_outbox_request_group"),
     ("auth_codes", "ix_auth_codes_expires"),
+    ("auth_codes", "ix_auth_codes_session"),
     ("session_jobs", "ix_session_jobs_done"),
 ];
 
