@@ -18,6 +18,9 @@
 #   ANNOUNCE=1                                            wait until every session is announced (0: stop after sampling)
 #   NOTIFY=0                                              demo-web has no back-channel URL: nothing to announce
 #   NO_BUILD=1 bench/million-sessions.sh ...              use target/release/latchkey as it is
+#   FROM_DB=name bench/million-sessions.sh postgres N     copy a database this script seeded before
+#                                                         (N sessions, same SHAPE) instead of seeding
+#                                                         again: ten million take half an hour
 #   ALG=ES256 bench/million-sessions.sh ...               the realm signs its logout tokens with ES256
 #
 # SHAPE=last-hour also gives the realm one-hour sessions (ssoSessionMaxLifespan 3600), as the
@@ -42,7 +45,8 @@ bin=target/release/latchkey
 case "$backend" in
   sqlite) url="sqlite://$dir/latchkey.db" ;;
   postgres)
-    psql "$pg/postgres" -qc "DROP DATABASE IF EXISTS latchkey_bench WITH (FORCE)" -c "CREATE DATABASE latchkey_bench"
+    psql "$pg/postgres" -qc "DROP DATABASE IF EXISTS latchkey_bench WITH (FORCE)" \
+      -c "CREATE DATABASE latchkey_bench${FROM_DB:+ TEMPLATE $FROM_DB}"
     url="$pg/latchkey_bench" ;;
   *) echo "usage: $0 sqlite|postgres [sessions]" >&2; exit 2 ;;
 esac
@@ -93,8 +97,12 @@ curl -sf -X PUT -H "Authorization: Bearer $token" -H 'Content-Type: application/
 stop_server
 
 echo "== $backend: seeding 10,000 users and $sessions sessions, shape $shape, $order order (server down)"
-LATCHKEY_DATABASE_URL="$url" taskset -c 1 "$bin" seed --realm demo --users 10000 --sessions "$sessions" \
-  --clients demo-web,demo-spa --shape "$shape" --order "$order" 2>/dev/null
+if [ "${FROM_DB:-}" ]; then
+  echo "(a copy of $FROM_DB, seeded so before)"
+else
+  LATCHKEY_DATABASE_URL="$url" taskset -c 1 "$bin" seed --realm demo --users 10000 --sessions "$sessions" \
+    --clients demo-web,demo-spa --shape "$shape" --order "$order" 2>/dev/null
+fi
 start_server
 reaper_start=$(date +%s.%N)
 token=$(admin_token)

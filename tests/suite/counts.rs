@@ -72,6 +72,17 @@ async fn assert_counts_exact_at(db: &TestDb, now: Timestamp, step: &str) -> u64 
         }
         let order: Vec<_> = listed.iter().map(|s| (s.session.last_access, s.session.id)).collect();
         assert!(order.windows(2).all(|w| w[0] >= w[1]), "{step}: {filter:?} newest activity first");
+        // Small pages, as the console reads them (a search naming clients whose sessions are
+        // many then walks the live range instead of reading them): the same sessions in the
+        // same order, and the exact total beside each page.
+        let mut paged = Vec::new();
+        for first in [0, 3, 6, 9] {
+            let (page, total) = listing::page(&snapshot, &realm, filter, first, 3, now).await.unwrap();
+            assert_eq!(total, exact, "total beside the page at {first} of {filter:?} after {step}");
+            paged.extend(page.into_iter().map(|s| s.session.id));
+        }
+        let expected: Vec<_> = listed.iter().take(12).map(|s| s.session.id).collect();
+        assert_eq!(paged, expected, "pages of {filter:?} after {step}");
     }
     listing::count_exact(&snapshot, &realm, &SessionFilter::default(), now).await.unwrap()
 }

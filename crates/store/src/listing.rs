@@ -285,8 +285,23 @@ fn matching(filter: &SessionFilter) -> bool {
 /// `total`), or only how many there are.
 #[derive(Clone, Copy)]
 enum Read {
-    Page { first: u64, max: u64 },
+    Page {
+        first: u64,
+        max: u64,
+    },
     Count,
+    /// Every matched row as (id, last_access), unordered: for a statement around it.
+    Rows,
+}
+
+/// Which clients' sessions a search reads, besides the users and addresses it matches.
+#[derive(Clone, Copy)]
+enum Clients<'a> {
+    /// Those whose clientId contains the term, found by the statement itself.
+    Named,
+    /// These, found beforehand (by [`named_clients`]); with `except`, only sessions that do not
+    /// hold that client are counted.
+    These { ids: &'a [Uuid], except: Option<Uuid> },
 }
 
 /// The sessions a search or a user names, live at `now`: each source reads only what it matches
@@ -305,9 +320,23 @@ fn matched_statement(
     backend: DatabaseBackend,
     realm: &Realm,
     filter: &SessionFilter,
+    clients: Clients<'_>,
     read: Read,
     now: Timestamp,
 ) -> Statement {
+    let (sql, values) = matched_sql(backend, realm, filter, clients, read, now);
+    raw(backend, &sql, values)
+}
+
+/// [`matched_statement`] as SQL with `?` placeholders and its values.
+fn matched_sql(
+    backend: DatabaseBackend,
+    realm: &Realm,
+    filter: &SessionFilter,
+    clients: Clients<'_>,
+    read: Read,
+    now: Timestamp,
+) -> (String, Vec<sea_orm::Value>) {
     let sqlite = backend != DatabaseBackend::Postgres;
     let by_user = if sqlite { " INDEXED BY ix_user_sessions_user_live" } else { "" };
     let by_ip = if sqlite { " INDEXED BY ix_user_sessions_realm_ip" } else { "" };
@@ -354,13 +383,27 @@ fn matched_statement(
             ));
             values.extend([prefix.clone().into(), format!("{prefix}\u{10FFFF}").into()]);
             values.extend(rule_values.iter().cloned());
-            sources.push(format!(
-                "{row} FROM clients mc CROSS JOIN client_sessions cs CROSS JOIN user_sessions us \
-                 WHERE mc.realm_id = ? AND lower(mc.client_id) LIKE ? ESCAPE '\\' AND cs.client_id = mc.id \
-                   AND us.id = cs.user_session_id AND {rule}"
-            ));
-            values.extend([realm.id.as_uuid().into(), pattern.into()]);
-            values.extend(rule_values.iter().cloned());
+            match clients {
+                Clients::Named => {
+                    sources.push(format!(
+                        "{row} FROM clients mc CROSS JOIN client_sessions cs CROSS JOIN user_sessions us \
+                         WHERE mc.realm_id = ? AND lower(mc.client_id) LIKE ? ESCAPE '\\' AND cs.client_id = mc.id \
+                           AND us.id = cs.user_session_id AND {rule}"
+                    ));
+                    values.extend([realm.id.as_uuid().into(), pattern.into()]);
+                    values.extend(rule_values.iter().cloned());
+                }
+                Clients::These { ids, .. } if !ids.is_empty() => {
+                    sources.push(format!(
+                        "{row} FROM client_sessions cs CROSS JOIN user_sessions us \
+                         WHERE cs.client_id IN ({}) AND us.id = cs.user_session_id AND {rule}",
+                        vec!["?"; ids.len()].join(", ")
+                    ));
+                    values.extend(ids.iter().map(|id| sea_orm::Value::from(*id)));
+                    values.extend(rule_values.iter().cloned());
+                }
+                Clients::These { .. } => {}
+            }
         }
         None => {
             // A user's list (`filter.user` is set: `matching` said so).
@@ -369,21 +412,63 @@ fn matched_statement(
         }
     }
     values.push(true.into());
-    let from = format!(
+    let mut from = format!(
         "FROM ({}) m CROSS JOIN users u WHERE u.id = m.user_id AND u.enabled = ? AND m.started_at >= u.not_before * 1000",
         sources.join(" UNION ")
     );
+    if let Clients::These { except: Some(held), .. } = clients {
+        from.push_str(
+            " AND NOT EXISTS (SELECT 1 FROM client_sessions xc WHERE xc.user_session_id = m.id AND xc.client_id = ?)",
+        );
+        values.push(held.into());
+    }
     let sql = match read {
         Read::Page { first, max } => format!(
             "SELECT m.id AS id, COUNT(*) OVER () AS total {from} \
              ORDER BY m.last_access DESC, m.id DESC LIMIT {max} OFFSET {first}"
         ),
         Read::Count => format!("SELECT COUNT(*) AS n {from}"),
+        Read::Rows => format!("SELECT m.id AS id, m.last_access AS last_access {from}"),
     };
-    raw(backend, &sql, values)
+    (sql, values)
 }
 
-/// A page of what a search or a user matches, and how many match in all.
+/// The clients a search's term names, each with how many live sessions hold it (of the
+/// filter's type), most first — from the maintained counts, a client without live sessions
+/// left out. `None` where a search is read as one statement instead (no term; a user's or a
+/// client's list, which bound what is read by themselves).
+async fn named_clients(
+    db: &impl ConnectionTrait,
+    realm: &Realm,
+    filter: &SessionFilter,
+    now: Timestamp,
+) -> Result<Option<Vec<(Uuid, u64)>>, StoreError> {
+    let Some(term) = search_term(filter) else { return Ok(None) };
+    if filter.user.is_some() || filter.client.is_some() {
+        return Ok(None);
+    }
+    let term = term.to_lowercase();
+    let mut named: Vec<(Uuid, u64)> = crate::counts::by_client(db, realm.id, Some(now))
+        .await?
+        .into_iter()
+        .filter(|(_, name, _, _)| name.to_lowercase().contains(&term))
+        .map(|(id, _, regular, offline)| {
+            let n = match filter.session_type {
+                Some(SessionType::Regular) => regular,
+                Some(SessionType::Offline) => offline,
+                None => regular + offline,
+            };
+            (id.as_uuid(), n)
+        })
+        .filter(|(_, n)| *n > 0)
+        .collect();
+    named.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    Ok(Some(named))
+}
+
+/// A page of what a search or a user matches, and how many match in all. A search whose term
+/// names clients holding many sessions is read as [`searched_page`] says; otherwise what
+/// matches is read whole, page and total in one statement ([`matched_statement`]).
 async fn matched_page(
     db: &impl ConnectionTrait,
     realm: &Realm,
@@ -392,32 +477,121 @@ async fn matched_page(
     max: u64,
     now: Timestamp,
 ) -> Result<(Vec<Uuid>, u64), StoreError> {
+    let named = named_clients(db, realm, filter, now).await?;
+    let ids: Vec<Uuid> = named.iter().flatten().map(|(id, _)| *id).collect();
+    let clients = match &named {
+        None => Clients::Named,
+        Some(named) => {
+            let held: u64 = named.iter().map(|(_, n)| n).sum();
+            let live = crate::counts::alive(db, realm.id, None, filter.session_type, now).await?;
+            // Walking the live range reads about (first + max) × live / held entries, reading the
+            // clients' sessions `held`: the walk when it is the shorter (at a million live
+            // sessions, for a first page, when the clients hold more than ~3,200 of them).
+            if held.saturating_mul(held) > (first + max).saturating_mul(live) {
+                return searched_page(db, realm, filter, named, first, max, now).await;
+            }
+            Clients::These { ids: &ids, except: None }
+        }
+    };
     #[derive(FromQueryResult)]
     struct Listed {
         id: Uuid,
         total: i64,
     }
     let backend = db.get_database_backend();
-    let rows = Listed::find_by_statement(matched_statement(backend, realm, filter, Read::Page { first, max }, now))
-        .all(db)
-        .await?;
+    let page = matched_statement(backend, realm, filter, clients, Read::Page { first, max }, now);
+    let rows = Listed::find_by_statement(page).all(db).await?;
     let total = match rows.first() {
         Some(row) => row.total.max(0) as u64,
         // Past the end (or nothing matched): the total on its own.
-        None if first > 0 => matched_count(db, realm, filter, now).await?,
+        None if first > 0 => count_of(db, matched_statement(backend, realm, filter, clients, Read::Count, now)).await?,
         None => 0,
     };
     Ok((rows.into_iter().map(|r| r.id).collect(), total))
 }
 
-/// How many sessions a search or a user matches.
+/// A page of a search whose term names clients holding many live sessions, and its total,
+/// reading neither all of their sessions nor anything dead:
+/// - the page: the newest `first + max` of each kind of the realm's live range
+///   (`ix_user_sessions_live`) holding one of the clients (a probe of `client_sessions`'
+///   primary key per entry), merged with the live sessions of the users and addresses matched;
+/// - the total: the live sessions holding the client with the most, from the maintained counts,
+///   plus those the users, addresses and the other clients add — counted from what they match,
+///   each probed for holding the first client. A term naming one client (`demo-web`) reads
+///   nothing in proportion to its sessions; one naming several reads those of all but the
+///   largest.
+async fn searched_page(
+    db: &impl ConnectionTrait,
+    realm: &Realm,
+    filter: &SessionFilter,
+    named: &[(Uuid, u64)],
+    first: u64,
+    max: u64,
+    now: Timestamp,
+) -> Result<(Vec<Uuid>, u64), StoreError> {
+    #[derive(FromQueryResult)]
+    struct Id {
+        id: Uuid,
+    }
+    let backend = db.get_database_backend();
+    let ids: Vec<Uuid> = named.iter().map(|(id, _)| *id).collect();
+    let mut total = 0;
+    if let Some(((largest, held), rest)) = named.split_first() {
+        let others: Vec<Uuid> = rest.iter().map(|(id, _)| *id).collect();
+        let added = Clients::These { ids: &others, except: Some(*largest) };
+        total = held + count_of(db, matched_statement(backend, realm, filter, added, Read::Count, now)).await?;
+    }
+    let Some(statement) = searched_statement(backend, realm, filter, &ids, first, max, now) else {
+        return Ok((Vec::new(), total));
+    };
+    let rows = Id::find_by_statement(statement).all(db).await?;
+    Ok((rows.into_iter().map(|r| r.id).collect(), total))
+}
+
+/// The page statement of [`searched_page`]: the users' and addresses' live matches `UNION`
+/// the newest of the live range holding one of `clients`.
+fn searched_statement(
+    backend: DatabaseBackend,
+    realm: &Realm,
+    filter: &SessionFilter,
+    clients: &[Uuid],
+    first: u64,
+    max: u64,
+    now: Timestamp,
+) -> Option<Statement> {
+    let (found, mut values) =
+        matched_sql(backend, realm, filter, Clients::These { ids: &[], except: None }, Read::Rows, now);
+    let (arms, arm_values) = live_arms(backend, realm, filter.session_type, clients, first + max, now)?;
+    let sql = format!(
+        "SELECT id FROM ({found} UNION SELECT id, last_access FROM ({arms}) held) page \
+         ORDER BY last_access DESC, id DESC LIMIT {max} OFFSET {first}"
+    );
+    values.extend(arm_values);
+    Some(raw(backend, &sql, values))
+}
+
+/// How many sessions a search or a user matches (as [`matched_page`] counts them).
 async fn matched_count(
     db: &impl ConnectionTrait,
     realm: &Realm,
     filter: &SessionFilter,
     now: Timestamp,
 ) -> Result<u64, StoreError> {
-    count_of(db, matched_statement(db.get_database_backend(), realm, filter, Read::Count, now)).await
+    let backend = db.get_database_backend();
+    match named_clients(db, realm, filter, now).await? {
+        None => count_of(db, matched_statement(backend, realm, filter, Clients::Named, Read::Count, now)).await,
+        Some(named) => match named.split_first() {
+            None => {
+                let none = Clients::These { ids: &[], except: None };
+                count_of(db, matched_statement(backend, realm, filter, none, Read::Count, now)).await
+            }
+            Some(((largest, held), rest)) => {
+                let others: Vec<Uuid> = rest.iter().map(|(id, _)| *id).collect();
+                let added = Clients::These { ids: &others, except: Some(*largest) };
+                Ok(held + count_of(db, matched_statement(backend, realm, filter, added, Read::Count, now)).await?)
+            }
+        },
+    }
 }
 
 /// The number a `SELECT COUNT(*) AS n …` statement answers.
@@ -505,30 +679,49 @@ fn live_page_statement(
     max: u64,
     now: Timestamp,
 ) -> Option<Statement> {
+    let holding: Vec<Uuid> = filter.client.iter().map(ClientId::as_uuid).collect();
+    let (arms, values) = live_arms(backend, realm, filter.session_type, &holding, first + max, now)?;
+    let sql = format!("SELECT id FROM ({arms}) live ORDER BY last_access DESC, id DESC LIMIT {max} OFFSET {first}");
+    Some(raw(backend, &sql, values))
+}
+
+/// The newest `limit` live sessions of each kind (of `kind` only, if given) holding a client
+/// session of one of `holding` (of any client, if empty), as (id, last_access) rows: one range
+/// of `ix_user_sessions_live` per kind, `UNION ALL`. `None` when no kind is asked for.
+fn live_arms(
+    backend: DatabaseBackend,
+    realm: &Realm,
+    kind: Option<SessionType>,
+    holding: &[Uuid],
+    limit: u64,
+    now: Timestamp,
+) -> Option<(String, Vec<sea_orm::Value>)> {
     let sqlite = backend != DatabaseBackend::Postgres;
     let indexed = if sqlite { " INDEXED BY ix_user_sessions_live" } else { "" };
     let floor = realm.session_cutoff.as_millis().max(realm.not_before.saturating_mul(1000) - 1);
-    let limit = (first + max) as i64;
+    let holds = if holding.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " AND EXISTS (SELECT 1 FROM client_sessions cs WHERE cs.user_session_id = us.id AND cs.client_id IN ({}))",
+            vec!["?"; holding.len()].join(", ")
+        )
+    };
     let mut arms = Vec::new();
     let mut values: Vec<sea_orm::Value> = Vec::new();
-    for (kind, remember_me) in KINDS {
-        if filter.session_type.is_some_and(|t| t != kind) {
+    for (each, remember_me) in KINDS {
+        if kind.is_some_and(|t| t != each) {
             continue;
         }
-        let (idle, lifespan) = latchkey_domain::session::lifetimes(&realm.limits, kind, remember_me);
+        let (idle, lifespan) = latchkey_domain::session::lifetimes(&realm.limits, each, remember_me);
         let used_after = ms_before(now, idle).max(floor);
         let started_after = lifespan.map_or(floor, |max| ms_before(now, max).max(floor));
-        let holds = if filter.client.is_some() {
-            " AND EXISTS (SELECT 1 FROM client_sessions cs WHERE cs.user_session_id = us.id AND cs.client_id = ?)"
-        } else {
-            ""
-        };
         arms.push(format!(
             "SELECT * FROM (SELECT us.id AS id, us.last_access AS last_access FROM user_sessions us{indexed} \
-             WHERE us.realm_id = ? AND us.session_type = '{kind}' AND us.remember_me = ? AND us.state = 'ACTIVE' \
+             WHERE us.realm_id = ? AND us.session_type = '{each}' AND us.remember_me = ? AND us.state = 'ACTIVE' \
                AND us.last_access > ? AND us.started_at > ? AND us.started_at >= ?{holds} \
              ORDER BY us.last_access DESC, us.id DESC LIMIT {limit}) arm{n}",
-            kind = kind.as_str(),
+            each = each.as_str(),
             n = arms.len(),
         ));
         values.extend([
@@ -538,18 +731,9 @@ fn live_page_statement(
             started_after.into(),
             realm.not_before.saturating_mul(1000).into(),
         ]);
-        if let Some(client) = filter.client {
-            values.push(client.as_uuid().into());
-        }
+        values.extend(holding.iter().map(|c| sea_orm::Value::from(*c)));
     }
-    if arms.is_empty() {
-        return None;
-    }
-    let sql = format!(
-        "SELECT id FROM ({}) live ORDER BY last_access DESC, id DESC LIMIT {max} OFFSET {first}",
-        arms.join(" UNION ALL ")
-    );
-    Some(raw(backend, &sql, values))
+    (!arms.is_empty()).then(|| (arms.join(" UNION ALL "), values))
 }
 
 /// How the database runs each query of the realm-wide and per-client lists and counts, as it
@@ -567,11 +751,22 @@ pub async fn explain(
     let search = SessionFilter { search: Some("user4".into()), ..Default::default() };
     statements.push((
         "search, first page".to_owned(),
-        matched_statement(backend, realm, &search, Read::Page { first: 0, max: 10 }, now),
+        matched_statement(backend, realm, &search, Clients::Named, Read::Page { first: 0, max: 10 }, now),
     ));
     let of_user = SessionFilter { user: Some(user), ..Default::default() };
-    statements
-        .push(("a user's sessions, count".to_owned(), matched_statement(backend, realm, &of_user, Read::Count, now)));
+    statements.push((
+        "a user's sessions, count".to_owned(),
+        matched_statement(backend, realm, &of_user, Clients::Named, Read::Count, now),
+    ));
+    let held = [client.as_uuid()];
+    if let Some(statement) = searched_statement(backend, realm, &search, &held, 0, 10, now) {
+        statements.push(("search naming a client, page: walk of the live range".to_owned(), statement));
+    }
+    let beyond = Clients::These { ids: &[], except: Some(client.as_uuid()) };
+    statements.push((
+        "search naming a client, total beside the client's count".to_owned(),
+        matched_statement(backend, realm, &search, beyond, Read::Count, now),
+    ));
     for (what, filter, first) in [
         ("realm list, first page", SessionFilter::default(), 0),
         ("realm list, offline", SessionFilter { session_type: Some(SessionType::Offline), ..Default::default() }, 0),
