@@ -18,9 +18,12 @@
 #   ANNOUNCE=1                                            wait until every session is announced (0: stop after sampling)
 #   NOTIFY=0                                              demo-web has no back-channel URL: nothing to announce
 #   NO_BUILD=1 bench/million-sessions.sh ...              use target/release/latchkey as it is
-#   FROM_DB=name bench/million-sessions.sh postgres N     copy a database this script seeded before
-#                                                         (N sessions, same SHAPE) instead of seeding
-#                                                         again: ten million take half an hour
+#   FROM_DB=name bench/million-sessions.sh postgres N     copy a seeded database instead of seeding
+#                                                         again (ten million take most of an hour):
+#                                                         N sessions of the same SHAPE, its realm set
+#                                                         as this script sets it (NOTIFY=0: demo-web
+#                                                         without a back-channel URL, or the first
+#                                                         start's reaper queues notifications)
 #   ALG=ES256 bench/million-sessions.sh ...               the realm signs its logout tokens with ES256
 #
 # SHAPE=last-hour also gives the realm one-hour sessions (ssoSessionMaxLifespan 3600), as the
