@@ -483,12 +483,15 @@ async fn matched_page(
         None => Clients::Named,
         Some(named) => {
             let held: u64 = named.iter().map(|(_, n)| n).sum();
-            let live = crate::counts::alive(db, realm.id, None, filter.session_type, now).await?;
             // Walking the live range reads about (first + max) × live / held entries, reading the
             // clients' sessions `held`: the walk when it is the shorter (at a million live
-            // sessions, for a first page, when the clients hold more than ~3,200 of them).
-            if held.saturating_mul(held) > (first + max).saturating_mul(live) {
-                return searched_page(db, realm, filter, named, first, max, now).await;
+            // sessions, for a first page, when the clients hold more than ~3,200 of them). No
+            // client named: nothing to weigh, and the realm is not counted for it.
+            if held > 0 {
+                let live = crate::counts::alive(db, realm.id, None, filter.session_type, now).await?;
+                if held.saturating_mul(held) > (first + max).saturating_mul(live) {
+                    return searched_page(db, realm, filter, named, first, max, now).await;
+                }
             }
             Clients::These { ids: &ids, except: None }
         }
