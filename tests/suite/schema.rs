@@ -6,7 +6,7 @@ use latchkey_domain::{
     UserSession,
 };
 use latchkey_store::entity::{admin_event, outbox, signing_key};
-use latchkey_store::{clients, realms, sessions, users, StoreError};
+use latchkey_store::{clients, jobs, realms, sessions, users, StoreError};
 use latchkey_tests::{backend_tests, TestDb};
 use sea_orm::{ActiveValue::Set, EntityTrait};
 use uuid::Uuid;
@@ -252,7 +252,7 @@ async fn lists_and_counts_read_the_ranges_they_are_written_for(db: TestDb) {
         txn.execute_unprepared("SET LOCAL enable_seqscan = off").await.unwrap();
     }
     let plans = latchkey_store::listing::explain(&txn, &realm, client.id, user.id, now()).await.unwrap();
-    assert_eq!(plans.len(), 14, "{plans:?}");
+    assert_eq!(plans.len(), 15, "{plans:?}");
     for (what, plan) in &plans {
         // Shown with `--no-capture`: the plans `docs/schema.md` quotes.
         println!("{what}\n{plan}\n");
@@ -262,8 +262,13 @@ async fn lists_and_counts_read_the_ranges_they_are_written_for(db: TestDb) {
         if (what.contains("search") || what.contains("a user's")) && !postgres {
             assert!(lower.contains("ix_user_sessions_user_live"), "{what}: {plan}");
         }
-        if what.contains("list") || what.contains("walk") {
+        if what.contains("realm list") {
             assert!(lower.contains("ix_user_sessions_live"), "{what}: {plan}");
+        }
+        // A client's sessions are its own ranges, never the realm's walked and probed.
+        if what.contains("client list") || what.contains("walk") || what.contains("several clients") {
+            assert!(lower.contains("ix_client_sessions_live"), "{what}: {plan}");
+            assert!(!lower.contains("ix_user_sessions_live"), "{what}: {plan}");
         }
         // (PostgreSQL chooses between the two partial indexes by its statistics, which an
         // empty table does not have; SQLite is told.)
@@ -286,6 +291,7 @@ async fn lists_and_counts_read_the_ranges_they_are_written_for(db: TestDb) {
             );
         }
         assert!(!lower.contains("seq scan on user_sessions"), "{what}: {plan}");
+        assert!(!lower.contains("seq scan on client_sessions"), "{what}: {plan}");
         assert!(
             !lower
                 .lines()
@@ -322,10 +328,24 @@ async fn a_sessions_expiry_follows_its_use_and_its_realms_limits(db: TestDb) {
     let later = started.plus_secs(120);
     assert!(sessions::touch(&store, session.id, later, 60_000).await.unwrap());
     assert_eq!(expiry(session.id).await, later.as_millis() + idle, "moved by its use");
+    // A second session started in the same millisecond: a batch of one takes both.
+    let twin = UserSession::start(realm.id, user.id, SessionType::Regular, "10.0.0.2", false, started);
+    sessions::insert_user_session(store.conn(), &twin).await.unwrap();
     let before = realm.clone();
     realm.limits.sso_max = 600;
     realms::update_changed(store.conn(), &before, &realm).await.unwrap();
+    assert_eq!(expiry(session.id).await, later.as_millis() + idle, "the change itself writes no session");
+    let job = jobs::pending(store.conn()).await.unwrap().into_iter().find(|j| j.kind == jobs::JobKind::RealmLimits);
+    let job = job.expect("new limits queue a job");
+    let mut from = Timestamp::from_millis(i64::MIN);
+    let mut batches = 0;
+    while let Some((to, _)) = sessions::reexpire(store.conn(), realm.id, from, job.cutoff, 1).await.unwrap() {
+        from = to;
+        batches += 1;
+    }
+    assert_eq!(batches, 1, "sessions sharing a start move in one batch");
     assert_eq!(expiry(session.id).await, started.as_millis() + 600_000, "capped by the new max lifespan");
+    assert_eq!(expiry(twin.id).await, started.as_millis() + 600_000);
     let offline = UserSession::start(realm.id, user.id, SessionType::Offline, "10.0.0.1", false, started);
     sessions::insert_user_session(store.conn(), &offline).await.unwrap();
     assert_eq!(expiry(offline.id).await, started.as_millis() + realm.limits.offline_idle * 1000);

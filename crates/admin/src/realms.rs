@@ -76,6 +76,10 @@ pub async fn update_realm(at: InRealm<ManageRealm>, body: Json<RealmUpdate>) -> 
     let txn = at.life.store.begin().await?;
     realms::update_changed(&txn, &at.realm, &realm).await?;
     at.commit(txn, &action).await?;
+    if realm.limits != at.realm.limits {
+        // The sessions' expiries move to the new limits in the background (a session job).
+        at.life.reap_soon();
+    }
     tracing::info!(realm = %realm.name, admin = %at.admin.user.username, "realm updated");
     Ok(HttpResponse::NoContent().finish())
 }

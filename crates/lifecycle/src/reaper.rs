@@ -1,7 +1,7 @@
 //! The reaper: behind every ending that was left to it, one bounded batch per transaction —
-//! logout-all's cut-off sessions and a disabled client's sessions (pending jobs), sessions past
-//! their idle timeout or max lifespan, ended rows, expired codes, admin events past their
-//! retention and stale sign-in failure counters. Every ending here goes through the one ending
+//! logout-all's cut-off sessions, a disabled client's sessions and a realm's sessions moved to
+//! its new limits (pending jobs), sessions past their idle timeout or max lifespan, ended rows,
+//! expired codes, admin events past their retention and stale sign-in failure counters. Every ending here goes through the one ending
 //! step ([`crate::ending`]), so applications are told as for any other ending.
 
 use std::collections::BTreeMap;
@@ -20,12 +20,18 @@ use crate::state::Lifecycle;
 /// default, or sooner when woken): 2,500 rows a second at the default interval.
 const REMOVE_PER_PASS: u64 = 50 * BATCH;
 
+/// Sessions moved to their realm's new limits per transaction: a move writes no notification,
+/// only the row and its counts' buckets.
+const LIMITS_BATCH: u64 = 4 * BATCH;
+
 /// What one pass of the reaper did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Reaped {
     pub cut_off: usize,
     pub expired: usize,
     pub client_sessions: usize,
+    /// Sessions whose expiry moved to their realm's new limits.
+    pub reexpired: u64,
     pub removed: u64,
     /// Admin events past their retention, and sign-in failure counters past their window.
     pub events_purged: u64,
@@ -33,6 +39,11 @@ pub struct Reaped {
 }
 
 impl Lifecycle {
+    /// Wakes the reaper for work just committed (a job queued by a change of a realm's limits).
+    pub fn reap_soon(&self) {
+        self.wake_reaper.notify_one();
+    }
+
     /// One pass of the reaper: finishes pending jobs (logout-all, disabled clients), ends
     /// expired sessions (telling their clients), removes ended rows, expired codes, admin events
     /// past their retention and stale sign-in failure counters. Every
@@ -115,6 +126,16 @@ impl Lifecycle {
                     }
                     done.client_sessions += holders.len();
                     holders.is_empty()
+                }
+                JobKind::RealmLimits => {
+                    match sessions::reexpire(&txn, job.realm_id, from, job.cutoff, LIMITS_BATCH).await? {
+                        Some((to, moved)) => {
+                            from = to;
+                            done.reexpired += moved;
+                            false
+                        }
+                        None => true,
+                    }
                 }
             };
             if finished {

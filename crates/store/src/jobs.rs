@@ -15,6 +15,9 @@ pub enum JobKind {
     RealmLogout,
     /// End every client session of `client_id` (the client was disabled).
     ClientSessions,
+    /// Move the expiry of every active session of the realm that started up to `cutoff`, and
+    /// its counts, to the realm's limits as they are now (they changed).
+    RealmLimits,
 }
 
 impl JobKind {
@@ -22,6 +25,7 @@ impl JobKind {
         match self {
             JobKind::RealmLogout => "REALM_LOGOUT",
             JobKind::ClientSessions => "CLIENT_SESSIONS",
+            JobKind::RealmLimits => "REALM_LIMITS",
         }
     }
 }
@@ -41,6 +45,7 @@ fn from_row(m: session_job::Model) -> Result<Job, StoreError> {
     let kind = match m.kind.as_str() {
         "REALM_LOGOUT" => JobKind::RealmLogout,
         "CLIENT_SESSIONS" => JobKind::ClientSessions,
+        "REALM_LIMITS" => JobKind::RealmLimits,
         other => return Err(StoreError::Corrupt(format!("session job kind '{other}'"))),
     };
     Ok(Job {
@@ -90,4 +95,28 @@ pub async fn finish(db: &impl ConnectionTrait, id: Uuid, now: Timestamp) -> Resu
         .exec(db)
         .await?;
     Ok(())
+}
+
+/// Queues the move of a realm's sessions to its new limits: every active session that started
+/// up to a minute from `now` (one signing in while the change commits read the limits before
+/// it), in batches by the reaper. A move still pending for the realm is superseded: the new one
+/// applies the limits as they are then, to every session.
+pub async fn limits_changed(db: &impl ConnectionTrait, realm_id: RealmId, now: Timestamp) -> Result<(), StoreError> {
+    session_job::Entity::update_many()
+        .col_expr(session_job::Column::DoneAt, Expr::value(now.as_millis()))
+        .filter(session_job::Column::RealmId.eq(realm_id.as_uuid()))
+        .filter(session_job::Column::Kind.eq(JobKind::RealmLimits.as_str()))
+        .filter(session_job::Column::DoneAt.is_null())
+        .exec(db)
+        .await?;
+    let job = Job {
+        id: Uuid::new_v4(),
+        realm_id,
+        kind: JobKind::RealmLimits,
+        client_id: None,
+        cutoff: now.plus_secs(60),
+        request_group: None,
+        done_at: None,
+    };
+    insert(db, &job, now).await
 }

@@ -3,8 +3,8 @@
 //! Every query applies the liveness rule of `latchkey_domain::session` in SQL, so a session
 //! that is ended, expired or cut off never appears, whether or not the reaper has removed its
 //! row yet. Rows come newest activity first (`last_access`, then `id`, so pages are stable).
-//! The realm's and a client's lists read the live ranges of `ix_user_sessions_live`
-//! (`live_page`), their counts the maintained counts (`crate::counts`); a search or a user's
+//! The realm's list reads the live ranges of `ix_user_sessions_live`, a client's those of
+//! `ix_client_sessions_live` (`live_page`), their counts the maintained counts (`crate::counts`); a search or a user's
 //! list reads the live sessions it matches (`matched_statement`) — see `docs/schema.md`.
 //!
 //! `search` matches usernames and clientIds containing the term (case-insensitively) and IP
@@ -394,13 +394,15 @@ fn matched_sql(
                     values.extend(rule_values.iter().cloned());
                 }
                 Clients::These { ids, .. } if !ids.is_empty() => {
-                    sources.push(format!(
-                        "{row} FROM client_sessions cs CROSS JOIN user_sessions us \
-                         WHERE cs.client_id IN ({}) AND us.id = cs.user_session_id AND {rule}",
-                        vec!["?"; ids.len()].join(", ")
-                    ));
-                    values.extend(ids.iter().map(|id| sea_orm::Value::from(*id)));
-                    values.extend(rule_values.iter().cloned());
+                    // Their live client sessions only (ranges of `ix_client_sessions_live`),
+                    // each session then read for the rest of the rule.
+                    if let Some((held, held_values)) = live_arms(backend, realm, filter.session_type, ids, None, now) {
+                        sources.push(format!(
+                            "{row} FROM ({held}) held CROSS JOIN user_sessions us WHERE us.id = held.id AND {rule}"
+                        ));
+                        values.extend(held_values);
+                        values.extend(rule_values.iter().cloned());
+                    }
                 }
                 Clients::These { .. } => {}
             }
@@ -490,7 +492,7 @@ async fn matched_page(
             if held > 0 {
                 let live = crate::counts::alive(db, realm.id, None, filter.session_type, now).await?;
                 if held.saturating_mul(held) > (first + max).saturating_mul(live) {
-                    return searched_page(db, realm, filter, named, first, max, now).await;
+                    return searched_page(db, realm, filter, Named { clients: named, live }, first, max, now).await;
                 }
             }
             Clients::These { ids: &ids, except: None }
@@ -515,19 +517,19 @@ async fn matched_page(
 
 /// A page of a search whose term names clients holding many live sessions, and its total,
 /// reading neither all of their sessions nor anything dead:
-/// - the page: the newest `first + max` of each kind of the realm's live range
-///   (`ix_user_sessions_live`) holding one of the clients (a probe of `client_sessions`'
-///   primary key per entry), merged with the live sessions of the users and addresses matched;
+/// - the page: the newest `first + max` of each of the clients' live ranges
+///   (`ix_client_sessions_live`, per kind), merged with the live sessions of the users and
+///   addresses matched;
 /// - the total: the live sessions holding the client with the most, from the maintained counts,
 ///   plus those the users, addresses and the other clients add — counted from what they match,
-///   each probed for holding the first client. A term naming one client (`demo-web`) reads
-///   nothing in proportion to its sessions; one naming several reads those of all but the
-///   largest.
+///   each probed for holding the first client ([`named_total`]). A term naming one client
+///   (`demo-web`) reads nothing in proportion to its sessions; one naming several reads the
+///   live ones of all but the largest, unless the largest is held by every live session.
 async fn searched_page(
     db: &impl ConnectionTrait,
     realm: &Realm,
     filter: &SessionFilter,
-    named: &[(Uuid, u64)],
+    named: Named<'_>,
     first: u64,
     max: u64,
     now: Timestamp,
@@ -537,13 +539,8 @@ async fn searched_page(
         id: Uuid,
     }
     let backend = db.get_database_backend();
-    let ids: Vec<Uuid> = named.iter().map(|(id, _)| *id).collect();
-    let mut total = 0;
-    if let Some(((largest, held), rest)) = named.split_first() {
-        let others: Vec<Uuid> = rest.iter().map(|(id, _)| *id).collect();
-        let added = Clients::These { ids: &others, except: Some(*largest) };
-        total = held + count_of(db, matched_statement(backend, realm, filter, added, Read::Count, now)).await?;
-    }
+    let ids: Vec<Uuid> = named.clients.iter().map(|(id, _)| *id).collect();
+    let total = named_total(db, realm, filter, named, now).await?;
     let Some(statement) = searched_statement(backend, realm, filter, &ids, first, max, now) else {
         return Ok((Vec::new(), total));
     };
@@ -551,8 +548,38 @@ async fn searched_page(
     Ok((rows.into_iter().map(|r| r.id).collect(), total))
 }
 
+/// The clients a search's term names, with their live sessions, most first ([`named_clients`]),
+/// and the realm's live sessions (of the filter's type).
+#[derive(Clone, Copy)]
+struct Named<'a> {
+    clients: &'a [(Uuid, u64)],
+    live: u64,
+}
+
+/// How many live sessions a search matches whose term names these clients (most sessions
+/// first, none empty): the first's maintained count, plus the sessions the users, addresses
+/// and other clients matched add to it — counted from what they match (live client sessions
+/// only), each probed for holding the first. When the first is held by every live session of
+/// the realm nothing can add to it, and nothing is read.
+async fn named_total(
+    db: &impl ConnectionTrait,
+    realm: &Realm,
+    filter: &SessionFilter,
+    named: Named<'_>,
+    now: Timestamp,
+) -> Result<u64, StoreError> {
+    let Some(((largest, held), rest)) = named.clients.split_first() else { return Ok(0) };
+    if *held >= named.live {
+        return Ok(*held);
+    }
+    let others: Vec<Uuid> = rest.iter().map(|(id, _)| *id).collect();
+    let added = Clients::These { ids: &others, except: Some(*largest) };
+    let backend = db.get_database_backend();
+    Ok(held + count_of(db, matched_statement(backend, realm, filter, added, Read::Count, now)).await?)
+}
+
 /// The page statement of [`searched_page`]: the users' and addresses' live matches `UNION`
-/// the newest of the live range holding one of `clients`.
+/// the newest of the live ranges of `clients`.
 fn searched_statement(
     backend: DatabaseBackend,
     realm: &Realm,
@@ -564,7 +591,7 @@ fn searched_statement(
 ) -> Option<Statement> {
     let (found, mut values) =
         matched_sql(backend, realm, filter, Clients::These { ids: &[], except: None }, Read::Rows, now);
-    let (arms, arm_values) = live_arms(backend, realm, filter.session_type, clients, first + max, now)?;
+    let (arms, arm_values) = live_arms(backend, realm, filter.session_type, clients, Some(first + max), now)?;
     let sql = format!(
         "SELECT id FROM ({found} UNION SELECT id, last_access FROM ({arms}) held) page \
          ORDER BY last_access DESC, id DESC LIMIT {max} OFFSET {first}"
@@ -588,10 +615,9 @@ async fn matched_count(
                 let none = Clients::These { ids: &[], except: None };
                 count_of(db, matched_statement(backend, realm, filter, none, Read::Count, now)).await
             }
-            Some(((largest, held), rest)) => {
-                let others: Vec<Uuid> = rest.iter().map(|(id, _)| *id).collect();
-                let added = Clients::These { ids: &others, except: Some(*largest) };
-                Ok(held + count_of(db, matched_statement(backend, realm, filter, added, Read::Count, now)).await?)
+            Some(_) => {
+                let live = crate::counts::alive(db, realm.id, None, filter.session_type, now).await?;
+                named_total(db, realm, filter, Named { clients: &named, live }, now).await
             }
         },
     }
@@ -644,7 +670,9 @@ async fn listed(db: &impl ConnectionTrait, rows: Vec<Row>) -> Result<Vec<ListedS
 
 /// The ids of one page of the realm's live sessions (of one client, of one type, if the filter
 /// says), newest activity first. One range per kind of session (type and remember-me) of
-/// `ix_user_sessions_live`, which holds only active rows: sessions used within the kind's idle
+/// `ix_user_sessions_live`, which holds only active rows (for a client, of
+/// `ix_client_sessions_live`, which holds its client sessions, kept only while their sessions
+/// are active, with their sessions' kind, last access and start): sessions used within the kind's idle
 /// timeout and since the realm's cut-off and not-before (a live session was used after it
 /// started, and it started after both). A session that timed out by idle, or was cut off by a
 /// logout-all or a not-before, is outside every range read, however many there are; the
@@ -683,33 +711,48 @@ fn live_page_statement(
     now: Timestamp,
 ) -> Option<Statement> {
     let holding: Vec<Uuid> = filter.client.iter().map(ClientId::as_uuid).collect();
-    let (arms, values) = live_arms(backend, realm, filter.session_type, &holding, first + max, now)?;
+    let (arms, values) = live_arms(backend, realm, filter.session_type, &holding, Some(first + max), now)?;
     let sql = format!("SELECT id FROM ({arms}) live ORDER BY last_access DESC, id DESC LIMIT {max} OFFSET {first}");
     Some(raw(backend, &sql, values))
 }
 
-/// The newest `limit` live sessions of each kind (of `kind` only, if given) holding a client
-/// session of one of `holding` (of any client, if empty), as (id, last_access) rows: one range
-/// of `ix_user_sessions_live` per kind, `UNION ALL`. `None` when no kind is asked for.
+/// The live sessions of each kind (of `kind` only, if given) — the realm's, or those holding a
+/// client session of one of `holding` — as (id, last_access) rows, the newest `limit` of each
+/// range when a limit is given: one range per kind of `ix_user_sessions_live` for the realm, or
+/// of `ix_client_sessions_live` per kind and client (migration 14), merged (`UNION` where
+/// several clients may name one session twice). Each range starts at the kind's idle floor and
+/// the realm's cut-off and not-before, so what timed out or was cut off is never read. `None`
+/// when no kind is asked for.
 fn live_arms(
     backend: DatabaseBackend,
     realm: &Realm,
     kind: Option<SessionType>,
     holding: &[Uuid],
-    limit: u64,
+    limit: Option<u64>,
     now: Timestamp,
 ) -> Option<(String, Vec<sea_orm::Value>)> {
     let sqlite = backend != DatabaseBackend::Postgres;
-    let indexed = if sqlite { " INDEXED BY ix_user_sessions_live" } else { "" };
     let floor = realm.session_cutoff.as_millis().max(realm.not_before.saturating_mul(1000) - 1);
-    let holds = if holding.is_empty() {
-        String::new()
+    // (table and index, the owner's column, id, last access, start) of the rows a range reads.
+    let (from, owner, id, used, started) = if holding.is_empty() {
+        ("user_sessions us", "us.realm_id", "us.id", "us.last_access", "us.started_at")
     } else {
-        format!(
-            " AND EXISTS (SELECT 1 FROM client_sessions cs WHERE cs.user_session_id = us.id AND cs.client_id IN ({}))",
-            vec!["?"; holding.len()].join(", ")
-        )
+        ("client_sessions us", "us.client_id", "us.user_session_id", "us.session_last_access", "us.session_started_at")
     };
+    let index = match (sqlite, holding.is_empty()) {
+        (false, _) => "",
+        (true, true) => " INDEXED BY ix_user_sessions_live",
+        (true, false) => " INDEXED BY ix_client_sessions_live",
+    };
+    // The realm's sessions are its active rows; a client session exists only while its session
+    // is active (an ending deletes it), so its index holds no condition on the state.
+    let active = if holding.is_empty() { " AND us.state = 'ACTIVE'" } else { "" };
+    let owners: Vec<sea_orm::Value> = if holding.is_empty() {
+        vec![realm.id.as_uuid().into()]
+    } else {
+        holding.iter().map(|c| sea_orm::Value::from(*c)).collect()
+    };
+    let newest = limit.map_or(String::new(), |n| format!(" ORDER BY {used} DESC, {id} DESC LIMIT {n}"));
     let mut arms = Vec::new();
     let mut values: Vec<sea_orm::Value> = Vec::new();
     for (each, remember_me) in KINDS {
@@ -719,24 +762,25 @@ fn live_arms(
         let (idle, lifespan) = latchkey_domain::session::lifetimes(&realm.limits, each, remember_me);
         let used_after = ms_before(now, idle).max(floor);
         let started_after = lifespan.map_or(floor, |max| ms_before(now, max).max(floor));
-        arms.push(format!(
-            "SELECT * FROM (SELECT us.id AS id, us.last_access AS last_access FROM user_sessions us{indexed} \
-             WHERE us.realm_id = ? AND us.session_type = '{each}' AND us.remember_me = ? AND us.state = 'ACTIVE' \
-               AND us.last_access > ? AND us.started_at > ? AND us.started_at >= ?{holds} \
-             ORDER BY us.last_access DESC, us.id DESC LIMIT {limit}) arm{n}",
-            each = each.as_str(),
-            n = arms.len(),
-        ));
-        values.extend([
-            realm.id.as_uuid().into(),
-            remember_me.into(),
-            used_after.into(),
-            started_after.into(),
-            realm.not_before.saturating_mul(1000).into(),
-        ]);
-        values.extend(holding.iter().map(|c| sea_orm::Value::from(*c)));
+        for owner_id in &owners {
+            arms.push(format!(
+                "SELECT * FROM (SELECT {id} AS id, {used} AS last_access FROM {from}{index} \
+                 WHERE {owner} = ? AND us.session_type = '{each}' AND us.remember_me = ?{active} \
+                   AND {used} > ? AND {started} > ? AND {started} >= ?{newest}) arm{n}",
+                each = each.as_str(),
+                n = arms.len(),
+            ));
+            values.extend([
+                owner_id.clone(),
+                remember_me.into(),
+                used_after.into(),
+                started_after.into(),
+                realm.not_before.saturating_mul(1000).into(),
+            ]);
+        }
     }
-    (!arms.is_empty()).then(|| (arms.join(" UNION ALL "), values))
+    let merge = if owners.len() > 1 { " UNION " } else { " UNION ALL " };
+    (!arms.is_empty()).then(|| (arms.join(merge), values))
 }
 
 /// How the database runs each query of the realm-wide and per-client lists and counts, as it
@@ -769,6 +813,12 @@ pub async fn explain(
     statements.push((
         "search naming a client, total beside the client's count".to_owned(),
         matched_statement(backend, realm, &search, beyond, Read::Count, now),
+    ));
+    // (The client counted stands in for the largest one named.)
+    let others = Clients::These { ids: &held, except: Some(Uuid::nil()) };
+    statements.push((
+        "search naming several clients, what the others add to the largest's count".to_owned(),
+        matched_statement(backend, realm, &search, others, Read::Count, now),
     ));
     for (what, filter, first) in [
         ("realm list, first page", SessionFilter::default(), 0),

@@ -38,7 +38,8 @@ pub async fn delete(db: &impl ConnectionTrait, id: RealmId) -> Result<bool, Stor
 }
 
 /// Writes every field of a realm. Returns whether it existed. Moving its session cut-off or
-/// not-before recounts its sessions (see [`crate::counts`]).
+/// not-before recounts its sessions (see [`crate::counts`]); new limits queue the move of its
+/// sessions' expiries ([`crate::jobs::limits_changed`]).
 pub async fn update(db: &impl ConnectionTrait, r: &Realm) -> Result<bool, StoreError> {
     let before = find_by_id(db, r.id).await?;
     let result = realm::Entity::update_many()
@@ -47,8 +48,13 @@ pub async fn update(db: &impl ConnectionTrait, r: &Realm) -> Result<bool, StoreE
         .exec(db)
         .await
         .map_err(conflict_as(|| format!("realm '{}'", r.name)))?;
-    if before.is_some_and(|b| b.session_cutoff != r.session_cutoff || b.not_before != r.not_before) {
-        crate::counts::recount(db, r.id).await?;
+    if let Some(before) = before {
+        if before.session_cutoff != r.session_cutoff || before.not_before != r.not_before {
+            crate::counts::recount(db, r.id).await?;
+        }
+        if before.limits != r.limits {
+            crate::jobs::limits_changed(db, r.id, Timestamp::now()).await?;
+        }
     }
     Ok(result.rows_affected == 1)
 }
@@ -61,10 +67,14 @@ pub async fn update_changed(db: &impl ConnectionTrait, before: &Realm, after: &R
     new.session_cutoff = old.session_cutoff.clone();
     let what = || format!("realm '{}'", after.name);
     crate::convert::update_changed(db, &old, &new, realm::Column::Id.eq(after.id.as_uuid()), what).await?;
-    // A new not-before changes what is counted; new limits move every active session's
-    // `expires_at` (a trigger, in this statement), and so its counts' minute.
-    if before.not_before != after.not_before || before.limits != after.limits {
+    // A new not-before changes what is counted. New limits move every active session's
+    // `expires_at`, and so its counts' minute: a job for the reaper, in batches — at ten million
+    // sessions one statement here held the realm (and every sign-in) for minutes.
+    if before.not_before != after.not_before {
         crate::counts::recount(db, after.id).await?;
+    }
+    if before.limits != after.limits {
+        crate::jobs::limits_changed(db, after.id, Timestamp::now()).await?;
     }
     Ok(())
 }

@@ -407,6 +407,71 @@ pub async fn active_started_up_to(
     Ok(rows.into_iter().map(|(id, at)| (SessionId::from(id), Timestamp::from_millis(at))).collect())
 }
 
+/// One batch of moving a realm's sessions to its new limits (a `REALM_LIMITS` job): the next
+/// `limit` or so active sessions that started after `from` and up to `upto`, oldest start first
+/// (a range of `ix_user_sessions_realm_started`), get the `expires_at` the realm's limits give
+/// them now, and move their counts' buckets with them — locked first (PostgreSQL), so a use of
+/// one racing the batch moves it after the batch, from where the batch put it. Answers the last
+/// start the batch covered (the next batch's `from`) and how many sessions it moved, or `None`
+/// when none is left. Sessions sharing the last start are all in the batch.
+pub async fn reexpire(
+    db: &impl ConnectionTrait,
+    realm_id: RealmId,
+    from: Timestamp,
+    upto: Timestamp,
+    limit: u64,
+) -> Result<Option<(Timestamp, u64)>, StoreError> {
+    let range = || {
+        user_session::Entity::find()
+            .select_only()
+            .column(user_session::Column::StartedAt)
+            .filter(user_session::Column::RealmId.eq(realm_id.as_uuid()))
+            .filter(user_session::Column::StartedAt.gt(from.as_millis()))
+            .filter(user_session::Column::StartedAt.lte(upto.as_millis()))
+            .filter(active())
+    };
+    let last: Option<i64> = range()
+        .order_by_asc(user_session::Column::StartedAt)
+        .offset(limit.saturating_sub(1))
+        .limit(1)
+        .into_tuple()
+        .one(db)
+        .await?;
+    let to = match last {
+        Some(at) => at,
+        None => match range().order_by_desc(user_session::Column::StartedAt).limit(1).into_tuple().one(db).await? {
+            Some(at) => at,
+            None => return Ok(None),
+        },
+    };
+    let backend = db.get_database_backend();
+    if backend == sea_orm::DbBackend::Postgres {
+        let _: Vec<i64> =
+            range().filter(user_session::Column::StartedAt.lte(to)).lock_exclusive().into_tuple().all(db).await?;
+    }
+    let only = || {
+        Cond::all()
+            .add(user_session::Column::RealmId.eq(realm_id.as_uuid()))
+            .add(user_session::Column::StartedAt.gt(from.as_millis()))
+            .add(user_session::Column::StartedAt.lte(to))
+    };
+    counts::rebucket_where(db, only(), -1).await?;
+    let expiry = crate::migration::expiry_sql(backend, "user_sessions", "r");
+    let moved = db
+        .execute(counts::raw(
+            backend,
+            &format!(
+                "UPDATE user_sessions SET expires_at = (SELECT {expiry} FROM realms r WHERE r.id = user_sessions.realm_id) \
+                 WHERE realm_id = ? AND state = 'ACTIVE' AND started_at > ? AND started_at <= ?"
+            ),
+            vec![realm_id.as_uuid().into(), from.as_millis().into(), to.into()],
+        ))
+        .await?
+        .rows_affected();
+    counts::rebucket_where(db, only(), 1).await?;
+    Ok(Some((Timestamp::from_millis(to), moved)))
+}
+
 /// Up to `limit` active sessions of a realm that timed out by `now` (`expires_at` at or before
 /// it) with `expires_at` at or after `from` (the caller's cursor), soonest first, each with its
 /// `expires_at`: a range of `ix_user_sessions_expiry`, which holds active rows only. Locked

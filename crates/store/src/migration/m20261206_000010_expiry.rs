@@ -4,8 +4,9 @@
 //! - `user_sessions.expires_at` (ms): the earlier of last access + idle timeout and start + max
 //!   lifespan, for the session's kind under its realm's limits — the liveness rule of
 //!   `latchkey_domain::session` as one number. Triggers keep it: on every insert, on every
-//!   change of a session's times or kind, and for every active session of a realm whose limits
-//!   change. So it is exact whichever path writes (the server, `latchkey seed`, an import).
+//!   change of a session's times or kind, and (until migration 13 made it a job) for every
+//!   active session of a realm whose limits change. So it is exact whichever path writes (the
+//!   server, `latchkey seed`, an import).
 //! - `ix_user_sessions_live`: the active sessions of a realm by kind and last access (a partial
 //!   index: ended rows waiting for removal are not in it). A list reads each kind's range of
 //!   sessions used within its idle timeout and since the realm's cut-off — sessions that timed
@@ -51,6 +52,46 @@ pub(crate) fn expiry_sql(backend: DbBackend, s: &str, r: &str) -> String {
         idle = pick("sso_idle_remember_me", "sso_idle"),
         max = pick("sso_max_remember_me", "sso_max"),
     )
+}
+
+/// The trigger this migration made and migration 13 took away: new limits of a realm moved
+/// every active session's `expires_at` in the statement that changed them (now a job's work).
+pub(crate) async fn realm_trigger(db: &SchemaManagerConnection<'_>) -> Result<(), DbErr> {
+    let backend = db.get_database_backend();
+    let all = expiry_sql(backend, "user_sessions", "NEW");
+    if backend == DbBackend::Postgres {
+        let moved: Vec<String> = LIMITS.iter().map(|c| format!("OLD.{c} IS DISTINCT FROM NEW.{c}")).collect();
+        run(
+            db,
+            format!(
+                "CREATE FUNCTION latchkey_realm_expiry() RETURNS trigger LANGUAGE plpgsql AS $$ \
+                 BEGIN UPDATE user_sessions SET expires_at = {all} \
+                 WHERE user_sessions.realm_id = NEW.id AND user_sessions.state = 'ACTIVE'; \
+                 RETURN NULL; END $$"
+            ),
+        )
+        .await?;
+        run(
+            db,
+            format!(
+                "CREATE TRIGGER tr_realms_expiry AFTER UPDATE ON realms FOR EACH ROW \
+                 WHEN ({}) EXECUTE FUNCTION latchkey_realm_expiry()",
+                moved.join(" OR ")
+            ),
+        )
+        .await
+    } else {
+        run(
+            db,
+            format!(
+                "CREATE TRIGGER tr_realms_expiry AFTER UPDATE OF {} ON realms FOR EACH ROW \
+                 BEGIN UPDATE user_sessions SET expires_at = {all} \
+                 WHERE user_sessions.realm_id = NEW.id AND user_sessions.state = 'ACTIVE'; END",
+                LIMITS.join(", ")
+            ),
+        )
+        .await
+    }
 }
 
 #[derive(DeriveIden, Clone, Copy)]
@@ -101,7 +142,7 @@ fn counts_table(buckets: bool) -> TableCreateStatement {
     table.to_owned()
 }
 
-async fn run(db: &SchemaManagerConnection<'_>, sql: impl Into<String>) -> Result<(), DbErr> {
+pub(crate) async fn run(db: &SchemaManagerConnection<'_>, sql: impl Into<String>) -> Result<(), DbErr> {
     db.execute(Statement::from_string(db.get_database_backend(), sql.into())).await.map(|_| ())
 }
 
@@ -132,27 +173,6 @@ impl MigrationTrait for Migration {
                      FOR EACH ROW EXECUTE FUNCTION latchkey_session_expiry()",
                 )
                 .await?;
-                let moved: Vec<String> = LIMITS.iter().map(|c| format!("OLD.{c} IS DISTINCT FROM NEW.{c}")).collect();
-                let all = expiry_sql(backend, "user_sessions", "NEW");
-                run(
-                    db,
-                    format!(
-                        "CREATE FUNCTION latchkey_realm_expiry() RETURNS trigger LANGUAGE plpgsql AS $$ \
-                         BEGIN UPDATE user_sessions SET expires_at = {all} \
-                         WHERE user_sessions.realm_id = NEW.id AND user_sessions.state = 'ACTIVE'; \
-                         RETURN NULL; END $$"
-                    ),
-                )
-                .await?;
-                run(
-                    db,
-                    format!(
-                        "CREATE TRIGGER tr_realms_expiry AFTER UPDATE ON realms FOR EACH ROW \
-                         WHEN ({}) EXECUTE FUNCTION latchkey_realm_expiry()",
-                        moved.join(" OR ")
-                    ),
-                )
-                .await?;
             }
             _ => {
                 let own = expiry_sql(backend, "NEW", "r");
@@ -170,19 +190,9 @@ impl MigrationTrait for Migration {
                     )
                     .await?;
                 }
-                let all = expiry_sql(backend, "user_sessions", "NEW");
-                run(
-                    db,
-                    format!(
-                        "CREATE TRIGGER tr_realms_expiry AFTER UPDATE OF {} ON realms FOR EACH ROW \
-                         BEGIN UPDATE user_sessions SET expires_at = {all} \
-                         WHERE user_sessions.realm_id = NEW.id AND user_sessions.state = 'ACTIVE'; END",
-                        LIMITS.join(", ")
-                    ),
-                )
-                .await?;
             }
         }
+        realm_trigger(db).await?;
         run(
             db,
             "CREATE INDEX ix_user_sessions_live ON user_sessions \

@@ -15,6 +15,10 @@ mod m20261206_000009_trust_by_id;
 mod m20261206_000010_expiry;
 mod m20261206_000011_matched_sessions;
 mod m20261206_000012_ended_sessions;
+mod m20261207_000013_limits_job;
+mod m20261207_000014_client_live;
+
+pub(crate) use m20261206_000010_expiry::expiry_sql;
 
 pub struct Migrator;
 
@@ -34,6 +38,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000010_expiry::Migration),
             Box::new(m20261206_000011_matched_sessions::Migration),
             Box::new(m20261206_000012_ended_sessions::Migration),
+            Box::new(m20261207_000013_limits_job::Migration),
+            Box::new(m20261207_000014_client_live::Migration),
         ]
     }
 }
@@ -51,8 +57,7 @@ pub const INDEXES: &[(&str, &str)] = &[
     ("user_sessions", "ix_user_sessions_live"),
     ("user_sessions", "ix_user_sessions_expiry"),
     ("user_sessions", "ix_user_sessions_ended"),
-    ("client_sessions", "ix_client_sessions_client_activity"),
-    ("client_sessions", "ix_client_sessions_client_type_activity"),
+    ("client_sessions", "ix_client_sessions_live"),
     ("signing_keys", "ix_signing_keys_realm"),
     ("admin_events", "ix_admin_events_realm_time"),
     ("outbox", "ix_outbox_due"),
