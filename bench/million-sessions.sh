@@ -25,6 +25,8 @@
 #                                                         without a back-channel URL, or the first
 #                                                         start's reaper queues notifications)
 #   ALG=ES256 bench/million-sessions.sh ...               the realm signs its logout tokens with ES256
+#   LIMITS=0                                              skip the change of the realm's idle timeout
+#                                                         (the reaper's job moving every session)
 #
 # SHAPE=last-hour also gives the realm one-hour sessions (ssoSessionMaxLifespan 3600), as the
 # busy service it stands for. Announcements are measured against the machine's own limit: the
@@ -141,6 +143,7 @@ time_it "clients/{web}/offline-session-count" "/clients/$web/offline-session-cou
 time_it "client-session-stats" "/client-session-stats"
 time_it "users/{user42}/sessions" "/users/$user/sessions"
 time_it "ui-ext/sessions?search=demo-s (clientId)" "/ui-ext/sessions?search=demo-s&max=10"
+time_it "ui-ext/sessions?search=demo (both clientIds)" "/ui-ext/sessions?search=demo&max=10"
 # RSS, and of it the process's own memory and the database file mapped by SQLite (`mmap`).
 rss=$(awk '/^VmRSS:|^RssAnon:|^RssFile:/ {sub(":", ""); printf "%s %.0f MB ", $1, $2 / 1024}' "/proc/$server_pid/status")
 
@@ -160,6 +163,32 @@ if [ "$shape" = expired ] || [ "$shape" = 30-days ]; then
     sleep 2
   done
   python3 -c "s=$last_at-$reaper_start; print(f'reaper: {$last} timed-out sessions ended within {s:.0f} s of the server starting: at least {$last/s:.0f} sessions/s, the calls above running meanwhile')"
+fi
+
+# New limits (the SSO idle timeout 40 minutes): the request, then the reaper's job moving every
+# active session's expiry, from the server's own counter, with a client's list and its count
+# sampled while it runs.
+reexpired() {
+  curl -s "http://127.0.0.1:$metrics_port/metrics" | awk '/^latchkey_sessions_reexpired_total/ {printf "%d", $2}'
+}
+if [ "${LIMITS:-1}" = 1 ]; then
+  token=$(admin_token)
+  limits_start=$(date +%s.%N)
+  took=$(curl -s -o /dev/null -w '%{time_total}' -X PUT -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
+    -d '{"ssoSessionIdleTimeout": 2400}' "$base")
+  during=()
+  last=-1 last_at=$limits_start polls=0
+  while [ $((polls += 1)) -le 900 ]; do
+    n=$(reexpired)
+    if [ "$n" = "$last" ] && [ "$n" -gt 0 ]; then break; fi
+    [ "$n" != "$last" ] && last_at=$(date +%s.%N)
+    last=$n
+    during+=("$(curl -s -o /dev/null -w '%{time_total}' -H "Authorization: Bearer $token" "$base/clients/$web/user-sessions?max=100")")
+    during+=("$(curl -s -o /dev/null -w '%{time_total}' -H "Authorization: Bearer $token" "$base/clients/$web/session-count")")
+    sleep 1
+  done
+  slowest=$(printf '%s\n' "${during[@]}" | sort -n | tail -1)
+  python3 -c "s=$last_at-$limits_start; print(f'new limits: the request answered in {$took*1000:.0f} ms; the reaper moved {$last} sessions within {s:.0f} s ({$last/max(s,0.001):.0f}/s); a client list and count meanwhile: at most {$slowest*1000:.1f} ms')"
 fi
 
 echo

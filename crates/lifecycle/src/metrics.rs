@@ -84,6 +84,7 @@ pub struct Metrics {
     deliveries: Family<OutcomeLabels, Counter>,
     reaper_passes: Counter,
     reaper_batches: Counter,
+    sessions_reexpired: Counter,
     sessions_active: Family<SessionLabels, Gauge>,
     outbox_backlog: Gauge,
     db_connections: Family<StateLabels, Gauge>,
@@ -120,8 +121,14 @@ impl Default for Metrics {
         let reaper_batches = Counter::default();
         registry.register(
             "reaper_job_batches",
-            "Batches of logout-all and client jobs the reaper ran",
+            "Batches of logout-all, client and realm-limits jobs the reaper ran",
             reaper_batches.clone(),
+        );
+        let sessions_reexpired = Counter::default();
+        registry.register(
+            "sessions_reexpired",
+            "Sessions whose expiry the reaper moved to their realm's new limits",
+            sessions_reexpired.clone(),
         );
         let sessions_active = Family::default();
         registry.register(
@@ -152,6 +159,7 @@ impl Default for Metrics {
             deliveries,
             reaper_passes,
             reaper_batches,
+            sessions_reexpired,
             sessions_active,
             outbox_backlog,
             db_connections,
@@ -214,6 +222,10 @@ impl Metrics {
 
     pub(crate) fn reaper_batch(&self) {
         self.reaper_batches.inc();
+    }
+
+    pub(crate) fn reexpired(&self, n: u64) {
+        self.sessions_reexpired.inc_by(n);
     }
 }
 

@@ -132,6 +132,7 @@ impl Lifecycle {
                         Some((to, moved)) => {
                             from = to;
                             done.reexpired += moved;
+                            self.metrics.reexpired(moved);
                             false
                         }
                         None => true,
