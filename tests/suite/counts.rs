@@ -3,9 +3,9 @@
 //! API answers from them (`session-count`, `offline-session-count`, `client-session-stats`,
 //! list totals) equals what counting the sessions themselves gives.
 
-use latchkey_domain::{Realm, SessionType, Timestamp, UserSession};
+use latchkey_domain::{ClientSession, Realm, SessionType, Timestamp, UserSession};
 use latchkey_store::listing::{self, SessionFilter};
-use latchkey_store::{clients, realms, sessions, users};
+use latchkey_store::{clients, counts, realms, sessions, users};
 use latchkey_tests::rp::{self, code_flow, relying_party, Browser};
 use latchkey_tests::{backend_tests, TestDb, TestServer};
 use reqwest::Method;
@@ -13,7 +13,11 @@ use serde_json::{json, Value};
 
 use crate::admin::{call, demo, get, many_sessions, master_token};
 
-backend_tests!(maintained_counts_equal_an_exact_count_through_every_ending, a_seeded_realm_is_counted_and_listed);
+backend_tests!(
+    maintained_counts_equal_an_exact_count_through_every_ending,
+    a_seeded_realm_is_counted_and_listed,
+    settled_buckets_are_forgotten_and_nothing_else,
+);
 
 /// Every count of the realm at `now` (a time to come, too: what will have timed out by then,
 /// with the reaper not run), from the maintained counts and exactly, must agree, and the
@@ -39,7 +43,7 @@ async fn assert_counts_exact_at(db: &TestDb, now: Timestamp, step: &str) -> u64 
     // address, alone and with a type or a client.
     let first_client =
         clients::list(store.conn(), realm.id).await.unwrap().into_iter().find(|c| c.client_id == "demo-web");
-    for term in ["a", "USER1", "demo-w", "10.", "127.0", "nobody"] {
+    for term in ["a", "USER1", "demo-w", "demo", "10.", "127.0", "nobody"] {
         let search = Some(term.to_owned());
         filters.push(SessionFilter { search: search.clone(), ..Default::default() });
         filters.push(SessionFilter {
@@ -309,4 +313,57 @@ async fn a_seeded_realm_is_counted_and_listed(db: TestDb) {
     let cli = <latchkey_server::cli::Cli as clap::Parser>::try_parse_from(args).unwrap();
     assert_eq!(latchkey_server::run(cli).await, std::process::ExitCode::SUCCESS);
     assert_eq!(assert_counts_exact(&db, &server, &admin, "seeding twice").await, 6000);
+}
+
+/// The rows of the counts' minute and hour buckets gone by at `now` (those before the last
+/// minute and hour).
+async fn past_bucket_rows(db: &TestDb, now: Timestamp) -> i64 {
+    use sea_orm::{ConnectionTrait, Statement};
+    let store = db.store().await;
+    let minute = now.as_millis() / 60_000 - 1;
+    let hour = -2 - (now.as_millis() / 3_600_000 - 1);
+    let sql = format!(
+        "SELECT COUNT(*) AS n FROM session_counts WHERE (bucket >= 0 AND bucket < {minute}) OR (bucket > {hour} AND bucket < -1)"
+    );
+    let row = store.conn().query_one(Statement::from_string(store.conn().get_database_backend(), sql)).await;
+    row.unwrap().unwrap().try_get::<i64>("", "n").unwrap()
+}
+
+/// A bucket gone by is forgotten once every session counted in it has ended, and not before;
+/// no count moves either way.
+async fn settled_buckets_are_forgotten_and_nothing_else(db: TestDb) {
+    let (server, realm) = demo(&db).await;
+    let store = db.store().await;
+    let alice = users::find_by_username(store.conn(), realm.id, "alice").await.unwrap().unwrap();
+    let web = clients::find_by_client_id(store.conn(), realm.id, "demo-web").await.unwrap().unwrap();
+    crate::admin::many_sessions(&db, &realm, &alice, web.id, 20).await;
+    // Five that timed out hours ago and that no reaper has ended: counted in buckets gone by.
+    let long_ago = Timestamp::now().plus_secs(-3 * 3600);
+    for i in 0..5 {
+        let s = UserSession::start(realm.id, alice.id, SessionType::Regular, &format!("10.9.9.{i}"), false, long_ago);
+        sessions::insert_user_session(store.conn(), &s).await.unwrap();
+        let cs = ClientSession {
+            user_session_id: s.id,
+            client_id: web.id,
+            realm_id: realm.id,
+            session_type: SessionType::Regular,
+            started_at: long_ago,
+            last_refresh: long_ago,
+            scopes: vec![],
+            redirect_uri: None,
+            refresh_token_id: None,
+        };
+        sessions::insert_client_session(store.conn(), &cs).await.unwrap();
+    }
+    let now = Timestamp::now();
+    let held = past_bucket_rows(&db, now).await;
+    assert!(held > 0, "the timed-out sessions are counted in buckets gone by");
+    assert_eq!(counts::forget_settled(store.conn(), realm.id, now).await.unwrap(), 0, "their sessions are not ended");
+    assert_eq!(past_bucket_rows(&db, now).await, held);
+    assert_eq!(assert_counts_exact_at(&db, now, "timed out, not yet ended").await, 20);
+
+    server.life.reap(now).await.unwrap();
+    assert!(counts::forget_settled(store.conn(), realm.id, now).await.unwrap() > 0);
+    assert_eq!(past_bucket_rows(&db, now).await, 0, "every bucket gone by has settled");
+    assert_eq!(assert_counts_exact_at(&db, now, "the settled buckets forgotten").await, 20);
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use latchkey_domain::{Liveness, Realm, SessionEnd, SessionId, Timestamp, UserSession};
 use latchkey_store::jobs::{self, Job, JobKind};
-use latchkey_store::{clients, codes, events, login_failures, realms, sessions, StoreError};
+use latchkey_store::{clients, codes, counts, events, login_failures, realms, sessions, StoreError};
 use tokio::sync::watch;
 
 use crate::ending::{end_in, end_loaded, notify_client_sessions, How, BATCH, KEEP_ENDED_MS};
@@ -36,6 +36,8 @@ pub struct Reaped {
     /// Admin events past their retention, and sign-in failure counters past their window.
     pub events_purged: u64,
     pub login_failures_purged: u64,
+    /// Rows of the maintained counts forgotten: buckets gone by that sum to zero.
+    pub counts_settled: u64,
 }
 
 impl Lifecycle {
@@ -55,9 +57,20 @@ impl Lifecycle {
             self.run_job(&job, now, &mut done).await?;
         }
         let keep_events = Timestamp::from_millis(now.as_millis() - self.config.event_retention.as_millis() as i64);
+        // The counts' buckets of minutes and hours gone by whose sessions have all ended sum to
+        // zero: forgotten once a minute, so the counts hold what is to come, not the history.
+        let settle = now.as_millis() - self.counts_settled_at.load(std::sync::atomic::Ordering::Relaxed) >= 60_000;
         for realm in realms::list(self.store.conn()).await? {
             done.expired += self.expire(&realm, now).await?;
             done.events_purged += events::purge_before(self.store.conn(), realm.id, keep_events).await?;
+            if settle {
+                let txn = self.store.begin().await?;
+                done.counts_settled += counts::forget_settled(&txn, realm.id, now).await?;
+                txn.commit().await?;
+            }
+        }
+        if settle {
+            self.counts_settled_at.store(now.as_millis(), std::sync::atomic::Ordering::Relaxed);
         }
         done.login_failures_purged +=
             login_failures::purge_before(self.store.conn(), now.plus_secs(-self.failure_window_secs())).await?;

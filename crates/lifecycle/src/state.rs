@@ -68,6 +68,8 @@ pub struct Lifecycle {
     pub unrecorded_refusals: std::sync::atomic::AtomicU64,
     /// How many of those the reaper has reported in the log.
     pub(crate) refusals_reported: std::sync::atomic::AtomicU64,
+    /// When this node's reaper last forgot the counts' settled buckets (epoch ms).
+    pub(crate) counts_settled_at: std::sync::atomic::AtomicI64,
 }
 
 /// Credential checks that may wait for each hashing slot.
@@ -101,6 +103,7 @@ impl Lifecycle {
             metrics: Default::default(),
             unrecorded_refusals: Default::default(),
             refusals_reported: Default::default(),
+            counts_settled_at: Default::default(),
         }
     }
 

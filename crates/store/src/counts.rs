@@ -290,6 +290,33 @@ pub(crate) async fn rebucket_where(db: &impl ConnectionTrait, only: Cond, sign: 
     apply(db, both(Part::Buckets, |bucket| client_groups(&only, sign, slot, bucket))).await
 }
 
+/// Forgets the rows of `realm_id`'s minute and hour buckets gone by (before the last minute and
+/// hour) whose rows sum to zero: every session counted in them has ended, so they change no
+/// count — without this the table kept a row per client, type, slot and minute sessions ever
+/// timed out in (a realm whose sessions spread over 30 days: hundreds of thousands, all read
+/// again by a logout-all's recount). A group still summing to more is kept: sessions the
+/// reaper has not ended yet. The realm's row is locked first (PostgreSQL): the writers that
+/// put sessions into past buckets — an ending, a move to new limits — read it locked too, so
+/// none adds to a group between its sum and its removal. Answers how many rows went.
+pub async fn forget_settled(db: &impl ConnectionTrait, realm_id: RealmId, now: Timestamp) -> Result<u64, StoreError> {
+    let backend = db.get_database_backend();
+    if backend == DatabaseBackend::Postgres {
+        let lock = "SELECT id FROM realms WHERE id = ? FOR UPDATE";
+        db.query_one(raw(backend, lock, vec![realm_id.as_uuid().into()])).await?;
+    }
+    let minute = now.as_millis() / MINUTE_MS - 1;
+    let hour = hour_bucket(now.as_millis() / HOUR_MS - 1);
+    let past = "((bucket >= 0 AND bucket < ?) OR (bucket > ? AND bucket < -1))";
+    let sql = format!(
+        "DELETE FROM session_counts WHERE realm_id = ? AND {past} AND (client_id, session_type, bucket) IN \
+         (SELECT client_id, session_type, bucket FROM session_counts WHERE realm_id = ? AND {past} \
+          GROUP BY client_id, session_type, bucket HAVING SUM(n) = 0)"
+    );
+    let realm = sea_orm::Value::from(realm_id.as_uuid());
+    let values = vec![realm.clone(), minute.into(), hour.into(), realm, minute.into(), hour.into()];
+    Ok(db.execute(raw(backend, &sql, values)).await?.rows_affected())
+}
+
 /// Forgets the counts of a deleted client.
 pub(crate) async fn forget_client(db: &impl ConnectionTrait, client_id: ClientId) -> Result<(), StoreError> {
     let q = Query::delete()

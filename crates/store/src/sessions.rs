@@ -448,6 +448,11 @@ pub async fn reexpire(
     if backend == sea_orm::DbBackend::Postgres {
         let _: Vec<i64> =
             range().filter(user_session::Column::StartedAt.lte(to)).lock_exclusive().into_tuple().all(db).await?;
+        // Then the realm, shared, as an ending reads it after its sessions: the counts' settled
+        // buckets are forgotten under its exclusive lock, and this batch may move sessions into
+        // past ones.
+        let realm = "SELECT id FROM realms WHERE id = ? FOR SHARE";
+        db.query_one(counts::raw(backend, realm, vec![realm_id.as_uuid().into()])).await?;
     }
     let only = || {
         Cond::all()
