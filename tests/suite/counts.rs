@@ -258,17 +258,20 @@ async fn maintained_counts_equal_an_exact_count_through_every_ending(db: TestDb)
     server.life.reap(Timestamp::now()).await.unwrap();
     assert_eq!(assert_counts_exact(&db, &server, &admin, "the reaper after logout-all").await, 0);
 
+    // Sessions after the cut-off count again.
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    assert!(password_grant(&server, "alice", "openid").await["access_token"].is_string());
+    assert_eq!(assert_counts_exact(&db, &server, &admin, "a sign-in after logout-all").await, 1);
+
     // Shorter limits move every session's expiry: a job the reaper runs in batches, the counts
     // moving with each batch.
     let shorter = json!({"ssoSessionIdleTimeout": 600, "offlineSessionIdleTimeout": 3600});
     assert_eq!(call(&server, Some(&admin), Method::PUT, "/admin/realms/demo", Some(shorter)).await.0, 204);
     server.life.reap(Timestamp::now()).await.unwrap();
-    assert_counts_exact(&db, &server, &admin, "shorter limits").await;
-
-    // Sessions after the cut-off count again.
-    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    assert!(password_grant(&server, "alice", "openid").await["access_token"].is_string());
-    assert_eq!(assert_counts_exact(&db, &server, &admin, "a sign-in after logout-all").await, 1);
+    assert_eq!(assert_counts_exact(&db, &server, &admin, "shorter limits").await, 1);
+    // The buckets moved with it: a quarter of an hour on, past the new idle timeout, it has
+    // timed out (under the old one it would still count).
+    assert_eq!(assert_counts_exact_at(&db, Timestamp::now().plus_secs(900), "shorter limits, 15 minutes on").await, 0);
 }
 
 /// `latchkey seed` fills the realm with live sessions spread as it says, and counts them.

@@ -223,6 +223,29 @@ pub(crate) struct Leaving {
 /// read locked (`FOR SHARE` on PostgreSQL): a logout-all moving them waits for this
 /// transaction, or this one for it, so the rule applied is the one its recount sees.
 pub(crate) async fn remove(db: &impl ConnectionTrait, leaving: &[Leaving]) -> Result<(), StoreError> {
+    adjust(db, leaving, &[]).await
+}
+
+/// A session whose `expires_at` moved (its realm's limits changed), as the statement that moved
+/// it returned it: its realm, type and start, its expiry before and after, and its clients.
+pub(crate) struct Moving {
+    pub(crate) realm_id: Uuid,
+    pub(crate) session_type: String,
+    pub(crate) started_at: i64,
+    pub(crate) from: i64,
+    pub(crate) to: i64,
+    pub(crate) clients: Vec<Uuid>,
+}
+
+/// Moves these sessions and their client sessions from the minute and hour they timed out in to
+/// the ones they time out in now, as far as they are counted; totals are unchanged. Summed
+/// here and written as one upsert, as [`remove`] does.
+pub(crate) async fn shift(db: &impl ConnectionTrait, moving: &[Moving]) -> Result<(), StoreError> {
+    adjust(db, &[], moving).await
+}
+
+/// What [`remove`] and [`shift`] write: the groups of `session_counts` they change, summed.
+async fn adjust(db: &impl ConnectionTrait, leaving: &[Leaving], moving: &[Moving]) -> Result<(), StoreError> {
     use std::collections::{BTreeMap, BTreeSet};
     #[derive(FromQueryResult)]
     struct Rule {
@@ -230,11 +253,11 @@ pub(crate) async fn remove(db: &impl ConnectionTrait, leaving: &[Leaving]) -> Re
         session_cutoff: i64,
         not_before: i64,
     }
-    if leaving.is_empty() {
+    if leaving.is_empty() && moving.is_empty() {
         return Ok(());
     }
     let backend = db.get_database_backend();
-    let realms: BTreeSet<Uuid> = leaving.iter().map(|l| l.realm_id).collect();
+    let realms: BTreeSet<Uuid> = leaving.iter().map(|l| l.realm_id).chain(moving.iter().map(|m| m.realm_id)).collect();
     let lock = if backend == DatabaseBackend::Postgres { " FOR SHARE" } else { "" };
     let sql = format!(
         "SELECT id, session_cutoff, not_before FROM realms WHERE id IN ({}){lock}",
@@ -247,19 +270,32 @@ pub(crate) async fn remove(db: &impl ConnectionTrait, leaving: &[Leaving]) -> Re
             .into_iter()
             .map(|r| (r.id, (r.session_cutoff, r.not_before.saturating_mul(1000))))
             .collect();
+    let counted = |realm: &Uuid, started_at: i64| {
+        rules.get(realm).is_some_and(|(cutoff, not_before)| started_at > *cutoff && started_at >= *not_before)
+    };
+    let buckets = |expires_at: i64| [expires_at / MINUTE_MS, hour_bucket(expires_at / HOUR_MS)];
     let mut groups: BTreeMap<(Uuid, Uuid, &str, i64), i64> = BTreeMap::new();
-    for l in leaving {
-        let Some((cutoff, not_before)) = rules.get(&l.realm_id) else { continue };
-        if l.started_at <= *cutoff || l.started_at < *not_before {
-            continue;
+    let mut add = |realm: Uuid, clients: &[Uuid], kind, bucket: i64, n: i64| {
+        for client in std::iter::once(&WHOLE_REALM).chain(clients) {
+            *groups.entry((realm, *client, kind, bucket)).or_default() += n;
         }
-        let buckets = [TOTAL, l.expires_at / MINUTE_MS, hour_bucket(l.expires_at / HOUR_MS)];
-        for client in std::iter::once(&WHOLE_REALM).chain(&l.clients) {
-            for bucket in buckets {
-                *groups.entry((l.realm_id, *client, l.session_type.as_str(), bucket)).or_default() -= 1;
+    };
+    for l in leaving.iter().filter(|l| counted(&l.realm_id, l.started_at)) {
+        let kind = l.session_type.as_str();
+        for bucket in std::iter::once(TOTAL).chain(buckets(l.expires_at)) {
+            add(l.realm_id, &l.clients, kind, bucket, -1);
+        }
+    }
+    for m in moving.iter().filter(|m| counted(&m.realm_id, m.started_at)) {
+        let kind = m.session_type.as_str();
+        for (from, to) in buckets(m.from).into_iter().zip(buckets(m.to)) {
+            if from != to {
+                add(m.realm_id, &m.clients, kind, from, -1);
+                add(m.realm_id, &m.clients, kind, to, 1);
             }
         }
     }
+    groups.retain(|_, n| *n != 0);
     if groups.is_empty() {
         return Ok(());
     }

@@ -444,36 +444,82 @@ pub async fn reexpire(
             None => return Ok(None),
         },
     };
-    let backend = db.get_database_backend();
-    if backend == sea_orm::DbBackend::Postgres {
-        let _: Vec<i64> =
-            range().filter(user_session::Column::StartedAt.lte(to)).lock_exclusive().into_tuple().all(db).await?;
-        // Then the realm, shared, as an ending reads it after its sessions: the counts' settled
-        // buckets are forgotten under its exclusive lock, and this batch may move sessions into
-        // past ones.
-        let realm = "SELECT id FROM realms WHERE id = ? FOR SHARE";
-        db.query_one(counts::raw(backend, realm, vec![realm_id.as_uuid().into()])).await?;
+    #[derive(FromQueryResult)]
+    struct Before {
+        id: Uuid,
+        session_type: String,
+        started_at: i64,
+        expires_at: i64,
     }
-    let only = || {
-        Cond::all()
-            .add(user_session::Column::RealmId.eq(realm_id.as_uuid()))
-            .add(user_session::Column::StartedAt.gt(from.as_millis()))
-            .add(user_session::Column::StartedAt.lte(to))
-    };
-    counts::rebucket_where(db, only(), -1).await?;
+    #[derive(FromQueryResult)]
+    struct After {
+        id: Uuid,
+        expires_at: i64,
+    }
+    #[derive(FromQueryResult)]
+    struct Held {
+        user_session_id: Uuid,
+        client_id: Uuid,
+    }
+    let backend = db.get_database_backend();
+    let lock = if backend == sea_orm::DbBackend::Postgres { " FOR UPDATE" } else { "" };
+    let range = "realm_id = ? AND state = 'ACTIVE' AND started_at > ? AND started_at <= ?";
+    let bounds = || vec![realm_id.as_uuid().into(), from.as_millis().into(), to.into()];
+    // The batch as it is, locked; then moved, the statement returning where each went.
+    let before: std::collections::HashMap<Uuid, Before> = Before::find_by_statement(counts::raw(
+        backend,
+        &format!("SELECT id, session_type, started_at, expires_at FROM user_sessions WHERE {range}{lock}"),
+        bounds(),
+    ))
+    .all(db)
+    .await?
+    .into_iter()
+    .map(|b| (b.id, b))
+    .collect();
     let expiry = crate::migration::expiry_sql(backend, "user_sessions", "r");
-    let moved = db
-        .execute(counts::raw(
+    let after = After::find_by_statement(counts::raw(
+        backend,
+        &format!(
+            "UPDATE user_sessions SET expires_at = (SELECT {expiry} FROM realms r WHERE r.id = user_sessions.realm_id) \
+             WHERE {range} RETURNING id, expires_at"
+        ),
+        bounds(),
+    ))
+    .all(db)
+    .await?;
+    let moved: Vec<(&Before, i64)> = after
+        .iter()
+        .filter_map(|a| before.get(&a.id).filter(|b| b.expires_at != a.expires_at).map(|b| (b, a.expires_at)))
+        .collect();
+    if !moved.is_empty() {
+        let marks = vec!["?"; moved.len()].join(", ");
+        let held = Held::find_by_statement(counts::raw(
             backend,
-            &format!(
-                "UPDATE user_sessions SET expires_at = (SELECT {expiry} FROM realms r WHERE r.id = user_sessions.realm_id) \
-                 WHERE realm_id = ? AND state = 'ACTIVE' AND started_at > ? AND started_at <= ?"
-            ),
-            vec![realm_id.as_uuid().into(), from.as_millis().into(), to.into()],
+            &format!("SELECT user_session_id, client_id FROM client_sessions WHERE user_session_id IN ({marks})"),
+            moved.iter().map(|(b, _)| sea_orm::Value::from(b.id)).collect(),
         ))
-        .await?
-        .rows_affected();
-    counts::rebucket_where(db, only(), 1).await?;
+        .all(db)
+        .await?;
+        let mut clients: std::collections::HashMap<Uuid, Vec<Uuid>> = std::collections::HashMap::new();
+        for h in held {
+            clients.entry(h.user_session_id).or_default().push(h.client_id);
+        }
+        let moving: Vec<counts::Moving> = moved
+            .iter()
+            .map(|(b, to)| counts::Moving {
+                realm_id: realm_id.as_uuid(),
+                session_type: b.session_type.clone(),
+                started_at: b.started_at,
+                from: b.expires_at,
+                to: *to,
+                clients: clients.remove(&b.id).unwrap_or_default(),
+            })
+            .collect();
+        // Reads the realm shared after the sessions, as an ending does (the counts' settled
+        // buckets are forgotten under its exclusive lock; this may move sessions into past ones).
+        counts::shift(db, &moving).await?;
+    }
+    let moved = after.len() as u64;
     Ok(Some((Timestamp::from_millis(to), moved)))
 }
 
