@@ -166,14 +166,15 @@ impl Lifecycle {
         }
     }
 
-    /// Ends the realm's sessions past their idle timeout or max lifespan, in batches, soonest
-    /// expiry first: a walk over `ix_user_sessions_expiry` (`expires_at` at or before now),
-    /// which reads only what timed out, whatever else the realm holds.
+    /// Ends the realm's sessions past their idle timeout or max lifespan, in batches, latest
+    /// expiry first (what timed out this minute is what the counts' correction reads until it
+    /// is ended): a walk over `ix_user_sessions_expiry` (`expires_at` at or before now), which
+    /// reads only what timed out, whatever else the realm holds.
     async fn expire(&self, realm: &Realm, now: Timestamp) -> Result<usize, StoreError> {
         let mut ended = 0;
         // Each batch starts where the last stopped: a session the rule of `domain::session`
         // does not find dead (it never should) is passed over, not read again.
-        let mut from = i64::MIN;
+        let mut from = i64::MAX;
         loop {
             // Read, locked, in the transaction that ends them: each session is read once.
             let started = std::time::Instant::now();

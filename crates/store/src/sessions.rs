@@ -524,17 +524,17 @@ pub async fn reexpire(
 }
 
 /// Up to `limit` active sessions of a realm that timed out by `now` (`expires_at` at or before
-/// it) with `expires_at` at or after `from` (the caller's cursor), soonest first, each with its
+/// it) with `expires_at` at or before `upto` (the caller's cursor), latest first, each with its
 /// `expires_at`: a range of `ix_user_sessions_expiry`, which holds active rows only. Locked
 /// (PostgreSQL), as [`load_for_ending`]: read in the transaction that ends them.
 pub async fn active_expired(
     db: &impl ConnectionTrait,
     realm_id: RealmId,
-    from: i64,
+    upto: i64,
     now: Timestamp,
     limit: u64,
 ) -> Result<Vec<(UserSession, i64)>, StoreError> {
-    let rows = expired(realm_id, from, now, limit).lock_exclusive().all(db).await?;
+    let rows = expired(realm_id, upto, now, limit).lock_exclusive().all(db).await?;
     rows.into_iter()
         .map(|m| {
             let at = m.expires_at;
@@ -563,10 +563,12 @@ pub async fn with_client(
     Ok(ids.into_iter().map(SessionId::from).collect())
 }
 
-/// The reaper's walk over what timed out: [`active_expired`]'s rows.
+/// The reaper's walk over what timed out: [`active_expired`]'s rows. Latest first: what timed
+/// out this minute is what the counts' correction for this minute reads until it is ended
+/// (`counts`), so behind a backlog it goes first, and the backlog's minutes are summed buckets.
 pub(crate) fn expired(
     realm_id: RealmId,
-    from: i64,
+    upto: i64,
     now: Timestamp,
     limit: u64,
 ) -> sea_orm::Select<user_session::Entity> {
@@ -574,9 +576,8 @@ pub(crate) fn expired(
         .filter(user_session::Column::RealmId.eq(realm_id.as_uuid()))
         // Written out: the partial index serves only a literal condition.
         .filter(Expr::cust("user_sessions.state = 'ACTIVE'"))
-        .filter(user_session::Column::ExpiresAt.gte(from))
-        .filter(user_session::Column::ExpiresAt.lte(now.as_millis()))
-        .order_by_asc(user_session::Column::ExpiresAt)
+        .filter(user_session::Column::ExpiresAt.lte(upto.min(now.as_millis())))
+        .order_by_desc(user_session::Column::ExpiresAt)
         .limit(limit)
 }
 
