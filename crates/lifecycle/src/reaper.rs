@@ -226,15 +226,26 @@ impl Lifecycle {
 }
 
 /// The reaper: one pass every `every`, or sooner when woken, until `stop` turns true.
+/// While sessions keep timing out the next pass comes within [`BUSY_PACE`]: what timed out and
+/// is not ended yet is what the counts' correction for the current minute reads, so the
+/// reaper's lag is what every count costs.
 pub async fn run_reaper(life: Arc<Lifecycle>, every: Duration, mut stop: watch::Receiver<bool>) {
     loop {
-        if let Err(error) = life.reap(Timestamp::now()).await {
-            tracing::error!(%error, "the reaper failed a pass");
-        }
+        let pace = match life.reap(Timestamp::now()).await {
+            Ok(done) if done.expired > 0 => every.min(BUSY_PACE),
+            Ok(_) => every,
+            Err(error) => {
+                tracing::error!(%error, "the reaper failed a pass");
+                every
+            }
+        };
         tokio::select! {
             _ = life.wake_reaper.notified() => {}
-            _ = tokio::time::sleep(every) => {}
+            _ = tokio::time::sleep(pace) => {}
             _ = stop.changed() => return,
         }
     }
 }
+
+/// The reaper's interval while its last pass ended timed-out sessions.
+const BUSY_PACE: Duration = Duration::from_secs(1);
