@@ -316,14 +316,11 @@ async fn adjust(db: &impl ConnectionTrait, leaving: &[Leaving], moving: &[Moving
 /// Takes a session out of its expiry minute (`sign` -1, before its `expires_at` moves) or puts
 /// it in its new one (`sign` 1, after), with its client sessions; totals are unchanged.
 pub(crate) async fn rebucket(db: &impl ConnectionTrait, id: Uuid, sign: i64) -> Result<(), StoreError> {
-    rebucket_where(db, Cond::all().add(us(user_session::Column::Id).eq(id)), sign).await
-}
-
-/// [`rebucket`] for the user sessions matching `only` (a condition on `user_sessions`).
-pub(crate) async fn rebucket_where(db: &impl ConnectionTrait, only: Cond, sign: i64) -> Result<(), StoreError> {
     let slot = random_slot();
+    let only = Cond::all().add(us(user_session::Column::Id).eq(id));
     apply(db, both(Part::Buckets, |bucket| realm_groups(&only, sign, slot, bucket))).await?;
-    apply(db, both(Part::Buckets, |bucket| client_groups(&only, sign, slot, bucket))).await
+    let held = Cond::all().add(Expr::col((client_session::Entity, client_session::Column::UserSessionId)).eq(id));
+    apply(db, both(Part::Buckets, |bucket| client_groups(&held, sign, slot, bucket))).await
 }
 
 /// Forgets the rows of `realm_id`'s minute and hour buckets gone by (before the last minute and

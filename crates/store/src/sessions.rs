@@ -255,11 +255,6 @@ pub async fn end_sessions(
         started_at: i64,
         expires_at: i64,
     }
-    #[derive(FromQueryResult)]
-    struct Held {
-        user_session_id: Uuid,
-        client_id: Uuid,
-    }
     let backend = db.get_database_backend();
     let marks = vec!["?"; ids.len()].join(", ");
     let id_values = || ids.iter().map(|id| sea_orm::Value::from(id.as_uuid()));
@@ -278,17 +273,9 @@ pub async fn end_sessions(
     ))
     .all(db)
     .await?;
-    let held = Held::find_by_statement(counts::raw(
-        backend,
-        &format!("DELETE FROM client_sessions WHERE user_session_id IN ({marks}) RETURNING user_session_id, client_id"),
-        id_values().collect(),
-    ))
-    .all(db)
-    .await?;
-    let mut clients: std::collections::HashMap<Uuid, Vec<Uuid>> = std::collections::HashMap::new();
-    for h in held {
-        clients.entry(h.user_session_id).or_default().push(h.client_id);
-    }
+    let sql =
+        format!("DELETE FROM client_sessions WHERE user_session_id IN ({marks}) RETURNING user_session_id, client_id");
+    let mut clients = clients_by_session(db, counts::raw(backend, &sql, id_values().collect())).await?;
     let leaving: Vec<counts::Leaving> = ended
         .into_iter()
         .map(|e| counts::Leaving {
@@ -407,6 +394,23 @@ pub async fn active_started_up_to(
     Ok(rows.into_iter().map(|(id, at)| (SessionId::from(id), Timestamp::from_millis(at))).collect())
 }
 
+/// The (user session, client) rows a statement answers, as each session's clients.
+async fn clients_by_session(
+    db: &impl ConnectionTrait,
+    statement: sea_orm::Statement,
+) -> Result<std::collections::HashMap<Uuid, Vec<Uuid>>, StoreError> {
+    #[derive(FromQueryResult)]
+    struct Held {
+        user_session_id: Uuid,
+        client_id: Uuid,
+    }
+    let mut clients: std::collections::HashMap<Uuid, Vec<Uuid>> = std::collections::HashMap::new();
+    for h in Held::find_by_statement(statement).all(db).await? {
+        clients.entry(h.user_session_id).or_default().push(h.client_id);
+    }
+    Ok(clients)
+}
+
 /// One batch of moving a realm's sessions to its new limits (a `REALM_LIMITS` job): the next
 /// `limit` or so active sessions that started after `from` and up to `upto`, oldest start first
 /// (a range of `ix_user_sessions_realm_started`), get the `expires_at` the realm's limits give
@@ -456,11 +460,6 @@ pub async fn reexpire(
         id: Uuid,
         expires_at: i64,
     }
-    #[derive(FromQueryResult)]
-    struct Held {
-        user_session_id: Uuid,
-        client_id: Uuid,
-    }
     let backend = db.get_database_backend();
     let lock = if backend == sea_orm::DbBackend::Postgres { " FOR UPDATE" } else { "" };
     let range = "realm_id = ? AND state = 'ACTIVE' AND started_at > ? AND started_at <= ?";
@@ -493,17 +492,9 @@ pub async fn reexpire(
         .collect();
     if !moved.is_empty() {
         let marks = vec!["?"; moved.len()].join(", ");
-        let held = Held::find_by_statement(counts::raw(
-            backend,
-            &format!("SELECT user_session_id, client_id FROM client_sessions WHERE user_session_id IN ({marks})"),
-            moved.iter().map(|(b, _)| sea_orm::Value::from(b.id)).collect(),
-        ))
-        .all(db)
-        .await?;
-        let mut clients: std::collections::HashMap<Uuid, Vec<Uuid>> = std::collections::HashMap::new();
-        for h in held {
-            clients.entry(h.user_session_id).or_default().push(h.client_id);
-        }
+        let sql = format!("SELECT user_session_id, client_id FROM client_sessions WHERE user_session_id IN ({marks})");
+        let ids = moved.iter().map(|(b, _)| sea_orm::Value::from(b.id)).collect();
+        let mut clients = clients_by_session(db, counts::raw(backend, &sql, ids)).await?;
         let moving: Vec<counts::Moving> = moved
             .iter()
             .map(|(b, to)| counts::Moving {
