@@ -160,8 +160,24 @@ const SQLITE_MMAP_BYTES: u64 = 4 << 30;
 /// of its time in the checkpoints of its own commits.
 const SQLITE_WRITER_CHECKPOINT_PAGES: u32 = 262_144;
 
-/// What the log file is cut back to when it is rewound (bytes).
-const SQLITE_LOG_KEPT_BYTES: u64 = 64 << 20;
+/// What the log file is cut back to when it is rewound (bytes): above what it holds between
+/// two rewinds under a steady stream of writes, so its blocks are written again rather than
+/// allocated again.
+const SQLITE_LOG_KEPT_BYTES: u64 = 128 << 20;
+
+/// Pages in the log beyond which the checkpointer has it rewound (64 MiB of pages). A writer
+/// rewinds the log only when its own snapshot began with the log wholly copied, which under a
+/// steady stream of commits (the reaper's batches, one after another) it never does: the log
+/// then grew by ~130 MB a second while the reaper ended sessions, to 1.5 GB in 15 s, every page
+/// written to it a block the file system allocated (and zeroed) first. Rewound, it stays near
+/// [`SQLITE_LOG_KEPT_BYTES`] and the reaper ends 5-13 % more a second (1M sessions, three runs
+/// each, `docs/benchmarks.md`).
+const SQLITE_REWIND_PAGES: i64 = 16_384;
+
+/// How long the rewinding checkpoint waits, for the write lock and for the readers still in the
+/// log, before it gives up until its next turn: writers wait for it meanwhile, so never long.
+/// (It often finds a reaper batch holding the lock and tries again; 250 ms did no better.)
+const SQLITE_REWIND_WAIT: Duration = Duration::from_millis(20);
 
 /// How often the checkpointer copies what the log holds into the database file.
 const SQLITE_CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
@@ -218,6 +234,30 @@ fn prompt_busy_handler(db: std::ptr::NonNull<libsqlite3_sys::sqlite3>) {
     unsafe {
         libsqlite3_sys::sqlite3_busy_handler(db.as_ptr(), Some(retry), std::ptr::null_mut());
     }
+}
+
+/// The checkpointer's busy handler: tries again every 0.2 ms for [`SQLITE_REWIND_WAIT`], then
+/// gives up (writers queue behind a `RESTART` while it waits).
+fn impatient_busy_handler(db: std::ptr::NonNull<libsqlite3_sys::sqlite3>) {
+    extern "C" fn retry(_: *mut std::ffi::c_void, tries: std::ffi::c_int) -> std::ffi::c_int {
+        let pause = Duration::from_micros(200);
+        if pause * tries.max(0) as u32 >= SQLITE_REWIND_WAIT {
+            return 0;
+        }
+        std::thread::sleep(pause);
+        1
+    }
+    // SAFETY: as in `prompt_busy_handler`.
+    unsafe {
+        libsqlite3_sys::sqlite3_busy_handler(db.as_ptr(), Some(retry), std::ptr::null_mut());
+    }
+}
+
+/// One checkpoint of the write-ahead log in `mode`; answers the pages the log holds.
+async fn checkpoint(conn: &mut sea_orm::sqlx::SqliteConnection, mode: &str) -> Result<i64, sea_orm::sqlx::Error> {
+    let (_busy, log, _copied): (i64, i64, i64) =
+        sea_orm::sqlx::query_as(&format!("PRAGMA wal_checkpoint({mode})")).fetch_one(conn).await?;
+    Ok(log)
 }
 
 /// The connection pool, cheap to clone.
@@ -324,18 +364,42 @@ impl Store {
     /// SQLite: copies the write-ahead log into the database file every
     /// [`SQLITE_CHECKPOINT_EVERY`] until `stop`, beside the writers (`PASSIVE`: it waits for no
     /// reader or writer and none waits for it), so that a commit does not pay for the checkpoint
-    /// its pages would otherwise trigger. Returns at once on PostgreSQL.
+    /// its pages would otherwise trigger; and when the log has grown past
+    /// [`SQLITE_REWIND_PAGES`], has it rewound (`RESTART`: it waits, at most
+    /// [`SQLITE_REWIND_WAIT`], until no reader is still in the log, and the next writer starts it
+    /// again from the beginning). On a connection of its own, whose busy handler gives up after
+    /// that wait. Returns at once on PostgreSQL.
     pub async fn keep_checkpointed(&self, mut stop: tokio::sync::watch::Receiver<bool>) {
+        use sea_orm::sqlx::ConnectOptions as _;
         if self.backend != Backend::Sqlite {
             return;
+        }
+        let options = self.db.get_sqlite_connection_pool().connect_options();
+        let mut conn = match options.connect().await {
+            Ok(conn) => conn,
+            Err(error) => {
+                tracing::error!(%error, "the write-ahead log's checkpointer could not connect; writers checkpoint it");
+                return;
+            }
+        };
+        match conn.lock_handle().await {
+            Ok(mut handle) => impatient_busy_handler(handle.as_raw_handle()),
+            Err(error) => tracing::warn!(%error, "the checkpointer's busy handler could not be set"),
         }
         loop {
             tokio::select! {
                 _ = tokio::time::sleep(SQLITE_CHECKPOINT_EVERY) => {}
                 _ = stop.changed() => return,
             }
-            if let Err(error) = self.db.execute_unprepared("PRAGMA wal_checkpoint(PASSIVE)").await {
-                tracing::warn!(%error, "the write-ahead log could not be checkpointed");
+            match checkpoint(&mut conn, "PASSIVE").await {
+                Ok(log) if log > SQLITE_REWIND_PAGES => {
+                    // Busy (a reader stayed longer than the wait): the next turn tries again.
+                    if let Err(error) = checkpoint(&mut conn, "RESTART").await {
+                        tracing::debug!(%error, "the write-ahead log was not rewound this time");
+                    }
+                }
+                Ok(_) => {}
+                Err(error) => tracing::warn!(%error, "the write-ahead log could not be checkpointed"),
             }
         }
     }
