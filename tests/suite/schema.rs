@@ -291,6 +291,10 @@ async fn lists_and_counts_read_the_ranges_they_are_written_for(db: TestDb) {
         }
         if what.contains("minutes past") {
             assert!(lower.contains("session_counts"), "{what}: {plan}");
+            // SQLite keeps the counts as one b-tree in their key's order (migration 15).
+            if !postgres {
+                assert!(lower.contains("session_counts using primary key"), "{what}: {plan}");
+            }
             assert!(
                 !lower.contains("seq scan on session_counts") && !lower.contains("scan session_counts\n"),
                 "{what}: {plan}"
