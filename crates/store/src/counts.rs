@@ -676,15 +676,38 @@ pub async fn by_client(
     realm_id: RealmId,
     now: Option<Timestamp>,
 ) -> Result<Vec<ClientStat>, StoreError> {
-    let names: std::collections::HashMap<Uuid, String> =
-        crate::clients::list(db, realm_id).await?.into_iter().map(|c| (c.id.as_uuid(), c.client_id)).collect();
+    by_client_named(db, realm_id, |_| true, now).await
+}
+
+/// [`by_client`] for the clients whose clientId `named` keeps: nothing is read of the counts
+/// when it keeps none (a search's term naming no client), and the current minute's correction
+/// reads one client's sessions when it keeps one.
+pub async fn by_client_named(
+    db: &impl ConnectionTrait,
+    realm_id: RealmId,
+    named: impl Fn(&str) -> bool,
+    now: Option<Timestamp>,
+) -> Result<Vec<ClientStat>, StoreError> {
+    let names: std::collections::HashMap<Uuid, String> = crate::clients::list(db, realm_id)
+        .await?
+        .into_iter()
+        .filter(|c| named(&c.client_id))
+        .map(|c| (c.id.as_uuid(), c.client_id))
+        .collect();
+    if names.is_empty() {
+        return Ok(Vec::new());
+    }
     let ids: Vec<Uuid> = names.keys().copied().collect();
     let mut by: std::collections::HashMap<(Uuid, String), i64> = std::collections::HashMap::new();
     for (client, kind, n) in totals_less_past(db, realm_id, &ids, now).await? {
         *by.entry((client, kind)).or_default() += n;
     }
     if let Some(now) = now {
-        for (client, kind, n) in dead_this_minute(db, realm_id, true, None, now).await? {
+        let only = match ids.as_slice() {
+            [one] => Some(ClientId::from(*one)),
+            _ => None,
+        };
+        for (client, kind, n) in dead_this_minute(db, realm_id, true, only, now).await? {
             *by.entry((client, kind)).or_default() -= n;
         }
     }

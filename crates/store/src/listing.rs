@@ -450,10 +450,10 @@ async fn named_clients(
         return Ok(None);
     }
     let term = term.to_lowercase();
-    let mut named: Vec<(Uuid, u64)> = crate::counts::by_client(db, realm.id, Some(now))
+    let names_term = |name: &str| name.to_lowercase().contains(&term);
+    let mut named: Vec<(Uuid, u64)> = crate::counts::by_client_named(db, realm.id, names_term, Some(now))
         .await?
         .into_iter()
-        .filter(|(_, name, _, _)| name.to_lowercase().contains(&term))
         .map(|(id, _, regular, offline)| {
             let n = match filter.session_type {
                 Some(SessionType::Regular) => regular,
