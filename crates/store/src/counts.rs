@@ -245,31 +245,42 @@ pub(crate) async fn shift(db: &impl ConnectionTrait, moving: &[Moving]) -> Resul
 }
 
 /// What [`remove`] and [`shift`] write: the groups of `session_counts` they change, summed.
-async fn adjust(db: &impl ConnectionTrait, leaving: &[Leaving], moving: &[Moving]) -> Result<(), StoreError> {
-    use std::collections::{BTreeMap, BTreeSet};
+/// The counted rule of these realms, by realm: (session cut-off, not-before in ms) — a session
+/// counts when it started after the first and at or after the second. Read locked shared on
+/// PostgreSQL when `shared`.
+async fn rules(
+    db: &impl ConnectionTrait,
+    realms: &std::collections::BTreeSet<Uuid>,
+    shared: bool,
+) -> Result<std::collections::BTreeMap<Uuid, (i64, i64)>, StoreError> {
     #[derive(FromQueryResult)]
     struct Rule {
         id: Uuid,
         session_cutoff: i64,
         not_before: i64,
     }
+    let backend = db.get_database_backend();
+    let lock = if shared && backend == DatabaseBackend::Postgres { " FOR SHARE" } else { "" };
+    let sql = format!(
+        "SELECT id, session_cutoff, not_before FROM realms WHERE id IN ({}){lock}",
+        vec!["?"; realms.len()].join(", ")
+    );
+    Ok(Rule::find_by_statement(raw(backend, &sql, realms.iter().map(|r| (*r).into()).collect()))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|r| (r.id, (r.session_cutoff, r.not_before.saturating_mul(1000))))
+        .collect())
+}
+
+async fn adjust(db: &impl ConnectionTrait, leaving: &[Leaving], moving: &[Moving]) -> Result<(), StoreError> {
+    use std::collections::{BTreeMap, BTreeSet};
     if leaving.is_empty() && moving.is_empty() {
         return Ok(());
     }
     let backend = db.get_database_backend();
     let realms: BTreeSet<Uuid> = leaving.iter().map(|l| l.realm_id).chain(moving.iter().map(|m| m.realm_id)).collect();
-    let lock = if backend == DatabaseBackend::Postgres { " FOR SHARE" } else { "" };
-    let sql = format!(
-        "SELECT id, session_cutoff, not_before FROM realms WHERE id IN ({}){lock}",
-        vec!["?"; realms.len()].join(", ")
-    );
-    let rules: BTreeMap<Uuid, (i64, i64)> =
-        Rule::find_by_statement(raw(backend, &sql, realms.into_iter().map(Into::into).collect()))
-            .all(db)
-            .await?
-            .into_iter()
-            .map(|r| (r.id, (r.session_cutoff, r.not_before.saturating_mul(1000))))
-            .collect();
+    let rules = rules(db, &realms, true).await?;
     let counted = |realm: &Uuid, started_at: i64| {
         rules.get(realm).is_some_and(|(cutoff, not_before)| started_at > *cutoff && started_at >= *not_before)
     };
@@ -373,19 +384,11 @@ pub async fn recount(db: &impl ConnectionTrait, realm_id: RealmId) -> Result<(),
         .and_where(Expr::col(SessionCounts::RealmId).eq(realm_id.as_uuid()))
         .to_owned();
     db.execute(statement(db.get_database_backend(), &clear)).await?;
-    #[derive(FromQueryResult)]
-    struct Rule {
-        session_cutoff: i64,
-        not_before: i64,
-    }
-    let backend = db.get_database_backend();
-    let sql = "SELECT session_cutoff, not_before FROM realms WHERE id = ?";
-    let Some(rule) = Rule::find_by_statement(raw(backend, sql, vec![realm_id.as_uuid().into()])).one(db).await? else {
-        return Ok(());
-    };
-    let from = (rule.session_cutoff, rule.not_before.saturating_mul(1000));
+    // (The caller moved the realm's cut-off or not-before in this transaction: its row is ours.)
+    let realm = std::collections::BTreeSet::from([realm_id.as_uuid()]);
+    let Some(from) = rules(db, &realm, false).await?.remove(&realm_id.as_uuid()) else { return Ok(()) };
     for by_client in [false, true] {
-        db.execute(recount_statement(backend, realm_id, from, by_client)).await?;
+        db.execute(recount_statement(db.get_database_backend(), realm_id, from, by_client)).await?;
     }
     Ok(())
 }

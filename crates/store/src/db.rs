@@ -393,7 +393,8 @@ impl Store {
             }
             match checkpoint(&mut conn, "PASSIVE").await {
                 Ok(log) if log > SQLITE_REWIND_PAGES => {
-                    // Busy (a reader stayed longer than the wait): the next turn tries again.
+                    // Busy (the lock or a reader held past the wait) is an answer, not an
+                    // error: the next turn tries again.
                     if let Err(error) = checkpoint(&mut conn, "RESTART").await {
                         tracing::debug!(%error, "the write-ahead log was not rewound this time");
                     }
