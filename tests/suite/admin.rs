@@ -101,6 +101,21 @@ async fn the_realm_wide_list_has_keycloaks_shape_a_total_and_filters(db: TestDb)
     assert_eq!((total.as_deref(), body), (Some("0"), json!([])));
 }
 
+/// `client`'s session in `s`, started with it and last refreshed at its last use.
+pub(crate) fn held_by(s: &UserSession, client: latchkey_domain::ClientId) -> ClientSession {
+    ClientSession {
+        user_session_id: s.id,
+        client_id: client,
+        realm_id: s.realm_id,
+        session_type: s.session_type,
+        started_at: s.started_at,
+        last_refresh: s.last_access,
+        scopes: vec![],
+        redirect_uri: None,
+        refresh_token_id: None,
+    }
+}
+
 /// Inserts `n` sessions of `user` straight into the store, one second of activity apart.
 pub(crate) async fn many_sessions(
     db: &TestDb,
@@ -124,18 +139,7 @@ pub(crate) async fn many_sessions(
         );
         s.last_access = Timestamp::from_millis(base + (i as i64 % 500) * 1000);
         sessions::insert_user_session(&txn, &s).await.unwrap();
-        let cs = ClientSession {
-            user_session_id: s.id,
-            client_id: client,
-            realm_id: realm.id,
-            session_type: SessionType::Regular,
-            started_at: s.started_at,
-            last_refresh: s.last_access,
-            scopes: vec![],
-            redirect_uri: None,
-            refresh_token_id: None,
-        };
-        sessions::insert_client_session(&txn, &cs).await.unwrap();
+        sessions::insert_client_session(&txn, &held_by(&s, client)).await.unwrap();
         ids.push(s.id);
     }
     txn.commit().await.unwrap();

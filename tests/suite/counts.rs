@@ -11,12 +11,13 @@ use latchkey_tests::{backend_tests, TestDb, TestServer};
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::admin::{call, demo, get, many_sessions, master_token};
+use crate::admin::{call, demo, get, held_by, many_sessions, master_token};
 
 backend_tests!(
     maintained_counts_equal_an_exact_count_through_every_ending,
     a_seeded_realm_is_counted_and_listed,
     settled_buckets_are_forgotten_and_nothing_else,
+    what_times_out_during_a_pass_is_ended_before_the_backlog,
 );
 
 /// Every count of the realm at `now` (a time to come, too: what will have timed out by then,
@@ -377,4 +378,62 @@ async fn settled_buckets_are_forgotten_and_nothing_else(db: TestDb) {
     counts::forget_settled(store.conn(), realm.id, now).await.unwrap();
     assert_eq!(assert_counts_exact_at(&db, now, "the settled buckets forgotten").await, 20);
     assert_eq!(past_bucket_rows(&db, &realm, now).await, 0, "every bucket gone by has settled");
+}
+
+/// What times out while the reaper works through a backlog of earlier minutes is ended in the
+/// same pass, ahead of the rest of the backlog: the current minute's timed-out sessions are what
+/// every count's correction reads until they are ended.
+async fn what_times_out_during_a_pass_is_ended_before_the_backlog(db: TestDb) {
+    use latchkey_domain::Liveness;
+    let (server, realm) = demo(&db).await;
+    let store = db.store().await;
+    let alice = users::find_by_username(store.conn(), realm.id, "alice").await.unwrap().unwrap();
+    let web = clients::find_by_client_id(store.conn(), realm.id, "demo-web").await.unwrap().unwrap();
+    // The pass's clock, an hour from now (the server's own reaper, on the wall clock, reaches
+    // none of these sessions), one second later at each reading.
+    let base = Timestamp::now().as_millis() + 3_600_000;
+    let readings = std::sync::atomic::AtomicI64::new(0);
+    let clock = || Timestamp::from_millis(base + 1_000 * readings.fetch_add(1, std::sync::atomic::Ordering::SeqCst));
+    // A session started and last used at `at` times out this long after.
+    let probe =
+        UserSession::start(realm.id, alice.id, SessionType::Regular, "10.0.0.1", false, Timestamp::from_millis(base));
+    let idle = match probe.liveness(&realm.limits, &Default::default(), probe.last_access) {
+        Liveness::Alive { expires_at } => expires_at.as_millis() - base,
+        dead => panic!("{dead:?}"),
+    };
+    let timing_out_at = |expiry: i64, ip: String| {
+        UserSession::start(realm.id, alice.id, SessionType::Regular, &ip, false, Timestamp::from_millis(expiry - idle))
+    };
+    // Five batches of backlog, timed out ten minutes before the pass; ten timing out during it.
+    let backlog: Vec<UserSession> =
+        (0..2_500).map(|i| timing_out_at(base - 600_000 - i, format!("10.1.{}.{}", i / 250, i % 250))).collect();
+    let arriving: Vec<UserSession> = (0..10).map(|i| timing_out_at(base + 2_500, format!("10.2.0.{i}"))).collect();
+    let txn = store.begin().await.unwrap();
+    for s in backlog.iter().chain(&arriving) {
+        sessions::insert_user_session(&txn, s).await.unwrap();
+        sessions::insert_client_session(&txn, &held_by(s, web.id)).await.unwrap();
+    }
+    txn.commit().await.unwrap();
+
+    server.life.reap_with(&clock).await.unwrap();
+    let ended_at = |list: Vec<Option<UserSession>>| -> Vec<i64> {
+        list.into_iter().map(|s| s.unwrap().ended_at.expect("ended by the pass").as_millis()).collect()
+    };
+    let mut found = Vec::new();
+    for s in &arriving {
+        found.push(sessions::find_user_session(store.conn(), s.id).await.unwrap());
+    }
+    let arriving_ended = ended_at(found);
+    let mut found = Vec::new();
+    for s in &backlog {
+        found.push(sessions::find_user_session(store.conn(), s.id).await.unwrap());
+    }
+    let backlog_ended = ended_at(found);
+    let (last_arriving, last_backlog) = (*arriving_ended.iter().max().unwrap(), *backlog_ended.iter().max().unwrap());
+    assert!(
+        last_arriving < last_backlog,
+        "what timed out during the pass (ended at +{} s) went before the backlog's last batch (+{} s)",
+        (last_arriving - base) / 1000,
+        (last_backlog - base) / 1000
+    );
 }

@@ -395,3 +395,45 @@ async fn the_write_ahead_log_is_rewound_under_a_steady_stream_of_commits() {
     // (under 100 MB here) on top. Never rewound, the log holds all 400 MB.
     assert!(largest < 250 << 20, "the log grew to {} MB", largest >> 20);
 }
+
+/// On SQLite every statement runs in the server's process, on the connection's own thread: the
+/// background pool's (the reaper's) threads run at a lower CPU priority than the rest, so an
+/// administrator's list sharing the core with a mass expiry being ended gets most of it.
+#[tokio::test]
+async fn background_statements_run_at_a_lower_cpu_priority() {
+    use sea_orm::ConnectionTrait;
+    let base = thread_nices().into_iter().min().unwrap();
+    let lowered = || thread_nices().into_iter().filter(|n| *n == (base + 10).min(19)).count();
+    assert_eq!(lowered(), 0, "nothing lowered before a store is opened");
+    let db = TestDb::sqlite();
+    let store = db.migrated_store().await;
+    store.background().conn().execute_unprepared("SELECT count(*) FROM user_sessions").await.unwrap();
+    let background = lowered();
+    assert!(background >= 1, "no thread of the background connections runs at a lower priority");
+    // Eight reads at once on the server's own pool open connections (each a thread of its
+    // own) at the server's priority: none more is lowered.
+    let reads = (0..8).map(|_| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            store.conn().execute_unprepared(SLOW_READ).await.unwrap();
+        })
+    });
+    for read in reads.collect::<Vec<_>>() {
+        read.await.unwrap();
+    }
+    assert_eq!(lowered(), background, "a connection of the server's own pool was lowered");
+}
+
+/// A read that takes a few milliseconds, so that eight at once overlap.
+const SLOW_READ: &str =
+    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 300000) SELECT count(*) FROM n";
+
+/// The nice value of every thread of this process (Linux keeps one per thread).
+fn thread_nices() -> Vec<i64> {
+    std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("stat")).ok())
+        // After the command's closing parenthesis: state is the 3rd field, nice the 19th.
+        .map(|stat| stat.rsplit_once(')').unwrap().1.split_whitespace().nth(16).unwrap().parse().unwrap())
+        .collect()
+}

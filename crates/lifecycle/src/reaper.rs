@@ -1,4 +1,5 @@
-//! The reaper: behind every ending that was left to it, one bounded batch per transaction —
+//! The reaper: behind every ending that was left to it, one bounded batch per transaction (on
+//! the store's background connections: see [`latchkey_store::Store::background`]) —
 //! logout-all's cut-off sessions, a disabled client's sessions and a realm's sessions moved to
 //! its new limits (pending jobs), sessions past their idle timeout or max lifespan, ended rows,
 //! expired codes, admin events past their retention and stale sign-in failure counters. Every ending here goes through the one ending
@@ -10,7 +11,7 @@ use std::time::Duration;
 
 use latchkey_domain::{Liveness, Realm, SessionEnd, SessionId, Timestamp, UserSession};
 use latchkey_store::jobs::{self, Job, JobKind};
-use latchkey_store::{clients, codes, counts, events, login_failures, realms, sessions, StoreError};
+use latchkey_store::{clients, codes, counts, events, login_failures, realms, sessions, Store, StoreError};
 use tokio::sync::watch;
 
 use crate::ending::{end_in, end_loaded, notify_client_sessions, How, BATCH, KEEP_ENDED_MS};
@@ -51,20 +52,29 @@ impl Lifecycle {
     /// past their retention and stale sign-in failure counters. Every
     /// transaction handles at most one batch.
     pub async fn reap(&self, now: Timestamp) -> Result<Reaped, StoreError> {
+        self.reap_with(&|| now).await
+    }
+
+    /// [`Lifecycle::reap`] with the time read from `clock` at the pass's start and again for each
+    /// batch of timed-out sessions (see [`Lifecycle::expire`]): the server's reaper passes the
+    /// wall clock.
+    pub async fn reap_with(&self, clock: &(dyn Fn() -> Timestamp + Sync)) -> Result<Reaped, StoreError> {
+        let now = clock();
         self.metrics.reaper_pass();
+        let store = &self.store.background();
         let mut done = Reaped::default();
-        for job in jobs::pending(self.store.conn()).await? {
+        for job in jobs::pending(store.conn()).await? {
             self.run_job(&job, now, &mut done).await?;
         }
         let keep_events = Timestamp::from_millis(now.as_millis() - self.config.event_retention.as_millis() as i64);
         // The counts' buckets of minutes and hours gone by whose sessions have all ended sum to
         // zero: forgotten once a minute, so the counts hold what is to come, not the history.
         let settle = now.as_millis() - self.counts_settled_at.load(std::sync::atomic::Ordering::Relaxed) >= 60_000;
-        for realm in realms::list(self.store.conn()).await? {
-            done.expired += self.expire(&realm, now).await?;
-            done.events_purged += events::purge_before(self.store.conn(), realm.id, keep_events).await?;
+        for realm in realms::list(store.conn()).await? {
+            done.expired += self.expire(&realm, clock).await?;
+            done.events_purged += events::purge_before(store.conn(), realm.id, keep_events).await?;
             if settle {
-                let txn = self.store.begin().await?;
+                let txn = store.begin().await?;
                 done.counts_settled += counts::forget_settled(&txn, realm.id, now).await?;
                 txn.commit().await?;
             }
@@ -73,7 +83,7 @@ impl Lifecycle {
             self.counts_settled_at.store(now.as_millis(), std::sync::atomic::Ordering::Relaxed);
         }
         done.login_failures_purged +=
-            login_failures::purge_before(self.store.conn(), now.plus_secs(-self.failure_window_secs())).await?;
+            login_failures::purge_before(store.conn(), now.plus_secs(-self.failure_window_secs())).await?;
         let total = self.unrecorded_refusals.load(std::sync::atomic::Ordering::Relaxed);
         let refused = total - self.refusals_reported.swap(total, std::sync::atomic::Ordering::Relaxed);
         if refused > 0 {
@@ -83,18 +93,15 @@ impl Lifecycle {
         // removes at most REMOVE_PER_PASS, and a million ended by a logout-all leave over a few
         // minutes instead of holding SQLite's one writer while their notifications go out.
         for _ in 0..REMOVE_PER_PASS / BATCH {
-            let removed = sessions::delete_ended(
-                self.store.conn(),
-                Timestamp::from_millis(now.as_millis() - KEEP_ENDED_MS),
-                BATCH,
-            )
-            .await?;
+            let removed =
+                sessions::delete_ended(store.conn(), Timestamp::from_millis(now.as_millis() - KEEP_ENDED_MS), BATCH)
+                    .await?;
             done.removed += removed;
             if removed < BATCH {
                 break;
             }
         }
-        codes::purge_expired(self.store.conn(), now).await?;
+        codes::purge_expired(store.conn(), now).await?;
         if done.cut_off + done.expired + done.client_sessions > 0 {
             self.wake_notifier.notify_one();
         }
@@ -102,12 +109,13 @@ impl Lifecycle {
     }
 
     async fn run_job(&self, job: &Job, now: Timestamp, done: &mut Reaped) -> Result<(), StoreError> {
+        let store = &self.store.background();
         // Where the last batch stopped (see `sessions::active_started_up_to`).
         let mut from = Timestamp::from_millis(i64::MIN);
         loop {
             let started = std::time::Instant::now();
             let mut cut_off = 0;
-            let txn = self.store.begin().await?;
+            let txn = store.begin().await?;
             let finished = match job.kind {
                 JobKind::RealmLogout => {
                     let batch = sessions::active_started_up_to(&txn, job.realm_id, from, job.cutoff, BATCH).await?;
@@ -167,62 +175,101 @@ impl Lifecycle {
     }
 
     /// Ends the realm's sessions past their idle timeout or max lifespan, in batches, latest
-    /// expiry first (what timed out this minute is what the counts' correction reads until it
-    /// is ended): a walk over `ix_user_sessions_expiry` (`expires_at` at or before now), which
-    /// reads only what timed out, whatever else the realm holds.
-    async fn expire(&self, realm: &Realm, now: Timestamp) -> Result<usize, StoreError> {
+    /// expiry first: ranges of `ix_user_sessions_expiry` (`expires_at` at or before now), which
+    /// read only what timed out, whatever else the realm holds. What timed out this minute is what
+    /// every count's correction reads until it is ended (`counts::alive`), so it goes first,
+    /// on the store's own connections (at the readers' priority), and is looked at again, at the
+    /// time `clock` gives then, before each batch of any backlog of earlier minutes (which the
+    /// counts' buckets already leave out, and which is ended on the background connections).
+    async fn expire(&self, realm: &Realm, clock: &(dyn Fn() -> Timestamp + Sync)) -> Result<usize, StoreError> {
+        let background = &self.store.background();
         let mut ended = 0;
-        // Each batch starts where the last stopped: a session the rule of `domain::session`
-        // does not find dead (it never should) is passed over, not read again.
+        // Where the backlog's next batch starts: the latest, unless a session the rule of
+        // `domain::session` does not find dead (it never should) was passed over — then each
+        // batch starts where the last stopped, so that it is not read again and again.
         let mut from = i64::MAX;
+        let mut passed_over = false;
         loop {
-            // Read, locked, in the transaction that ends them: each session is read once.
-            let started = std::time::Instant::now();
-            let txn = self.store.begin().await?;
-            let candidates = sessions::active_expired(&txn, realm.id, from, now, BATCH).await?;
-            let read = started.elapsed();
-            let next = candidates.last().map_or(from, |(_, at)| *at);
-            let found = candidates.len() as u64;
-            let mut by_reason: BTreeMap<&'static str, (SessionEnd, Vec<UserSession>)> = BTreeMap::new();
-            for (session, _) in candidates {
-                let reason = match session.liveness(&realm.limits, &Default::default(), now) {
-                    Liveness::Dead(latchkey_domain::Death::IdleTimeout) => SessionEnd::IdleTimeout,
-                    Liveness::Dead(latchkey_domain::Death::MaxLifespan) => SessionEnd::MaxLifespan,
-                    _ => continue,
-                };
-                by_reason.entry(reason.as_str()).or_insert((reason, Vec::new())).1.push(session);
+            let now = clock();
+            if !passed_over {
+                let current = (counts::corrected_from(now), i64::MAX);
+                let batch = self.expire_batch(&self.store, realm, current, now).await?;
+                ended += batch.ended;
+                passed_over = (batch.ended as u64) < batch.found;
+                if batch.found == BATCH && !passed_over {
+                    continue;
+                }
             }
-            let none_dead = by_reason.is_empty();
-            let mut counted = Vec::new();
-            for (reason, dead) in by_reason.into_values() {
-                let loaded = sessions::with_clients(&txn, dead).await?;
-                // One admin event per batch (as a logout-all's), not one per session: a mass
-                // expiry would otherwise write as many audit rows as it ends sessions.
-                let how = How { batch_event: Some("expiry"), ..How::because(reason) };
-                let n = end_loaded(&txn, realm.id, loaded, &how, now).await?.len();
-                counted.push((reason, n));
-                ended += n;
-            }
-            let ending = started.elapsed();
-            txn.commit().await?;
-            tracing::debug!(
-                realm = %realm.name,
-                found,
-                read_ms = read.as_secs_f64() * 1e3,
-                end_ms = (ending - read).as_secs_f64() * 1e3,
-                commit_ms = (started.elapsed() - ending).as_secs_f64() * 1e3,
-                "reaper expiry batch"
-            );
-            for (reason, n) in counted {
-                self.metrics.ended(reason, n);
-            }
-            if found < BATCH || (next == from && none_dead) {
+            let batch = self.expire_batch(background, realm, (i64::MIN, from), now).await?;
+            ended += batch.ended;
+            if batch.found < BATCH || (batch.next == from && batch.ended == 0) {
                 break;
             }
-            from = next;
+            passed_over |= (batch.ended as u64) < batch.found;
+            from = if passed_over { batch.next } else { i64::MAX };
         }
         Ok(ended)
     }
+
+    /// One batch of [`Lifecycle::expire`]: up to [`BATCH`] of the realm's active sessions timed
+    /// out by `now` with `expires_at` in `range`, latest first, read locked and ended in one
+    /// transaction of `store`.
+    async fn expire_batch(
+        &self,
+        store: &Store,
+        realm: &Realm,
+        range: (i64, i64),
+        now: Timestamp,
+    ) -> Result<ExpiryBatch, StoreError> {
+        let started = std::time::Instant::now();
+        let txn = store.begin().await?;
+        let candidates = sessions::active_expired(&txn, realm.id, range, now, BATCH).await?;
+        let read = started.elapsed();
+        let next = candidates.last().map_or(range.1, |(_, at)| *at);
+        let found = candidates.len() as u64;
+        let mut by_reason: BTreeMap<&'static str, (SessionEnd, Vec<UserSession>)> = BTreeMap::new();
+        for (session, _) in candidates {
+            let reason = match session.liveness(&realm.limits, &Default::default(), now) {
+                Liveness::Dead(latchkey_domain::Death::IdleTimeout) => SessionEnd::IdleTimeout,
+                Liveness::Dead(latchkey_domain::Death::MaxLifespan) => SessionEnd::MaxLifespan,
+                _ => continue,
+            };
+            by_reason.entry(reason.as_str()).or_insert((reason, Vec::new())).1.push(session);
+        }
+        let mut counted = Vec::new();
+        for (reason, dead) in by_reason.into_values() {
+            let loaded = sessions::with_clients(&txn, dead).await?;
+            // One admin event per batch (as a logout-all's), not one per session: a mass
+            // expiry would otherwise write as many audit rows as it ends sessions.
+            let how = How { batch_event: Some("expiry"), ..How::because(reason) };
+            let n = end_loaded(&txn, realm.id, loaded, &how, now).await?.len();
+            counted.push((reason, n));
+        }
+        let ending = started.elapsed();
+        txn.commit().await?;
+        tracing::debug!(
+            realm = %realm.name,
+            found,
+            read_ms = read.as_secs_f64() * 1e3,
+            end_ms = (ending - read).as_secs_f64() * 1e3,
+            commit_ms = (started.elapsed() - ending).as_secs_f64() * 1e3,
+            "reaper expiry batch"
+        );
+        let mut ended = 0;
+        for (reason, n) in counted {
+            self.metrics.ended(reason, n);
+            ended += n;
+        }
+        Ok(ExpiryBatch { found, ended, next })
+    }
+}
+
+/// What one batch of timed-out sessions found and ended, and the latest `expires_at` it did not
+/// reach (the earliest it read).
+struct ExpiryBatch {
+    found: u64,
+    ended: usize,
+    next: i64,
 }
 
 /// The reaper: one pass every `every`, or sooner when woken, until `stop` turns true.
@@ -231,7 +278,7 @@ impl Lifecycle {
 /// reaper's lag is what every count costs.
 pub async fn run_reaper(life: Arc<Lifecycle>, every: Duration, mut stop: watch::Receiver<bool>) {
     loop {
-        let pace = match life.reap(Timestamp::now()).await {
+        let pace = match life.reap_with(&Timestamp::now).await {
             Ok(done) if done.expired > 0 => every.min(BUSY_PACE),
             Ok(_) => every,
             Err(error) => {

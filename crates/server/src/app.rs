@@ -218,6 +218,11 @@ impl Application {
         for worker in self.workers {
             let _ = tokio::time::timeout(Duration::from_secs(10), worker).await;
         }
+        // Closed, SQLite's last connection copies the write-ahead log into the file and removes
+        // it: the next start does not begin on a long log.
+        if let Err(error) = self.life.store.clone().close().await {
+            tracing::warn!(%error, "the database was not closed cleanly");
+        }
         result
     }
 

@@ -506,6 +506,13 @@ async fn dead_this_minute(
     Ok(groups.into_iter().map(|g| (g.client_id.unwrap_or(WHOLE_REALM), g.session_type, g.n)).collect())
 }
 
+/// Where the counts' correction begins at `now` (epoch ms): the start of the current minute.
+/// Sessions timed out before it are left out by the buckets of minutes past; those timed out
+/// since and not ended yet are read one by one ([`alive`]).
+pub fn corrected_from(now: Timestamp) -> i64 {
+    now.as_millis() / MINUTE_MS * MINUTE_MS
+}
+
 fn dead_this_minute_statement(
     backend: DatabaseBackend,
     realm_id: RealmId,
@@ -513,7 +520,7 @@ fn dead_this_minute_statement(
     only_client: Option<ClientId>,
     now: Timestamp,
 ) -> Statement {
-    let minute_start = now.as_millis() / MINUTE_MS * MINUTE_MS;
+    let minute_start = corrected_from(now);
     let mut values: Vec<sea_orm::Value> = Vec::new();
     let (client_col, join) = if by_client {
         let mut join = " JOIN client_sessions cs ON cs.user_session_id = us.id".to_owned();

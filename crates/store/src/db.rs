@@ -182,10 +182,24 @@ const SQLITE_REWIND_WAIT: Duration = Duration::from_millis(20);
 /// How often the checkpointer copies what the log holds into the database file.
 const SQLITE_CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
 
+/// How much lower the CPU priority of the background connections' threads is than the
+/// server's (a nice value, added): when an administrator's read and a reaper batch both want
+/// the core, the read gets ~90 % of it (the scheduler's weights for nice 0 and 10 are 1024 and
+/// 110) instead of half; when nothing else runs, the reaper has the whole core as before.
+/// Not lower: a reaper held to a sliver of a busy core would let timed-out sessions pile up,
+/// and what is timed out but not ended is what the counts' correction reads.
+const BACKGROUND_NICE: i32 = 10;
+
 /// The SQLite pool: WAL (readers never wait for the writer), foreign keys on, `NORMAL`
 /// synchronous (a commit is durable at the next checkpoint's sync; a power cut can lose the last
 /// commits, never corrupt the file), and the prompt busy handler below on every connection.
-async fn sqlite_pool(url: &DatabaseUrl, options: ConnectOptions) -> Result<DatabaseConnection, StoreError> {
+/// The background pool's connections also lower their own thread's CPU priority (see
+/// [`Store::background`]).
+async fn sqlite_pool(
+    url: &DatabaseUrl,
+    options: ConnectOptions,
+    background: bool,
+) -> Result<DatabaseConnection, StoreError> {
     use sea_orm::sqlx::sqlite::{Sqlite, SqliteConnectOptions};
     use sea_orm::sqlx::ConnectOptions as _;
     let connect = SqliteConnectOptions::from_str(url.as_str())
@@ -201,10 +215,12 @@ async fn sqlite_pool(url: &DatabaseUrl, options: ConnectOptions) -> Result<Datab
         .disable_statement_logging();
     let pool = options
         .sqlx_pool_options::<Sqlite>()
-        .after_connect(|conn, _| {
+        .after_connect(move |conn, _| {
             Box::pin(async move {
-                let mut handle = conn.lock_handle().await?;
-                prompt_busy_handler(handle.as_raw_handle());
+                prompt_busy_handler(conn.lock_handle().await?.as_raw_handle());
+                if background {
+                    lower_priority(conn).await?;
+                }
                 Ok(())
             })
         })
@@ -236,6 +252,72 @@ fn prompt_busy_handler(db: std::ptr::NonNull<libsqlite3_sys::sqlite3>) {
     }
 }
 
+/// Lowers the CPU priority of the thread the connection runs its statements on by
+/// [`BACKGROUND_NICE`]: a SQLite connection of sqlx runs every statement on one thread of its
+/// own, so a function of the connection called once (`latchkey_lower_priority()`) lowers every
+/// later statement. Where the system refuses, the connection keeps working at the server's
+/// priority (a warning says so).
+async fn lower_priority(conn: &mut sea_orm::sqlx::SqliteConnection) -> Result<(), sea_orm::sqlx::Error> {
+    lower_priority_function(conn.lock_handle().await?.as_raw_handle());
+    let lowered: i64 = sea_orm::sqlx::query_scalar("SELECT latchkey_lower_priority()").fetch_one(&mut *conn).await?;
+    if lowered != 0 {
+        tracing::warn!(
+            error = %std::io::Error::from_raw_os_error(lowered as i32),
+            "a background connection's thread keeps the server's CPU priority"
+        );
+    }
+    Ok(())
+}
+
+/// Gives the connection a function, `latchkey_lower_priority()`, that lowers the CPU priority of
+/// the thread it runs on by [`BACKGROUND_NICE`] (on Linux a nice value is the thread's own) and
+/// answers 0, or the error number when the system refused. A SQLite connection of the pool runs
+/// every statement on one thread of its own, so calling it once lowers every later statement.
+fn lower_priority_function(db: std::ptr::NonNull<libsqlite3_sys::sqlite3>) {
+    use libsqlite3_sys as ffi;
+    extern "C" fn lower(ctx: *mut ffi::sqlite3_context, _: std::ffi::c_int, _: *mut *mut ffi::sqlite3_value) {
+        let failed = lower_this_thread().err().and_then(|e| e.raw_os_error()).unwrap_or(0);
+        // SAFETY: `ctx` is the context SQLite passes to this call of the function.
+        unsafe { ffi::sqlite3_result_int64(ctx, failed.into()) }
+    }
+    // SAFETY: `db` is the live connection handle sqlx lent us under its lock; the function is a
+    // plain one with no user data, valid for the life of the program.
+    unsafe {
+        ffi::sqlite3_create_function_v2(
+            db.as_ptr(),
+            c"latchkey_lower_priority".as_ptr(),
+            0,
+            ffi::SQLITE_UTF8,
+            std::ptr::null_mut(),
+            Some(lower),
+            None,
+            None,
+            None,
+        );
+    }
+}
+
+/// Lowers the calling thread's CPU priority by [`BACKGROUND_NICE`] (Linux: a nice value is a
+/// thread's own; elsewhere nothing is changed).
+fn lower_this_thread() -> std::io::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: plain system calls on the calling thread, no memory passed.
+        unsafe {
+            let tid = libc::gettid() as libc::id_t;
+            *libc::__errno_location() = 0;
+            let nice = libc::getpriority(libc::PRIO_PROCESS, tid);
+            if nice == -1 && *libc::__errno_location() != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            if libc::setpriority(libc::PRIO_PROCESS, tid, (nice + BACKGROUND_NICE).min(19)) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The checkpointer's busy handler: tries again every 0.2 ms for [`SQLITE_REWIND_WAIT`], then
 /// gives up (writers queue behind a `RESTART` while it waits).
 fn impatient_busy_handler(db: std::ptr::NonNull<libsqlite3_sys::sqlite3>) {
@@ -265,6 +347,8 @@ async fn checkpoint(conn: &mut sea_orm::sqlx::SqliteConnection, mode: &str) -> R
 pub struct Store {
     pub(crate) db: DatabaseConnection,
     backend: Backend,
+    /// The background pool (see [`Store::background`]); `None` where it is `db` itself.
+    background: Option<DatabaseConnection>,
 }
 
 impl Store {
@@ -294,9 +378,16 @@ impl Store {
         // rather than held.
         let acquire = if url.backend() == Backend::Sqlite { 10 } else { 3 };
         options.sqlx_logging(false).connect_timeout(CONNECT_TIMEOUT).acquire_timeout(Duration::from_secs(acquire));
+        let mut background = None;
         let db = if url.backend() == Backend::Sqlite {
+            if url.sqlite_path().is_some() {
+                // Two: the reaper's transactions one after another, and a read beside one.
+                let mut options = options.clone();
+                options.max_connections(2).min_connections(0);
+                background = Some(sqlite_pool(url, options, true).await?);
+            }
             options.max_connections(8);
-            sqlite_pool(url, options).await?
+            sqlite_pool(url, options, false).await?
         } else {
             // Every statement planned for its own values and the table as it is now. A plan
             // cached while the outbox was empty (PostgreSQL keeps a connection's generic plan
@@ -305,7 +396,20 @@ impl Store {
             options.map_sqlx_postgres_opts(|o| o.options([("plan_cache_mode", "force_custom_plan")]));
             Database::connect(options).await.map_err(|e| connect_error(url, db_err_reason(e)))?
         };
-        Ok(Store { db, backend: url.backend() })
+        Ok(Store { db, backend: url.backend(), background })
+    }
+
+    /// The store for background work (the reaper): on a SQLite file, a pool of its own whose
+    /// connections' threads run at a lower CPU priority, so that on a busy core an
+    /// administrator's list is not slowed by half while a mass expiry is being ended (SQLite
+    /// runs every statement in the server's process; a reaper batch and a read in WAL mode
+    /// never wait for each other, they share the core). Elsewhere the same pool: PostgreSQL
+    /// runs statements in its own processes.
+    pub fn background(&self) -> Store {
+        match &self.background {
+            Some(db) => Store { db: db.clone(), backend: self.backend, background: None },
+            None => self.clone(),
+        }
     }
 
     pub fn backend(&self) -> Backend {
@@ -361,7 +465,8 @@ impl Store {
         Ok(())
     }
 
-    /// SQLite: copies the write-ahead log into the database file every
+    /// SQLite: at a lower CPU priority (as [`Store::background`]'s connections), copies the
+    /// write-ahead log into the database file every
     /// [`SQLITE_CHECKPOINT_EVERY`] until `stop`, beside the writers (`PASSIVE`: it waits for no
     /// reader or writer and none waits for it), so that a commit does not pay for the checkpoint
     /// its pages would otherwise trigger; and when the log has grown past
@@ -385,6 +490,12 @@ impl Store {
         match conn.lock_handle().await {
             Ok(mut handle) => impatient_busy_handler(handle.as_raw_handle()),
             Err(error) => tracing::warn!(%error, "the checkpointer's busy handler could not be set"),
+        }
+        // Copying the log is background work, as the reaper's (see [`Store::background`]): a
+        // server started on a long log (one not checkpointed by a clean stop) copies it without
+        // halving the first requests' share of the core.
+        if let Err(error) = lower_priority(&mut conn).await {
+            tracing::warn!(%error, "the checkpointer keeps the server's CPU priority");
         }
         loop {
             tokio::select! {
@@ -454,6 +565,9 @@ impl Store {
     }
 
     pub async fn close(self) -> Result<(), StoreError> {
+        if let Some(background) = self.background {
+            background.close().await.map_err(StoreError::Database)?;
+        }
         self.db.close().await.map_err(StoreError::Database)
     }
 }

@@ -832,7 +832,7 @@ pub async fn explain(
     statements.extend(crate::counts::statements(backend, realm.id, client, now));
     {
         use sea_orm::{QuerySelect, QueryTrait};
-        let expired = crate::sessions::expired(realm.id, i64::MAX, now, 500);
+        let expired = crate::sessions::expired(realm.id, (i64::MIN, i64::MAX), now, 500);
         statements.push(("reaper: timed-out sessions, latest first".to_owned(), expired.build(backend)));
         let ended = crate::sessions::ended(now, 500).select_only().column(user_session::Column::Id);
         statements.push(("reaper: ended rows to remove, oldest first".to_owned(), ended.build(backend)));

@@ -515,17 +515,17 @@ pub async fn reexpire(
 }
 
 /// Up to `limit` active sessions of a realm that timed out by `now` (`expires_at` at or before
-/// it) with `expires_at` at or before `upto` (the caller's cursor), latest first, each with its
+/// it) with `expires_at` in `since..=upto` (the caller's bounds), latest first, each with its
 /// `expires_at`: a range of `ix_user_sessions_expiry`, which holds active rows only. Locked
 /// (PostgreSQL), as [`load_for_ending`]: read in the transaction that ends them.
 pub async fn active_expired(
     db: &impl ConnectionTrait,
     realm_id: RealmId,
-    upto: i64,
+    (since, upto): (i64, i64),
     now: Timestamp,
     limit: u64,
 ) -> Result<Vec<(UserSession, i64)>, StoreError> {
-    let rows = expired(realm_id, upto, now, limit).lock_exclusive().all(db).await?;
+    let rows = expired(realm_id, (since, upto), now, limit).lock_exclusive().all(db).await?;
     rows.into_iter()
         .map(|m| {
             let at = m.expires_at;
@@ -559,7 +559,7 @@ pub async fn with_client(
 /// (`counts`), so behind a backlog it goes first, and the backlog's minutes are summed buckets.
 pub(crate) fn expired(
     realm_id: RealmId,
-    upto: i64,
+    (since, upto): (i64, i64),
     now: Timestamp,
     limit: u64,
 ) -> sea_orm::Select<user_session::Entity> {
@@ -567,6 +567,7 @@ pub(crate) fn expired(
         .filter(user_session::Column::RealmId.eq(realm_id.as_uuid()))
         // Written out: the partial index serves only a literal condition.
         .filter(Expr::cust("user_sessions.state = 'ACTIVE'"))
+        .filter(user_session::Column::ExpiresAt.gte(since))
         .filter(user_session::Column::ExpiresAt.lte(upto.min(now.as_millis())))
         .order_by_desc(user_session::Column::ExpiresAt)
         .limit(limit)
