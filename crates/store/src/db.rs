@@ -335,12 +335,20 @@ fn impatient_busy_handler(db: std::ptr::NonNull<libsqlite3_sys::sqlite3>) {
     }
 }
 
-/// One checkpoint of the write-ahead log in `mode`; answers the pages the log holds.
-async fn checkpoint(conn: &mut sea_orm::sqlx::SqliteConnection, mode: &str) -> Result<i64, sea_orm::sqlx::Error> {
-    let (_busy, log, _copied): (i64, i64, i64) =
+/// One checkpoint of the write-ahead log in `mode`; answers whether it was cut short (busy) and
+/// the pages the log holds.
+async fn checkpoint(
+    conn: &mut sea_orm::sqlx::SqliteConnection,
+    mode: &str,
+) -> Result<(bool, i64), sea_orm::sqlx::Error> {
+    let (busy, log, _copied): (i64, i64, i64) =
         sea_orm::sqlx::query_as(&format!("PRAGMA wal_checkpoint({mode})")).fetch_one(conn).await?;
-    Ok(log)
+    Ok((busy != 0, log))
 }
+
+/// Tries to rewind the log this many times in a row (each waiting at most
+/// [`SQLITE_REWIND_WAIT`]) while the background writers give way.
+const REWIND_TRIES: u32 = 5;
 
 /// The connection pool, cheap to clone.
 #[derive(Clone, Debug)]
@@ -349,7 +357,27 @@ pub struct Store {
     backend: Backend,
     /// The background pool (see [`Store::background`]); `None` where it is `db` itself.
     background: Option<DatabaseConnection>,
+    /// Whether this is the background store, whose transactions give way to a rewind.
+    yields: bool,
+    /// A rewind of SQLite's log the checkpointer is waiting to make (see [`Rewind`]).
+    rewind: std::sync::Arc<Rewind>,
 }
+
+/// The checkpointer's turn to rewind SQLite's write-ahead log. A rewind (`RESTART`) needs the
+/// write lock, which the reaper's batches, one after another, hold almost all the time: waiting
+/// for a gap between them it seldom found one, and the log grew to 1 GiB, where the writer that
+/// crossed it (a sign-in, a logout-all) copied the whole log inside its own commit (~1 s).
+/// So while a rewind is wanted, a background transaction waits for it to be made (at most
+/// [`REWIND_GIVEN`]) before it begins.
+#[derive(Debug, Default)]
+struct Rewind {
+    wanted: std::sync::atomic::AtomicBool,
+    made: tokio::sync::Notify,
+}
+
+/// The longest a background transaction waits for the checkpointer's rewind: its tries, and
+/// a batch then holding the lock.
+const REWIND_GIVEN: Duration = Duration::from_millis(200);
 
 impl Store {
     /// Opens the database. A SQLite file and its directory are created when missing; SQLite runs
@@ -396,7 +424,7 @@ impl Store {
             options.map_sqlx_postgres_opts(|o| o.options([("plan_cache_mode", "force_custom_plan")]));
             Database::connect(options).await.map_err(|e| connect_error(url, db_err_reason(e)))?
         };
-        Ok(Store { db, backend: url.backend(), background })
+        Ok(Store { db, backend: url.backend(), background, yields: false, rewind: Default::default() })
     }
 
     /// The store for background work (the reaper): on a SQLite file, a pool of its own whose
@@ -407,7 +435,13 @@ impl Store {
     /// runs statements in its own processes.
     pub fn background(&self) -> Store {
         match &self.background {
-            Some(db) => Store { db: db.clone(), backend: self.backend, background: None },
+            Some(db) => Store {
+                db: db.clone(),
+                backend: self.backend,
+                background: None,
+                yields: true,
+                rewind: self.rewind.clone(),
+            },
             None => self.clone(),
         }
     }
@@ -503,12 +537,20 @@ impl Store {
                 _ = stop.changed() => return,
             }
             match checkpoint(&mut conn, "PASSIVE").await {
-                Ok(log) if log > SQLITE_REWIND_PAGES => {
-                    // Busy (the lock or a reader held past the wait) is an answer, not an
-                    // error: the next turn tries again.
-                    if let Err(error) = checkpoint(&mut conn, "RESTART").await {
-                        tracing::debug!(%error, "the write-ahead log was not rewound this time");
+                Ok((_, log)) if log > SQLITE_REWIND_PAGES => {
+                    // The background writers give way (see `Rewind`): the batch holding the lock
+                    // now is the last before the rewind. Busy (the lock or a reader held past the
+                    // waits) is an answer, not an error: the next turn tries again.
+                    self.rewind.wanted.store(true, std::sync::atomic::Ordering::SeqCst);
+                    for _ in 0..REWIND_TRIES {
+                        match checkpoint(&mut conn, "RESTART").await {
+                            Ok((false, _)) => break,
+                            Ok((true, _)) => {}
+                            Err(error) => tracing::debug!(%error, "the write-ahead log was not rewound this time"),
+                        }
                     }
+                    self.rewind.wanted.store(false, std::sync::atomic::Ordering::SeqCst);
+                    self.rewind.made.notify_waiters();
                 }
                 Ok(_) => {}
                 Err(error) => tracing::warn!(%error, "the write-ahead log could not be checkpointed"),
@@ -525,6 +567,13 @@ impl Store {
     /// busy timeout for it): a deferred transaction that reads first and writes later fails
     /// outright with `SQLITE_BUSY_SNAPSHOT` when another writer committed in between.
     pub async fn begin(&self) -> Result<DatabaseTransaction, StoreError> {
+        if self.yields && self.rewind.wanted.load(std::sync::atomic::Ordering::SeqCst) {
+            let made = self.rewind.made.notified();
+            // Wanted still (it may have been made between the two reads): wait for it.
+            if self.rewind.wanted.load(std::sync::atomic::Ordering::SeqCst) {
+                let _ = tokio::time::timeout(REWIND_GIVEN, made).await;
+            }
+        }
         let txn = self.db.begin().await?;
         if self.backend == Backend::Sqlite {
             txn.execute_unprepared("UPDATE realms SET name = name WHERE 1 = 0").await?;
