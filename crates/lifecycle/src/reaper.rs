@@ -177,21 +177,34 @@ impl Lifecycle {
     /// Ends the realm's sessions past their idle timeout or max lifespan, in batches, latest
     /// expiry first: ranges of `ix_user_sessions_expiry` (`expires_at` at or before now), which
     /// read only what timed out, whatever else the realm holds. What timed out this minute is what
-    /// every count's correction reads until it is ended (`counts::alive`), so it goes first,
-    /// on the store's own connections (at the readers' priority), and is looked at again, at the
-    /// time `clock` gives then, before each batch of any backlog of earlier minutes (which the
-    /// counts' buckets already leave out, and which is ended on the background connections).
+    /// every count's correction reads until it is ended (`counts::alive`), so it goes first: it is
+    /// looked at, at the time `clock` gives then, before the batches of any backlog of earlier
+    /// minutes (which the counts' buckets already leave out) — on SQLite before each, on the
+    /// server's own connections (the backlog's are at a lower CPU priority), elsewhere once a
+    /// second at most.
     async fn expire(&self, realm: &Realm, clock: &(dyn Fn() -> Timestamp + Sync)) -> Result<usize, StoreError> {
         let background = &self.store.background();
+        // Where background work has a pool of its own (SQLite), the current minute is looked at
+        // before every batch of the backlog: on the server's own connections it is ended at the
+        // readers' priority.
+        let current_first = self.store.has_background_pool();
+        // On SQLite an ended row leaves `ix_user_sessions_expiry` (partial: active rows) as it
+        // ends, so each batch starts again from the latest and reads only what is still to end.
+        // PostgreSQL keeps an updated row's old index entry until it is vacuumed: there a batch
+        // goes on from where the last stopped, or it would read every entry ended so far again.
+        let from_latest = self.store.backend() == latchkey_store::Backend::Sqlite;
         let mut ended = 0;
         // Where the backlog's next batch starts: the latest, unless a session the rule of
         // `domain::session` does not find dead (it never should) was passed over — then each
         // batch starts where the last stopped, so that it is not read again and again.
         let mut from = i64::MAX;
         let mut passed_over = false;
+        let mut looked_at = i64::MIN;
         loop {
             let now = clock();
-            if !passed_over {
+            // Elsewhere the current minute is looked at once a second at most.
+            if !passed_over && (current_first || now.as_millis().saturating_sub(looked_at) >= 1_000) {
+                looked_at = now.as_millis();
                 let current = (counts::corrected_from(now), i64::MAX);
                 let batch = self.expire_batch(&self.store, realm, current, now).await?;
                 ended += batch.ended;
@@ -206,7 +219,7 @@ impl Lifecycle {
                 break;
             }
             passed_over |= (batch.ended as u64) < batch.found;
-            from = if passed_over { batch.next } else { i64::MAX };
+            from = if passed_over || !from_latest { batch.next } else { i64::MAX };
         }
         Ok(ended)
     }

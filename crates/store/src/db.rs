@@ -346,6 +346,12 @@ async fn checkpoint(
     Ok((busy != 0, log))
 }
 
+/// Pages in the log (256 MiB) past which the checkpointer has the background writers give way
+/// to its rewind (see `Rewind`): below, a rewind found no gap costs only a turn, and pausing the
+/// reaper at every turn (one every 500 ms while a mass expiry fills 64 MiB in a few batches)
+/// would slow it.
+const SQLITE_INSIST_PAGES: i64 = 4 * SQLITE_REWIND_PAGES;
+
 /// Tries to rewind the log this many times in a row (each waiting at most
 /// [`SQLITE_REWIND_WAIT`]) while the background writers give way.
 const REWIND_TRIES: u32 = 5;
@@ -367,8 +373,8 @@ pub struct Store {
 /// write lock, which the reaper's batches, one after another, hold almost all the time: waiting
 /// for a gap between them it seldom found one, and the log grew to 1 GiB, where the writer that
 /// crossed it (a sign-in, a logout-all) copied the whole log inside its own commit (~1 s).
-/// So while a rewind is wanted, a background transaction waits for it to be made (at most
-/// [`REWIND_GIVEN`]) before it begins.
+/// So while a rewind is wanted (the log past [`SQLITE_INSIST_PAGES`]), a background transaction
+/// waits for it to be made (at most [`REWIND_GIVEN`]) before it begins.
 #[derive(Debug, Default)]
 struct Rewind {
     wanted: std::sync::atomic::AtomicBool,
@@ -425,6 +431,12 @@ impl Store {
             Database::connect(options).await.map_err(|e| connect_error(url, db_err_reason(e)))?
         };
         Ok(Store { db, backend: url.backend(), background, yields: false, rewind: Default::default() })
+    }
+
+    /// Whether [`Store::background`] is a pool of its own (SQLite on a file), rather than this
+    /// store's.
+    pub fn has_background_pool(&self) -> bool {
+        self.background.is_some()
     }
 
     /// The store for background work (the reaper): on a SQLite file, a pool of its own whose
@@ -538,19 +550,26 @@ impl Store {
             }
             match checkpoint(&mut conn, "PASSIVE").await {
                 Ok((_, log)) if log > SQLITE_REWIND_PAGES => {
-                    // The background writers give way (see `Rewind`): the batch holding the lock
-                    // now is the last before the rewind. Busy (the lock or a reader held past the
-                    // waits) is an answer, not an error: the next turn tries again.
-                    self.rewind.wanted.store(true, std::sync::atomic::Ordering::SeqCst);
-                    for _ in 0..REWIND_TRIES {
+                    // Past SQLITE_INSIST_PAGES the background writers give way (see `Rewind`):
+                    // the batch holding the lock now is the last before the rewind. Below it a
+                    // rewind is tried once, costing the writers nothing. Busy (the lock or a
+                    // reader held past the waits) is an answer, not an error: the next turn
+                    // tries again.
+                    let insist = log > SQLITE_INSIST_PAGES;
+                    if insist {
+                        self.rewind.wanted.store(true, std::sync::atomic::Ordering::SeqCst);
+                    }
+                    for _ in 0..if insist { REWIND_TRIES } else { 1 } {
                         match checkpoint(&mut conn, "RESTART").await {
                             Ok((false, _)) => break,
                             Ok((true, _)) => {}
                             Err(error) => tracing::debug!(%error, "the write-ahead log was not rewound this time"),
                         }
                     }
-                    self.rewind.wanted.store(false, std::sync::atomic::Ordering::SeqCst);
-                    self.rewind.made.notify_waiters();
+                    if insist {
+                        self.rewind.wanted.store(false, std::sync::atomic::Ordering::SeqCst);
+                        self.rewind.made.notify_waiters();
+                    }
                 }
                 Ok(_) => {}
                 Err(error) => tracing::warn!(%error, "the write-ahead log could not be checkpointed"),
