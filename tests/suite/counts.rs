@@ -192,10 +192,15 @@ async fn maintained_counts_equal_an_exact_count_through_every_ending(db: TestDb)
         // Signing in to the same application again within the session refreshes, not adds.
         sessions::upsert_client_session(store.conn(), &cs).await.unwrap();
     }
+    // One session a search for "a" finds three ways: alice's, from an address beginning with
+    // "a", holding demo-spa (listed and counted once).
+    let thrice = UserSession::start(realm.id, alice.id, SessionType::Regular, "abcd::1", false, Timestamp::now());
+    sessions::insert_user_session(store.conn(), &thrice).await.unwrap();
+    sessions::insert_client_session(store.conn(), &held_by(&thrice, spa.id)).await.unwrap();
     assert_eq!(
         assert_counts_exact(&db, &server, &admin, "sign-ins").await,
-        2 + 12 + 2 + 40,
-        "carol: regular and offline; 12 grants; bob: regular and offline; 40 bulk"
+        2 + 12 + 2 + 40 + 1,
+        "carol: regular and offline; 12 grants; bob: regular and offline; 40 bulk; one found thrice"
     );
 
     // A session timed out but not yet reaped: never counted, before or after the reaper.
