@@ -184,14 +184,14 @@ impl Lifecycle {
     /// second at most.
     async fn expire(&self, realm: &Realm, clock: &(dyn Fn() -> Timestamp + Sync)) -> Result<usize, StoreError> {
         let background = &self.store.background();
-        // Where background work has a pool of its own (SQLite), the current minute is looked at
-        // before every batch of the backlog: on the server's own connections it is ended at the
-        // readers' priority.
-        let current_first = self.store.has_background_pool();
         // On SQLite an ended row leaves `ix_user_sessions_expiry` (partial: active rows) as it
-        // ends, so each batch starts again from the latest and reads only what is still to end.
+        // ends, so each batch starts again from the latest and reads only what is still to end:
+        // what timed out this minute, then the backlog. While the minute alone fills whole
+        // batches they run on the server's own connections (the readers' priority: it is what
+        // every count's correction reads), past it on the background pool.
         // PostgreSQL keeps an updated row's old index entry until it is vacuumed: there a batch
-        // goes on from where the last stopped, or it would read every entry ended so far again.
+        // goes on from where the last stopped, or it would read every entry ended so far again,
+        // and the current minute is looked at once a second on its own.
         let from_latest = self.store.backend() == latchkey_store::Backend::Sqlite;
         let mut ended = 0;
         // Where the backlog's next batch starts: the latest, unless a session the rule of
@@ -200,10 +200,10 @@ impl Lifecycle {
         let mut from = i64::MAX;
         let mut passed_over = false;
         let mut looked_at = i64::MIN;
+        let mut in_minute = true;
         loop {
             let now = clock();
-            // Elsewhere the current minute is looked at once a second at most.
-            if !passed_over && (current_first || now.as_millis().saturating_sub(looked_at) >= 1_000) {
+            if !from_latest && !passed_over && now.as_millis().saturating_sub(looked_at) >= 1_000 {
                 looked_at = now.as_millis();
                 let current = (counts::corrected_from(now), i64::MAX);
                 let batch = self.expire_batch(&self.store, realm, current, now).await?;
@@ -213,11 +213,13 @@ impl Lifecycle {
                     continue;
                 }
             }
-            let batch = self.expire_batch(background, realm, (i64::MIN, from), now).await?;
+            let on = if from_latest && in_minute && from == i64::MAX { &self.store } else { background };
+            let batch = self.expire_batch(on, realm, (i64::MIN, from), now).await?;
             ended += batch.ended;
             if batch.found < BATCH || (batch.next == from && batch.ended == 0) {
                 break;
             }
+            in_minute = batch.next >= counts::corrected_from(now);
             passed_over |= (batch.ended as u64) < batch.found;
             from = if passed_over || !from_latest { batch.next } else { i64::MAX };
         }
