@@ -18,6 +18,7 @@ mod m20261206_000012_ended_sessions;
 mod m20261207_000013_limits_job;
 mod m20261207_000014_client_live;
 mod m20261207_000015_counts_without_rowid;
+mod m20261207_000016_expiry_covering;
 
 pub(crate) use m20261206_000010_expiry::expiry_sql;
 
@@ -42,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000013_limits_job::Migration),
             Box::new(m20261207_000014_client_live::Migration),
             Box::new(m20261207_000015_counts_without_rowid::Migration),
+            Box::new(m20261207_000016_expiry_covering::Migration),
         ]
     }
 }
