@@ -517,10 +517,15 @@ impl Store {
         Ok(missing)
     }
 
-    /// Gives the query planner fresh statistics after a bulk load (SQLite's `ANALYZE`;
-    /// PostgreSQL's autovacuum keeps its own, an explicit `ANALYZE` is run too).
+    /// Leaves the tables after a bulk load as a running server's are kept: the query planner's
+    /// statistics fresh (`ANALYZE`) and, on PostgreSQL, vacuumed as autovacuum keeps them
+    /// (`VACUUM (ANALYZE)`). A bulk load leaves no page marked all-visible, so until autovacuum
+    /// comes every index-only scan reads the table for each entry: a client's page at 10,000
+    /// read 10,100 table rows, 8,000 pages outside shared buffers, setting each row's hint bits
+    /// and writing out the pages it evicted (91 ms).
     pub async fn analyze(&self) -> Result<(), StoreError> {
-        self.db.execute_unprepared("ANALYZE").await?;
+        let statement = if self.backend == Backend::Postgres { "VACUUM (ANALYZE)" } else { "ANALYZE" };
+        self.db.execute_unprepared(statement).await?;
         Ok(())
     }
 
