@@ -314,8 +314,8 @@ enum Clients<'a> {
 /// up) to the row it read, and leaves out what a source before it matches (the address source
 /// a session of a matched user, the clients' one both), so no session is found twice and the
 /// sources are merged as they come (`UNION ALL`: nothing sorted or kept to remove duplicates —
-/// at ten thousand matches a third of the statement's time), and the page is sorted newest activity first, with the number of all matched
-/// beside each row (`COUNT(*) OVER ()`: the page and its total in one pass). The same plan for
+/// at ten thousand matches a third of the statement's time), and the page is sorted newest
+/// activity first, with the number of all matched beside each row (`COUNT(*) OVER ()`: the page and its total in one pass). The same plan for
 /// every shape of data: the joins are `CROSS JOIN` and the indexes named on SQLite; PostgreSQL
 /// finds the same ones.
 fn matched_statement(
@@ -374,12 +374,12 @@ fn matched_sql(
     let mut values: Vec<sea_orm::Value> = Vec::new();
     // Each source's rule, its user's part and, past the first, that the sources before it did
     // not match the row (so the sources are disjoint and are merged as they are: `UNION ALL`).
-    let mut source = |sql: String, own: Vec<sea_orm::Value>, not_before: &[(&str, Vec<sea_orm::Value>)]| {
+    let mut source = |sql: String, own: Vec<sea_orm::Value>, earlier: &[(&str, Vec<sea_orm::Value>)]| {
         let mut sql = format!("{sql} AND {rule} AND {user_rule}");
         values.extend(own);
         values.extend(rule_values.iter().cloned());
         values.push(true.into());
-        for (matched, matched_values) in not_before {
+        for (matched, matched_values) in earlier {
             sql.push_str(&format!(" AND NOT ({matched})"));
             values.extend(matched_values.iter().cloned());
         }
@@ -394,18 +394,21 @@ fn matched_sql(
                 "us.ip_address >= ? AND us.ip_address < ?",
                 vec![prefix.clone().into(), format!("{prefix}\u{10FFFF}").into()],
             );
+            let mut own = vec![realm.id.as_uuid().into()];
+            own.extend(by_name.1.iter().cloned());
             source(
                 format!(
                     "{row} FROM users u{names} CROSS JOIN user_sessions us{by_user} \
-                     WHERE u.realm_id = ? AND u.username LIKE ? ESCAPE '\\' AND us.user_id = u.id"
+                     WHERE u.realm_id = ? AND {} AND us.user_id = u.id",
+                    by_name.0
                 ),
-                vec![realm.id.as_uuid().into(), pattern.clone().into()],
+                own,
                 &[],
             );
             source(
                 format!(
-                    "{row} FROM user_sessions us{by_ip} CROSS JOIN users u \
-                     WHERE us.ip_address >= ? AND us.ip_address < ? AND u.id = us.user_id"
+                    "{row} FROM user_sessions us{by_ip} CROSS JOIN users u WHERE {} AND u.id = us.user_id",
+                    by_address.0
                 ),
                 by_address.1.clone(),
                 std::slice::from_ref(&by_name),
