@@ -27,6 +27,11 @@
 #   ALG=ES256 bench/million-sessions.sh ...               the realm signs its logout tokens with ES256
 #   LIMITS=0                                              skip the change of the realm's idle timeout
 #                                                         (the reaper's job moving every session)
+#   DISABLE=0                                             skip disabling demo-spa (the reaper's job
+#                                                         ending the client sessions of a third)
+#   REALMS=10                                             the sessions split over ten realms (demo and
+#                                                         demo-2 … demo-10, each with demo-web and
+#                                                         demo-spa): the calls read demo's share
 #
 # SHAPE=last-hour also gives the realm one-hour sessions (ssoSessionMaxLifespan 3600), as the
 # busy service it stands for. Announcements are measured against the machine's own limit: the
@@ -39,6 +44,7 @@ sessions="${2:-1000000}"
 shape="${SHAPE:-spread}"
 order="${ORDER:-start}"
 calls="${CALLS:-20}"
+realms="${REALMS:-1}"
 [ "${NOTIFY:-1}" = 0 ] && ANNOUNCE=0 # nothing is announced
 pg="${PG:-postgres://postgres@127.0.0.1:5432}"
 port=18282
@@ -89,10 +95,28 @@ admin_token() {
     "http://127.0.0.1:$port/realms/master/protocol/openid-connect/token" | sed -E 's/.*"access_token":"([^"]+)".*/\1/'
 }
 token=$(admin_token)
-web=$(curl -sf -H "Authorization: Bearer $token" "$base/clients?clientId=demo-web" | sed -E 's/.*"id":"([^"]+)".*/\1/')
+client_uuid() { curl -sf -H "Authorization: Bearer $token" "$base/clients?clientId=$1" | sed -E 's/.*"id":"([^"]+)".*/\1/'; }
+web=$(client_uuid demo-web)
+spa=$(client_uuid demo-spa)
 realm_settings="{\"defaultSignatureAlgorithm\": \"$alg\""
 [ "$shape" = last-hour ] && realm_settings="$realm_settings, \"ssoSessionMaxLifespan\": 3600"
 curl -sf -X PUT -H "Authorization: Bearer $token" -H 'Content-Type: application/json' -d "$realm_settings}" "$base"
+# The other realms, as demo is for the sessions: the same settings and the two clients.
+other_realms=()
+for k in $(seq 2 "$realms"); do
+  other="demo-$k"
+  other_realms+=("$other")
+  [ "${FROM_DB:-}" ] && continue
+  curl -sf -X POST -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
+    -d "{\"realm\": \"$other\", \"enabled\": true}" "http://127.0.0.1:$port/admin/realms"
+  curl -sf -X PUT -H "Authorization: Bearer $token" -H 'Content-Type: application/json' -d "$realm_settings}" \
+    "http://127.0.0.1:$port/admin/realms/$other"
+  for c in demo-web demo-spa; do
+    curl -sf -X POST -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
+      -d "{\"clientId\": \"$c\", \"publicClient\": true, \"redirectUris\": [\"http://127.0.0.1/cb\"]}" \
+      "http://127.0.0.1:$port/admin/realms/$other/clients"
+  done
+done
 # demo-web's back-channel logout goes to the receiver (NOTIFY=0: nowhere, so that the reads
 # and the reaper are measured without the notifier signing beside them on the server's core).
 notify_url="http://127.0.0.1:$receiver_port/bcl"
@@ -101,12 +125,16 @@ curl -sf -X PUT -H "Authorization: Bearer $token" -H 'Content-Type: application/
   -d "{\"attributes\": {\"backchannel.logout.url\": \"$notify_url\"}}" "$base/clients/$web"
 stop_server
 
-echo "== $backend: seeding 10,000 users and $sessions sessions, shape $shape, $order order (server down)"
+each=$((sessions / realms))
+echo "== $backend: seeding 10,000 users and $each sessions in each of $realms realm(s), shape $shape, $order order (server down)"
+[ "$backend" = postgres ] && echo "PostgreSQL: shared_buffers $(psql "$pg/postgres" -Atc 'SHOW shared_buffers'), max_wal_size $(psql "$pg/postgres" -Atc 'SHOW max_wal_size')"
 if [ "${FROM_DB:-}" ]; then
   echo "(a copy of $FROM_DB, seeded so before)"
 else
-  LATCHKEY_DATABASE_URL="$url" taskset -c 1 "$bin" seed --realm demo --users 10000 --sessions "$sessions" \
-    --clients demo-web,demo-spa --shape "$shape" --order "$order" 2>/dev/null
+  for r in demo "${other_realms[@]}"; do
+    LATCHKEY_DATABASE_URL="$url" taskset -c 1 "$bin" seed --realm "$r" --users 10000 --sessions "$each" \
+      --clients demo-web,demo-spa --shape "$shape" --order "$order" 2>/dev/null
+  done
 fi
 start_server
 reaper_start=$(date +%s.%N)
@@ -191,6 +219,32 @@ if [ "${LIMITS:-1}" = 1 ]; then
   python3 -c "s=$last_at-$limits_start; print(f'new limits: the request answered in {$took*1000:.0f} ms; the reaper moved {$last} sessions within {s:.0f} s ({$last/max(s,0.001):.0f}/s); a client list and count meanwhile: at most {$slowest*1000:.1f} ms')"
 fi
 
+# A client disabled (demo-spa, which a third of the sessions hold): the request, then the
+# reaper's job ending its client sessions, measured by its count falling to 0, with the realm's
+# first page, demo-web's list and count and the stats sampled each second meanwhile; then
+# demo-spa is enabled again.
+count_of() { curl -sf -H "Authorization: Bearer $token" "$base/clients/$1/session-count" | sed -E 's/.*"count": ?([0-9]+).*/\1/'; }
+if [ "${DISABLE:-1}" = 1 ]; then
+  token=$(admin_token)
+  held=$(count_of "$spa")
+  disable_start=$(date +%s.%N)
+  took=$(curl -s -o /dev/null -w '%{time_total}' -X PUT -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
+    -d '{"enabled": false}' "$base/clients/$spa")
+  during=()
+  polls=0 left=$held
+  while [ "$left" -gt 0 ] && [ $((polls += 1)) -le 900 ]; do
+    for path in "/ui-ext/sessions?first=0&max=10" "/clients/$web/user-sessions?max=100" "/clients/$web/session-count" "/client-session-stats"; do
+      during+=("$(curl -s -o /dev/null -w '%{time_total}' -H "Authorization: Bearer $token" "$base$path")")
+    done
+    left=$(count_of "$spa")
+    sleep 1
+  done
+  slowest=$(printf '%s\n' "${during[@]}" | sort -n | tail -1)
+  median=$(printf '%s\n' "${during[@]}" | sort -n | awk '{a[NR]=$1} END {printf "%.1f", a[int((NR+1)/2)]*1000}')
+  python3 -c "s=$(date +%s.%N)-$disable_start; print(f'client disabled: the request answered in {$took*1000:.0f} ms; its {$held} regular sessions left its count within {s:.0f} s ({$held/max(s,0.001):.0f}/s, {$left} left); the first page, a client list and count, the stats meanwhile: p50 $median ms, at most {$slowest*1000:.1f} ms ({len(\"${during[*]}\".split())} calls)')"
+  curl -sf -X PUT -H "Authorization: Bearer $token" -H 'Content-Type: application/json' -d '{"enabled": true}' "$base/clients/$spa"
+fi
+
 echo
 token=$(admin_token)
 start=$(date +%s.%N)
@@ -208,7 +262,7 @@ for _ in $(seq 1 $(( ${SAMPLE_SECONDS:-60} / 5 ))); do
   sleep 5
 done
 [ "${ANNOUNCE:-1}" = 1 ] || { echo "server RSS after the reads: $rss"; exit 0; }
-announced=$sessions # every session holds demo-web; logout-all ends the offline ones too, as Keycloak does
+announced=$each # every session holds demo-web; logout-all ends the offline ones too, as Keycloak does
 for _ in $(seq 1 "${REAP_WAIT:-1800}"); do
   got=$(curl -s "http://127.0.0.1:$receiver_port/stats")
   distinct=$(sed -E 's/.*"distinct": ([0-9]+).*/\1/' <<<"$got")

@@ -95,11 +95,14 @@ pub(crate) struct How<'a> {
     /// Record one admin event for the whole batch (at `path`) rather than one per session:
     /// a logout-all of a million sessions leaves a few hundred events, not a million.
     pub(crate) batch_event: Option<&'a str>,
+    /// Remove the rows at once rather than mark them ended (`sessions::remove_sessions`): the
+    /// reaper's timed-out sessions.
+    pub(crate) remove: bool,
 }
 
 impl How<'_> {
     pub(crate) fn because(reason: SessionEnd) -> Self {
-        How { reason, user_wide: false, group: None, actor: None, batch_event: None }
+        How { reason, user_wide: false, group: None, actor: None, batch_event: None, remove: false }
     }
 }
 
@@ -128,7 +131,11 @@ pub(crate) async fn end_loaded(
 ) -> Result<Vec<SessionId>, StoreError> {
     let (reason, user_wide, group) = (how.reason, how.user_wide, how.group);
     let ended: Vec<SessionId> = loaded.iter().map(|(s, _)| s.id).collect();
-    sessions::end_sessions(db, &ended, reason, now).await?;
+    if how.remove {
+        sessions::remove_sessions(db, &ended).await?;
+    } else {
+        sessions::end_sessions(db, &ended, reason, now).await?;
+    }
     let plan = plan_logout(loaded.iter().map(|(s, c)| (s, c.as_slice())), user_wide);
     outbox::insert_many(db, &messages(realm_id, &plan, group, 0, now), now).await?;
     if let Some(path) = how.batch_event {

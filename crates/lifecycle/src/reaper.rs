@@ -189,7 +189,7 @@ impl Lifecycle {
         // what timed out this minute, then the backlog. While the minute alone fills whole
         // batches they run on the server's own connections (the readers' priority: it is what
         // every count's correction reads), past it on the background pool.
-        // PostgreSQL keeps an updated row's old index entry until it is vacuumed: there a batch
+        // PostgreSQL keeps a removed row's index entries until it is vacuumed: there a batch
         // goes on from where the last stopped, or it would read every entry ended so far again,
         // and the current minute is looked at once a second on its own.
         let from_latest = self.store.backend() == latchkey_store::Backend::Sqlite;
@@ -251,12 +251,17 @@ impl Lifecycle {
             };
             by_reason.entry(reason.as_str()).or_insert((reason, Vec::new())).1.push(session);
         }
+        // On PostgreSQL a timed-out session's row is removed as it ends: marking it ended wrote
+        // a new version of the row and an entry in each of its indexes, for a removal to undo a
+        // minute later. On SQLite the mark is the cheaper write (the row changes in place, two
+        // indexes change); the removal, of rows in the order they ended, waits for a later pass.
+        let remove_at_once = store.backend() == latchkey_store::Backend::Postgres;
         let mut counted = Vec::new();
         for (reason, dead) in by_reason.into_values() {
             let loaded = sessions::with_clients(&txn, dead).await?;
             // One admin event per batch (as a logout-all's), not one per session: a mass
             // expiry would otherwise write as many audit rows as it ends sessions.
-            let how = How { batch_event: Some("expiry"), ..How::because(reason) };
+            let how = How { batch_event: Some("expiry"), remove: remove_at_once, ..How::because(reason) };
             let n = end_loaded(&txn, realm.id, loaded, &how, now).await?.len();
             counted.push((reason, n));
         }

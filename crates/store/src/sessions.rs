@@ -237,12 +237,32 @@ pub async fn delete_client_sessions_of(
 
 /// Ends these sessions, which the caller read as active and locked in this transaction
 /// ([`load_for_ending`], [`active_expired`]): takes them out of the counts, marks them ended
-/// and removes their client sessions.
+/// and removes their client sessions. The marked rows are removed later ([`delete_ended`]).
 pub async fn end_sessions(
     db: &impl ConnectionTrait,
     ids: &[SessionId],
     reason: SessionEnd,
     now: Timestamp,
+) -> Result<(), StoreError> {
+    let values = vec![SessionState::Ended.as_str().into(), now.as_millis().into(), reason.as_str().into()];
+    leave(db, ids, "UPDATE user_sessions SET state = ?, ended_at = ?, end_reason = ?", values).await
+}
+
+/// [`end_sessions`], removing the rows at once instead of marking them: what the reaper ends
+/// because it timed out. A mass expiry's ending is all its cost, and a mark is a write of every
+/// index the row is in (on PostgreSQL a new version of the row) for a removal to undo later.
+pub async fn remove_sessions(db: &impl ConnectionTrait, ids: &[SessionId]) -> Result<(), StoreError> {
+    leave(db, ids, "DELETE FROM user_sessions", Vec::new()).await
+}
+
+/// Ends `ids` (those active) with `change` (`UPDATE … SET …` or `DELETE FROM`, its values
+/// first): removes their client sessions and takes both out of the counts, from what the two
+/// statements return — the rows they changed, read once.
+async fn leave(
+    db: &impl ConnectionTrait,
+    ids: &[SessionId],
+    change: &str,
+    mut values: Vec<sea_orm::Value>,
 ) -> Result<(), StoreError> {
     if ids.is_empty() {
         return Ok(());
@@ -258,24 +278,22 @@ pub async fn end_sessions(
     let backend = db.get_database_backend();
     let marks = vec!["?"; ids.len()].join(", ");
     let id_values = || ids.iter().map(|id| sea_orm::Value::from(id.as_uuid()));
-    // What stops counting is what these statements return: the rows they changed, read once.
-    let mut values: Vec<sea_orm::Value> =
-        vec![SessionState::Ended.as_str().into(), now.as_millis().into(), reason.as_str().into()];
+    // The client sessions first: a removed session's would go with it (the foreign key
+    // cascades), unreturned.
+    let sql =
+        format!("DELETE FROM client_sessions WHERE user_session_id IN ({marks}) RETURNING user_session_id, client_id");
+    let mut clients = clients_by_session(db, counts::raw(backend, &sql, id_values().collect())).await?;
     values.extend(id_values());
     let ended = Ended::find_by_statement(counts::raw(
         backend,
         &format!(
-            "UPDATE user_sessions SET state = ?, ended_at = ?, end_reason = ? \
-             WHERE id IN ({marks}) AND state = 'ACTIVE' \
+            "{change} WHERE id IN ({marks}) AND state = 'ACTIVE' \
              RETURNING id, realm_id, session_type, started_at, expires_at"
         ),
         values,
     ))
     .all(db)
     .await?;
-    let sql =
-        format!("DELETE FROM client_sessions WHERE user_session_id IN ({marks}) RETURNING user_session_id, client_id");
-    let mut clients = clients_by_session(db, counts::raw(backend, &sql, id_values().collect())).await?;
     let leaving: Vec<counts::Leaving> = ended
         .into_iter()
         .map(|e| counts::Leaving {
