@@ -5,9 +5,14 @@
 # offline, every session holding demo-web, every third also demo-spa, in the shape SHAPE and
 # the row order ORDER), starts the server (pinned to core 0) and times each session endpoint
 # CALLS times with curl (p50 and p99) — for SHAPE=expired while the reaper is ending the
-# million dead sessions. Then logout-all, and the first page and counts sampled every 5 s while
-# the reaper ends and the notifier announces every session to a real back-channel receiver
-# (bench/receiver.py), counting what it got.
+# million dead sessions, its rate read from the server's counter each second beside them. Then
+# new limits (the reaper's job moving every session), demo-spa disabled (its job ending a third
+# of the client sessions), each with lists and counts sampled while it runs; then logout-all,
+# and the first page and counts sampled every 5 s while the reaper ends and the notifier
+# announces every session to a real back-channel receiver (bench/receiver.py), counting what it
+# got. On PostgreSQL it prints the server's shared_buffers and max_wal_size: the figures in
+# docs/benchmarks.md from December 7 (f) on ran with 6 GB and 8 GB (PostgreSQL's defaults,
+# 128 MB and 1 GB, before).
 #
 #   bench/million-sessions.sh sqlite [sessions]
 #   bench/million-sessions.sh postgres [sessions]     # PostgreSQL at $PG (default postgres://postgres@127.0.0.1:5432)
@@ -62,7 +67,7 @@ case "$backend" in
   *) echo "usage: $0 sqlite|postgres [sessions]" >&2; exit 2 ;;
 esac
 cleanup() {
-  kill "${server_pid:-}" "${receiver_pid:-}" 2>/dev/null || true
+  kill "${server_pid:-}" "${receiver_pid:-}" "${sampler_pid:-}" 2>/dev/null || true
   wait 2>/dev/null || true
   [ "$backend" = postgres ] && psql "$pg/postgres" -qc "DROP DATABASE IF EXISTS latchkey_bench WITH (FORCE)" || true
   rm -rf "$dir"
@@ -138,6 +143,16 @@ else
 fi
 start_server
 reaper_start=$(date +%s.%N)
+# How fast the reaper ends what timed out, from the server's own counter, sampled every second
+# from the server's start while the calls below run (a sampler beside them), until it stops
+# moving: from the first session it ended to the last, and from the server's start.
+timed_out() {
+  curl -s "http://127.0.0.1:$metrics_port/metrics" |
+    awk '/^latchkey_sessions_ended_total\{reason="(IDLE_TIMEOUT|MAX_LIFESPAN)"\}/ {n += $2} END {printf "%d", n}'
+}
+reaper_log="$dir/reaper.log"
+( while :; do echo "$(date +%s.%N) $(timed_out)"; sleep 1; done ) >"$reaper_log" 2>/dev/null &
+sampler_pid=$!
 token=$(admin_token)
 user=$(curl -sf -H "Authorization: Bearer $token" "$base/users?username=user42&exact=true" | sed -E 's/.*"id":"([^"]+)".*/\1/')
 
@@ -175,23 +190,19 @@ time_it "ui-ext/sessions?search=demo (both clientIds)" "/ui-ext/sessions?search=
 # RSS, and of it the process's own memory and the database file mapped by SQLite (`mmap`).
 rss=$(awk '/^VmRSS:|^RssAnon:|^RssFile:/ {sub(":", ""); printf "%s %.0f MB ", $1, $2 / 1024}' "/proc/$server_pid/status")
 
-# How fast the reaper ends what timed out, from the server's own counter, while the calls above
-# ran: sampled every 2 s until it stops moving.
-timed_out() {
-  curl -s "http://127.0.0.1:$metrics_port/metrics" |
-    awk '/^latchkey_sessions_ended_total\{reason="(IDLE_TIMEOUT|MAX_LIFESPAN)"\}/ {n += $2} END {printf "%d", n}'
-}
 if [ "$shape" = expired ] || [ "$shape" = 30-days ]; then
-  last=-1 last_at=$reaper_start
-  while :; do
-    n=$(timed_out)
-    if [ "$n" = "$last" ] && [ "$n" -gt 0 ]; then break; fi
-    [ "$n" != "$last" ] && last_at=$(date +%s.%N)
-    last=$n
-    sleep 2
+  while :; do # until the counter has not moved for 3 s
+    sleep 3
+    moved=$(tail -n 4 "$reaper_log" | awk '{print $2}' | sort -u | wc -l)
+    [ "$moved" = 1 ] && [ "$(tail -n 1 "$reaper_log" | awk '{print $2}')" -gt 0 ] && break
   done
-  python3 -c "s=$last_at-$reaper_start; print(f'reaper: {$last} timed-out sessions ended within {s:.0f} s of the server starting: at least {$last/s:.0f} sessions/s, the calls above running meanwhile')"
+  awk -v t0="$reaper_start" 'NR == 1 {prev = $2; t_prev = $1}
+    $2 != prev {if (!moved) {moved = 1; before = t_prev; base = prev}; last = $1; n = $2}
+    {prev = $2; t_prev = $1}
+    END {printf "reaper: %d timed-out sessions ended, the calls above running meanwhile: %.0f sessions/s from the first ended to the last (%.0f s), at least %.0f/s within %.0f s of the server starting\n",
+      n, (n - base) / (last - before), last - before, n / (last - t0), last - t0}' "$reaper_log"
 fi
+kill "$sampler_pid" 2>/dev/null || true
 
 # New limits (the SSO idle timeout 40 minutes): the request, then the reaper's job moving every
 # active session's expiry, from the server's own counter, with a client's list and its count
@@ -223,7 +234,13 @@ fi
 # reaper's job ending its client sessions, measured by its count falling to 0, with the realm's
 # first page, demo-web's list and count and the stats sampled each second meanwhile; then
 # demo-spa is enabled again.
-count_of() { curl -sf -H "Authorization: Bearer $token" "$base/clients/$1/session-count" | sed -E 's/.*"count": ?([0-9]+).*/\1/'; }
+count_of() { # a client's sessions, regular and offline
+  local n=0 kind
+  for kind in session-count offline-session-count; do
+    n=$((n + $(curl -sf -H "Authorization: Bearer $token" "$base/clients/$1/$kind" | sed -E 's/.*"count": ?([0-9]+).*/\1/')))
+  done
+  echo "$n"
+}
 if [ "${DISABLE:-1}" = 1 ]; then
   token=$(admin_token)
   held=$(count_of "$spa")
@@ -239,9 +256,10 @@ if [ "${DISABLE:-1}" = 1 ]; then
     left=$(count_of "$spa")
     sleep 1
   done
+  during+=("$(curl -s -o /dev/null -w '%{time_total}' -H "Authorization: Bearer $token" "$base/ui-ext/sessions?first=0&max=10")")
   slowest=$(printf '%s\n' "${during[@]}" | sort -n | tail -1)
   median=$(printf '%s\n' "${during[@]}" | sort -n | awk '{a[NR]=$1} END {printf "%.1f", a[int((NR+1)/2)]*1000}')
-  python3 -c "s=$(date +%s.%N)-$disable_start; print(f'client disabled: the request answered in {$took*1000:.0f} ms; its {$held} regular sessions left its count within {s:.0f} s ({$held/max(s,0.001):.0f}/s, {$left} left); the first page, a client list and count, the stats meanwhile: p50 $median ms, at most {$slowest*1000:.1f} ms ({len(\"${during[*]}\".split())} calls)')"
+  python3 -c "s=$(date +%s.%N)-$disable_start; print(f'client disabled: the request answered in {$took*1000:.0f} ms; its {$held} sessions (regular and offline) left its counts within {s:.0f} s ({$held/max(s,0.001):.0f}/s, {$left} left); the first page, a client list and count, the stats meanwhile: p50 $median ms, at most {$slowest*1000:.1f} ms ({len(\"${during[*]}\".split())} calls)')"
   curl -sf -X PUT -H "Authorization: Bearer $token" -H 'Content-Type: application/json' -d '{"enabled": true}' "$base/clients/$spa"
 fi
 
