@@ -394,12 +394,26 @@ fn matched_sql(
                 "us.ip_address >= ? AND us.ip_address < ?",
                 vec![prefix.clone().into(), format!("{prefix}\u{10FFFF}").into()],
             );
-            let mut own = vec![realm.id.as_uuid().into()];
+            // Each matched user's live sessions, one range of `ix_user_sessions_user_live`:
+            // SQLite is told the index and the loop order; PostgreSQL reads them in a subquery of
+            // each user (`LATERAL`, kept whole by `OFFSET 0`): joined, its statistics priced ten
+            // thousand lookups above one pass over every session of the realm (`user42` among a
+            // million one-hour sessions: 140-190 ms, in the subquery 15-19 ms).
+            let (sessions, mut own) = if sqlite {
+                (format!("user_sessions us{by_user}"), Vec::new())
+            } else {
+                (
+                    "LATERAL (SELECT * FROM user_sessions us WHERE us.user_id = u.id AND us.state = 'ACTIVE' \
+                     AND us.expires_at > ? OFFSET 0) us"
+                        .to_owned(),
+                    vec![now.as_millis().into()],
+                )
+            };
+            own.push(realm.id.as_uuid().into());
             own.extend(by_name.1.iter().cloned());
             source(
                 format!(
-                    "{row} FROM users u{names} CROSS JOIN user_sessions us{by_user} \
-                     WHERE u.realm_id = ? AND {} AND us.user_id = u.id",
+                    "{row} FROM users u{names} CROSS JOIN {sessions} WHERE u.realm_id = ? AND {} AND us.user_id = u.id",
                     by_name.0
                 ),
                 own,
