@@ -29,6 +29,7 @@ backend_tests!(
     a_user_wide_ending_names_the_user_and_no_session,
     disabling_or_deleting_a_user_tells_its_clients,
     disabling_a_client_ends_its_client_sessions_behind_the_request,
+    disabling_a_client_ends_every_batch_of_its_client_sessions,
     a_client_enabled_again_keeps_what_was_signed_in_since,
     revoking_an_offline_session_tells_its_client,
     expired_sessions_are_reaped_and_their_clients_told,
@@ -218,6 +219,23 @@ async fn disabling_a_client_ends_its_client_sessions_behind_the_request(db: Test
     assert_eq!(got[0]["sid"], sid_of(&tokens).to_string());
     assert!(sessions::find_client_session(store.conn(), sid_of(&tokens), web.id).await.unwrap().is_none());
     assert!(refresh_fails(&setup.server, &tokens).await);
+}
+
+/// A client holding more client sessions than a batch, many with the same last access: the
+/// job walks them from where each batch stopped and ends every one.
+async fn disabling_a_client_ends_every_batch_of_its_client_sessions(db: TestDb) {
+    let setup = setup(&db).await;
+    let store = db.store().await;
+    let web = clients::find_by_client_id(store.conn(), setup.realm.id, "demo-web").await.unwrap().unwrap();
+    let alice = users::find_by_username(store.conn(), setup.realm.id, "alice").await.unwrap().unwrap();
+    let held = crate::admin::many_sessions(&db, &setup.realm, &alice, web.id, 1_200).await;
+    setup.server.life.update_client(&setup.realm, &web, &Client { enabled: false, ..web.clone() }, None).await.unwrap();
+    setup.server.life.reap(Timestamp::now()).await.unwrap();
+    let mut left = 0;
+    for id in &held {
+        left += usize::from(sessions::find_client_session(store.conn(), *id, web.id).await.unwrap().is_some());
+    }
+    assert_eq!(left, 0, "of {} client sessions, {left} were not ended", held.len());
 }
 
 /// The job a disable leaves ends the client sessions held at that moment only: a client enabled

@@ -365,12 +365,15 @@ impl Lifecycle {
     ) -> Result<(), StoreError> {
         let now = Timestamp::now();
         let txn = self.store.begin().await?;
+        let mut after = None;
         loop {
-            let holders = sessions::with_client(&txn, client.id, Timestamp::from_millis(i64::MAX), BATCH).await?;
+            let (holders, next) =
+                sessions::with_client(&txn, client.id, Timestamp::from_millis(i64::MAX), after.as_ref(), BATCH).await?;
             if holders.is_empty() {
                 break;
             }
             notify_client_sessions(&txn, realm.id, client, &holders, None, now).await?;
+            after = next;
         }
         clients::delete(&txn, client.id).await?;
         record_in(&txn, realm.id, by, now).await?;

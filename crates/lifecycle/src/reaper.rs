@@ -112,6 +112,8 @@ impl Lifecycle {
         let store = &self.store.background();
         // Where the last batch stopped (see `sessions::active_started_up_to`).
         let mut from = Timestamp::from_millis(i64::MIN);
+        // Where the last batch of a client's sessions stopped (`sessions::with_client`).
+        let mut after_client = None;
         loop {
             let started = std::time::Instant::now();
             let mut cut_off = 0;
@@ -139,7 +141,12 @@ impl Lifecycle {
                     let holders = match &client {
                         // Only what the client held when it was disabled: enabled again while
                         // the job runs, its new sign-ins are not its to end.
-                        Some(c) => sessions::with_client(&txn, c.id, job.cutoff, BATCH).await?,
+                        Some(c) => {
+                            let (holders, next) =
+                                sessions::with_client(&txn, c.id, job.cutoff, after_client.as_ref(), BATCH).await?;
+                            after_client = next.or(after_client);
+                            holders
+                        }
                         None => Vec::new(),
                     };
                     if let Some(client) = &client {

@@ -552,24 +552,50 @@ pub async fn active_expired(
         .collect()
 }
 
+/// Where a walk over a client's sessions stopped ([`with_client`]): the key of
+/// `ix_client_sessions_live` past the client, of the last client session read.
+#[derive(Clone, Debug, FromQueryResult)]
+pub struct ClientCursor {
+    user_session_id: Uuid,
+    session_type: String,
+    remember_me: bool,
+    session_last_access: i64,
+}
+
 /// Up to `limit` user sessions holding a client session of `client_id` started at or before
-/// `started_up_to`.
+/// `started_up_to`, after `after` in the order of `ix_client_sessions_live` (the client's
+/// range): a walk over the client's sessions in batches reads each once, from where the last
+/// batch stopped — where each batch started again at the beginning, PostgreSQL passed every
+/// row the batches before had removed (a sequential scan, a third of the table: 1 ms for the
+/// first batch, 177 ms after half a minute). Answers where this one stopped, for the next.
 pub async fn with_client(
     db: &impl ConnectionTrait,
     client_id: ClientId,
     started_up_to: Timestamp,
+    after: Option<&ClientCursor>,
     limit: u64,
-) -> Result<Vec<SessionId>, StoreError> {
-    let ids: Vec<Uuid> = client_session::Entity::find()
-        .select_only()
-        .column(client_session::Column::UserSessionId)
-        .filter(client_session::Column::ClientId.eq(client_id.as_uuid()))
-        .filter(client_session::Column::StartedAt.lte(started_up_to.as_millis()))
-        .limit(limit)
-        .into_tuple()
-        .all(db)
-        .await?;
-    Ok(ids.into_iter().map(SessionId::from).collect())
+) -> Result<(Vec<SessionId>, Option<ClientCursor>), StoreError> {
+    let mut values: Vec<sea_orm::Value> = vec![client_id.as_uuid().into(), started_up_to.as_millis().into()];
+    let past = match after {
+        Some(c) => {
+            values.extend([
+                c.session_type.clone().into(),
+                c.remember_me.into(),
+                c.session_last_access.into(),
+                c.user_session_id.into(),
+            ]);
+            " AND (session_type, remember_me, session_last_access, user_session_id) > (?, ?, ?, ?)"
+        }
+        None => "",
+    };
+    let sql = format!(
+        "SELECT user_session_id, session_type, remember_me, session_last_access FROM client_sessions \
+         WHERE client_id = ? AND started_at <= ?{past} \
+         ORDER BY session_type, remember_me, session_last_access, user_session_id LIMIT {limit}"
+    );
+    let rows = ClientCursor::find_by_statement(counts::raw(db.get_database_backend(), &sql, values)).all(db).await?;
+    let ids = rows.iter().map(|r| SessionId::from(r.user_session_id)).collect();
+    Ok((ids, rows.into_iter().last()))
 }
 
 /// The reaper's walk over what timed out: [`active_expired`]'s rows. Latest first: what timed
