@@ -144,7 +144,7 @@ impl Lifecycle {
                         Some(c) => {
                             let (holders, next) =
                                 sessions::with_client(&txn, c.id, job.cutoff, after_client.as_ref(), BATCH).await?;
-                            after_client = next.or(after_client);
+                            after_client = next;
                             holders
                         }
                         None => Vec::new(),
