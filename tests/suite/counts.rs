@@ -18,6 +18,7 @@ backend_tests!(
     a_seeded_realm_is_counted_and_listed,
     settled_buckets_are_forgotten_and_nothing_else,
     what_times_out_during_a_pass_is_ended_before_the_backlog,
+    what_times_out_during_a_job_is_ended_between_its_batches,
 );
 
 /// Every count of the realm at `now` (a time to come, too: what will have timed out by then,
@@ -385,11 +386,27 @@ async fn settled_buckets_are_forgotten_and_nothing_else(db: TestDb) {
     assert_eq!(past_bucket_rows(&db, &realm, now).await, 0, "every bucket gone by has settled");
 }
 
+/// A reaper pass's clock: `base` at its first reading, one second later at each after.
+fn stepping_clock(base: i64) -> impl Fn() -> Timestamp + Sync {
+    let readings = std::sync::atomic::AtomicI64::new(0);
+    move || Timestamp::from_millis(base + 1_000 * readings.fetch_add(1, std::sync::atomic::Ordering::SeqCst))
+}
+
+/// How long after its last use a regular session of `user` in `realm` times out (at `at`).
+fn idle_ms(realm: &Realm, user: &latchkey_domain::User, at: i64) -> i64 {
+    let probe =
+        UserSession::start(realm.id, user.id, SessionType::Regular, "10.0.0.1", false, Timestamp::from_millis(at));
+    match probe.liveness(&realm.limits, &Default::default(), probe.last_access) {
+        latchkey_domain::Liveness::Alive { expires_at } => expires_at.as_millis() - at,
+        dead => panic!("{dead:?}"),
+    }
+}
+
 /// What times out while the reaper works through a backlog of earlier minutes is ended in the
 /// same pass, ahead of the rest of the backlog: the current minute's timed-out sessions are what
 /// every count's correction reads until they are ended.
 async fn what_times_out_during_a_pass_is_ended_before_the_backlog(db: TestDb) {
-    use latchkey_domain::{Liveness, SessionState};
+    use latchkey_domain::SessionState;
     use sea_orm::{ConnectionTrait, DatabaseBackend};
     let (server, realm) = demo(&db).await;
     let store = db.store().await;
@@ -398,15 +415,8 @@ async fn what_times_out_during_a_pass_is_ended_before_the_backlog(db: TestDb) {
     // The pass's clock, an hour from now (the server's own reaper, on the wall clock, reaches
     // none of these sessions), one second later at each reading.
     let base = Timestamp::now().as_millis() + 3_600_000;
-    let readings = std::sync::atomic::AtomicI64::new(0);
-    let clock = || Timestamp::from_millis(base + 1_000 * readings.fetch_add(1, std::sync::atomic::Ordering::SeqCst));
-    // A session started and last used at `at` times out this long after.
-    let probe =
-        UserSession::start(realm.id, alice.id, SessionType::Regular, "10.0.0.1", false, Timestamp::from_millis(base));
-    let idle = match probe.liveness(&realm.limits, &Default::default(), probe.last_access) {
-        Liveness::Alive { expires_at } => expires_at.as_millis() - base,
-        dead => panic!("{dead:?}"),
-    };
+    let clock = stepping_clock(base);
+    let idle = idle_ms(&realm, &alice, base);
     let timing_out_at = |expiry: i64, ip: String| {
         UserSession::start(realm.id, alice.id, SessionType::Regular, &ip, false, Timestamp::from_millis(expiry - idle))
     };
@@ -452,4 +462,85 @@ async fn what_times_out_during_a_pass_is_ended_before_the_backlog(db: TestDb) {
         (last_arriving - base) / 1000,
         (last_backlog - base) / 1000
     );
+}
+
+/// What times out while the reaper works through a job (here a disabled client's 1,500 client
+/// sessions, three batches) is ended between the job's batches, not after its last: until it
+/// is ended, every count's correction reads it and every list walks past it.
+async fn what_times_out_during_a_job_is_ended_between_its_batches(db: TestDb) {
+    use latchkey_store::jobs::{self, Job, JobKind};
+    // The server's own reaper makes its first pass and then waits an hour: the job below is
+    // this test's pass's alone.
+    let server = TestServer::start_with(&db, |c| {
+        c.demo = true;
+        c.reaper_interval = std::time::Duration::from_secs(3_600);
+        c.metrics_listen = Some("127.0.0.1:0".parse().unwrap());
+    })
+    .await;
+    let metrics = format!("http://{}/metrics", server.metrics_address.unwrap());
+    while !reqwest::get(&metrics).await.unwrap().text().await.unwrap().contains("latchkey_reaper_passes_total 1") {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    server.life.reap(Timestamp::now()).await.unwrap(); // after the server's first pass: one at a time
+    let store = db.store().await;
+    let realm = realms::find_by_name(store.conn(), "demo").await.unwrap().unwrap();
+    let alice = users::find_by_username(store.conn(), realm.id, "alice").await.unwrap().unwrap();
+    let web = clients::find_by_client_id(store.conn(), realm.id, "demo-web").await.unwrap().unwrap();
+    let mut spa = clients::find_by_client_id(store.conn(), realm.id, "demo-spa").await.unwrap().unwrap();
+    spa.backchannel_logout_url = Some("http://127.0.0.1:9/bcl".into());
+    clients::update(store.conn(), &spa).await.unwrap();
+    // The pass's clock: an hour from now, 10 s into a minute (so that its readings stay in one
+    // minute), one second later at each reading.
+    let base = (Timestamp::now().as_millis() + 3_600_000) / 60_000 * 60_000 + 10_000;
+    let clock = stepping_clock(base);
+    let idle = idle_ms(&realm, &alice, base);
+    let used_at = |at: i64, ip: String| {
+        UserSession::start(realm.id, alice.id, SessionType::Regular, &ip, false, Timestamp::from_millis(at))
+    };
+    // 1,500 sessions alive all along, holding demo-spa; ten holding demo-web that time out 1.5 s
+    // into the pass.
+    let held: Vec<UserSession> =
+        (0..1_500).map(|i| used_at(base - 60_000 - i, format!("10.1.{}.{}", i / 250, i % 250))).collect();
+    let arriving: Vec<UserSession> = (0..10).map(|i| used_at(base + 1_500 - idle, format!("10.2.0.{i}"))).collect();
+    let txn = store.begin().await.unwrap();
+    for s in &held {
+        sessions::insert_user_session(&txn, s).await.unwrap();
+        sessions::insert_client_session(&txn, &held_by(s, spa.id)).await.unwrap();
+    }
+    for s in &arriving {
+        sessions::insert_user_session(&txn, s).await.unwrap();
+        sessions::insert_client_session(&txn, &held_by(s, web.id)).await.unwrap();
+    }
+    let job = Job {
+        id: uuid::Uuid::new_v4(),
+        realm_id: realm.id,
+        kind: JobKind::ClientSessions,
+        client_id: Some(spa.id),
+        cutoff: Timestamp::from_millis(base),
+        request_group: None,
+        done_at: None,
+    };
+    jobs::insert(&txn, &job, Timestamp::from_millis(base)).await.unwrap();
+    txn.commit().await.unwrap();
+
+    let done = server.life.reap_with(&clock).await.unwrap();
+    assert_eq!((done.client_sessions, done.expired), (1_500, 10), "{done:?}");
+    // When each was ended: its notification's time, each batch stamped with its own.
+    let told = |client| {
+        let store = &store;
+        async move {
+            let messages = outbox::for_client(store.conn(), client, 10_000).await.unwrap();
+            messages.into_iter().map(|m| m.created_at).collect::<Vec<i64>>()
+        }
+    };
+    let (job_told, arriving_told) = (told(spa.id).await, told(web.id).await);
+    assert_eq!((job_told.len(), arriving_told.len()), (1_500, 10));
+    let (last_arriving, last_job_batch) = (*arriving_told.iter().max().unwrap(), *job_told.iter().max().unwrap());
+    assert!(
+        last_arriving < last_job_batch,
+        "what timed out during the job was ended at +{} s, after the job's last batch (+{} s)",
+        (last_arriving - base) / 1000,
+        (last_job_batch - base) / 1000
+    );
+    assert!(jobs::find(store.conn(), job.id).await.unwrap().unwrap().done_at.is_some());
 }

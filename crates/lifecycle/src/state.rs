@@ -70,6 +70,8 @@ pub struct Lifecycle {
     pub(crate) refusals_reported: std::sync::atomic::AtomicU64,
     /// When this node's reaper last forgot the counts' settled buckets (epoch ms).
     pub(crate) counts_settled_at: std::sync::atomic::AtomicI64,
+    /// Held for a pass of the reaper (see [`Lifecycle::reap_with`]).
+    pub(crate) reaping: tokio::sync::Mutex<()>,
 }
 
 /// Credential checks that may wait for each hashing slot.
@@ -104,6 +106,7 @@ impl Lifecycle {
             unrecorded_refusals: Default::default(),
             refusals_reported: Default::default(),
             counts_settled_at: Default::default(),
+            reaping: Default::default(),
         }
     }
 
