@@ -117,7 +117,7 @@ for k in $(seq 2 "$realms"); do
   curl -sf -X PUT -H "Authorization: Bearer $token" -H 'Content-Type: application/json' -d "$realm_settings}" \
     "http://127.0.0.1:$port/admin/realms/$other"
   for c in demo-web demo-spa; do
-    curl -sf -X POST -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
+    curl -sf -o /dev/null -X POST -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
       -d "{\"clientId\": \"$c\", \"publicClient\": true, \"redirectUris\": [\"http://127.0.0.1/cb\"]}" \
       "http://127.0.0.1:$port/admin/realms/$other/clients"
   done
