@@ -112,13 +112,12 @@ impl Lifecycle {
     }
 
     /// Runs a job to its end, one batch per transaction, each at the time `clock` gives then.
-    /// Between batches, once a second by
-    /// `clock`, what timed out in the current minute is ended in every realm: a job takes up to
-    /// minutes (a million sessions moved to new limits, a third of them held by a disabled
-    /// client), and meanwhile what times out and is not ended is what every count's correction
-    /// reads and every list walks past — left to after the job, reads slowed with it (on SQLite
-    /// at a million sessions, `last-hour`, a client's count from 2 to 20 ms within 20 s of new
-    /// limits).
+    /// Between batches, once a second by `clock`, what timed out in the current minute is ended
+    /// in every realm: a job takes up to minutes (a million sessions moved to new limits, a
+    /// third of them held by a disabled client), and meanwhile what times out and is not ended
+    /// is what every count's correction reads and every list walks past — left to after the
+    /// job, reads slowed with it (on SQLite at a million sessions, `last-hour`, a client's count
+    /// from 2 to 20 ms within 20 s of new limits).
     async fn run_job(
         &self,
         job: &Job,
