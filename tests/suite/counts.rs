@@ -19,6 +19,7 @@ backend_tests!(
     settled_buckets_are_forgotten_and_nothing_else,
     what_times_out_during_a_pass_is_ended_before_the_backlog,
     what_times_out_during_a_job_is_ended_between_its_batches,
+    every_page_is_the_lists_slice_from_either_end,
 );
 
 /// Every count of the realm at `now` (a time to come, too: what will have timed out by then,
@@ -281,24 +282,34 @@ async fn maintained_counts_equal_an_exact_count_through_every_ending(db: TestDb)
     assert_eq!(assert_counts_exact_at(&db, Timestamp::now().plus_secs(900), "shorter limits, 15 minutes on").await, 0);
 }
 
+/// The demo server, its own reaper's first pass made and the next an hour away: the passes a
+/// test makes are its own.
+async fn server_after_its_reapers_first_pass(db: &TestDb) -> TestServer {
+    let server = TestServer::start_with(db, |c| {
+        c.demo = true;
+        c.reaper_interval = std::time::Duration::from_secs(3_600);
+        c.metrics_listen = Some("127.0.0.1:0".parse().unwrap());
+    })
+    .await;
+    let metrics = format!("http://{}/metrics", server.metrics_address.unwrap());
+    while !reqwest::get(&metrics).await.unwrap().text().await.unwrap().contains("latchkey_reaper_passes_total 1") {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    server
+}
+
+/// Runs `latchkey seed` on the test database with these arguments.
+async fn seed(db: &TestDb, args: &[&str]) {
+    let all = ["latchkey", "seed", "--database-url", db.url().as_str()].into_iter().chain(args.iter().copied());
+    let cli = <latchkey_server::cli::Cli as clap::Parser>::try_parse_from(all).unwrap();
+    assert_eq!(latchkey_server::run(cli).await, std::process::ExitCode::SUCCESS);
+}
+
 /// `latchkey seed` fills the realm with live sessions spread as it says, and counts them.
 async fn a_seeded_realm_is_counted_and_listed(db: TestDb) {
     let (server, realm) = demo(&db).await;
     let admin = master_token(&server).await;
-    let args = [
-        "latchkey",
-        "seed",
-        "--database-url",
-        db.url().as_str(),
-        "--users",
-        "40",
-        "--sessions",
-        "3000",
-        "--clients",
-        "demo-web,demo-spa",
-    ];
-    let cli = <latchkey_server::cli::Cli as clap::Parser>::try_parse_from(args).unwrap();
-    assert_eq!(latchkey_server::run(cli).await, std::process::ExitCode::SUCCESS);
+    seed(&db, &["--users", "40", "--sessions", "3000", "--clients", "demo-web,demo-spa"]).await;
     assert_eq!(assert_counts_exact(&db, &server, &admin, "seeding").await, 3000);
     let store = db.store().await;
     let web = clients::find_by_client_id(store.conn(), realm.id, "demo-web").await.unwrap().unwrap();
@@ -471,16 +482,7 @@ async fn what_times_out_during_a_job_is_ended_between_its_batches(db: TestDb) {
     use latchkey_store::jobs::{self, Job, JobKind};
     // The server's own reaper makes its first pass and then waits an hour: the job below is
     // this test's pass's alone.
-    let server = TestServer::start_with(&db, |c| {
-        c.demo = true;
-        c.reaper_interval = std::time::Duration::from_secs(3_600);
-        c.metrics_listen = Some("127.0.0.1:0".parse().unwrap());
-    })
-    .await;
-    let metrics = format!("http://{}/metrics", server.metrics_address.unwrap());
-    while !reqwest::get(&metrics).await.unwrap().text().await.unwrap().contains("latchkey_reaper_passes_total 1") {
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    let server = server_after_its_reapers_first_pass(&db).await;
     server.life.reap(Timestamp::now()).await.unwrap(); // after the server's first pass: one at a time
     let store = db.store().await;
     let realm = realms::find_by_name(store.conn(), "demo").await.unwrap().unwrap();
@@ -543,4 +545,98 @@ async fn what_times_out_during_a_job_is_ended_between_its_batches(db: TestDb) {
         (last_job_batch - base) / 1000
     );
     assert!(jobs::find(store.conn(), job.id).await.unwrap().unwrap().done_at.is_some());
+}
+
+/// On PostgreSQL the reaper has the session tables vacuumed behind a mass expiry: every row it
+/// removes clears its page's all-visible mark, and until a vacuum marks the pages again every
+/// list's index-only scan reads a table row per entry it walks past (autovacuum comes only once
+/// a fifth of the table has changed, at its throttled pace).
+#[tokio::test]
+async fn postgres_a_mass_expiry_is_vacuumed_behind_the_reaper() {
+    use sea_orm::{ConnectionTrait, DatabaseBackend, Statement};
+    let Some(db) = TestDb::postgres().await else { return };
+    // The server's own reaper makes its first pass and then waits an hour: the expiry below is
+    // this test's pass's.
+    let server = server_after_its_reapers_first_pass(&db).await;
+    // 12,000 sessions last used 40 to 55 minutes ago, past the realm's 30-minute idle timeout
+    // (none offline: each of them times out).
+    seed(
+        &db,
+        &[
+            "--users",
+            "40",
+            "--sessions",
+            "12000",
+            "--offline-percent",
+            "0",
+            "--clients",
+            "demo-web,demo-spa",
+            "--shape",
+            "expired",
+        ],
+    )
+    .await;
+    let store = db.store().await;
+    let vacuums = || {
+        let store = &store;
+        async move {
+            let sql = "SELECT COALESCE(SUM(vacuum_count), 0)::BIGINT AS n FROM pg_stat_user_tables \
+                       WHERE relname IN ('user_sessions', 'client_sessions')";
+            let statement = Statement::from_string(DatabaseBackend::Postgres, sql);
+            store.conn().query_one(statement).await.unwrap().unwrap().try_get::<i64>("", "n").unwrap()
+        }
+    };
+    // The seed's own `VACUUM (ANALYZE)` counted; what comes after is the reaper's.
+    let before = vacuums().await;
+    let done = server.life.reap(Timestamp::now()).await.unwrap();
+    assert_eq!(done.expired, 12_000, "{done:?}");
+    let give_up = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    while vacuums().await < before + 2 {
+        assert!(
+            tokio::time::Instant::now() < give_up,
+            "12,000 sessions removed and the session tables not vacuumed ({} vacuums, {before} before)",
+            vacuums().await
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+/// A page past the middle of a list is read from its other end (oldest activity first) and a
+/// page past its end reads nothing: every page, of the realm, of one kind and of each client,
+/// is the slice of the whole list read newest first, and its total the list's length.
+async fn every_page_is_the_lists_slice_from_either_end(db: TestDb) {
+    let (_server, realm) = demo(&db).await;
+    seed(&db, &["--users", "40", "--sessions", "300", "--clients", "demo-web,demo-spa"]).await;
+    let store = db.store().await;
+    let web = clients::find_by_client_id(store.conn(), realm.id, "demo-web").await.unwrap().unwrap();
+    let spa = clients::find_by_client_id(store.conn(), realm.id, "demo-spa").await.unwrap().unwrap();
+    // Ties of last access are broken by id, the same way from both ends.
+    let now = Timestamp::now();
+    let filters = [
+        SessionFilter::default(),
+        SessionFilter { session_type: Some(SessionType::Offline), ..Default::default() },
+        SessionFilter { client: Some(web.id), ..Default::default() },
+        SessionFilter { client: Some(spa.id), session_type: Some(SessionType::Regular), ..Default::default() },
+    ];
+    for filter in filters {
+        let snapshot = store.snapshot().await.unwrap();
+        let whole: Vec<_> = listing::list(&snapshot, &realm, &filter, 0, 10_000, now)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|s| s.session.id)
+            .collect();
+        let n = whole.len() as u64;
+        assert!(n >= 30, "{filter:?}: {n} sessions");
+        for first in [0, 1, n / 2 - 1, n / 2, n / 2 + 1, n - 11, n - 10, n - 9, n - 1, n, n + 5] {
+            for max in [1, 10, 100] {
+                let (page, total) = listing::page(&snapshot, &realm, &filter, first, max, now).await.unwrap();
+                let ids: Vec<_> = page.into_iter().map(|s| s.session.id).collect();
+                let from = (first.min(n)) as usize;
+                let to = ((first + max).min(n)) as usize;
+                assert_eq!(total, n, "{filter:?}: total");
+                assert_eq!(ids, whole[from..to], "{filter:?}: page at {first}, max {max}, of {n}");
+            }
+        }
+    }
 }

@@ -252,7 +252,7 @@ async fn lists_and_counts_read_the_ranges_they_are_written_for(db: TestDb) {
         txn.execute_unprepared("SET LOCAL enable_seqscan = off").await.unwrap();
     }
     let plans = latchkey_store::listing::explain(&txn, &realm, client.id, user.id, now()).await.unwrap();
-    assert_eq!(plans.len(), 17, "{plans:?}");
+    assert_eq!(plans.len(), 18, "{plans:?}");
     for (what, plan) in &plans {
         // Shown with `--no-capture`: the plans `docs/schema.md` quotes.
         println!("{what}\n{plan}\n");

@@ -72,6 +72,8 @@ pub struct Lifecycle {
     pub(crate) counts_settled_at: std::sync::atomic::AtomicI64,
     /// Held for a pass of the reaper (see [`Lifecycle::reap_with`]).
     pub(crate) reaping: tokio::sync::Mutex<()>,
+    /// The session tables' vacuums the reaper asks for (see [`crate::reaper::Vacuums`]).
+    pub(crate) vacuums: Arc<crate::reaper::Vacuums>,
 }
 
 /// Credential checks that may wait for each hashing slot.
@@ -107,6 +109,7 @@ impl Lifecycle {
             refusals_reported: Default::default(),
             counts_settled_at: Default::default(),
             reaping: Default::default(),
+            vacuums: Default::default(),
         }
     }
 

@@ -530,6 +530,20 @@ impl Store {
         Ok(())
     }
 
+    /// PostgreSQL: vacuums the session tables (`VACUUM (SKIP_LOCKED)`: not while autovacuum is
+    /// at one already), marking their pages all-visible again. Every row removed or changed
+    /// clears its page's mark, and an index-only scan reads the table row of each entry on an
+    /// unmarked page: after a mass expiry at a million sessions a client's page at 10,000 read
+    /// 8,400 rows (p50 31 ms against 10 ms once vacuumed) for the three minutes autovacuum took
+    /// to come (it waits for a fifth of the table to change, then works at its throttled pace).
+    /// SQLite has no such marks (a freed page is reused): nothing to do.
+    pub async fn vacuum_sessions(&self) -> Result<(), StoreError> {
+        if self.backend == Backend::Postgres {
+            self.db.execute_unprepared("VACUUM (SKIP_LOCKED) user_sessions, client_sessions").await?;
+        }
+        Ok(())
+    }
+
     /// SQLite: at a lower CPU priority (as [`Store::background`]'s connections), copies the
     /// write-ahead log into the database file every
     /// [`SQLITE_CHECKPOINT_EVERY`] until `stop`, beside the writers (`PASSIVE`: it waits for no

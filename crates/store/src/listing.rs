@@ -250,7 +250,9 @@ pub async fn page(
         let (ids, total) = matched_page(db, realm, filter, first, max, now).await?;
         return Ok((by_ids(db, &ids, filter.client).await?, total));
     }
-    Ok((list(db, realm, filter, first, max, now).await?, count(db, realm, filter, now).await?))
+    let total = count(db, realm, filter, now).await?;
+    let ids = live_page_of(db, realm, filter, first, max, total, now).await?;
+    Ok((by_ids(db, &ids, filter.client).await?, total))
 }
 
 /// One page of live sessions, newest activity first (for one client: newest use by it first).
@@ -636,7 +638,8 @@ fn searched_statement(
 ) -> Option<Statement> {
     let (found, mut values) =
         matched_sql(backend, realm, filter, Clients::These { ids: &[], except: None }, Read::Rows, now);
-    let (arms, arm_values) = live_arms(backend, realm, filter.session_type, clients, Some(first + max), now)?;
+    let (arms, arm_values) =
+        live_arms(backend, realm, filter.session_type, clients, Some((first + max, Walk::NewestFirst)), now)?;
     let sql = format!(
         "SELECT id FROM ({found} UNION SELECT id, last_access FROM ({arms}) held) page \
          ORDER BY last_access DESC, id DESC LIMIT {max} OFFSET {first}"
@@ -739,31 +742,92 @@ async fn live_page(
     struct Id {
         id: Uuid,
     }
-    let Some(statement) = live_page_statement(db.get_database_backend(), realm, filter, first, max, now) else {
+    let Some(statement) =
+        live_page_statement(db.get_database_backend(), realm, filter, first, max, Walk::NewestFirst, now)
+    else {
         return Ok(Vec::new());
     };
     let rows = Id::find_by_statement(statement).all(db).await?;
     Ok(rows.into_iter().map(|r| r.id).collect())
 }
 
-/// The statement of [`live_page`]; `None` when no kind of session is asked for.
+/// [`live_page`] knowing how many sessions the list holds, `total` (counted in the same
+/// snapshot, by the same rule): a page past the end reads nothing, and a page past the middle
+/// is read from the other end, oldest activity first — no page reads more than half the list
+/// and a page. Past a mass expiry or during one on PostgreSQL each entry walked past may cost a
+/// table row (its page no longer marked all-visible), so what a deep page walks is what it
+/// costs: a client's page at 10,000 of its 8,400 live sessions walked all 8,400 for nothing.
+async fn live_page_of(
+    db: &impl ConnectionTrait,
+    realm: &Realm,
+    filter: &SessionFilter,
+    first: u64,
+    max: u64,
+    total: u64,
+    now: Timestamp,
+) -> Result<Vec<Uuid>, StoreError> {
+    #[derive(FromQueryResult)]
+    struct Id {
+        id: Uuid,
+    }
+    // From `first` to the end of the list: what a walk from the other end reads.
+    let Some(rest) = total.checked_sub(first).filter(|rest| *rest > 0) else {
+        return Ok(Vec::new());
+    };
+    if rest >= first + max {
+        return live_page(db, realm, filter, first, max, now).await;
+    }
+    // Positions `first..first + take` newest first are `rest - take..rest` oldest first.
+    let take = rest.min(max);
+    let Some(statement) =
+        live_page_statement(db.get_database_backend(), realm, filter, rest - take, take, Walk::OldestFirst, now)
+    else {
+        return Ok(Vec::new());
+    };
+    let rows = Id::find_by_statement(statement).all(db).await?;
+    Ok(rows.into_iter().rev().map(|r| r.id).collect())
+}
+
+/// Which end of the list a page is walked from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Walk {
+    /// Newest activity first: the list's own order.
+    NewestFirst,
+    /// Oldest activity first: the list's order reversed.
+    OldestFirst,
+}
+
+impl Walk {
+    fn order(self) -> &'static str {
+        match self {
+            Walk::NewestFirst => "DESC",
+            Walk::OldestFirst => "ASC",
+        }
+    }
+}
+
+/// The statement of [`live_page`] (walked from `walk`'s end); `None` when no kind of session
+/// is asked for.
 fn live_page_statement(
     backend: DatabaseBackend,
     realm: &Realm,
     filter: &SessionFilter,
     first: u64,
     max: u64,
+    walk: Walk,
     now: Timestamp,
 ) -> Option<Statement> {
     let holding: Vec<Uuid> = filter.client.iter().map(ClientId::as_uuid).collect();
-    let (arms, values) = live_arms(backend, realm, filter.session_type, &holding, Some(first + max), now)?;
-    let sql = format!("SELECT id FROM ({arms}) live ORDER BY last_access DESC, id DESC LIMIT {max} OFFSET {first}");
+    let (arms, values) = live_arms(backend, realm, filter.session_type, &holding, Some((first + max, walk)), now)?;
+    let order = walk.order();
+    let sql =
+        format!("SELECT id FROM ({arms}) live ORDER BY last_access {order}, id {order} LIMIT {max} OFFSET {first}");
     Some(raw(backend, &sql, values))
 }
 
 /// The live sessions of each kind (of `kind` only, if given) — the realm's, or those holding a
-/// client session of one of `holding` — as (id, last_access) rows, the newest `limit` of each
-/// range when a limit is given: one range per kind of `ix_user_sessions_live` for the realm, or
+/// client session of one of `holding` — as (id, last_access) rows, the first `limit` of each
+/// range from the end the walk says when a limit is given: one range per kind of `ix_user_sessions_live` for the realm, or
 /// of `ix_client_sessions_live` per kind and client (migration 14), merged (`UNION` where
 /// several clients may name one session twice). Each range starts at the kind's idle floor and
 /// the realm's cut-off and not-before, so what timed out or was cut off is never read. `None`
@@ -773,7 +837,7 @@ fn live_arms(
     realm: &Realm,
     kind: Option<SessionType>,
     holding: &[Uuid],
-    limit: Option<u64>,
+    limit: Option<(u64, Walk)>,
     now: Timestamp,
 ) -> Option<(String, Vec<sea_orm::Value>)> {
     let sqlite = backend != DatabaseBackend::Postgres;
@@ -797,7 +861,10 @@ fn live_arms(
     } else {
         holding.iter().map(|c| sea_orm::Value::from(*c)).collect()
     };
-    let newest = limit.map_or(String::new(), |n| format!(" ORDER BY {used} DESC, {id} DESC LIMIT {n}"));
+    let bounded = limit.map_or(String::new(), |(n, walk)| {
+        let order = walk.order();
+        format!(" ORDER BY {used} {order}, {id} {order} LIMIT {n}")
+    });
     let mut arms = Vec::new();
     let mut values: Vec<sea_orm::Value> = Vec::new();
     for (each, remember_me) in KINDS {
@@ -811,7 +878,7 @@ fn live_arms(
             arms.push(format!(
                 "SELECT * FROM (SELECT {id} AS id, {used} AS last_access FROM {from}{index} \
                  WHERE {owner} = ? AND us.session_type = '{each}' AND us.remember_me = ?{active} \
-                   AND {used} > ? AND {started} > ? AND {started} >= ?{newest}) arm{n}",
+                   AND {used} > ? AND {started} > ? AND {started} >= ?{bounded}) arm{n}",
                 each = each.as_str(),
                 n = arms.len(),
             ));
@@ -865,12 +932,19 @@ pub async fn explain(
         "search naming several clients, what the others add to the largest's count".to_owned(),
         matched_statement(backend, realm, &search, others, Read::Count, now),
     ));
-    for (what, filter, first) in [
-        ("realm list, first page", SessionFilter::default(), 0),
-        ("realm list, offline", SessionFilter { session_type: Some(SessionType::Offline), ..Default::default() }, 0),
-        ("client list, page at 10000", SessionFilter { client: Some(client), ..Default::default() }, 10_000),
+    let of_client = SessionFilter { client: Some(client), ..Default::default() };
+    for (what, filter, first, walk) in [
+        ("realm list, first page", SessionFilter::default(), 0, Walk::NewestFirst),
+        (
+            "realm list, offline",
+            SessionFilter { session_type: Some(SessionType::Offline), ..Default::default() },
+            0,
+            Walk::NewestFirst,
+        ),
+        ("client list, page at 10000", of_client.clone(), 10_000, Walk::NewestFirst),
+        ("client list, a page past the middle: walked oldest first", of_client, 10_000, Walk::OldestFirst),
     ] {
-        if let Some(statement) = live_page_statement(backend, realm, &filter, first, 10, now) {
+        if let Some(statement) = live_page_statement(backend, realm, &filter, first, 10, walk, now) {
             statements.push((what.to_owned(), statement));
         }
     }
