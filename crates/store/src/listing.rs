@@ -267,7 +267,7 @@ pub async fn list(
     let ids = if matching(filter) {
         matched_page(db, realm, filter, first, max, now).await?.0
     } else {
-        live_page(db, realm, filter, first, max, now).await?
+        live_page(db, realm, filter, first, max, Walk::NewestFirst, now).await?
     };
     by_ids(db, &ids, filter.client).await
 }
@@ -736,19 +736,21 @@ async fn live_page(
     filter: &SessionFilter,
     first: u64,
     max: u64,
+    walk: Walk,
     now: Timestamp,
 ) -> Result<Vec<Uuid>, StoreError> {
     #[derive(FromQueryResult)]
     struct Id {
         id: Uuid,
     }
-    let Some(statement) =
-        live_page_statement(db.get_database_backend(), realm, filter, first, max, Walk::NewestFirst, now)
-    else {
+    let Some(statement) = live_page_statement(db.get_database_backend(), realm, filter, first, max, walk, now) else {
         return Ok(Vec::new());
     };
-    let rows = Id::find_by_statement(statement).all(db).await?;
-    Ok(rows.into_iter().map(|r| r.id).collect())
+    let ids = Id::find_by_statement(statement).all(db).await?.into_iter().map(|r| r.id);
+    Ok(match walk {
+        Walk::NewestFirst => ids.collect(),
+        Walk::OldestFirst => ids.rev().collect(),
+    })
 }
 
 /// [`live_page`] knowing how many sessions the list holds, `total` (counted in the same
@@ -766,26 +768,17 @@ async fn live_page_of(
     total: u64,
     now: Timestamp,
 ) -> Result<Vec<Uuid>, StoreError> {
-    #[derive(FromQueryResult)]
-    struct Id {
-        id: Uuid,
-    }
     // From `first` to the end of the list: what a walk from the other end reads.
-    let Some(rest) = total.checked_sub(first).filter(|rest| *rest > 0) else {
+    let rest = total.saturating_sub(first);
+    if rest == 0 {
         return Ok(Vec::new());
-    };
+    }
     if rest >= first + max {
-        return live_page(db, realm, filter, first, max, now).await;
+        return live_page(db, realm, filter, first, max, Walk::NewestFirst, now).await;
     }
     // Positions `first..first + take` newest first are `rest - take..rest` oldest first.
     let take = rest.min(max);
-    let Some(statement) =
-        live_page_statement(db.get_database_backend(), realm, filter, rest - take, take, Walk::OldestFirst, now)
-    else {
-        return Ok(Vec::new());
-    };
-    let rows = Id::find_by_statement(statement).all(db).await?;
-    Ok(rows.into_iter().rev().map(|r| r.id).collect())
+    live_page(db, realm, filter, rest - take, take, Walk::OldestFirst, now).await
 }
 
 /// Which end of the list a page is walked from.
@@ -827,11 +820,11 @@ fn live_page_statement(
 
 /// The live sessions of each kind (of `kind` only, if given) — the realm's, or those holding a
 /// client session of one of `holding` — as (id, last_access) rows, the first `limit` of each
-/// range from the end the walk says when a limit is given: one range per kind of `ix_user_sessions_live` for the realm, or
-/// of `ix_client_sessions_live` per kind and client (migration 14), merged (`UNION` where
-/// several clients may name one session twice). Each range starts at the kind's idle floor and
-/// the realm's cut-off and not-before, so what timed out or was cut off is never read. `None`
-/// when no kind is asked for.
+/// range from the end the walk says when a limit is given: one range per kind of
+/// `ix_user_sessions_live` for the realm, or of `ix_client_sessions_live` per kind and client
+/// (migration 14), merged (`UNION` where several clients may name one session twice). Each
+/// range starts at the kind's idle floor and the realm's cut-off and not-before, so what timed
+/// out or was cut off is never read. `None` when no kind is asked for.
 fn live_arms(
     backend: DatabaseBackend,
     realm: &Realm,
